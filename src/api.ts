@@ -1,0 +1,96 @@
+/**
+ * The node's public, transport-neutral API. The control server exposes it on the
+ * local unix socket, the interactive terminal drives it directly, and tests drive
+ * it through fakes. All values are plain JSON-serialisable data.
+ */
+
+/** A node id: see docs/PROTOCOL.md "Node ids" (56 lowercase base32 characters). */
+export type NodeId = string;
+
+export type MessageStatus = 'pending' | 'delivered' | 'received';
+
+/** How a session came to be. `inbound`: the peer dialed us; `outbound`: we dialed it. */
+export type ConnectMethod = 'inbound' | 'outbound';
+
+export interface PeerInfo {
+  id: NodeId;
+  alias: string | null;
+  /** Name the peer announced for itself (HELLO), if any. */
+  name: string | null;
+  /** Remote address of the live session as host:port, else the last known dialable address. */
+  address: string | null;
+  /** `direct` while a session is up (a later `relay` is reserved); null when not connected. */
+  path: 'direct' | null;
+  method: ConnectMethod | null;
+  rttMs: number | null;
+  connected: boolean;
+  /** Milliseconds since the epoch when we last heard from the peer. */
+  lastSeen: number | null;
+}
+
+export interface HistoryEntry {
+  id: string;
+  from: NodeId;
+  to: NodeId;
+  text: string;
+  timestamp: number;
+  status: MessageStatus;
+}
+
+export interface StatusInfo {
+  id: NodeId;
+  name: string | null;
+  port: number;
+  dataDir: string;
+  signaler: { address: string; state: 'disabled' | 'unreachable' | 'connected' };
+  /** Number of connected peers. */
+  peers: number;
+  /** Number of known peers (connected or not). */
+  known: number;
+  uptimeMs: number;
+  /** Named counters: dropped frames, refused handshakes, ... */
+  counters: Record<string, number>;
+}
+
+export interface DialProgress {
+  stage: 'resolving' | 'connecting' | 'tls' | 'connected';
+  message: string;
+}
+
+export interface DialResult {
+  id: NodeId;
+  address: string;
+  method: ConnectMethod;
+  ms: number;
+  /** True when a session with this peer already existed. */
+  existing: boolean;
+}
+
+export interface SendResult {
+  id: string;
+  to: NodeId;
+  status: MessageStatus;
+}
+
+export type NodeEvent =
+  | { type: 'message'; message: HistoryEntry }
+  | { type: 'delivered'; id: string; to: NodeId }
+  | { type: 'peer-connected'; peer: PeerInfo }
+  | { type: 'peer-disconnected'; id: NodeId; reason: string };
+
+export interface NodeApi {
+  id(): { id: NodeId };
+  status(): StatusInfo;
+  peers(): PeerInfo[];
+  /** `target`: a node id, a unique prefix of a known id, or host:port. */
+  dial(target: string, onProgress?: (p: DialProgress) => void): Promise<DialResult>;
+  /** Stores durably, then delivers now or from the outbox when a session comes up. */
+  send(target: string, text: string): Promise<SendResult>;
+  /** Sends to every connected peer; returns one result per peer. */
+  broadcast(text: string): Promise<SendResult[]>;
+  /** Messages with one peer (or all peers when target is undefined), oldest first, last `limit`. */
+  history(target: string | undefined, limit?: number): HistoryEntry[];
+  alias(target: string, alias: string): Promise<{ id: NodeId; alias: string }>;
+  /** Subscribe to events; returns an unsubscribe function. */
+  onEvent(listener: (e: NodeEvent) => void): () => void;
+}

@@ -1,0 +1,186 @@
+/**
+ * Human-readable rendering shared by `sentinel` and the interactive shell. Pure: data in,
+ * strings out. Text that came from peers is made safe for a terminal first.
+ */
+
+import type { DialProgress, DialResult, HistoryEntry, NodeEvent, NodeId, PeerInfo, SendResult, StatusInfo } from '../api.js';
+
+/** Characters of a node id shown in tables (a unique prefix is accepted as a target). */
+export const SHORT_ID_LENGTH = 12;
+
+// C0/C1 controls (escape sequences could repaint the user's terminal) and bidi overrides
+// (could make one peer's text look like another's).
+const UNSAFE = /[\u0000-\u0008\u000b-\u001f\u007f-\u009f\u202a-\u202e\u2066-\u2069]/g;
+
+/** Makes untrusted text inert on a terminal: controls become `\xNN`, tabs spaces. */
+export function printable(text: string): string {
+  return text
+    .replace(/\t/g, ' ')
+    .replace(/\r\n?/g, '\n')
+    .replace(UNSAFE, (c) => `\\x${c.charCodeAt(0).toString(16).padStart(2, '0')}`);
+}
+
+/** First characters of an id, marked as shortened. */
+export function shortId(id: NodeId, length = SHORT_ID_LENGTH): string {
+  return id.length > length ? `${id.slice(0, length)}…` : id;
+}
+
+/** Local `YYYY-MM-DD HH:MM:SS`. */
+export function formatTime(ms: number): string {
+  const d = new Date(ms);
+  const p = (n: number): string => String(n).padStart(2, '0');
+  return `${d.getFullYear()}-${p(d.getMonth() + 1)}-${p(d.getDate())} ${formatClock(ms)}`;
+}
+
+/** Local `HH:MM:SS`. */
+export function formatClock(ms: number): string {
+  const d = new Date(ms);
+  const p = (n: number): string => String(n).padStart(2, '0');
+  return `${p(d.getHours())}:${p(d.getMinutes())}:${p(d.getSeconds())}`;
+}
+
+/** Coarse "how long ago": `12s ago`, `5m ago`, `3h ago`, `2d ago`. */
+export function formatAgo(ms: number, now: number): string {
+  const s = Math.max(0, Math.round((now - ms) / 1000));
+  if (s < 60) return `${s}s ago`;
+  if (s < 3600) return `${Math.floor(s / 60)}m ago`;
+  if (s < 86_400) return `${Math.floor(s / 3600)}h ago`;
+  return `${Math.floor(s / 86_400)}d ago`;
+}
+
+/** Left-aligned columns separated by two spaces; no trailing blanks. */
+export function formatTable(headers: readonly string[], rows: readonly (readonly string[])[]): string {
+  const all = [headers, ...rows];
+  const widths = headers.map((_, i) => Math.max(...all.map((r) => [...(r[i] ?? '')].length)));
+  return all
+    .map((r) =>
+      r
+        .map((cell, i) => (i === r.length - 1 ? cell : cell + ' '.repeat((widths[i] ?? 0) - [...cell].length)))
+        .join('  ')
+        .trimEnd(),
+    )
+    .join('\n');
+}
+
+/** Resolves an id to what a human knows it by: alias, announced name, else short id. */
+export type Labeler = (id: NodeId) => string;
+
+/** Builds a {@link Labeler} from a peer list; our own id reads `me`. */
+export function labeler(peers: readonly PeerInfo[], selfId?: NodeId): Labeler {
+  const byId = new Map(peers.map((p) => [p.id, p]));
+  return (id) => {
+    if (id === selfId) return 'me';
+    const p = byId.get(id);
+    return printable(p?.alias ?? p?.name ?? shortId(id));
+  };
+}
+
+/** `direct, outbound` while connected, else `offline`. */
+export function connectionText(p: PeerInfo): string {
+  if (!p.connected) return 'offline';
+  return [p.path, p.method].filter((x) => x !== null).join(', ') || 'connected';
+}
+
+/** Round-trip time in whole milliseconds, or `-`. */
+export function rttText(rttMs: number | null): string {
+  return rttMs === null ? '-' : `${Math.round(rttMs)} ms`;
+}
+
+/** Columns a peer table can show. */
+export const PEER_COLUMNS = {
+  id: { header: 'ID', cell: (p: PeerInfo) => shortId(p.id) },
+  alias: { header: 'ALIAS', cell: (p: PeerInfo) => printable(p.alias ?? '-') },
+  name: { header: 'NAME', cell: (p: PeerInfo) => printable(p.name ?? '-') },
+  address: { header: 'ADDRESS', cell: (p: PeerInfo) => p.address ?? '-' },
+  connection: { header: 'CONNECTION', cell: (p: PeerInfo) => connectionText(p) },
+  rtt: { header: 'RTT', cell: (p: PeerInfo) => rttText(p.rttMs) },
+  lastSeen: {
+    header: 'LAST SEEN',
+    cell: (p: PeerInfo, now: number) => (p.lastSeen === null ? 'never' : formatAgo(p.lastSeen, now)),
+  },
+} as const;
+
+/** Name of a peer table column. */
+export type PeerColumn = keyof typeof PEER_COLUMNS;
+
+/** Peer table; `No known peers.` when empty. */
+export function formatPeers(peers: readonly PeerInfo[], columns: readonly PeerColumn[], now: number): string {
+  if (peers.length === 0) return 'No known peers.';
+  const headers = columns.map((c) => PEER_COLUMNS[c].header);
+  return formatTable(headers, peers.map((p) => columns.map((c) => PEER_COLUMNS[c].cell(p, now))));
+}
+
+/**
+ * `[time] from: text`; our own messages read `me -> to: text`, with ` (pending)` while
+ * not yet delivered.
+ */
+export function formatHistoryLine(m: HistoryEntry, label: Labeler, selfId?: NodeId): string {
+  const who = m.from === selfId ? `me -> ${label(m.to)}` : label(m.from);
+  const pending = m.status === 'pending' ? ' (pending)' : '';
+  return `[${formatTime(m.timestamp)}] ${who}: ${printable(m.text)}${pending}`;
+}
+
+/** One dial progress line. */
+export function formatProgress(p: DialProgress): string {
+  return `[${p.stage}] ${printable(p.message)}`;
+}
+
+/** Final line of a dial. */
+export function formatDialResult(r: DialResult): string {
+  if (r.existing) return `already connected to ${r.id} at ${r.address} (${r.method})`;
+  return `connected to ${r.id} at ${r.address} (${r.method}) in ${Math.round(r.ms)} ms`;
+}
+
+/** Outcome of a send. */
+export function formatSendResult(r: SendResult, label: Labeler): string {
+  if (r.status === 'pending') return `saved and queued for ${label(r.to)}: delivered once the peer acknowledges it`;
+  return `${r.status} to ${label(r.to)}`;
+}
+
+/** Status as aligned `key: value` lines. */
+export function formatStatus(s: StatusInfo): string {
+  const signaler = s.signaler.state === 'disabled' ? 'disabled' : `${s.signaler.address} (${s.signaler.state})`;
+  const rows: Array<[string, string]> = [
+    ['id', s.id],
+    ['name', s.name ?? '-'],
+    ['port', String(s.port)],
+    ['data dir', s.dataDir],
+    ['signaler', signaler],
+    ['peers', `${s.peers} connected, ${s.known} known`],
+    ['uptime', formatDuration(s.uptimeMs)],
+    ...Object.entries(s.counters).map(([k, v]): [string, string] => [k, String(v)]),
+  ];
+  const width = Math.max(...rows.map(([k]) => k.length)) + 1;
+  return rows.map(([k, v]) => `${`${k}:`.padEnd(width)} ${v}`).join('\n');
+}
+
+/** `1h 2m 3s`-style duration. */
+export function formatDuration(ms: number): string {
+  const total = Math.floor(ms / 1000);
+  const parts: string[] = [];
+  const h = Math.floor(total / 3600);
+  const m = Math.floor((total % 3600) / 60);
+  if (h > 0) parts.push(`${h}h`);
+  if (h > 0 || m > 0) parts.push(`${m}m`);
+  parts.push(`${total % 60}s`);
+  return parts.join(' ');
+}
+
+/** One line for a node event, or null for events not worth showing (our own messages). */
+export function formatEvent(e: NodeEvent, label: Labeler, selfId: NodeId): string | null {
+  switch (e.type) {
+    case 'message':
+      if (e.message.from === selfId) return null;
+      return `[${formatClock(e.message.timestamp)}] ${label(e.message.from)}: ${printable(e.message.text)}`;
+    case 'delivered':
+      return `* delivered to ${label(e.to)}`;
+    case 'peer-connected': {
+      const how = e.peer.method === 'inbound' ? 'from' : 'to';
+      const where = e.peer.address ? ` (${e.peer.method ?? 'connected'} ${how} ${e.peer.address})` : '';
+      const who = printable(e.peer.alias ?? e.peer.name ?? shortId(e.peer.id));
+      return `* ${who} connected${where}`;
+    }
+    case 'peer-disconnected':
+      return `* ${label(e.id)} disconnected: ${printable(e.reason)}`;
+  }
+}

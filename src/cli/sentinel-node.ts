@@ -1,0 +1,128 @@
+#!/usr/bin/env node
+/**
+ * `sentinel-node`: run a node. With a TTY on stdin it opens the interactive prompt;
+ * without one it runs headless and logs to stderr until SIGINT/SIGTERM.
+ */
+import { resolve } from 'node:path';
+import type { Writable } from 'node:stream';
+import { DEFAULT_PORT, DEFAULT_SIGNALER, startNode, type SentinelNode } from '../node.js';
+import { errorMessage, isSentinelError } from '../errors.js';
+import { createLogger, isLogLevel, LOG_LEVELS, type LogLevel } from '../log.js';
+import { parseHostPort } from '../transport/index.js';
+import { MAX_NAME_BYTES } from '../wire/index.js';
+import { EXIT_FAILURE, EXIT_USAGE, formatOptions, intOption, isEntryPoint, parseArgv, usage } from './args.js';
+import { createShell } from './shell.js';
+
+const OPTIONS = {
+  port: { type: 'string', valueName: 'PORT', description: `identity port to listen and dial from (default ${DEFAULT_PORT}; 0 = any free port)` },
+  'data-dir': { type: 'string', valueName: 'DIR', description: 'where the key, the store and control.sock live (default ./.sentinel)' },
+  signaler: { type: 'string', valueName: 'HOST:PORT', description: `signaler address, or "none" (default ${DEFAULT_SIGNALER}; signaling itself is not implemented yet)` },
+  name: { type: 'string', valueName: 'NAME', description: 'a name announced to peers' },
+  host: { type: 'string', valueName: 'ADDR', description: 'listen address (default: all interfaces)' },
+  'log-level': { type: 'string', valueName: 'LEVEL', description: `${LOG_LEVELS.join('|')} (default: info headless, warn interactive)` },
+  help: { type: 'boolean', short: 'h', description: 'show this help' },
+} as const;
+
+export const HELP = `Usage: sentinel-node [options]
+
+Runs a Sentinel node: an Ed25519 identity, mutually authenticated TLS 1.3 sessions
+with peers, and durable signed messaging. With a terminal it opens an interactive
+prompt (type /help there); without one it runs headless, logging to stderr. Script
+a running node with the \`sentinel\` command.
+
+Options:
+${formatOptions(OPTIONS)}
+`;
+
+interface IO {
+  stdout: Writable;
+  stderr: Writable;
+}
+
+/** Parse flags and start; returns the exit code once the node has stopped. */
+export async function main(argv: string[], io: IO = process): Promise<number> {
+  let parsed;
+  try {
+    parsed = parseArgs(argv);
+  } catch (err) {
+    io.stderr.write(`sentinel-node: ${errorMessage(err)} (see --help)\n`);
+    return EXIT_USAGE;
+  }
+  if (parsed === 'help') {
+    io.stdout.write(HELP);
+    return 0;
+  }
+  const interactive = process.stdin.isTTY === true;
+  const level: LogLevel = parsed.logLevel ?? (interactive ? 'warn' : 'info');
+  const log = createLogger(level, (line) => io.stderr.write(`${line}\n`));
+  let node: SentinelNode;
+  try {
+    node = await startNode({ ...parsed.options, log });
+  } catch (err) {
+    io.stderr.write(`sentinel-node: ${isSentinelError(err) ? err.message : errorMessage(err)}\n`);
+    return EXIT_FAILURE;
+  }
+  return interactive ? runInteractive(node, io) : runHeadless(node);
+}
+
+function parseArgs(argv: string[]) {
+  const { values, positionals } = parseArgv(argv, OPTIONS);
+  if (values.help) return 'help' as const;
+  if (positionals.length > 0) throw usage(`unexpected argument "${positionals[0]}"`);
+  const signaler = values.signaler ?? DEFAULT_SIGNALER;
+  if (signaler !== 'none' && !parseHostPort(signaler)) throw usage(`--signaler must be host:port or "none", got "${signaler}"`);
+  const level = values['log-level'];
+  if (level !== undefined && !isLogLevel(level)) throw usage(`--log-level must be one of ${LOG_LEVELS.join(', ')}`);
+  if (values.name !== undefined && Buffer.byteLength(values.name) > MAX_NAME_BYTES) throw usage(`--name is at most ${MAX_NAME_BYTES} bytes`);
+  return {
+    logLevel: level as LogLevel | undefined,
+    options: {
+      port: intOption('port', values.port, { min: 0, max: 65535 }) ?? DEFAULT_PORT,
+      dataDir: resolve(values['data-dir'] ?? './.sentinel'),
+      signaler: signaler === 'none' ? null : signaler,
+      name: values.name ?? null,
+      ...(values.host !== undefined ? { host: values.host } : {}),
+    },
+  };
+}
+
+function runHeadless(node: SentinelNode): Promise<number> {
+  return new Promise((done) => {
+    const stop = (): void => {
+      process.off('SIGINT', stop);
+      process.off('SIGTERM', stop);
+      node.close().then(() => done(0), () => done(EXIT_FAILURE));
+    };
+    process.on('SIGINT', stop);
+    process.on('SIGTERM', stop);
+  });
+}
+
+function runInteractive(node: SentinelNode, io: IO): Promise<number> {
+  io.stdout.write(`Sentinel node ${node.identity.id}\nlistening on port ${node.port}, data in ${node.dataDir}\nType /help for commands.\n`);
+  return new Promise((done) => {
+    let stopped = false;
+    const stop = (): void => {
+      if (stopped) return;
+      stopped = true;
+      shell.close();
+      node.close().then(() => done(0), () => done(EXIT_FAILURE));
+    };
+    const shell = createShell({ api: node, input: process.stdin, output: io.stdout, terminal: true, onQuit: stop });
+    process.on('SIGTERM', stop);
+  });
+}
+
+if (isEntryPoint(import.meta.url)) {
+  main(process.argv.slice(2)).then(
+    (code) => {
+      process.exitCode = code;
+      // Let pending writes flush, then make sure no stray handle keeps us alive.
+      setTimeout(() => process.exit(code), 200).unref();
+    },
+    (err) => {
+      process.stderr.write(`sentinel-node: internal error: ${errorMessage(err)}\n`);
+      process.exit(EXIT_FAILURE);
+    },
+  );
+}

@@ -1,0 +1,271 @@
+#!/usr/bin/env node
+/**
+ * `sentinel`: the scriptable client. Each invocation connects to a running node's control
+ * socket (`<data-dir>/control.sock`), runs one command and exits. With `--json` every
+ * command prints exactly one JSON document on stdout; failures print one line
+ * `sentinel: <message>` on stderr (exit 1, usage errors exit 2).
+ */
+
+import type { DialProgress } from '../api.js';
+import { connectControl, type ControlClient } from '../control/client.js';
+import { controlSocketPath, type ControlMethod, type ControlParams, type ControlResults } from '../control/protocol.js';
+import { errorMessage, isSentinelError } from '../errors.js';
+import { EXIT_FAILURE, EXIT_USAGE, formatOptions, intOption, isEntryPoint, parseArgv, usage, type OptionValues } from './args.js';
+import {
+  formatDialResult,
+  formatHistoryLine,
+  formatPeers,
+  formatProgress,
+  formatSendResult,
+  formatStatus,
+  labeler,
+  type PeerColumn,
+} from './format.js';
+
+/** Where `main` writes. */
+export interface CliIo {
+  stdout: { write(text: string): unknown };
+  stderr: { write(text: string): unknown };
+}
+
+/** Data directory used when `--data-dir` is not given. */
+export const DEFAULT_DATA_DIR = './.sentinel';
+const HISTORY_LIMIT_MAX = 1_000_000;
+const PEER_TABLE: readonly PeerColumn[] = ['id', 'alias', 'name', 'address', 'connection', 'rtt', 'lastSeen'];
+
+const OPTIONS = {
+  'data-dir': { type: 'string', valueName: 'DIR', description: `data directory of the node (default ${DEFAULT_DATA_DIR})` },
+  json: { type: 'boolean', description: 'print exactly one JSON document on stdout' },
+  help: { type: 'boolean', short: 'h', description: 'show help (also after a command)' },
+  limit: { type: 'string', valueName: 'N', description: 'history: only the last N messages' },
+} as const;
+/** Options only some commands accept. */
+const COMMAND_OPTIONS: readonly (keyof typeof OPTIONS)[] = ['limit'];
+
+type Call = <M extends ControlMethod>(
+  method: M,
+  params: ControlParams[M],
+  onProgress?: (p: DialProgress) => void,
+) => Promise<ControlResults[M]>;
+
+/** What a command runs with. */
+interface CommandContext {
+  args: string[];
+  options: OptionValues<typeof OPTIONS>;
+  json: boolean;
+  call: Call;
+  /** Writes one line (or block) to stdout. */
+  out(text: string): void;
+  /** Writes one line to stderr. */
+  err(text: string): void;
+}
+
+/** One `sentinel` command. */
+interface CliCommand {
+  name: string;
+  usage: string;
+  summary: string;
+  help: string;
+  /** Positional argument count; `max` may be Infinity. */
+  args: { min: number; max: number };
+  options?: readonly (keyof typeof OPTIONS)[];
+  run(ctx: CommandContext): Promise<void>;
+}
+
+const COMMANDS: readonly CliCommand[] = [
+  {
+    name: 'id',
+    usage: 'id',
+    summary: "print this node's id",
+    help: 'Prints the full node id. JSON: {"id": "..."}.',
+    args: { min: 0, max: 0 },
+    async run(ctx) {
+      const r = await ctx.call('id', {});
+      ctx.out(ctx.json ? toJson(r) : r.id);
+    },
+  },
+  {
+    name: 'status',
+    usage: 'status',
+    summary: 'show node status and counters',
+    help: 'Shows id, port, signaler state, peer counts, uptime and counters.',
+    args: { min: 0, max: 0 },
+    async run(ctx) {
+      const s = await ctx.call('status', {});
+      ctx.out(ctx.json ? toJson(s) : formatStatus(s));
+    },
+  },
+  {
+    name: 'peers',
+    usage: 'peers',
+    summary: 'list known peers',
+    help: 'Lists known peers: id, alias, announced name, address, how connected, RTT, last seen.',
+    args: { min: 0, max: 0 },
+    async run(ctx) {
+      const peers = await ctx.call('peers', {});
+      ctx.out(ctx.json ? toJson(peers) : formatPeers(peers, PEER_TABLE, Date.now()));
+    },
+  },
+  {
+    name: 'dial',
+    usage: 'dial <target>',
+    summary: 'connect to a peer',
+    help: 'Connects to <target>: a node id, a unique prefix of a known id, or host:port.\nProgress goes to stderr, the result to stdout.',
+    args: { min: 1, max: 1 },
+    async run(ctx) {
+      const onProgress = ctx.json ? undefined : (p: DialProgress) => ctx.err(formatProgress(p));
+      const r = await ctx.call('dial', { target: arg(ctx, 0) }, onProgress);
+      ctx.out(ctx.json ? toJson(r) : formatDialResult(r));
+    },
+  },
+  {
+    name: 'send',
+    usage: 'send <id> <text...>',
+    summary: 'send a message to a peer',
+    help: 'Stores the message durably and delivers it now, or when the peer next connects.\nThe remaining words form the text (use -- before text that starts with -).',
+    args: { min: 2, max: Infinity },
+    async run(ctx) {
+      const r = await ctx.call('send', { target: arg(ctx, 0), text: ctx.args.slice(1).join(' ') });
+      if (ctx.json) return ctx.out(toJson(r));
+      ctx.out(formatSendResult(r, labeler(await ctx.call('peers', {}))));
+    },
+  },
+  {
+    name: 'history',
+    usage: 'history [<id>] [--limit N]',
+    summary: 'show messages with one peer, or all',
+    help: 'Shows messages, oldest first: with <id> only, or with every peer.',
+    args: { min: 0, max: 1 },
+    options: ['limit'],
+    async run(ctx) {
+      const limit = intOption('limit', ctx.options.limit, { min: 1, max: HISTORY_LIMIT_MAX });
+      const params: ControlParams['history'] = {};
+      if (ctx.args[0] !== undefined) params.target = ctx.args[0];
+      if (limit !== undefined) params.limit = limit;
+      const entries = await ctx.call('history', params);
+      if (ctx.json) return ctx.out(toJson(entries));
+      if (entries.length === 0) return ctx.out('No messages.');
+      const [{ id: self }, peers] = [await ctx.call('id', {}), await ctx.call('peers', {})];
+      const label = labeler(peers, self);
+      ctx.out(entries.map((m) => formatHistoryLine(m, label, self)).join('\n'));
+    },
+  },
+  {
+    name: 'alias',
+    usage: 'alias <id> <name>',
+    summary: 'give a peer a local name',
+    help: 'Sets a local alias for a peer (<id>: a node id or a unique prefix of a known id).',
+    args: { min: 2, max: 2 },
+    async run(ctx) {
+      const r = await ctx.call('alias', { target: arg(ctx, 0), alias: arg(ctx, 1) });
+      ctx.out(ctx.json ? toJson(r) : `${r.alias} is now ${r.id}`);
+    },
+  },
+  {
+    name: 'help',
+    usage: 'help [<command>]',
+    summary: 'show help',
+    help: 'Shows the command list, or the help of one command.',
+    args: { min: 0, max: 1 },
+    async run(ctx) {
+      const name = ctx.args[0];
+      ctx.out(name === undefined ? topHelp() : commandHelp(findCommand(name)));
+    },
+  },
+];
+
+/**
+ * Runs `sentinel` with `argv` (arguments after the script name) and returns the exit
+ * status. Never throws and never prints a stack trace.
+ */
+export async function main(argv: readonly string[], io: CliIo): Promise<number> {
+  const out = (text: string): void => void io.stdout.write(`${text}\n`);
+  const err = (text: string): void => void io.stderr.write(`${text}\n`);
+  let client: ControlClient | undefined;
+  try {
+    const { values, positionals } = parseArgv(argv, OPTIONS);
+    const [name, ...args] = positionals;
+    if (name === undefined) {
+      if (!values.help) throw usage("missing command (see 'sentinel --help')");
+      out(topHelp());
+      return 0;
+    }
+    const command = findCommand(name);
+    if (values.help) {
+      out(commandHelp(command));
+      return 0;
+    }
+    checkInvocation(command, args, values);
+    const dataDir = values['data-dir'] ?? DEFAULT_DATA_DIR;
+    const call: Call = async (method, params, onProgress) => {
+      client ??= await connectControl(controlSocketPath(dataDir), { dataDir });
+      return client.call(method, params, onProgress);
+    };
+    await command.run({ args, options: values, json: values.json === true, call, out, err });
+    return 0;
+  } catch (e) {
+    err(`sentinel: ${errorMessage(e)}`);
+    return isSentinelError(e, 'E_USAGE') ? EXIT_USAGE : EXIT_FAILURE;
+  } finally {
+    client?.close();
+  }
+}
+
+function findCommand(name: string): CliCommand {
+  const command = COMMANDS.find((c) => c.name === name);
+  if (!command) throw usage(`unknown command '${name}' (see 'sentinel --help')`);
+  return command;
+}
+
+function checkInvocation(command: CliCommand, args: string[], values: OptionValues<typeof OPTIONS>): void {
+  for (const option of COMMAND_OPTIONS) {
+    if (values[option] !== undefined && !command.options?.includes(option)) {
+      throw usage(`${command.name} does not take --${option}`);
+    }
+  }
+  if (args.length < command.args.min || args.length > command.args.max) {
+    throw usage(`usage: sentinel ${command.usage}`);
+  }
+}
+
+function arg(ctx: CommandContext, i: number): string {
+  const v = ctx.args[i];
+  if (v === undefined) throw usage(`missing argument ${i + 1}`);
+  return v;
+}
+
+function toJson(value: unknown): string {
+  return JSON.stringify(value, null, 2);
+}
+
+function topHelp(): string {
+  const width = Math.max(...COMMANDS.map((c) => c.usage.length));
+  return [
+    'usage: sentinel [--data-dir DIR] <command> [args] [--json]',
+    '',
+    "Talks to a running sentinel-node through its control socket (<data-dir>/control.sock).",
+    '',
+    'commands:',
+    ...COMMANDS.map((c) => `  ${c.usage.padEnd(width)}  ${c.summary}`),
+    '',
+    'options:',
+    formatOptions(OPTIONS),
+    '',
+    "Run 'sentinel <command> --help' for details. Exit status: 0 ok, 1 failure, 2 usage error.",
+  ].join('\n');
+}
+
+function commandHelp(c: CliCommand): string {
+  const own = Object.fromEntries(
+    Object.entries(OPTIONS).filter(([k]) => !COMMAND_OPTIONS.includes(k as keyof typeof OPTIONS) || c.options?.includes(k as keyof typeof OPTIONS)),
+  );
+  return [`usage: sentinel [--data-dir DIR] ${c.usage} [--json]`, '', c.help, '', 'options:', formatOptions(own)].join('\n');
+}
+
+if (isEntryPoint(import.meta.url)) {
+  // A closed pipe (`sentinel peers | head`) is not worth a stack trace.
+  process.stdout.on('error', () => {});
+  void main(process.argv.slice(2), { stdout: process.stdout, stderr: process.stderr }).then((code) => {
+    process.exitCode = code;
+  });
+}

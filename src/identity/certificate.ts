@@ -1,0 +1,69 @@
+/**
+ * The node's TLS certificate: a self-signed X.509 v3 certificate whose subject key IS
+ * the node's Ed25519 identity key. TLS 1.3's CertificateVerify proves the peer holds
+ * that key, so the node id derived from the certificate key is authenticated.
+ * No CA is involved; chain validation is replaced by {@link nodeIdFromCertificate}.
+ */
+import { X509Certificate, createPublicKey, randomBytes, sign, type KeyObject } from 'node:crypto';
+import type { NodeId } from '../api.js';
+import { SentinelError } from '../errors.js';
+import { bitString, explicit, generalizedTime, integer, oid, sequence, set, utcTime, utf8String } from './der.js';
+import { nodeIdFromPublicKey, PUBLIC_KEY_BYTES } from './node-id.js';
+
+const OID_ED25519 = '1.3.101.112';
+const OID_COMMON_NAME = '2.5.4.3';
+/** Fixed validity: identity lives as long as the key; expiry is not a security boundary here. */
+const NOT_BEFORE = new Date(Date.UTC(2000, 0, 1));
+const NOT_AFTER = new Date(Date.UTC(9999, 11, 31, 23, 59, 59));
+
+function name(cn: string): Buffer {
+  return sequence(set(sequence(oid(OID_COMMON_NAME), utf8String(cn))));
+}
+
+/** Build a self-signed certificate (PEM) for `privateKey`, with subject CN = node id. */
+export function createNodeCertificate(privateKey: KeyObject, publicKey: KeyObject): string {
+  const spki = publicKey.export({ type: 'spki', format: 'der' });
+  const id = nodeIdFromPublicKey(spki.subarray(spki.length - PUBLIC_KEY_BYTES));
+  const algorithm = sequence(oid(OID_ED25519));
+  const serial = randomBytes(16);
+  serial[0] = (serial[0] ?? 0) & 0x7f;
+  const tbs = sequence(
+    explicit(0, integer(Buffer.from([2]))), // v3
+    integer(serial),
+    algorithm,
+    name(id),
+    sequence(utcTime(NOT_BEFORE), generalizedTime(NOT_AFTER)),
+    name(id),
+    spki,
+  );
+  const signature = sign(null, tbs, privateKey);
+  const der = sequence(tbs, algorithm, bitString(signature));
+  const b64 = der.toString('base64').replace(/.{64}/g, '$&\n');
+  return `-----BEGIN CERTIFICATE-----\n${b64}${b64.endsWith('\n') ? '' : '\n'}-----END CERTIFICATE-----\n`;
+}
+
+/**
+ * Derive the authenticated node id from a peer's DER certificate: the key must be
+ * Ed25519 and the certificate must be validly self-signed by it. Throws E_BAD_CERT.
+ */
+export function nodeIdFromCertificate(der: Uint8Array): NodeId {
+  let cert: X509Certificate;
+  try {
+    cert = new X509Certificate(der);
+  } catch (err) {
+    throw new SentinelError('E_BAD_CERT', 'unparseable certificate', { cause: err });
+  }
+  const key = cert.publicKey;
+  if (key.asymmetricKeyType !== 'ed25519') {
+    throw new SentinelError('E_BAD_CERT', `certificate key is ${key.asymmetricKeyType ?? 'unknown'}, not ed25519`);
+  }
+  if (!cert.verify(key)) throw new SentinelError('E_BAD_CERT', 'certificate is not self-signed by its key');
+  const spki = key.export({ type: 'spki', format: 'der' });
+  return nodeIdFromPublicKey(spki.subarray(spki.length - PUBLIC_KEY_BYTES));
+}
+
+/** A KeyObject for a raw Ed25519 public key. */
+export function publicKeyObject(raw: Uint8Array): KeyObject {
+  const prefix = Buffer.from('302a300506032b6570032100', 'hex'); // SPKI header for Ed25519
+  return createPublicKey({ key: Buffer.concat([prefix, raw]), format: 'der', type: 'spki' });
+}

@@ -1,0 +1,2 @@
+export { Messenger, type MessageChannel, type MessengerDeps } from './messenger.js';
+export { fromWire, toHistoryEntry, toWire } from './convert.js';

@@ -1,0 +1,347 @@
+/**
+ * Composition root: the only place that builds real I/O (data dir, key file, LMDB,
+ * TCP listener, control socket) and wires the modules together. `SentinelNode`
+ * implements the public {@link NodeApi}.
+ */
+import { promises as fs } from 'node:fs';
+import { join, resolve } from 'node:path';
+import type { DialProgress, DialResult, HistoryEntry, NodeApi, NodeEvent, NodeId, PeerInfo, SendResult, StatusInfo } from './api.js';
+import { startControlServer, controlSocketPath, type ControlServer } from './control/index.js';
+import { SentinelError, errorCode, errorMessage } from './errors.js';
+import { loadOrCreateIdentity, resolveNodeId, type Identity } from './identity/index.js';
+import type { Logger } from './log.js';
+import { Messenger, toHistoryEntry } from './messaging/index.js';
+import { openLmdbStore, type PeerRecord, type Store } from './store/index.js';
+import {
+  ConnectionManager,
+  Counters,
+  CONNECT_TIMEOUT_MS,
+  DEAD_AFTER_MS,
+  HANDSHAKE_TIMEOUT_MS,
+  MAX_PENDING_HANDSHAKES_PER_IP,
+  MAX_SESSIONS,
+  MAX_SESSIONS_PER_IP,
+  MAX_WRITE_BUFFER_BYTES,
+  PING_INTERVAL_MS,
+  formatHostPort,
+  normalizeHost,
+  parseHostPort,
+  systemClock,
+  type Clock,
+  type Session,
+  type TransportLimits,
+} from './transport/index.js';
+import { FrameType, MAX_PAYLOAD_SIZE, type Hello } from './wire/index.js';
+
+export const DEFAULT_PORT = 8443;
+export const DEFAULT_SIGNALER = '127.0.0.1:8888';
+/** How many addresses we remember per peer. */
+export const MAX_ADDRESSES_PER_PEER = 8;
+/** How long `send` waits for a connected peer's acknowledgement before answering `pending`. */
+export const DELIVERY_WAIT_MS = 3_000;
+
+export interface NodeOptions {
+  dataDir: string;
+  port: number;
+  /** Listen host; default all interfaces (dual-stack). */
+  host?: string;
+  name?: string | null;
+  /** host:port of the signaler, or null for none. */
+  signaler?: string | null;
+  log: Logger;
+  limits?: Partial<TransportLimits>;
+  clock?: Clock;
+}
+
+export const DEFAULT_LIMITS: TransportLimits = {
+  handshakeTimeoutMs: HANDSHAKE_TIMEOUT_MS,
+  connectTimeoutMs: CONNECT_TIMEOUT_MS,
+  maxPendingHandshakesPerIp: MAX_PENDING_HANDSHAKES_PER_IP,
+  maxSessionsPerIp: MAX_SESSIONS_PER_IP,
+  maxSessions: MAX_SESSIONS,
+  pingIntervalMs: PING_INTERVAL_MS,
+  deadAfterMs: DEAD_AFTER_MS,
+  maxWriteBufferBytes: MAX_WRITE_BUFFER_BYTES,
+  maxPayload: MAX_PAYLOAD_SIZE,
+};
+
+/** Create the data dir (0700) and prove it is writable; one-line E_DATA_DIR otherwise. */
+async function prepareDataDir(dir: string): Promise<void> {
+  try {
+    await fs.mkdir(dir, { recursive: true, mode: 0o700 });
+    const probe = join(dir, `.write-test-${process.pid}`);
+    await fs.writeFile(probe, '');
+    await fs.rm(probe);
+  } catch (err) {
+    throw new SentinelError('E_DATA_DIR', `${dir} is not a writable directory (${errorCode(err) ?? errorMessage(err)})`);
+  }
+}
+
+/** Start a node: everything is listening when this resolves. */
+export async function startNode(opts: NodeOptions): Promise<SentinelNode> {
+  const dataDir = resolve(opts.dataDir);
+  await prepareDataDir(dataDir);
+  const { identity, created } = await loadOrCreateIdentity(dataDir);
+  const store = await openLmdbStore(join(dataDir, 'store'));
+  const node = new SentinelNode(opts, dataDir, identity, store);
+  try {
+    await node.start(created);
+  } catch (err) {
+    await node.close();
+    throw err;
+  }
+  return node;
+}
+
+export class SentinelNode implements NodeApi {
+  readonly identity: Identity;
+  readonly counters = new Counters();
+  port = 0;
+  private readonly clock: Clock;
+  private readonly manager: ConnectionManager;
+  private readonly messenger: Messenger;
+  private readonly listeners = new Set<(e: NodeEvent) => void>();
+  private control: ControlServer | undefined;
+  private readonly startedAt: number;
+  private closing: Promise<void> | undefined;
+  private readonly log: Logger;
+
+  constructor(
+    private readonly opts: NodeOptions,
+    readonly dataDir: string,
+    identity: Identity,
+    private readonly store: Store,
+  ) {
+    this.identity = identity;
+    this.log = opts.log;
+    this.clock = opts.clock ?? systemClock;
+    this.startedAt = this.clock.now();
+    this.manager = new ConnectionManager({
+      identity,
+      clock: this.clock,
+      counters: this.counters,
+      limits: { ...DEFAULT_LIMITS, ...opts.limits },
+      localHello: (): Hello => ({ listenPort: this.port, name: opts.name ?? '' }),
+      events: {
+        onSessionUp: (s, replaced) => this.onSessionUp(s, replaced),
+        onSessionDown: (id, reason) => this.onSessionDown(id, reason),
+        onFrame: (s, type, payload) => this.onFrame(s, type, payload),
+        onHello: (s, hello) => void this.onHello(s, hello),
+        log: (level, msg) => this.log[level](msg),
+      },
+    });
+    this.messenger = new Messenger({
+      identity,
+      store,
+      clock: this.clock,
+      counters: this.counters,
+      channelFor: (peer) => this.manager.session(peer),
+      emit: (e) => this.emit(e),
+    });
+  }
+
+  /** Bind the control socket and the identity port. */
+  async start(created: boolean): Promise<void> {
+    await this.store.putMeta('identity', { id: this.identity.id, createdAt: this.getCreatedAt(created) });
+    this.control = await startControlServer({
+      path: controlSocketPath(this.dataDir),
+      api: this,
+      log: (level, msg) => this.log[level](`control: ${msg}`),
+    });
+    this.port = await this.manager.listen(this.opts.port, this.opts.host);
+    this.log.info(`node ${this.identity.id} listening on port ${this.port}${created ? ' (new identity)' : ''}`);
+  }
+
+  private getCreatedAt(created: boolean): number {
+    const meta = this.store.getMeta<{ id: string; createdAt: number }>('identity');
+    return !created && meta && meta.id === this.identity.id ? meta.createdAt : this.clock.now();
+  }
+
+  /** Graceful stop: GOAWAY to every peer, close sockets and the store. Idempotent. */
+  close(): Promise<void> {
+    this.closing ??= (async () => {
+      await this.control?.close();
+      await this.manager.close();
+      await this.store.close();
+    })();
+    return this.closing;
+  }
+
+  // ---- NodeApi -------------------------------------------------------------
+
+  id(): { id: NodeId } {
+    return { id: this.identity.id };
+  }
+
+  status(): StatusInfo {
+    const control = this.control?.counters;
+    return {
+      id: this.identity.id,
+      name: this.opts.name ?? null,
+      port: this.port,
+      dataDir: this.dataDir,
+      signaler: { address: this.opts.signaler ?? 'none', state: 'disabled' },
+      peers: this.manager.sessions().length,
+      known: this.store.listPeers().length,
+      uptimeMs: this.clock.now() - this.startedAt,
+      counters: { ...this.counters.toJSON(), ...(control ? { 'control.bad_requests': control.badRequests } : {}) },
+    };
+  }
+
+  peers(): PeerInfo[] {
+    const byId = new Map<NodeId, PeerInfo>();
+    for (const rec of this.store.listPeers()) byId.set(rec.id, this.peerInfo(rec.id, rec));
+    for (const s of this.manager.sessions()) byId.set(s.peerId, this.peerInfo(s.peerId, this.store.getPeer(s.peerId)));
+    return [...byId.values()].sort((a, b) => Number(b.connected) - Number(a.connected) || (b.lastSeen ?? 0) - (a.lastSeen ?? 0));
+  }
+
+  private peerInfo(id: NodeId, rec: PeerRecord | undefined): PeerInfo {
+    const s = this.manager.session(id);
+    return {
+      id,
+      alias: rec?.alias ?? null,
+      name: s?.peerHello?.name || rec?.name || null,
+      address: s?.remoteAddress ?? rec?.addresses[0] ?? null,
+      path: s ? 'direct' : null,
+      method: s?.method ?? null,
+      rttMs: s?.rttMs ?? null,
+      connected: s !== undefined,
+      lastSeen: s ? s.lastHeard : (rec?.lastSeen ?? null),
+    };
+  }
+
+  async dial(target: string, onProgress?: (p: DialProgress) => void): Promise<DialResult> {
+    const started = this.clock.now();
+    const progress = (stage: DialProgress['stage'], message: string): void => onProgress?.({ stage, message });
+    const hp = parseHostPort(target.trim());
+    if (hp) {
+      progress('connecting', `connecting to ${formatHostPort(hp.host, hp.port)}`);
+      const { session, existing } = await this.manager.dial(hp.host, hp.port, undefined, () => progress('tls', 'TCP connected, TLS handshake'));
+      return this.dialResult(session, existing, started, progress);
+    }
+    progress('resolving', `resolving ${target}`);
+    const id = this.resolve(target);
+    const current = this.manager.session(id);
+    if (current) return this.dialResult(current, true, started, progress);
+    const addresses = this.store.getPeer(id)?.addresses ?? [];
+    if (addresses.length === 0) {
+      throw new SentinelError('E_NO_ADDRESS', `${id}: dial it once by host:port (signaler lookup is not available yet)`);
+    }
+    const failures: string[] = [];
+    for (const addr of addresses) {
+      const a = parseHostPort(addr);
+      if (!a) continue;
+      progress('connecting', `connecting to ${addr}`);
+      try {
+        const { session, existing } = await this.manager.dial(a.host, a.port, id, () => progress('tls', `TCP connected to ${addr}, TLS handshake`));
+        return this.dialResult(session, existing, started, progress);
+      } catch (err) {
+        if (errorCode(err) === 'E_SELF_DIAL') throw err;
+        failures.push(`${addr}: ${errorMessage(err)}`);
+      }
+    }
+    throw new SentinelError('E_DIAL_FAILED', `${id}: ${failures.join('; ')}`);
+  }
+
+  private dialResult(s: Session, existing: boolean, started: number, progress: (stage: DialProgress['stage'], m: string) => void): DialResult {
+    const ms = this.clock.now() - started;
+    progress('connected', `connected to ${s.peerId} at ${s.remoteAddress}`);
+    return { id: s.peerId, address: s.remoteAddress, method: s.method, ms, existing };
+  }
+
+  async send(target: string, text: string): Promise<SendResult> {
+    return this.messenger.send(this.resolve(target), text, DELIVERY_WAIT_MS);
+  }
+
+  async broadcast(text: string): Promise<SendResult[]> {
+    return Promise.all(this.manager.sessions().map((s) => this.messenger.send(s.peerId, text, DELIVERY_WAIT_MS)));
+  }
+
+  history(target: string | undefined, limit?: number): HistoryEntry[] {
+    const list = target === undefined ? this.store.allHistory(limit) : this.store.history(this.resolve(target), limit);
+    return list.map(toHistoryEntry);
+  }
+
+  async alias(target: string, alias: string): Promise<{ id: NodeId; alias: string }> {
+    const id = this.resolve(target);
+    const name = alias.trim();
+    if (!/^[\w.-]{1,32}$/u.test(name)) throw new SentinelError('E_BAD_REQUEST', 'alias must be 1-32 letters, digits, ".", "_" or "-"');
+    const taken = this.store.listPeers().find((p) => p.alias === name && p.id !== id);
+    if (taken) throw new SentinelError('E_BAD_REQUEST', `alias "${name}" is already used by ${taken.id}`);
+    await this.updatePeer(id, (rec) => ({ ...rec, alias: name }));
+    return { id, alias: name };
+  }
+
+  onEvent(listener: (e: NodeEvent) => void): () => void {
+    this.listeners.add(listener);
+    return () => this.listeners.delete(listener);
+  }
+
+  // ---- internals ---------------------------------------------------------
+
+  /** id, unique prefix of a known id, or exact alias. */
+  private resolve(target: string): NodeId {
+    const peers = this.store.listPeers();
+    const byAlias = peers.find((p) => p.alias !== null && p.alias === target.trim());
+    if (byAlias) return byAlias.id;
+    return resolveNodeId(target, [...peers.map((p) => p.id), ...this.manager.sessions().map((s) => s.peerId)]);
+  }
+
+  private emit(e: NodeEvent): void {
+    for (const l of this.listeners) {
+      try {
+        l(e);
+      } catch (err) {
+        this.log.warn(`event listener failed: ${errorMessage(err)}`);
+      }
+    }
+  }
+
+  private updatePeer(id: NodeId, change: (rec: PeerRecord) => PeerRecord): Promise<void> {
+    const rec = this.store.getPeer(id) ?? { id, alias: null, name: null, addresses: [], lastSeen: null };
+    return this.store.putPeer(change(rec));
+  }
+
+  private rememberAddress(id: NodeId, address: string): Promise<void> {
+    return this.updatePeer(id, (rec) => ({
+      ...rec,
+      lastSeen: this.clock.now(),
+      addresses: [address, ...rec.addresses.filter((a) => a !== address)].slice(0, MAX_ADDRESSES_PER_PEER),
+    }));
+  }
+
+  private onSessionUp(s: Session, replaced: boolean): void {
+    const sent = this.messenger.flushOutbox(s);
+    if (sent > 0) this.log.debug(`sent ${sent} queued message(s) to ${s.peerId}`);
+    if (replaced) return;
+    this.log.info(`session up with ${s.peerId} (${s.method}, ${s.remoteAddress})`);
+    const write = s.method === 'outbound' ? this.rememberAddress(s.peerId, s.remoteAddress) : this.updatePeer(s.peerId, (r) => ({ ...r, lastSeen: this.clock.now() }));
+    write.catch((err) => this.log.warn(`cannot save peer ${s.peerId}: ${errorMessage(err)}`));
+    this.emit({ type: 'peer-connected', peer: this.peerInfo(s.peerId, this.store.getPeer(s.peerId)) });
+  }
+
+  private onSessionDown(id: NodeId, reason: SentinelError | undefined): void {
+    const why = reason ? reason.message : 'closed';
+    this.log.info(`session with ${id} down: ${why}`);
+    this.updatePeer(id, (r) => ({ ...r, lastSeen: this.clock.now() })).catch(() => {});
+    this.emit({ type: 'peer-disconnected', id, reason: why });
+  }
+
+  private async onHello(s: Session, hello: Hello): Promise<void> {
+    try {
+      await this.updatePeer(s.peerId, (r) => ({ ...r, name: hello.name || r.name }));
+      // An inbound peer's dialable address is its source IP and the port it says it listens on.
+      if (s.method === 'inbound' && hello.listenPort !== 0) {
+        const ip = normalizeHost(s.remoteAddress.replace(/:\d+$/, '').replace(/^\[|\]$/g, ''));
+        await this.rememberAddress(s.peerId, formatHostPort(ip, hello.listenPort));
+      }
+    } catch (err) {
+      this.log.warn(`cannot save peer ${s.peerId}: ${errorMessage(err)}`);
+    }
+  }
+
+  private onFrame(s: Session, type: number, payload: Buffer): void {
+    if (type === FrameType.CHAT) this.messenger.onChat(s, payload);
+    else if (type === FrameType.ACK) this.messenger.onAck(s, payload);
+  }
+}

@@ -1,0 +1,214 @@
+/**
+ * {@link Store} on LMDB (the `lmdb` package): one environment, named sub-databases
+ * (see {@link LmdbHandles}), synchronous snapshot reads and batched asynchronous writes.
+ *
+ * Durability. lmdb-js queues every asynchronous write (`put`, `remove`, `transaction`)
+ * issued in one event turn into a single LMDB transaction that a worker thread commits.
+ * With `overlappingSync` (the default on Linux and macOS) the returned promise resolves
+ * when the transaction is *committed* (visible), and the fsync happens afterwards, off the
+ * writer lock. The environment's `flushed` thenable resolves once the last queued commit
+ * is fsync'd; because flushes complete in commit order, awaiting it after our commit
+ * promise covers our transaction. So every write here is
+ * `await <commit promise>; await root.flushed;` (see `#durable`), and no Promise of this
+ * store resolves before its data is on disk. (Without overlappingSync, LMDB syncs inside
+ * commit and `flushed` is the commit itself, so the same code stays correct.)
+ *
+ * Throughput. No write uses a synchronous transaction: each write enqueues work and
+ * returns, so thousands of concurrent `addMessage` calls made in the same turn run as
+ * callbacks of one LMDB transaction, with one commit and one fsync.
+ */
+import type { MessageStatus, NodeId } from '../api.js';
+import { SentinelError, errorMessage } from '../errors.js';
+import { openLmdbHandles, type LmdbHandles, type MessageKey } from './lmdb-open.js';
+import { copyMessage, copyPeer, normalizeLimit } from './records.js';
+import type { PeerRecord, Store, StoredMessage } from './types.js';
+
+/** Upper bound for sequence numbers in range queries; never assigned. */
+const MAX_SEQ = Number.MAX_SAFE_INTEGER;
+
+/** The durable store. Obtain one with {@link openLmdbStore}. */
+export class LmdbStore implements Store {
+  readonly #h: LmdbHandles;
+  /** Next store-wide sequence number; only touched inside write transactions. */
+  #nextSeq: number;
+  #closed = false;
+
+  private constructor(handles: LmdbHandles) {
+    this.#h = handles;
+    this.#nextSeq = lastSeq(handles) + 1;
+  }
+
+  /** See {@link openLmdbStore}. */
+  static async open(path: string): Promise<LmdbStore> {
+    return new LmdbStore(await openLmdbHandles(path));
+  }
+
+  getMeta<T = unknown>(key: string): T | undefined {
+    this.#live();
+    return this.#h.meta.get(key) as T | undefined;
+  }
+
+  /** Stores `value` (MessagePack); `undefined` removes the key. */
+  async putMeta(key: string, value: unknown): Promise<void> {
+    this.#live();
+    const { meta } = this.#h;
+    await this.#durable(value === undefined ? meta.remove(key) : meta.put(key, value));
+  }
+
+  getPeer(id: NodeId): PeerRecord | undefined {
+    this.#live();
+    const rec = this.#h.peers.get(id);
+    return rec && copyPeer(rec);
+  }
+
+  /** All peers, ordered by id. */
+  listPeers(): PeerRecord[] {
+    this.#live();
+    return Array.from(this.#h.peers.getRange(), (e) => copyPeer(e.value));
+  }
+
+  async putPeer(rec: PeerRecord): Promise<void> {
+    this.#live();
+    await this.#durable(this.#h.peers.put(rec.id, copyPeer(rec)));
+  }
+
+  async addMessage(peer: NodeId, msg: StoredMessage, opts: { outbox?: boolean } = {}): Promise<boolean> {
+    this.#live();
+    const row = copyMessage(msg);
+    const queue = opts.outbox === true;
+    // Enqueued, not run: all calls of this turn share one transaction and one fsync.
+    return this.#durable(this.#h.root.transaction(() => this.#insert(peer, row, queue)));
+  }
+
+  hasMessage(id: string): boolean {
+    this.#live();
+    return this.#h.ids.doesExist(id);
+  }
+
+  getMessage(id: string): StoredMessage | undefined {
+    this.#live();
+    const key = this.#h.ids.get(id);
+    return key && this.#read(key);
+  }
+
+  async setStatus(id: string, status: MessageStatus): Promise<boolean> {
+    this.#live();
+    return this.#durable(this.#h.root.transaction(() => this.#updateStatus(id, status)));
+  }
+
+  history(peer: NodeId, limit?: number): StoredMessage[] {
+    this.#live();
+    const n = normalizeLimit(limit);
+    if (n === 0) return [];
+    const range = this.#h.messages.getRange({
+      start: [peer, MAX_SEQ],
+      end: [peer],
+      reverse: true,
+      ...(n === undefined ? {} : { limit: n }),
+    });
+    return Array.from(range, (e) => copyMessage(e.value)).reverse();
+  }
+
+  allHistory(limit?: number): StoredMessage[] {
+    this.#live();
+    const n = normalizeLimit(limit);
+    if (n === 0) return [];
+    const range = this.#h.order.getRange({ reverse: true, ...(n === undefined ? {} : { limit: n }) });
+    const out: StoredMessage[] = [];
+    for (const { key: seq, value: peer } of range) {
+      const msg = this.#read([peer, seq]);
+      if (msg) out.push(msg);
+    }
+    return out.reverse();
+  }
+
+  outbox(peer: NodeId): StoredMessage[] {
+    this.#live();
+    const out: StoredMessage[] = [];
+    for (const key of this.#h.outbox.getKeys({ start: [peer], end: [peer, MAX_SEQ] })) {
+      const msg = this.#read(key);
+      if (msg) out.push(msg);
+    }
+    return out;
+  }
+
+  /** Peers with queued messages, ordered by id. */
+  outboxPeers(): NodeId[] {
+    this.#live();
+    const peers: NodeId[] = [];
+    // Keys are sorted by peer, so equal peers are adjacent.
+    for (const [peer] of this.#h.outbox.getKeys()) {
+      if (peers[peers.length - 1] !== peer) peers.push(peer);
+    }
+    return peers;
+  }
+
+  /** Waits for queued writes to be flushed, then closes. Idempotent. */
+  async close(): Promise<void> {
+    if (this.#closed) return;
+    this.#closed = true;
+    try {
+      await this.#h.root.flushed;
+      await this.#h.root.close();
+    } catch (err) {
+      throw new SentinelError('E_STORE', `close failed: ${errorMessage(err)}`, { cause: err });
+    }
+  }
+
+  /** Runs inside a write transaction; reads see earlier inserts of the same batch. */
+  #insert(peer: NodeId, row: StoredMessage, queue: boolean): boolean {
+    const { messages, order, ids, outbox } = this.#h;
+    if (ids.doesExist(row.id)) return false;
+    const key: MessageKey = [peer, this.#nextSeq++];
+    messages.put(key, row);
+    order.put(key[1], peer);
+    ids.put(row.id, key);
+    if (queue) outbox.put(key, true);
+    return true;
+  }
+
+  /** Runs inside a write transaction. */
+  #updateStatus(id: string, status: MessageStatus): boolean {
+    const { messages, ids, outbox } = this.#h;
+    const key = ids.get(id);
+    const row = key && messages.get(key);
+    if (!key || !row) return false;
+    messages.put(key, { ...copyMessage(row), status });
+    if (status === 'delivered') outbox.remove(key);
+    return true;
+  }
+
+  #read(key: MessageKey): StoredMessage | undefined {
+    const row = this.#h.messages.get(key);
+    return row && copyMessage(row);
+  }
+
+  /** Resolves with the commit's result once it is committed and fsync'd (see file header). */
+  async #durable<T>(commit: Promise<T>): Promise<T> {
+    try {
+      const result = await commit;
+      await this.#h.root.flushed;
+      return result;
+    } catch (err) {
+      throw new SentinelError('E_STORE', `write failed: ${errorMessage(err)}`, { cause: err });
+    }
+  }
+
+  #live(): void {
+    if (this.#closed) throw new SentinelError('E_STORE', 'store is closed');
+  }
+}
+
+/**
+ * Open (creating if needed) the durable store in directory `path`.
+ * @throws SentinelError `E_DATA_DIR` when `path` cannot be used as a directory,
+ *   `E_STORE` when the data file is damaged or cannot be opened.
+ */
+export function openLmdbStore(path: string): Promise<LmdbStore> {
+  return LmdbStore.open(path);
+}
+
+function lastSeq(h: LmdbHandles): number {
+  for (const seq of h.order.getKeys({ reverse: true, limit: 1 })) return seq;
+  return 0;
+}

@@ -1,0 +1,147 @@
+/**
+ * {@link Store} in memory, for tests of other modules. It behaves like the LMDB store
+ * (ordering, dedupe, outbox, copies in and out, errors after close) except that a
+ * write is visible to reads as soon as the call returns, before its promise settles,
+ * and nothing survives the process.
+ */
+import type { MessageStatus, NodeId } from '../api.js';
+import { SentinelError } from '../errors.js';
+import { copyMessage, copyPeer, normalizeLimit } from './records.js';
+import type { PeerRecord, Store, StoredMessage } from './types.js';
+
+interface Entry {
+  peer: NodeId;
+  msg: StoredMessage;
+}
+
+/** An in-memory store. */
+export class MemoryStore implements Store {
+  readonly #meta = new Map<string, unknown>();
+  readonly #peers = new Map<NodeId, PeerRecord>();
+  /** id -> entry; Map iteration order is insertion order, i.e. arrival order. */
+  readonly #byId = new Map<string, Entry>();
+  readonly #byPeer = new Map<NodeId, Entry[]>();
+  /** peer -> queued entries in queue order. */
+  readonly #outbox = new Map<NodeId, Set<Entry>>();
+  #closed = false;
+
+  getMeta<T = unknown>(key: string): T | undefined {
+    this.#live();
+    const v = this.#meta.get(key);
+    return (v === undefined ? undefined : structuredClone(v)) as T | undefined;
+  }
+
+  /** Stores a copy of `value`; `undefined` removes the key. */
+  async putMeta(key: string, value: unknown): Promise<void> {
+    this.#live();
+    if (value === undefined) this.#meta.delete(key);
+    else this.#meta.set(key, structuredClone(value));
+  }
+
+  getPeer(id: NodeId): PeerRecord | undefined {
+    this.#live();
+    const rec = this.#peers.get(id);
+    return rec && copyPeer(rec);
+  }
+
+  /** All peers, ordered by id. */
+  listPeers(): PeerRecord[] {
+    this.#live();
+    return [...this.#peers.values()].sort((a, b) => compare(a.id, b.id)).map(copyPeer);
+  }
+
+  async putPeer(rec: PeerRecord): Promise<void> {
+    this.#live();
+    this.#peers.set(rec.id, copyPeer(rec));
+  }
+
+  async addMessage(peer: NodeId, msg: StoredMessage, opts: { outbox?: boolean } = {}): Promise<boolean> {
+    this.#live();
+    if (this.#byId.has(msg.id)) return false;
+    const entry: Entry = { peer, msg: copyMessage(msg) };
+    this.#byId.set(msg.id, entry);
+    listFor(this.#byPeer, peer).push(entry);
+    if (opts.outbox === true) setFor(this.#outbox, peer).add(entry);
+    return true;
+  }
+
+  hasMessage(id: string): boolean {
+    this.#live();
+    return this.#byId.has(id);
+  }
+
+  getMessage(id: string): StoredMessage | undefined {
+    this.#live();
+    const entry = this.#byId.get(id);
+    return entry && copyMessage(entry.msg);
+  }
+
+  async setStatus(id: string, status: MessageStatus): Promise<boolean> {
+    this.#live();
+    const entry = this.#byId.get(id);
+    if (!entry) return false;
+    entry.msg.status = status;
+    if (status === 'delivered') this.#unqueue(entry);
+    return true;
+  }
+
+  history(peer: NodeId, limit?: number): StoredMessage[] {
+    this.#live();
+    return lastOf(this.#byPeer.get(peer) ?? [], limit).map((e) => copyMessage(e.msg));
+  }
+
+  allHistory(limit?: number): StoredMessage[] {
+    this.#live();
+    return lastOf([...this.#byId.values()], limit).map((e) => copyMessage(e.msg));
+  }
+
+  outbox(peer: NodeId): StoredMessage[] {
+    this.#live();
+    return [...(this.#outbox.get(peer) ?? [])].map((e) => copyMessage(e.msg));
+  }
+
+  /** Peers with queued messages, ordered by id. */
+  outboxPeers(): NodeId[] {
+    this.#live();
+    return [...this.#outbox.keys()].sort(compare);
+  }
+
+  /** Idempotent; every later call throws (or rejects with) `E_STORE`. */
+  async close(): Promise<void> {
+    this.#closed = true;
+  }
+
+  #unqueue(entry: Entry): void {
+    const queued = this.#outbox.get(entry.peer);
+    if (!queued) return;
+    queued.delete(entry);
+    if (queued.size === 0) this.#outbox.delete(entry.peer);
+  }
+
+  #live(): void {
+    if (this.#closed) throw new SentinelError('E_STORE', 'store is closed');
+  }
+}
+
+function lastOf<T>(items: T[], limit: number | undefined): T[] {
+  const n = normalizeLimit(limit);
+  if (n === undefined) return items.slice();
+  return n === 0 ? [] : items.slice(-n);
+}
+
+function listFor<K, V>(map: Map<K, V[]>, key: K): V[] {
+  let list = map.get(key);
+  if (!list) map.set(key, (list = []));
+  return list;
+}
+
+function setFor<K, V>(map: Map<K, Set<V>>, key: K): Set<V> {
+  let set = map.get(key);
+  if (!set) map.set(key, (set = new Set()));
+  return set;
+}
+
+/** Plain code-unit order, matching LMDB's byte order for the ASCII ids we store. */
+function compare(a: string, b: string): number {
+  return a < b ? -1 : a > b ? 1 : 0;
+}

@@ -1,0 +1,41 @@
+/**
+ * Record helpers shared by both store implementations, so they hand out identical,
+ * caller-owned values: a store never returns an object it keeps a reference to.
+ */
+import type { PeerRecord, StoredMessage } from './types.js';
+
+/**
+ * A fresh copy of `m` with exactly the {@link StoredMessage} fields. The signature
+ * becomes a plain `Uint8Array` (LMDB decodes binary as a Node `Buffer`).
+ */
+export function copyMessage(m: StoredMessage): StoredMessage {
+  return {
+    id: m.id,
+    from: m.from,
+    to: m.to,
+    timestamp: m.timestamp,
+    text: m.text,
+    signature: Uint8Array.from(m.signature),
+    status: m.status,
+  };
+}
+
+/** A fresh copy of `p` with exactly the {@link PeerRecord} fields. */
+export function copyPeer(p: PeerRecord): PeerRecord {
+  return {
+    id: p.id,
+    alias: p.alias,
+    name: p.name,
+    addresses: [...p.addresses],
+    lastSeen: p.lastSeen,
+  };
+}
+
+/**
+ * Normalise a `limit` argument: undefined means "all", anything else is clamped to
+ * a whole number >= 0.
+ */
+export function normalizeLimit(limit: number | undefined): number | undefined {
+  if (limit === undefined) return undefined;
+  return Number.isFinite(limit) ? Math.max(0, Math.floor(limit)) : undefined;
+}

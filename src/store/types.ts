@@ -1,0 +1,62 @@
+import type { MessageStatus, NodeId } from '../api.js';
+
+/** What the store keeps about a peer. */
+export interface PeerRecord {
+  id: NodeId;
+  alias: string | null;
+  /** Name the peer announced (HELLO). */
+  name: string | null;
+  /** Dialable addresses, host:port, most recent first. */
+  addresses: string[];
+  /** ms since epoch, or null if never seen. */
+  lastSeen: number | null;
+}
+
+/** A signed chat message as stored (history and outbox share this shape). */
+export interface StoredMessage {
+  /** 32 lowercase hex characters (16 random bytes). */
+  id: string;
+  from: NodeId;
+  to: NodeId;
+  timestamp: number;
+  text: string;
+  /** Ed25519 signature over the CHAT signing input (docs/PROTOCOL.md). 64 bytes. */
+  signature: Uint8Array;
+  status: MessageStatus;
+}
+
+/**
+ * The embedded store. Every method that returns a Promise resolves only after the
+ * write is committed AND flushed to disk, so a caller may tell the user "saved".
+ * Reads are synchronous snapshots.
+ */
+export interface Store {
+  getMeta<T = unknown>(key: string): T | undefined;
+  putMeta(key: string, value: unknown): Promise<void>;
+
+  getPeer(id: NodeId): PeerRecord | undefined;
+  listPeers(): PeerRecord[];
+  /** Insert or replace the record for `rec.id`. */
+  putPeer(rec: PeerRecord): Promise<void>;
+
+  /**
+   * Append `msg` to the conversation with `peer` (the other party), in arrival order.
+   * With `outbox: true` it is also queued in the outbox for `peer`, in the same transaction.
+   * Resolves false (and writes nothing) when a message with the same id already exists.
+   */
+  addMessage(peer: NodeId, msg: StoredMessage, opts?: { outbox?: boolean }): Promise<boolean>;
+  hasMessage(id: string): boolean;
+  getMessage(id: string): StoredMessage | undefined;
+  /** Update a message's status; `delivered` also removes it from the outbox. Unknown id: no-op, resolves false. */
+  setStatus(id: string, status: MessageStatus): Promise<boolean>;
+  /** The last `limit` messages with `peer`, oldest first (all if limit undefined). */
+  history(peer: NodeId, limit?: number): StoredMessage[];
+  /** The last `limit` messages across all conversations, oldest first, in store order. */
+  allHistory(limit?: number): StoredMessage[];
+  /** Messages queued for `peer`, in the order they were queued. */
+  outbox(peer: NodeId): StoredMessage[];
+  /** Peers that have at least one queued message. */
+  outboxPeers(): NodeId[];
+
+  close(): Promise<void>;
+}

@@ -1,0 +1,33 @@
+/** Named transport limits. Each is enforced in one place and covered by a test. */
+
+/** The only ALPN protocol id Sentinel speaks. */
+export const ALPN_PROTOCOL = 'sentinel/1';
+/** A TLS handshake (TCP connected to peer verified) must finish within this time. */
+export const HANDSHAKE_TIMEOUT_MS = 10_000;
+/** A TCP connect attempt for a dial gives up after this time. */
+export const CONNECT_TIMEOUT_MS = 10_000;
+/** Inbound connections still in their TLS handshake, per source IP. */
+export const MAX_PENDING_HANDSHAKES_PER_IP = 16;
+/** Established inbound sessions per source IP. */
+export const MAX_SESSIONS_PER_IP = 64;
+/** Established sessions in total. */
+export const MAX_SESSIONS = 1024;
+/** Keepalive: a PING is sent this often on every session. */
+export const PING_INTERVAL_MS = 5_000;
+/** A peer from which nothing (not even a PONG) arrived for this long is declared dead. */
+export const DEAD_AFTER_MS = 15_000;
+/** Bytes queued for a peer that does not read before the session is closed. */
+export const MAX_WRITE_BUFFER_BYTES = 16 * 1024 * 1024;
+
+export interface TransportLimits {
+  handshakeTimeoutMs: number;
+  connectTimeoutMs: number;
+  maxPendingHandshakesPerIp: number;
+  maxSessionsPerIp: number;
+  maxSessions: number;
+  pingIntervalMs: number;
+  deadAfterMs: number;
+  maxWriteBufferBytes: number;
+  /** Frame payload cap (<= wire MAX_PAYLOAD_SIZE). */
+  maxPayload: number;
+}

@@ -1,0 +1,258 @@
+/**
+ * The connection manager: accepts and dials TCP connections, secures them with mutual
+ * TLS, enforces per-IP and total limits, and keeps exactly one session per peer.
+ *
+ * Duplicate rule (both sides apply it to the same pair of sessions and so keep the same
+ * one): when a second session with a peer comes up, and the older one was established
+ * more than SIMULTANEOUS_WINDOW_MS earlier, the newer wins (the old one is presumed stale:
+ * the peer restarted or lost it). Otherwise, if the two were opened by different nodes,
+ * the one opened by the node with the smaller id wins; if by the same node, the newer.
+ */
+import net from 'node:net';
+import type { Duplex } from 'node:stream';
+import type { SecureContext } from 'node:tls';
+import type { ConnectMethod, NodeId } from '../api.js';
+import { SentinelError, errorCode, isSentinelError } from '../errors.js';
+import type { Identity } from '../identity/index.js';
+import { GoawayCode, type Hello } from '../wire/index.js';
+import { formatHostPort, normalizeHost } from './address.js';
+import type { Clock } from './clock.js';
+import type { Counters } from './counters.js';
+import type { TransportLimits } from './limits.js';
+import { Session } from './session.js';
+import { createContext, secureSocket } from './tls.js';
+
+export const SIMULTANEOUS_WINDOW_MS = 5_000;
+
+/** Opens a TCP connection (injected so hole punching can supply its own sockets). */
+export type Connector = (host: string, port: number, timeoutMs: number) => Promise<Duplex & { remoteAddress?: string; remotePort?: number }>;
+
+export interface ManagerEvents {
+  /** A session became the active one for its peer (`replaced`: another was active before). */
+  onSessionUp(session: Session, replaced: boolean): void;
+  /** The active session for a peer closed and no other took its place. */
+  onSessionDown(peerId: NodeId, reason: SentinelError | undefined): void;
+  onFrame(session: Session, type: number, payload: Buffer): void;
+  onHello(session: Session, hello: Hello): void;
+  log(level: 'debug' | 'info' | 'warn', msg: string): void;
+}
+
+export interface ManagerOptions {
+  identity: Identity;
+  clock: Clock;
+  counters: Counters;
+  limits: TransportLimits;
+  localHello: () => Hello;
+  events: ManagerEvents;
+  connector?: Connector;
+}
+
+/** Plain TCP connect with a timeout; errors carry errno names. */
+export const tcpConnector: Connector = (host, port, timeoutMs) =>
+  new Promise((resolve, reject) => {
+    const sock = net.connect({ host, port });
+    const timer = setTimeout(() => {
+      sock.destroy();
+      reject(new SentinelError('E_DIAL_FAILED', `TCP connect to ${formatHostPort(host, port)} timed out after ${timeoutMs} ms`));
+    }, timeoutMs);
+    sock.once('connect', () => {
+      clearTimeout(timer);
+      sock.removeAllListeners('error');
+      resolve(sock);
+    });
+    sock.once('error', (err) => {
+      clearTimeout(timer);
+      reject(new SentinelError('E_DIAL_FAILED', `TCP connect to ${formatHostPort(host, port)}: ${errorCode(err) ?? err.message}`, { cause: err }));
+    });
+  });
+
+export class ConnectionManager {
+  private readonly context: SecureContext;
+  private readonly active = new Map<NodeId, Session>();
+  private readonly all = new Set<Session>();
+  private readonly pendingByIp = new Map<string, number>();
+  private readonly sessionsByIp = new Map<string, number>();
+  private readonly dialing = new Map<NodeId, Promise<Session>>();
+  private readonly raw = new Set<Duplex>();
+  private server: net.Server | undefined;
+  private stopping = false;
+
+  constructor(private readonly opts: ManagerOptions) {
+    this.context = createContext(opts.identity);
+  }
+
+  /** Listen for inbound connections. Resolves with the bound port. */
+  listen(port: number, host?: string): Promise<number> {
+    const server = net.createServer((sock) => this.accept(sock));
+    this.server = server;
+    return new Promise((resolve, reject) => {
+      server.once('error', (err) => {
+        const code = errorCode(err);
+        if (code === 'EADDRINUSE') reject(new SentinelError('E_PORT_IN_USE', `port ${port} is already in use (another node or program?); choose another with --port`));
+        else if (code === 'EACCES') reject(new SentinelError('E_PORT_IN_USE', `not allowed to listen on port ${port}`));
+        else reject(err);
+      });
+      server.listen({ port, host }, () => {
+        server.removeAllListeners('error');
+        server.on('error', (err) => this.opts.events.log('warn', `listener error: ${err.message}`));
+        resolve((server.address() as net.AddressInfo).port);
+      });
+    });
+  }
+
+  /** The active session with `peer`, if any. */
+  session(peer: NodeId): Session | undefined {
+    return this.active.get(peer);
+  }
+
+  sessions(): Session[] {
+    return [...this.active.values()];
+  }
+
+  /** Handle an inbound TCP connection (from our listener, or any other source). */
+  accept(sock: net.Socket): void {
+    const ip = normalizeHost(sock.remoteAddress ?? '?');
+    const address = formatHostPort(ip, sock.remotePort ?? 0);
+    if (this.stopping) return void sock.destroy();
+    if ((this.pendingByIp.get(ip) ?? 0) >= this.opts.limits.maxPendingHandshakesPerIp) {
+      this.opts.counters.inc('inbound_refused.pending_per_ip');
+      return void sock.destroy();
+    }
+    if ((this.sessionsByIp.get(ip) ?? 0) >= this.opts.limits.maxSessionsPerIp || this.all.size >= this.opts.limits.maxSessions) {
+      this.opts.counters.inc('inbound_refused.sessions_limit');
+      return void sock.destroy();
+    }
+    bump(this.pendingByIp, ip, 1);
+    this.track(sock);
+    this.secure(sock, 'server', undefined)
+      .then(
+        (s) => this.establish(s.socket, s.peerId, 'inbound', address, ip),
+        (err: SentinelError) => {
+          this.opts.counters.inc(`handshakes_failed.${err.code}`);
+          this.opts.events.log('debug', `inbound handshake from ${address} failed: ${err.message}`);
+        },
+      )
+      .finally(() => bump(this.pendingByIp, ip, -1));
+  }
+
+  /**
+   * Dial `host:port`. With `expected`, the peer must prove that id; an existing session
+   * with it is returned instead of dialing again, and concurrent dials share one attempt.
+   */
+  async dial(host: string, port: number, expected?: NodeId, onConnected?: () => void): Promise<{ session: Session; existing: boolean }> {
+    if (expected !== undefined) {
+      if (expected === this.opts.identity.id) throw new SentinelError('E_SELF_DIAL');
+      const current = this.active.get(expected);
+      if (current) return { session: current, existing: true };
+      const inflight = this.dialing.get(expected);
+      if (inflight) return { session: await inflight, existing: false };
+      const attempt = this.dialOnce(host, port, expected, onConnected).finally(() => this.dialing.delete(expected));
+      this.dialing.set(expected, attempt);
+      return { session: await attempt, existing: false };
+    }
+    const session = await this.dialOnce(host, port, undefined, onConnected);
+    return { session, existing: false };
+  }
+
+  private async dialOnce(host: string, port: number, expected: NodeId | undefined, onConnected?: () => void): Promise<Session> {
+    if (this.stopping) throw new SentinelError('E_SHUTDOWN');
+    const connector = this.opts.connector ?? tcpConnector;
+    const sock = await connector(host, port, this.opts.limits.connectTimeoutMs);
+    this.track(sock);
+    onConnected?.();
+    const address = formatHostPort(sock.remoteAddress ?? host, sock.remotePort ?? port);
+    let secured;
+    try {
+      secured = await this.secure(sock, 'client', expected);
+    } catch (err) {
+      const e = isSentinelError(err) ? err : new SentinelError('E_TLS', String(err));
+      this.opts.counters.inc(`handshakes_failed.${e.code}`);
+      throw e;
+    }
+    if (secured.peerId === this.opts.identity.id) {
+      secured.socket.destroy();
+      throw new SentinelError('E_SELF_DIAL', `${address} is this node`);
+    }
+    return this.establish(secured.socket, secured.peerId, 'outbound', address, undefined);
+  }
+
+  private secure(raw: Duplex, role: 'client' | 'server', expected: NodeId | undefined) {
+    return secureSocket({ raw, role, context: this.context, expected, timeoutMs: this.opts.limits.handshakeTimeoutMs, clock: this.opts.clock });
+  }
+
+  private track(sock: Duplex): void {
+    this.raw.add(sock);
+    sock.once('close', () => this.raw.delete(sock));
+  }
+
+  private establish(socket: Duplex, peerId: NodeId, method: ConnectMethod, address: string, inboundIp: string | undefined): Session {
+    const me = this.opts.identity.id;
+    const session = new Session({
+      socket,
+      peerId,
+      dialerId: method === 'outbound' ? me : peerId,
+      method,
+      remoteAddress: address,
+      localHello: this.opts.localHello(),
+      limits: this.opts.limits,
+      clock: this.opts.clock,
+      counters: this.opts.counters,
+      handlers: {
+        onFrame: (s, type, payload) => this.opts.events.onFrame(s, type, payload),
+        onHello: (s, hello) => this.opts.events.onHello(s, hello),
+        onClose: (s, reason) => {
+          this.all.delete(s);
+          if (inboundIp !== undefined) bump(this.sessionsByIp, inboundIp, -1);
+          if (this.active.get(s.peerId) !== s) return;
+          this.active.delete(s.peerId);
+          this.opts.events.onSessionDown(s.peerId, reason);
+        },
+      },
+    });
+    this.all.add(session);
+    if (inboundIp !== undefined) bump(this.sessionsByIp, inboundIp, 1);
+    session.start();
+    return this.register(session);
+  }
+
+  /** Apply the duplicate rule; returns the session that stays active. */
+  private register(session: Session): Session {
+    const existing = this.active.get(session.peerId);
+    if (!existing) {
+      this.active.set(session.peerId, session);
+      this.opts.events.onSessionUp(session, false);
+      return session;
+    }
+    const winner = preferred(existing, session);
+    const loser = winner === session ? existing : session;
+    this.opts.counters.inc('sessions_duplicate_closed');
+    if (winner === session) {
+      this.active.set(session.peerId, session);
+      this.opts.events.onSessionUp(session, true);
+    }
+    loser.close(GoawayCode.DUPLICATE, 'duplicate session', new SentinelError('E_DUPLICATE_SESSION'));
+    return winner;
+  }
+
+  /** Close every session (GOAWAY SHUTDOWN) and the listener. */
+  async close(): Promise<void> {
+    this.stopping = true;
+    for (const s of [...this.all]) s.close(GoawayCode.SHUTDOWN, 'node shutting down');
+    for (const r of [...this.raw]) r.destroy();
+    const server = this.server;
+    if (server) await new Promise<void>((resolve) => server.close(() => resolve()));
+  }
+}
+
+/** The duplicate rule (see the file comment). */
+export function preferred(older: Session, newer: Session): Session {
+  if (newer.establishedAt - older.establishedAt > SIMULTANEOUS_WINDOW_MS) return newer;
+  if (older.dialerId !== newer.dialerId) return older.dialerId < newer.dialerId ? older : newer;
+  return newer;
+}
+
+function bump(map: Map<string, number>, key: string, by: number): void {
+  const v = (map.get(key) ?? 0) + by;
+  if (v <= 0) map.delete(key);
+  else map.set(key, v);
+}

@@ -1,0 +1,205 @@
+/**
+ * One authenticated session with a peer: framing, HELLO, keepalive with RTT, GOAWAY.
+ * Application frames (CHAT, ACK, ...) are handed to the owner through `handlers`.
+ * Any protocol violation closes this session only, with a coded GOAWAY, and is counted.
+ */
+import type { Duplex } from 'node:stream';
+import type { ConnectMethod, NodeId } from '../api.js';
+import { SentinelError, isSentinelError } from '../errors.js';
+import {
+  FrameDecoder,
+  FrameType,
+  GoawayCode,
+  classifyFrameType,
+  decodeGoaway,
+  decodeHello,
+  decodePing,
+  encodeFrame,
+  encodeGoaway,
+  encodeHello,
+  encodePing,
+  goawayCodeName,
+  type Hello,
+} from '../wire/index.js';
+import type { Clock } from './clock.js';
+import type { Counters } from './counters.js';
+import type { TransportLimits } from './limits.js';
+
+export interface SessionHandlers {
+  onFrame(session: Session, type: number, payload: Buffer): void;
+  onHello(session: Session, hello: Hello): void;
+  onClose(session: Session, reason: SentinelError | undefined): void;
+}
+
+export interface SessionOptions {
+  socket: Duplex;
+  peerId: NodeId;
+  /** Id of the node that opened the TCP connection. */
+  dialerId: NodeId;
+  method: ConnectMethod;
+  remoteAddress: string;
+  localHello: Hello;
+  limits: Pick<TransportLimits, 'pingIntervalMs' | 'deadAfterMs' | 'maxWriteBufferBytes' | 'maxPayload'>;
+  clock: Clock;
+  counters: Counters;
+  handlers: SessionHandlers;
+}
+
+const MAX_OUTSTANDING_PINGS = 8;
+
+export class Session {
+  readonly peerId: NodeId;
+  readonly dialerId: NodeId;
+  readonly method: ConnectMethod;
+  readonly remoteAddress: string;
+  readonly establishedAt: number;
+  /** Round-trip time of the last answered PING, ms. */
+  rttMs: number | null = null;
+  lastHeard: number;
+  peerHello: Hello | null = null;
+  private closed = false;
+  private readonly decoder: FrameDecoder;
+  private readonly pings = new Map<bigint, number>();
+  private nonce = 0n;
+  private timer: unknown;
+
+  constructor(private readonly opts: SessionOptions) {
+    this.peerId = opts.peerId;
+    this.dialerId = opts.dialerId;
+    this.method = opts.method;
+    this.remoteAddress = opts.remoteAddress;
+    this.establishedAt = opts.clock.now();
+    this.lastHeard = this.establishedAt;
+    this.decoder = new FrameDecoder({ maxPayload: opts.limits.maxPayload });
+  }
+
+  get isClosed(): boolean {
+    return this.closed;
+  }
+
+  /** Attach to the socket, send HELLO and start the keepalive. */
+  start(): void {
+    const { socket, clock, limits } = this.opts;
+    socket.on('data', (chunk: Buffer) => this.onData(chunk));
+    socket.on('error', (err) => this.terminate(new SentinelError('E_PEER_TIMEOUT', `socket error: ${err.message}`)));
+    socket.on('end', () => this.terminate(undefined));
+    socket.on('close', () => this.terminate(undefined));
+    this.timer = clock.setInterval(() => this.tick(), limits.pingIntervalMs);
+    this.send(FrameType.HELLO, encodeHello(this.opts.localHello));
+    this.sendPing();
+  }
+
+  /** Queue a frame. Returns false when the session is closed. */
+  send(type: number, payload: Uint8Array): boolean {
+    if (this.closed) return false;
+    const { socket, limits } = this.opts;
+    if (socket.writableLength > limits.maxWriteBufferBytes) {
+      this.close(GoawayCode.PROTOCOL_ERROR, 'peer is not reading', new SentinelError('E_PROTOCOL', 'write buffer limit reached'));
+      return false;
+    }
+    socket.write(encodeFrame(type, payload));
+    return true;
+  }
+
+  /** Say GOAWAY with `code`, then close. `reason` is reported to the local owner. */
+  close(code: number, text: string, reason?: SentinelError): void {
+    if (this.closed) return;
+    try {
+      this.opts.socket.write(encodeFrame(FrameType.GOAWAY, encodeGoaway({ code, reason: text })));
+    } catch {
+      // the socket may already be gone; closing anyway
+    }
+    this.opts.socket.end();
+    const { socket, clock } = this.opts;
+    clock.setTimeout(() => socket.destroy(), 2_000);
+    this.terminate(reason);
+  }
+
+  private terminate(reason: SentinelError | undefined): void {
+    if (this.closed) return;
+    this.closed = true;
+    this.opts.clock.clearInterval(this.timer);
+    this.opts.handlers.onClose(this, reason);
+    if (!this.opts.socket.writableEnded) this.opts.socket.destroy();
+  }
+
+  private onData(chunk: Buffer): void {
+    if (this.closed) return;
+    this.lastHeard = this.opts.clock.now();
+    let frames;
+    try {
+      frames = this.decoder.push(chunk);
+    } catch (err) {
+      this.violation(err);
+      return;
+    }
+    for (const frame of frames) {
+      if (this.closed) return;
+      try {
+        this.onFrame(frame.type, frame.payload);
+      } catch (err) {
+        this.violation(err);
+      }
+    }
+  }
+
+  private violation(err: unknown): void {
+    const e = isSentinelError(err) ? err : new SentinelError('E_PROTOCOL', String(err));
+    this.opts.counters.inc(`protocol_errors.${e.code}`);
+    this.close(GoawayCode.PROTOCOL_ERROR, e.message, e);
+  }
+
+  private onFrame(type: number, payload: Buffer): void {
+    switch (type) {
+      case FrameType.HELLO:
+        this.peerHello = decodeHello(payload);
+        this.opts.handlers.onHello(this, this.peerHello);
+        return;
+      case FrameType.PING:
+        this.send(FrameType.PONG, encodePing(decodePing(payload)));
+        return;
+      case FrameType.PONG:
+        this.onPong(decodePing(payload).nonce);
+        return;
+      case FrameType.GOAWAY:
+        this.onGoaway(payload);
+        return;
+    }
+    const kind = classifyFrameType(type);
+    if (kind === 'handle') this.opts.handlers.onFrame(this, type, payload);
+    else if (kind === 'ignore') this.opts.counters.inc('frames_unknown_ignored');
+    else throw new SentinelError('E_FRAME_UNKNOWN_TYPE', `type 0x${type.toString(16)}`);
+  }
+
+  private onGoaway(payload: Buffer): void {
+    const g = decodeGoaway(payload);
+    const name = goawayCodeName(g.code) ?? String(g.code);
+    const code = g.code === GoawayCode.DUPLICATE ? 'E_DUPLICATE_SESSION' : 'E_PROTOCOL';
+    this.opts.socket.end();
+    this.terminate(g.code === GoawayCode.NORMAL || g.code === GoawayCode.SHUTDOWN ? undefined : new SentinelError(code, `peer said GOAWAY ${name}${g.reason ? `: ${g.reason}` : ''}`));
+  }
+
+  private onPong(nonce: bigint): void {
+    const sentAt = this.pings.get(nonce);
+    if (sentAt === undefined) return; // unsolicited or late: harmless
+    this.pings.delete(nonce);
+    this.rttMs = this.opts.clock.now() - sentAt;
+  }
+
+  private sendPing(): void {
+    if (this.pings.size >= MAX_OUTSTANDING_PINGS) this.pings.clear();
+    this.nonce += 1n;
+    this.pings.set(this.nonce, this.opts.clock.now());
+    this.send(FrameType.PING, encodePing({ nonce: this.nonce }));
+  }
+
+  private tick(): void {
+    const silentFor = this.opts.clock.now() - this.lastHeard;
+    if (silentFor >= this.opts.limits.deadAfterMs) {
+      this.opts.counters.inc('keepalive_timeouts');
+      this.close(GoawayCode.TIMEOUT, 'no keepalive answer', new SentinelError('E_PEER_TIMEOUT', `nothing heard for ${silentFor} ms`));
+      return;
+    }
+    this.sendPing();
+  }
+}

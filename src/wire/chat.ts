@@ -1,0 +1,110 @@
+/**
+ * CHAT payload (frame type 0x10): one signed text message.
+ *
+ *    0        16              48              80          88        92
+ *    +--------+---------------+---------------+-----------+---------+-------------+-----------+
+ *    | msgId  |     from      |      to       | timestamp | textLen |    text     | signature |
+ *    |  16B   | 32B Ed25519   | 32B Ed25519   |    u64    |   u32   |  UTF-8,     |    64B    |
+ *    |        |  public key   |  public key   | ms epoch  |         | <= 64 KiB   |  Ed25519  |
+ *    +--------+---------------+---------------+-----------+---------+-------------+-----------+
+ *
+ * The signature covers CHAT_SIGNING_PREFIX ("sentinel/chat/v1\0") followed by every payload
+ * byte before the signature (offsets 0 .. 92+textLen); see {@link chatSigningInput}.
+ * This module only lays out bytes: signing and verifying belong to identity/ and
+ * messaging/. `timestamp` must be a safe integer; empty text is valid on the wire.
+ */
+import { PayloadReader, PayloadWriter, requireBytes, requireUint } from './bytes.js';
+import { utf8Length } from './utf8.js';
+import { SentinelError } from '../errors.js';
+
+/** Longest message text, in UTF-8 bytes (64 KiB). */
+export const MAX_TEXT_BYTES = 65_536;
+/** Sizes of the fixed-width CHAT fields. */
+export const MSG_ID_SIZE = 16;
+export const PUBLIC_KEY_SIZE = 32;
+export const SIGNATURE_SIZE = 64;
+/** Domain separation prefix of the signed bytes: ASCII "sentinel/chat/v1" and a NUL. */
+export const CHAT_SIGNING_PREFIX = 'sentinel/chat/v1\0';
+const PREFIX_BYTES = Buffer.from(CHAT_SIGNING_PREFIX, 'latin1');
+
+/** Bytes before the text: msgId, from, to, timestamp, textLen. */
+const BODY_FIXED = MSG_ID_SIZE + 2 * PUBLIC_KEY_SIZE + 8 + 4;
+/** Smallest CHAT payload (empty text). */
+export const CHAT_MIN_SIZE = BODY_FIXED + SIGNATURE_SIZE;
+
+/** Decoded CHAT. */
+export interface ChatMessage {
+  /** Random message id, 16 bytes. */
+  id: Uint8Array;
+  /** Sender's Ed25519 public key. */
+  from: Uint8Array;
+  /** Recipient's Ed25519 public key. */
+  to: Uint8Array;
+  /** Milliseconds since the epoch, a safe integer. */
+  timestamp: number;
+  text: string;
+  /** Ed25519 signature over {@link chatSigningInput}. */
+  signature: Uint8Array;
+}
+
+/** A CHAT before it is signed. */
+export type UnsignedChat = Omit<ChatMessage, 'signature'>;
+
+/** Validates the unsigned fields and returns the text's UTF-8 length. */
+function checkUnsigned(msg: UnsignedChat): number {
+  requireBytes(msg.id, MSG_ID_SIZE, 'id');
+  requireBytes(msg.from, PUBLIC_KEY_SIZE, 'from');
+  requireBytes(msg.to, PUBLIC_KEY_SIZE, 'to');
+  requireUint(msg.timestamp, Number.MAX_SAFE_INTEGER, 'timestamp');
+  // A UTF-16 unit never encodes to less than one byte: refuse huge strings before scanning them.
+  const tooManyUnits = typeof msg.text === 'string' && msg.text.length > MAX_TEXT_BYTES;
+  const textLen = tooManyUnits ? Infinity : utf8Length(msg.text, 'text');
+  if (textLen > MAX_TEXT_BYTES) {
+    throw new SentinelError('E_TEXT_TOO_LONG', `more than ${MAX_TEXT_BYTES} bytes`);
+  }
+  return textLen;
+}
+
+function writeBody(w: PayloadWriter, msg: UnsignedChat, textLen: number): PayloadWriter {
+  return w.bytes(msg.id).bytes(msg.from).bytes(msg.to).u64(BigInt(msg.timestamp)).u32(textLen).utf8(msg.text);
+}
+
+/**
+ * The exact bytes an Ed25519 signature of this message covers: the domain prefix, then
+ * the payload bytes preceding the signature. Throws like {@link encodeChat}.
+ */
+export function chatSigningInput(msg: UnsignedChat): Buffer {
+  const textLen = checkUnsigned(msg);
+  const w = new PayloadWriter(PREFIX_BYTES.length + BODY_FIXED + textLen).bytes(PREFIX_BYTES);
+  return writeBody(w, msg, textLen).done();
+}
+
+/**
+ * Encodes a CHAT payload. Throws E_TEXT_TOO_LONG when the text exceeds MAX_TEXT_BYTES and
+ * E_PAYLOAD_MALFORMED on any other invalid field.
+ */
+export function encodeChat(msg: ChatMessage): Buffer {
+  const textLen = checkUnsigned(msg);
+  requireBytes(msg.signature, SIGNATURE_SIZE, 'signature');
+  return writeBody(new PayloadWriter(CHAT_MIN_SIZE + textLen), msg, textLen).bytes(msg.signature).done();
+}
+
+/** Decodes a CHAT payload strictly (does not verify the signature). Throws E_PAYLOAD_MALFORMED. */
+export function decodeChat(payload: Uint8Array): ChatMessage {
+  const r = new PayloadReader(payload, 'CHAT');
+  if (r.remaining < CHAT_MIN_SIZE) r.fail(`length ${r.remaining} below minimum ${CHAT_MIN_SIZE}`);
+  const id = r.bytes(MSG_ID_SIZE);
+  const from = r.bytes(PUBLIC_KEY_SIZE);
+  const to = r.bytes(PUBLIC_KEY_SIZE);
+  const timestamp = r.u64();
+  if (timestamp > BigInt(Number.MAX_SAFE_INTEGER)) r.fail(`timestamp ${timestamp} is not a safe integer`);
+  const textLen = r.u32();
+  if (textLen > MAX_TEXT_BYTES) r.fail(`textLen ${textLen} exceeds ${MAX_TEXT_BYTES}`);
+  if (textLen !== r.remaining - SIGNATURE_SIZE) {
+    r.fail(`textLen ${textLen} but ${r.remaining - SIGNATURE_SIZE} text byte(s) present`);
+  }
+  const text = r.utf8(textLen, 'text');
+  const signature = r.bytes(SIGNATURE_SIZE);
+  r.end();
+  return { id, from, to, timestamp: Number(timestamp), text, signature };
+}

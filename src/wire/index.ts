@@ -1,0 +1,36 @@
+/**
+ * Pure wire codecs: the frame header and decoder, the frame type registry, and one
+ * payload codec per message. No sockets; byte layouts are at the top of each file and
+ * in docs/PROTOCOL.md "Frames".
+ */
+export { FRAME_VERSION, HEADER_SIZE, MAX_PAYLOAD_SIZE, encodeFrame, FrameDecoder } from './frame.js';
+export type { Frame, FrameDecoderOptions } from './frame.js';
+export {
+  FrameType,
+  FIRST_OPTIONAL_TYPE,
+  isKnownType,
+  isCriticalType,
+  frameTypeName,
+  classifyFrameType,
+} from './types.js';
+export type { FrameTypeName, FrameTypeValue } from './types.js';
+export { MAX_NAME_BYTES, encodeHello, decodeHello } from './hello.js';
+export type { Hello } from './hello.js';
+export { PING_SIZE, encodePing, decodePing } from './ping.js';
+export type { Ping } from './ping.js';
+export { MAX_REASON_BYTES, GoawayCode, goawayCodeName, encodeGoaway, decodeGoaway } from './goaway.js';
+export type { Goaway, GoawayCodeName } from './goaway.js';
+export {
+  MAX_TEXT_BYTES,
+  MSG_ID_SIZE,
+  PUBLIC_KEY_SIZE,
+  SIGNATURE_SIZE,
+  CHAT_MIN_SIZE,
+  CHAT_SIGNING_PREFIX,
+  chatSigningInput,
+  encodeChat,
+  decodeChat,
+} from './chat.js';
+export type { ChatMessage, UnsignedChat } from './chat.js';
+export { MAX_ACK_IDS, encodeAck, decodeAck } from './ack.js';
+export type { Ack } from './ack.js';

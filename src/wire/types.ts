@@ -1,0 +1,58 @@
+/**
+ * Frame type registry and the unknown-type rule.
+ *
+ *   type byte   class      unknown type received
+ *   0x00-0x7F   critical   protocol violation: E_FRAME_UNKNOWN_TYPE, the session closes
+ *   0x80-0xFF   optional   ignored and counted
+ *
+ *   0x01 HELLO   0x02 PING   0x03 PONG   0x04 GOAWAY   0x10 CHAT   0x11 ACK
+ *
+ * New message types that an old peer may safely ignore must be allocated in 0x80-0xFF.
+ */
+
+/** Frame type byte of every message this version understands. */
+export const FrameType = {
+  HELLO: 0x01,
+  PING: 0x02,
+  PONG: 0x03,
+  GOAWAY: 0x04,
+  CHAT: 0x10,
+  ACK: 0x11,
+} as const;
+
+/** Name of a known frame type, e.g. `'CHAT'`. */
+export type FrameTypeName = keyof typeof FrameType;
+/** Numeric value of a known frame type. */
+export type FrameTypeValue = (typeof FrameType)[FrameTypeName];
+
+/** Lowest type byte of the optional (ignorable) range. */
+export const FIRST_OPTIONAL_TYPE = 0x80;
+
+const NAMES = new Map<number, FrameTypeName>(
+  (Object.keys(FrameType) as FrameTypeName[]).map((name) => [FrameType[name], name]),
+);
+
+/** True when `t` is a frame type this version understands. */
+export function isKnownType(t: number): t is FrameTypeValue {
+  return NAMES.has(t);
+}
+
+/** True when `t` is a type byte in the critical range 0x00-0x7F. */
+export function isCriticalType(t: number): boolean {
+  return Number.isInteger(t) && t >= 0 && t < FIRST_OPTIONAL_TYPE;
+}
+
+/** Name of a known type, or a hex label such as `'0x7e'` for logs. */
+export function frameTypeName(t: number): string {
+  return NAMES.get(t) ?? `0x${t.toString(16).padStart(2, '0')}`;
+}
+
+/**
+ * What a receiver must do with a frame of type `t`: `'handle'` it, `'ignore'` it (unknown
+ * optional type: count it), or treat it as a `'violation'` (unknown critical type:
+ * close the session with E_FRAME_UNKNOWN_TYPE).
+ */
+export function classifyFrameType(t: number): 'handle' | 'ignore' | 'violation' {
+  if (isKnownType(t)) return 'handle';
+  return isCriticalType(t) ? 'violation' : 'ignore';
+}

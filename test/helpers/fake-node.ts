@@ -1,0 +1,227 @@
+/**
+ * An in-memory, scriptable {@link NodeApi} for tests of everything that drives a node
+ * (control server, `sentinel`, the interactive shell). Tests set peers, inject events,
+ * make methods fail with a chosen code and read back the calls that were made.
+ */
+
+import type {
+  DialProgress,
+  DialResult,
+  HistoryEntry,
+  NodeApi,
+  NodeEvent,
+  NodeId,
+  PeerInfo,
+  SendResult,
+  StatusInfo,
+} from '../../src/api.js';
+import { ERROR_CODES, SentinelError, type ErrorCode } from '../../src/errors.js';
+
+const BASE32 = 'abcdefghijklmnopqrstuvwxyz234567';
+const NODE_ID_LENGTH = 56;
+
+/** A deterministic, well-formed node id derived from `seed`. */
+export function fakeId(seed: string): NodeId {
+  let h = 2166136261;
+  let out = '';
+  for (let i = 0; out.length < NODE_ID_LENGTH; i++) {
+    h = Math.imul(h ^ (seed.charCodeAt(i % Math.max(seed.length, 1)) || 0) ^ i, 16777619) >>> 0;
+    out += BASE32[h % 32];
+  }
+  return out;
+}
+
+/** A PeerInfo with sensible defaults (connected outbound peer). */
+export function fakePeer(over: Partial<PeerInfo> & { id: NodeId }): PeerInfo {
+  return {
+    alias: null,
+    name: null,
+    address: '127.0.0.1:7001',
+    path: 'direct',
+    method: 'outbound',
+    rttMs: 3,
+    connected: true,
+    lastSeen: 1_700_000_000_000,
+    ...over,
+  };
+}
+
+/** One recorded api call. */
+export interface FakeCall {
+  method: keyof NodeApi;
+  args: unknown[];
+}
+
+type Failable = 'id' | 'status' | 'peers' | 'dial' | 'send' | 'broadcast' | 'history' | 'alias';
+
+/** The scriptable fake node. Public fields are meant to be read and set by tests. */
+export class FakeNode implements NodeApi {
+  selfId: NodeId;
+  name: string | null = 'fake';
+  peerList: PeerInfo[] = [];
+  messages: HistoryEntry[] = [];
+  readonly calls: FakeCall[] = [];
+  /** Progress events `dial` reports before it resolves. */
+  dialProgress: DialProgress[] = [
+    { stage: 'resolving', message: 'resolving target' },
+    { stage: 'connecting', message: 'connecting to 127.0.0.1:7001' },
+    { stage: 'tls', message: 'TLS handshake' },
+  ];
+  /** Optional gate `dial` awaits (after its progress events) before it resolves. */
+  dialGate: Promise<void> | undefined;
+  private readonly failures = new Map<Failable, unknown>();
+  private readonly listeners = new Set<(e: NodeEvent) => void>();
+  private nextMessage = 1;
+  private now = 1_700_000_000_000;
+
+  constructor(seed = 'self') {
+    this.selfId = fakeId(seed);
+  }
+
+  /**
+   * Makes `method` throw until cleared with `fail(method, null)`. A known code becomes a
+   * SentinelError; any other string an Error with that `code`; an Error is thrown as is.
+   */
+  fail(method: Failable, what: string | Error | null): void {
+    if (what === null) this.failures.delete(method);
+    else this.failures.set(method, typeof what === 'string' ? makeError(what) : what);
+  }
+
+  /** Delivers an event to every subscriber. */
+  emit(event: NodeEvent): void {
+    for (const l of [...this.listeners]) l(event);
+  }
+
+  /** Number of current `onEvent` subscribers. */
+  get listenerCount(): number {
+    return this.listeners.size;
+  }
+
+  /** Calls recorded for one method. */
+  callsOf(method: keyof NodeApi): unknown[][] {
+    return this.calls.filter((c) => c.method === method).map((c) => c.args);
+  }
+
+  id(): { id: NodeId } {
+    this.enter('id', []);
+    return { id: this.selfId };
+  }
+
+  status(): StatusInfo {
+    this.enter('status', []);
+    return {
+      id: this.selfId,
+      name: this.name,
+      port: 7000,
+      dataDir: '/tmp/fake',
+      signaler: { address: '', state: 'disabled' },
+      peers: this.peerList.filter((p) => p.connected).length,
+      known: this.peerList.length,
+      uptimeMs: 1234,
+      counters: { droppedFrames: 0 },
+    };
+  }
+
+  peers(): PeerInfo[] {
+    this.enter('peers', []);
+    return this.peerList.map((p) => ({ ...p }));
+  }
+
+  async dial(target: string, onProgress?: (p: DialProgress) => void): Promise<DialResult> {
+    this.enter('dial', [target]);
+    for (const p of this.dialProgress) {
+      await Promise.resolve();
+      onProgress?.(p);
+    }
+    if (this.dialGate) await this.dialGate;
+    const known = this.lookup(target, false);
+    const peer = known ?? fakePeer({ id: fakeId(target), address: target, connected: false });
+    const existing = peer.connected;
+    Object.assign(peer, { connected: true, method: peer.method ?? 'outbound', path: 'direct' });
+    if (!known) this.peerList.push(peer);
+    if (!existing) this.emit({ type: 'peer-connected', peer: { ...peer } });
+    return { id: peer.id, address: peer.address ?? target, method: peer.method ?? 'outbound', ms: 12, existing };
+  }
+
+  async send(target: string, text: string): Promise<SendResult> {
+    this.enter('send', [target, text]);
+    const peer = this.lookup(target, true) as PeerInfo;
+    return this.store(peer, text);
+  }
+
+  async broadcast(text: string): Promise<SendResult[]> {
+    this.enter('broadcast', [text]);
+    return this.peerList.filter((p) => p.connected).map((p) => this.store(p, text));
+  }
+
+  history(target: string | undefined, limit?: number): HistoryEntry[] {
+    this.enter('history', [target, limit]);
+    const peerId = target === undefined ? undefined : (this.lookup(target, true) as PeerInfo).id;
+    const mine = this.messages.filter((m) => peerId === undefined || m.from === peerId || m.to === peerId);
+    return limit === undefined ? mine : mine.slice(-limit);
+  }
+
+  async alias(target: string, alias: string): Promise<{ id: NodeId; alias: string }> {
+    this.enter('alias', [target, alias]);
+    const peer = this.lookup(target, true) as PeerInfo;
+    peer.alias = alias;
+    return { id: peer.id, alias };
+  }
+
+  onEvent(listener: (e: NodeEvent) => void): () => void {
+    this.listeners.add(listener);
+    return () => this.listeners.delete(listener);
+  }
+
+  /** Adds a message as if `from` had sent it to us, and emits the event. */
+  receive(from: NodeId, text: string): HistoryEntry {
+    const message: HistoryEntry = {
+      id: this.messageId(),
+      from,
+      to: this.selfId,
+      text,
+      timestamp: this.tick(),
+      status: 'received',
+    };
+    this.messages.push(message);
+    this.emit({ type: 'message', message });
+    return message;
+  }
+
+  private enter(method: Failable, args: unknown[]): void {
+    this.calls.push({ method, args });
+    const failure = this.failures.get(method);
+    if (failure !== undefined) throw failure;
+  }
+
+  private store(peer: PeerInfo, text: string): SendResult {
+    const status = peer.connected ? 'delivered' : 'pending';
+    const entry: HistoryEntry = { id: this.messageId(), from: this.selfId, to: peer.id, text, timestamp: this.tick(), status };
+    this.messages.push(entry);
+    return { id: entry.id, to: peer.id, status };
+  }
+
+  /** Finds a peer by alias, full id or unique prefix; throws like a node would. */
+  private lookup(target: string, required: boolean): PeerInfo | undefined {
+    const byAlias = this.peerList.find((p) => p.alias === target);
+    if (byAlias) return byAlias;
+    const matches = this.peerList.filter((p) => p.id.startsWith(target));
+    if (matches.length > 1) throw new SentinelError('E_AMBIGUOUS_ID', target);
+    if (matches.length === 0 && required) throw new SentinelError('E_UNKNOWN_ID', target);
+    return matches[0];
+  }
+
+  private messageId(): string {
+    return (this.nextMessage++).toString(16).padStart(32, '0');
+  }
+
+  private tick(): number {
+    this.now += 1000;
+    return this.now;
+  }
+}
+
+function makeError(code: string): Error {
+  if (Object.hasOwn(ERROR_CODES, code)) return new SentinelError(code as ErrorCode, 'injected');
+  return Object.assign(new Error(`injected ${code}`), { code });
+}

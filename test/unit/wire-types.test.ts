@@ -1,0 +1,39 @@
+import { describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import { FrameType, classifyFrameType, frameTypeName, isCriticalType, isKnownType } from '../../src/wire/index.js';
+
+describe('frame types', () => {
+  it('has the assigned type bytes', () => {
+    assert.deepEqual(
+      { ...FrameType },
+      { HELLO: 0x01, PING: 0x02, PONG: 0x03, GOAWAY: 0x04, CHAT: 0x10, ACK: 0x11 },
+    );
+  });
+
+  it('knows exactly the assigned types', () => {
+    const known = [];
+    for (let t = 0; t <= 0xff; t++) if (isKnownType(t)) known.push(t);
+    assert.deepEqual(known, [0x01, 0x02, 0x03, 0x04, 0x10, 0x11]);
+  });
+
+  it('splits critical 0x00-0x7f from optional 0x80-0xff', () => {
+    assert.equal(isCriticalType(0x00), true);
+    assert.equal(isCriticalType(0x7f), true);
+    assert.equal(isCriticalType(0x80), false);
+    assert.equal(isCriticalType(0xff), false);
+  });
+
+  it('classifies unknown critical types as violations and unknown optional ones as ignorable', () => {
+    assert.equal(classifyFrameType(FrameType.CHAT), 'handle');
+    assert.equal(classifyFrameType(0x00), 'violation');
+    assert.equal(classifyFrameType(0x7f), 'violation');
+    assert.equal(classifyFrameType(0x80), 'ignore');
+    assert.equal(classifyFrameType(0xff), 'ignore');
+  });
+
+  it('names types for logs', () => {
+    assert.equal(frameTypeName(0x11), 'ACK');
+    assert.equal(frameTypeName(0x7e), '0x7e');
+    assert.equal(frameTypeName(0x05), '0x05');
+  });
+});
