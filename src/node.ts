@@ -105,6 +105,7 @@ export class SentinelNode implements NodeApi {
   private readonly startedAt: number;
   private closing: Promise<void> | undefined;
   private readonly log: Logger;
+  private peerWrites: Promise<void> = Promise.resolve();
 
   constructor(
     private readonly opts: NodeOptions,
@@ -162,6 +163,7 @@ export class SentinelNode implements NodeApi {
     this.closing ??= (async () => {
       await this.control?.close();
       await this.manager.close();
+      await this.peerWrites;
       await this.store.close();
     })();
     return this.closing;
@@ -297,9 +299,17 @@ export class SentinelNode implements NodeApi {
     }
   }
 
+  /**
+   * Read-modify-write of a peer record. Updates are chained so each one reads the
+   * previous one's committed result (concurrent HELLO / session-up writes never lose data).
+   */
   private updatePeer(id: NodeId, change: (rec: PeerRecord) => PeerRecord): Promise<void> {
-    const rec = this.store.getPeer(id) ?? { id, alias: null, name: null, addresses: [], lastSeen: null };
-    return this.store.putPeer(change(rec));
+    const next = this.peerWrites.then(() => {
+      const rec = this.store.getPeer(id) ?? { id, alias: null, name: null, addresses: [], lastSeen: null };
+      return this.store.putPeer(change(rec));
+    });
+    this.peerWrites = next.catch(() => {});
+    return next;
   }
 
   private rememberAddress(id: NodeId, address: string): Promise<void> {

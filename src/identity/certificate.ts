@@ -10,7 +10,7 @@ import { SentinelError } from '../errors.js';
 import { bitString, explicit, generalizedTime, integer, oid, sequence, set, utcTime, utf8String } from './der.js';
 import { nodeIdFromPublicKey, PUBLIC_KEY_BYTES } from './node-id.js';
 
-const OID_ED25519 = '1.3.101.112';
+const EDDSA_OIDS: Record<string, string> = { ed25519: '1.3.101.112', ed448: '1.3.101.113' };
 const OID_COMMON_NAME = '2.5.4.3';
 /** Fixed validity: identity lives as long as the key; expiry is not a security boundary here. */
 const NOT_BEFORE = new Date(Date.UTC(2000, 0, 1));
@@ -22,24 +22,36 @@ function name(cn: string): Buffer {
 
 /** Build a self-signed certificate (PEM) for `privateKey`, with subject CN = node id. */
 export function createNodeCertificate(privateKey: KeyObject, publicKey: KeyObject): string {
+  if (publicKey.asymmetricKeyType !== 'ed25519') throw new SentinelError('E_BAD_CERT', 'node certificates use Ed25519 keys');
   const spki = publicKey.export({ type: 'spki', format: 'der' });
   const id = nodeIdFromPublicKey(spki.subarray(spki.length - PUBLIC_KEY_BYTES));
-  const algorithm = sequence(oid(OID_ED25519));
+  const der = selfSignedCertificateDer(privateKey, publicKey, id);
+  const b64 = der.toString('base64').replace(/.{64}/g, '$&\n');
+  return `-----BEGIN CERTIFICATE-----\n${b64}${b64.endsWith('\n') ? '' : '\n'}-----END CERTIFICATE-----\n`;
+}
+
+/**
+ * DER of an X.509 v3 certificate for an EdDSA key (Ed25519 or Ed448), CN = `cn`, signed by
+ * `privateKey` (self-signed when it is `publicKey`'s own key; tests pass another to forge).
+ */
+export function selfSignedCertificateDer(privateKey: KeyObject, publicKey: KeyObject, cn: string): Buffer {
+  const keyOid = EDDSA_OIDS[publicKey.asymmetricKeyType ?? ''];
+  if (!keyOid) throw new SentinelError('E_BAD_CERT', `unsupported key type ${publicKey.asymmetricKeyType}`);
+  const spki = publicKey.export({ type: 'spki', format: 'der' });
+  const algorithm = sequence(oid(keyOid));
   const serial = randomBytes(16);
   serial[0] = (serial[0] ?? 0) & 0x7f;
   const tbs = sequence(
     explicit(0, integer(Buffer.from([2]))), // v3
     integer(serial),
     algorithm,
-    name(id),
+    name(cn),
     sequence(utcTime(NOT_BEFORE), generalizedTime(NOT_AFTER)),
-    name(id),
+    name(cn),
     spki,
   );
   const signature = sign(null, tbs, privateKey);
-  const der = sequence(tbs, algorithm, bitString(signature));
-  const b64 = der.toString('base64').replace(/.{64}/g, '$&\n');
-  return `-----BEGIN CERTIFICATE-----\n${b64}${b64.endsWith('\n') ? '' : '\n'}-----END CERTIFICATE-----\n`;
+  return sequence(tbs, algorithm, bitString(signature));
 }
 
 /**

@@ -77,6 +77,16 @@ export class Session {
     return this.closed;
   }
 
+  /** Bytes queued on the socket and not yet written (lets bulk senders respect backpressure). */
+  get writableLength(): number {
+    return this.opts.socket.writableLength;
+  }
+
+  /** Call `cb` once, the next time the socket's write buffer drains. */
+  onDrain(cb: () => void): void {
+    this.opts.socket.once('drain', cb);
+  }
+
   /** Attach to the socket, send HELLO and start the keepalive. */
   start(): void {
     const { socket, clock, limits } = this.opts;

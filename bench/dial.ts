@@ -1,0 +1,86 @@
+/**
+ * Dial + first message round trip: a fresh node B dials a running node A by host:port,
+ * sends one message and waits until A has acknowledged it (`send` answers `delivered`).
+ * Each iteration uses a new node B (its start-up is not timed) which is closed afterwards.
+ */
+import { performance } from 'node:perf_hooks';
+import type { SentinelNode } from '../src/node.js';
+import { goalRow, infoRow, type BenchResult } from './report.js';
+import { percentiles, quietNode, round, tempDir, type Percentiles } from './util.js';
+
+export interface DialOptions {
+  /** Measured iterations (default 50). */
+  iterations?: number;
+  /** Untimed iterations first, to warm up the JIT and the page cache (default 3). */
+  warmup?: number;
+}
+
+const GOAL_P50_MS = 10;
+
+interface Sample {
+  dialMs: number;
+  messageMs: number;
+}
+
+async function once(a: SentinelNode, target: string, i: number): Promise<Sample> {
+  const dir = await tempDir('dial');
+  const b = await quietNode(dir.path);
+  try {
+    const t0 = performance.now();
+    await b.dial(target);
+    const t1 = performance.now();
+    const res = await b.send(a.identity.id, `benchmark message ${i}`);
+    const t2 = performance.now();
+    if (res.status !== 'delivered') throw new Error(`message ${i} was not delivered within the send timeout (status ${res.status})`);
+    return { dialMs: t1 - t0, messageMs: t2 - t1 };
+  } finally {
+    await b.close();
+    await dir.cleanup();
+  }
+}
+
+function fmt(p: Percentiles): string {
+  return `p50 ${p.p50.toFixed(2)} / p95 ${p.p95.toFixed(2)} / p99 ${p.p99.toFixed(2)} ms`;
+}
+
+/** Runs the dial round-trip benchmark and returns its table. */
+export async function runDialBench(opts: DialOptions = {}): Promise<BenchResult> {
+  const began = performance.now();
+  const iterations = opts.iterations ?? 50;
+  const warmup = opts.warmup ?? 3;
+  const dirA = await tempDir('dial-a');
+  const a = await quietNode(dirA.path);
+  const samples: Sample[] = [];
+  try {
+    const target = `127.0.0.1:${a.port}`;
+    for (let i = 0; i < warmup + iterations; i++) {
+      const s = await once(a, target, i);
+      if (i >= warmup) samples.push(s);
+    }
+  } finally {
+    await a.close();
+    await dirA.cleanup();
+  }
+  const dial = percentiles(samples.map((s) => s.dialMs));
+  const msg = percentiles(samples.map((s) => s.messageMs));
+  const total = percentiles(samples.map((s) => s.dialMs + s.messageMs));
+  return {
+    name: 'dial',
+    title: 'Dial + first message round trip',
+    method:
+      `${iterations} iterations (after ${warmup} untimed warm-up ones). Each starts a fresh node B (own data dir, LMDB store, key; not timed), ` +
+      `then times \`B.dial("127.0.0.1:<port of A>")\` (TCP connect + mutual TLS 1.3 + session up) and \`B.send(A, text)\`, which ` +
+      `stores the message durably on B, signs and sends it, and resolves \`delivered\` once A has verified and durably stored it, ` +
+      `ACKed it, and B has durably marked it delivered. B is closed after each iteration; A keeps running.`,
+    rows: [
+      goalRow('dial + first message delivered', `p50 ≤ ${GOAL_P50_MS} ms`, fmt(total), `${round(total.p50 / GOAL_P50_MS, 2)}x budget (p50)`, total.p50 <= GOAL_P50_MS),
+      infoRow('dial only', fmt(dial)),
+      infoRow('first message only (send → delivered)', fmt(msg)),
+    ],
+    notes: [
+      `Worst iteration: ${total.max.toFixed(2)} ms total. The message part holds three fsync'd LMDB commits in sequence ` +
+        `(B's outbox write, A's receive write, B's delivered mark), so it is bounded below by the disk's fsync latency (see the store table).`,
+    ],
+    durationMs: performance.now() - began,
+  };
+}
