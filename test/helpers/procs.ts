@@ -218,15 +218,16 @@ export interface NodeProc {
  * and call {@link Procs.cleanup} from `after`/`t.after`.
  */
 export class Procs {
-  private root: string | undefined;
+  /** A promise, so nodes started in parallel share one root. */
+  private root: Promise<string> | undefined;
   private readonly children = new Set<{ child: ChildProcess; done: Promise<ExitResult> }>();
   private dirCount = 0;
 
   /** A fresh empty directory under this Procs' temp root. */
   async tempDir(name = `d${++this.dirCount}`): Promise<string> {
     // A short root: the control socket path must stay under 108 bytes.
-    this.root ??= await mkdtemp(join(tmpdir(), 'sntl-it-'));
-    const dir = join(this.root, name);
+    this.root ??= mkdtemp(join(tmpdir(), 'sntl-it-'));
+    const dir = join(await this.root, name);
     await mkdir(dir, { mode: 0o700 });
     return dir;
   }
@@ -291,8 +292,9 @@ export class Procs {
   /** Stops every process this Procs started (SIGTERM, then SIGKILL) and removes its temp root. */
   async cleanup(): Promise<void> {
     await Promise.all([...this.children].map(({ child, done }) => stopChild(child, done, STOP_GRACE_MS)));
-    if (this.root) await rm(this.root, { recursive: true, force: true });
+    const root = await this.root?.catch(() => undefined);
     this.root = undefined;
+    if (root !== undefined) await rm(root, { recursive: true, force: true });
   }
 }
 

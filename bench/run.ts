@@ -1,0 +1,67 @@
+/**
+ * Benchmark entry point (`npm run bench` builds, then runs `node dist/bench/run.js`).
+ *
+ *   node dist/bench/run.js                 every benchmark, then writes BENCHMARKS.md
+ *   node dist/bench/run.js dial messaging  only those; prints figures, leaves the file alone
+ *
+ * Figures only: nothing passes or fails on time. Exit status 1 means a benchmark broke.
+ */
+import { writeFile } from 'node:fs/promises';
+import { dirname, join } from 'node:path';
+import { performance } from 'node:perf_hooks';
+import { fileURLToPath } from 'node:url';
+import { runDialBench } from './dial.js';
+import { runHandshakeBench } from './handshake.js';
+import { runMessagingBench } from './messaging.js';
+import { machineFacts, renderConsole, renderMarkdown, type BenchResult } from './report.js';
+import { runStoreTable } from './store-table.js';
+import { runThroughputBench } from './throughput.js';
+
+/** Every benchmark by command-line name, in report order. */
+export const BENCHMARKS: Readonly<Record<string, () => Promise<BenchResult>>> = {
+  throughput: () => runThroughputBench(),
+  dial: () => runDialBench(),
+  handshake: () => runHandshakeBench(),
+  messaging: () => runMessagingBench(),
+  store: () => runStoreTable(),
+};
+
+/** Where the report goes: the repository root (run.js lives in dist/bench/). */
+export const REPORT_PATH = join(dirname(fileURLToPath(import.meta.url)), '..', '..', 'BENCHMARKS.md');
+
+/** Runs the named benchmarks in order, printing each result as it arrives. */
+export async function runBenchmarks(names: readonly string[]): Promise<BenchResult[]> {
+  const results: BenchResult[] = [];
+  for (const name of names) {
+    const bench = BENCHMARKS[name];
+    if (!bench) throw new Error(`unknown benchmark "${name}"; choose from: ${Object.keys(BENCHMARKS).join(', ')}`);
+    console.log(`-- running ${name} ...`);
+    const r = await bench();
+    console.log(renderConsole(r));
+    results.push(r);
+  }
+  return results;
+}
+
+async function main(args: readonly string[]): Promise<void> {
+  const all = Object.keys(BENCHMARKS);
+  const names = args.length === 0 ? all : args;
+  const startedAt = new Date();
+  const facts = machineFacts();
+  const began = performance.now();
+  const results = await runBenchmarks(names);
+  if (args.length > 0) return;
+  await writeFile(REPORT_PATH, renderMarkdown(results, facts, startedAt, performance.now() - began));
+  console.log(`wrote ${REPORT_PATH}`);
+}
+
+if (process.argv[1] !== undefined && fileURLToPath(import.meta.url) === process.argv[1]) {
+  main(process.argv.slice(2)).then(
+    // Unref'd timers and closed sockets let the process end by itself; this is a backstop.
+    () => process.exit(0),
+    (err: unknown) => {
+      console.error(err instanceof Error ? (err.stack ?? err.message) : String(err));
+      process.exit(1);
+    },
+  );
+}

@@ -1,0 +1,166 @@
+/**
+ * What a user sees when something is wrong, with the real executables: one line, a
+ * non-zero exit, no stack trace, and nothing destroyed (the key file stays as it was).
+ */
+import assert from 'node:assert/strict';
+import { existsSync } from 'node:fs';
+import { mkdir, readFile, stat, writeFile } from 'node:fs/promises';
+import { delimiter, join } from 'node:path';
+import { after, before, describe, it, test } from 'node:test';
+import type { StatusInfo } from '../../src/api.js';
+import {
+  NODE_BIN,
+  Procs,
+  REPO_ROOT,
+  binariesBuilt,
+  clientJson,
+  messageLines,
+  run,
+  runClient,
+  runScript,
+  stackLines,
+  useProcs,
+  type ExitResult,
+  type NodeProc,
+} from '../helpers/procs.js';
+
+const EXIT_FAILURE = 1;
+const EXIT_USAGE = 2;
+
+/** Common flags so an error case fails for its own reason only. */
+function nodeArgs(dataDir: string, port = 0): string[] {
+  return ['--data-dir', dataDir, '--port', String(port), '--host', '127.0.0.1', '--signaler', 'none'];
+}
+
+/** Asserts a failed run: exit `code`, exactly one user-facing stderr line matching `pattern`, no stack. */
+function assertOneLineFailure(r: ExitResult, code: number, pattern: RegExp): string {
+  assert.equal(r.code, code, `exit status; stderr:\n${r.stderr}`);
+  const lines = messageLines(r.stderr);
+  assert.equal(lines.length, 1, `exactly one message line, got:\n${r.stderr}`);
+  assert.match(lines[0] ?? '', pattern);
+  assert.deepEqual(stackLines(r.stderr + r.stdout), [], 'no stack trace');
+  return lines[0] ?? '';
+}
+
+before(() => assert.ok(binariesBuilt(), 'compiled binaries missing: run `npx tsc -p tsconfig.json` first'));
+
+describe('identity key file', () => {
+  it('a corrupt key stops the node with one line naming the key, and is left untouched', async (t) => {
+    const procs = useProcs(t);
+    const dir = await procs.tempDir('corrupt');
+    const keyFile = join(dir, 'node.key');
+    const garbage = Buffer.from('-----BEGIN PRIVATE KEY-----\nnot base64 at all!\n\x00\xff\n');
+    await writeFile(keyFile, garbage, { mode: 0o600 });
+
+    const r = await procs.runNode(nodeArgs(dir));
+    const line = assertOneLineFailure(r, EXIT_FAILURE, /key/i);
+    assert.ok(line.includes(keyFile), `the message names the file: ${line}`);
+    assert.deepEqual(await readFile(keyFile), garbage, 'the key file was not replaced');
+    assert.equal(existsSync(join(dir, 'control.sock')), false);
+  });
+
+  it('an unreadable key (a directory named node.key) is an error too, not a new identity', async (t) => {
+    const procs = useProcs(t);
+    const dir = await procs.tempDir('unreadable');
+    await mkdir(join(dir, 'node.key'));
+    const r = await procs.runNode(nodeArgs(dir));
+    assertOneLineFailure(r, EXIT_FAILURE, /key/i);
+    assert.ok((await stat(join(dir, 'node.key'))).isDirectory());
+  });
+
+  it('the key is created with mode 0600 and reused on the next start', async (t) => {
+    const procs = useProcs(t);
+    const dir = await procs.tempDir('fresh');
+    const node = await procs.startNode({ dataDir: dir });
+    const keyFile = join(dir, 'node.key');
+    assert.equal((await stat(keyFile)).mode & 0o777, 0o600);
+    const pem = await readFile(keyFile, 'utf8');
+    assert.match(pem, /^-----BEGIN PRIVATE KEY-----\n/);
+    assert.equal((await node.stop()).code, 0);
+
+    const again = await procs.startNode({ dataDir: dir });
+    assert.equal(again.id, node.id);
+    assert.equal(await readFile(keyFile, 'utf8'), pem);
+    assert.equal((await stat(keyFile)).mode & 0o777, 0o600);
+  });
+});
+
+describe('user errors', () => {
+  const procs = new Procs();
+  let a: NodeProc;
+  before(async () => {
+    a = await procs.startNode();
+  });
+  after(() => procs.cleanup());
+
+  it('the identity port already in use', async () => {
+    const r = await procs.runNode(nodeArgs(await procs.tempDir('second'), a.port));
+    assertOneLineFailure(r, EXIT_FAILURE, new RegExp(`port ${a.port}.*in use`));
+  });
+
+  it('a data dir another node is using; that node keeps running', async () => {
+    const r = await procs.runNode(nodeArgs(a.dataDir));
+    assertOneLineFailure(r, EXIT_FAILURE, /another node/);
+    const s = await clientJson<StatusInfo>(a.dataDir, ['status']);
+    assert.equal(s.id, a.id);
+  });
+
+  it('a data dir under a regular file', async () => {
+    const file = join(await procs.tempDir('plain'), 'file');
+    await writeFile(file, 'x');
+    const r = await procs.runNode(nodeArgs(join(file, 'sub')));
+    assertOneLineFailure(r, EXIT_FAILURE, /not a writable directory/);
+  });
+
+  it('an unknown flag', async () => {
+    const r = await procs.runNode(['--bogus']);
+    assertOneLineFailure(r, EXIT_USAGE, /--bogus/);
+  });
+
+  it('a port that is not a number', async () => {
+    const r = await procs.runNode(['--port', 'abc', '--data-dir', await procs.tempDir('abc')]);
+    assertOneLineFailure(r, EXIT_USAGE, /--port.*abc/);
+  });
+
+  it('--help exits 0 and documents --port and --data-dir', async () => {
+    const r = await runScript(NODE_BIN, ['--help']);
+    assert.equal(r.code, 0);
+    assert.match(r.stdout, /--port\b/);
+    assert.match(r.stdout, /--data-dir\b/);
+    assert.equal(r.stderr, '');
+  });
+
+  it('sentinel against a data dir with no node', async () => {
+    const r = await runClient(await procs.tempDir('empty'), ['status', '--json']);
+    assertOneLineFailure(r, EXIT_FAILURE, /no node is running/);
+    assert.equal(r.stdout, '', 'no JSON document on failure');
+  });
+
+  it('sentinel send to an unknown id prefix', async () => {
+    const r = await runClient(a.dataDir, ['send', 'zzzzzzzz', 'x', '--json']);
+    assertOneLineFailure(r, EXIT_FAILURE, /unknown/i);
+    assert.equal(r.stdout, '');
+  });
+
+  it('sentinel with an unknown flag is a usage error', async () => {
+    const r = await runClient(a.dataDir, ['status', '--bogus']);
+    assertOneLineFailure(r, EXIT_USAGE, /--bogus/);
+  });
+});
+
+/** True when an executable `name` is on PATH. */
+function onPath(name: string): boolean {
+  return (process.env.PATH ?? '').split(delimiter).some((dir) => dir !== '' && existsSync(join(dir, name)));
+}
+
+test('`npx sentinel-node --help` works from the repository root', async (t) => {
+  if (!onPath('npx')) {
+    t.skip('npx is not on PATH');
+    return;
+  }
+  // --no-install: use this package's own bin, never fetch anything from the registry.
+  const r = await run('npx', ['--no-install', 'sentinel-node', '--help'], { cwd: REPO_ROOT, timeoutMs: 30_000 });
+  assert.equal(r.code, 0, `stderr:\n${r.stderr}`);
+  assert.match(r.stdout, /^Usage: sentinel-node/m);
+  assert.match(r.stdout, /--data-dir\b/);
+});
