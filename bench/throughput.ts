@@ -25,14 +25,15 @@ export interface ThroughputOptions {
   maxMs?: number;
   /** Rounds per side, run alternately (default 3); the median is reported. */
   rounds?: number;
+  /** Each sender keeps at most this much queued on its socket, then waits for 'drain' (default 1 MiB). */
+  queueBytes?: number;
 }
 
 const PAYLOAD_BYTES = 64 * 1024;
 const FRAME_BYTES = HEADER_SIZE + PAYLOAD_BYTES;
 /** Optional-range type: decoded, ignored and counted by the receiving session. */
 const BULK_TYPE = FIRST_OPTIONAL_TYPE;
-/** Both senders keep at most this much queued on the socket, then wait for 'drain'. */
-const QUEUE_BYTES = 1024 * 1024;
+const DEFAULT_QUEUE_BYTES = 1024 * 1024;
 /** Extra time a round may take to deliver what was sent before it is abandoned. */
 const GRACE_MS = 30_000;
 const GOAL_RATIO = 0.9;
@@ -45,6 +46,7 @@ interface Round {
 interface Budget {
   frames: number;
   deadline: number;
+  queueBytes: number;
 }
 
 /** Counters that also report each ignored (optional-type) frame as it is counted. */
@@ -71,7 +73,7 @@ function quietManager(identity: Identity, counters: Counters): ConnectionManager
 }
 
 /**
- * Calls `write` until the budget is spent, keeping at most QUEUE_BYTES queued.
+ * Calls `write` until the budget is spent, keeping at most `budget.queueBytes` queued.
  * Resolves with the number of writes; never hangs past the deadline plus GRACE_MS.
  */
 function pump(budget: Budget, queued: () => number, onDrain: (cb: () => void) => void, write: () => boolean): Promise<number> {
@@ -80,7 +82,7 @@ function pump(budget: Budget, queued: () => number, onDrain: (cb: () => void) =>
     const stuck = setTimeout(() => resolve(sent), budget.deadline - performance.now() + GRACE_MS);
     const step = (): void => {
       while (sent < budget.frames && performance.now() < budget.deadline) {
-        if (queued() >= QUEUE_BYTES) return onDrain(step);
+        if (queued() >= budget.queueBytes) return onDrain(step);
         if (!write()) break;
         sent += 1;
       }
@@ -149,7 +151,8 @@ export async function runThroughputBench(opts: ThroughputOptions = {}): Promise<
   const maxBytes = opts.maxBytes ?? 256 * 1024 * 1024;
   const maxMs = opts.maxMs ?? 3_000;
   const rounds = opts.rounds ?? 3;
-  const budgetOf = (): Budget => ({ frames: Math.ceil(maxBytes / FRAME_BYTES), deadline: performance.now() + maxMs });
+  const queueBytes = opts.queueBytes ?? DEFAULT_QUEUE_BYTES;
+  const budgetOf = (): Budget => ({ frames: Math.ceil(maxBytes / FRAME_BYTES), deadline: performance.now() + maxMs, queueBytes });
   const a = generateIdentity();
   const b = generateIdentity();
   const ours: number[] = [];
@@ -174,7 +177,7 @@ export async function runThroughputBench(opts: ThroughputOptions = {}): Promise<
       `Bulk transfer over loopback, up to ${maxBytes / 2 ** 20} MiB or ${maxMs / 1000} s per round. Sentinel: two ConnectionManagers, one mutual-TLS ` +
       `session, \`Session.send\` of 64 KiB payloads with frame type 0x80 (the receiver decodes every frame, ignores and counts it). Raw: ` +
       `\`tls.createServer\`/\`tls.connect\` (TLS 1.3, requestCert, the same Ed25519 certificates) writing the same ${FRAME_BYTES}-byte frames. ` +
-      `Both senders keep at most ${QUEUE_BYTES / 2 ** 20} MiB queued on the socket and then wait for 'drain'; the receiver counts arrivals and ` +
+      `Both senders keep at most ${queueBytes / 2 ** 10} KiB queued on the socket and then wait for 'drain'; the receiver counts arrivals and ` +
       `the clock stops when every sent byte has arrived. ${rounds} rounds per side, alternating; medians shown. MB = 10^6 bytes (frame headers included).`,
     rows: [
       infoRow('Sentinel session', `${o.toFixed(0)} MB/s`, `${ratio.toFixed(2)}x raw`),

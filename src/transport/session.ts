@@ -186,7 +186,10 @@ export class Session {
     const name = goawayCodeName(g.code) ?? String(g.code);
     const code = g.code === GoawayCode.DUPLICATE ? 'E_DUPLICATE_SESSION' : 'E_PROTOCOL';
     this.opts.socket.end();
-    this.terminate(g.code === GoawayCode.NORMAL || g.code === GoawayCode.SHUTDOWN ? undefined : new SentinelError(code, `peer said GOAWAY ${name}${g.reason ? `: ${g.reason}` : ''}`));
+    const detail = `peer said GOAWAY ${name}${g.reason ? `: ${g.reason}` : ''}`;
+    if (g.code === GoawayCode.NORMAL) this.terminate(undefined);
+    else if (g.code === GoawayCode.SHUTDOWN) this.terminate(new SentinelError('E_SHUTDOWN', 'the peer shut down'));
+    else this.terminate(new SentinelError(code, detail));
   }
 
   private onPong(nonce: bigint): void {
