@@ -9,7 +9,7 @@ import { goalRow, infoRow, type BenchResult } from './report.js';
 import { percentiles, quietNode, round, tempDir, type Percentiles } from './util.js';
 
 export interface DialOptions {
-  /** Measured iterations (default 50). */
+  /** Measured iterations (default 100). */
   iterations?: number;
   /** Untimed iterations first, to warm up the JIT and the page cache (default 3). */
   warmup?: number;
@@ -46,7 +46,7 @@ function fmt(p: Percentiles): string {
 /** Runs the dial round-trip benchmark and returns its table. */
 export async function runDialBench(opts: DialOptions = {}): Promise<BenchResult> {
   const began = performance.now();
-  const iterations = opts.iterations ?? 50;
+  const iterations = opts.iterations ?? 100;
   const warmup = opts.warmup ?? 3;
   const dirA = await tempDir('dial-a');
   const a = await quietNode(dirA.path);
@@ -78,8 +78,15 @@ export async function runDialBench(opts: DialOptions = {}): Promise<BenchResult>
       infoRow('first message only (send → delivered)', fmt(msg)),
     ],
     notes: [
-      `Worst iteration: ${total.max.toFixed(2)} ms total. The message part holds three fsync'd LMDB commits in sequence ` +
-        `(B's outbox write, A's receive write, B's delivered mark), so it is bounded below by the disk's fsync latency (see the store table).`,
+      `Worst iteration: ${total.max.toFixed(2)} ms total.`,
+      ...(total.p50 > GOAL_P50_MS
+        ? [
+            `Believed limit: of the p50 total, the dial is ${dial.p50.toFixed(1)} ms (TCP + mutual TLS 1.3 with certificate checks on both ends) and ` +
+              `the message ${msg.p50.toFixed(1)} ms. The message part holds three fsync'd LMDB commits in strict sequence (B's outbox write, ` +
+              `A's receive write, B's delivered mark) plus an Ed25519 sign and verify, so it cannot be faster than three lone durable writes ` +
+              `(see the store table for this disk) and suffers directly from other load on the shared machine.`,
+          ]
+        : []),
     ],
     durationMs: performance.now() - began,
   };

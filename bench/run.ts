@@ -7,6 +7,7 @@
  * Figures only: nothing passes or fails on time. Exit status 1 means a benchmark broke.
  */
 import { writeFile } from 'node:fs/promises';
+import { availableParallelism, loadavg } from 'node:os';
 import { dirname, join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { fileURLToPath } from 'node:url';
@@ -36,7 +37,12 @@ export async function runBenchmarks(names: readonly string[]): Promise<BenchResu
     const bench = BENCHMARKS[name];
     if (!bench) throw new Error(`unknown benchmark "${name}"; choose from: ${Object.keys(BENCHMARKS).join(', ')}`);
     console.log(`-- running ${name} ...`);
+    const load = loadavg()[0] ?? 0;
+    const cpu = process.cpuUsage();
     const r = await bench();
+    const used = process.cpuUsage(cpu);
+    const share = (used.user + used.system) / 1000 / r.durationMs;
+    r.notes.push(`This process used ${(share * 100).toFixed(0)}% of one core on average (all threads); 1-minute load average ${load.toFixed(2)} before, ${(loadavg()[0] ?? 0).toFixed(2)} after, on ${availableParallelism()} cores.`);
     console.log(renderConsole(r));
     results.push(r);
   }

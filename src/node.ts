@@ -144,12 +144,13 @@ export class SentinelNode implements NodeApi {
   /** Bind the control socket and the identity port. */
   async start(created: boolean): Promise<void> {
     await this.store.putMeta('identity', { id: this.identity.id, createdAt: this.getCreatedAt(created) });
+    // Listen first: once the control socket answers, the node can be dialed.
+    this.port = await this.manager.listen(this.opts.port, this.opts.host);
     this.control = await startControlServer({
       path: controlSocketPath(this.dataDir),
       api: this,
-      log: (level, msg) => this.log[level](`control: ${msg}`),
+      log: (level, msg) => this.log[level === 'info' ? 'debug' : level](`control: ${msg}`),
     });
-    this.port = await this.manager.listen(this.opts.port, this.opts.host);
     this.log.info(`node ${this.identity.id} listening on port ${this.port}${created ? ' (new identity)' : ''}`);
   }
 

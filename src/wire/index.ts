@@ -34,3 +34,22 @@ export {
 export type { ChatMessage, UnsignedChat } from './chat.js';
 export { MAX_ACK_IDS, encodeAck, decodeAck } from './ack.js';
 export type { Ack } from './ack.js';
+export { MAX_ENDPOINTS, type Endpoint } from './endpoint.js';
+export {
+  SignalErrorCode,
+  encodeRegister,
+  decodeRegister,
+  encodeRegistered,
+  decodeRegistered,
+  encodeLookup,
+  decodeLookup,
+  encodeLookupResult,
+  decodeLookupResult,
+  encodePunchRequest,
+  decodePunchRequest,
+  encodePunchStart,
+  decodePunchStart,
+  encodeSignalError,
+  decodeSignalError,
+} from './signal.js';
+export type { Register, Registered, Lookup, LookupResult, PunchRequest, PunchStart, SignalError } from './signal.js';

@@ -6,6 +6,8 @@
  *   0x80-0xFF   optional   ignored and counted
  *
  *   0x01 HELLO   0x02 PING   0x03 PONG   0x04 GOAWAY   0x10 CHAT   0x11 ACK
+ *   0x20-0x26 signaler messages (signal.ts): REGISTER, REGISTERED, LOOKUP, LOOKUP_RESULT,
+ *             PUNCH_REQUEST, PUNCH_START, SIGNAL_ERROR
  *
  * New message types that an old peer may safely ignore must be allocated in 0x80-0xFF.
  */
@@ -18,6 +20,14 @@ export const FrameType = {
   GOAWAY: 0x04,
   CHAT: 0x10,
   ACK: 0x11,
+  // node <-> signaler only (signal.ts)
+  REGISTER: 0x20,
+  REGISTERED: 0x21,
+  LOOKUP: 0x22,
+  LOOKUP_RESULT: 0x23,
+  PUNCH_REQUEST: 0x24,
+  PUNCH_START: 0x25,
+  SIGNAL_ERROR: 0x26,
 } as const;
 
 /** Name of a known frame type, e.g. `'CHAT'`. */
