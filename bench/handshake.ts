@@ -11,7 +11,7 @@ import tls from 'node:tls';
 import { generateIdentity, type Identity } from '../src/identity/index.js';
 import { createContext, secureSocket, systemClock } from '../src/transport/index.js';
 import { goalRow, infoRow, type BenchResult } from './report.js';
-import { LOOPBACK, round } from './util.js';
+import { LOOPBACK, round, withTimeout } from './util.js';
 
 export interface HandshakeOptions {
   /** Handshakes in flight at once (default 8). */
@@ -96,7 +96,7 @@ async function sentinelHarness(a: Identity, b: Identity): Promise<Harness> {
       await once(raw, 'connect');
       const serverSide = done.wait(raw.localPort ?? 0);
       const { socket } = await secureSocket({ raw, role: 'client', context: ctxB, expected: a.id, timeoutMs: TIMEOUT_MS, clock: systemClock });
-      const ok = await serverSide;
+      const ok = await withTimeout(serverSide, TIMEOUT_MS, 'the server side of a handshake');
       socket.destroy();
       if (!ok) throw new Error('server side of a Sentinel handshake failed');
     },
@@ -119,8 +119,8 @@ async function rawHarness(a: Identity, b: Identity): Promise<Harness> {
     async handshake() {
       const socket = tls.connect({ host: LOOPBACK, port, secureContext: clientContext, rejectUnauthorized: false });
       socket.on('error', () => {});
-      await once(socket, 'secureConnect');
-      await done.wait(socket.localPort ?? 0);
+      await withTimeout(once(socket, 'secureConnect'), TIMEOUT_MS, 'a raw TLS handshake');
+      await withTimeout(done.wait(socket.localPort ?? 0), TIMEOUT_MS, 'the server side of a handshake');
       socket.destroy();
     },
     close: () => closeServer(server),

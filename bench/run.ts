@@ -30,6 +30,16 @@ export const BENCHMARKS: Readonly<Record<string, () => Promise<BenchResult>>> = 
 /** Where the report goes: the repository root (run.js lives in dist/bench/). */
 export const REPORT_PATH = join(dirname(fileURLToPath(import.meta.url)), '..', '..', 'BENCHMARKS.md');
 
+/** How busy this process and the machine were while one benchmark ran. */
+function contextNote(loadBefore: number, used: NodeJS.CpuUsage, ms: number): string {
+  const share = (used.user + used.system) / 1000 / ms;
+  const loadAfter = loadavg()[0] ?? 0;
+  return (
+    `This process used ${(share * 100).toFixed(0)}% of one core on average (all threads); 1-minute load average ` +
+    `${loadBefore.toFixed(2)} before, ${loadAfter.toFixed(2)} after, on ${availableParallelism()} cores.`
+  );
+}
+
 /** Runs the named benchmarks in order, printing each result as it arrives. */
 export async function runBenchmarks(names: readonly string[]): Promise<BenchResult[]> {
   const results: BenchResult[] = [];
@@ -40,9 +50,7 @@ export async function runBenchmarks(names: readonly string[]): Promise<BenchResu
     const load = loadavg()[0] ?? 0;
     const cpu = process.cpuUsage();
     const r = await bench();
-    const used = process.cpuUsage(cpu);
-    const share = (used.user + used.system) / 1000 / r.durationMs;
-    r.notes.push(`This process used ${(share * 100).toFixed(0)}% of one core on average (all threads); 1-minute load average ${load.toFixed(2)} before, ${(loadavg()[0] ?? 0).toFixed(2)} after, on ${availableParallelism()} cores.`);
+    r.notes.push(contextNote(load, process.cpuUsage(cpu), r.durationMs));
     console.log(renderConsole(r));
     results.push(r);
   }
@@ -52,6 +60,8 @@ export async function runBenchmarks(names: readonly string[]): Promise<BenchResu
 async function main(args: readonly string[]): Promise<void> {
   const all = Object.keys(BENCHMARKS);
   const names = args.length === 0 ? all : args;
+  const unknown = names.filter((n) => !(n in BENCHMARKS));
+  if (unknown.length > 0) throw new Error(`unknown benchmark ${unknown.map((n) => `"${n}"`).join(', ')}; choose from: ${all.join(', ')}`);
   const startedAt = new Date();
   const facts = machineFacts();
   const began = performance.now();
@@ -66,7 +76,7 @@ if (process.argv[1] !== undefined && fileURLToPath(import.meta.url) === process.
     // Unref'd timers and closed sockets let the process end by itself; this is a backstop.
     () => process.exit(0),
     (err: unknown) => {
-      console.error(err instanceof Error ? (err.stack ?? err.message) : String(err));
+      console.error(err instanceof Error ? err.message : String(err));
       process.exit(1);
     },
   );

@@ -23,7 +23,7 @@ export interface ThroughputOptions {
   maxBytes?: number;
   /** Sending stops after this long even if maxBytes was not reached (default 3 s). */
   maxMs?: number;
-  /** Rounds per side, run alternately (default 3); the median is reported. */
+  /** Rounds per side, run alternately (default 5); the median is reported. */
   rounds?: number;
   /** Each sender keeps at most this much queued on its socket, then waits for 'drain' (default 1 MiB). */
   queueBytes?: number;
@@ -48,6 +48,13 @@ const BELIEVED_LIMIT =
 interface Round {
   bytes: number;
   ms: number;
+  /** Process CPU time (all threads, user + system) spent while the round ran. */
+  cpuMs: number;
+}
+
+function cpuMsSince(start: NodeJS.CpuUsage): number {
+  const d = process.cpuUsage(start);
+  return (d.user + d.system) / 1000;
 }
 
 interface Budget {
@@ -111,11 +118,12 @@ async function sentinelRound(a: Identity, b: Identity, budgetOf: () => Budget): 
     const { session } = await sender.dial(LOOPBACK, port, a.id);
     const payload = randomBytes(PAYLOAD_BYTES);
     const start = performance.now();
+    const cpu = process.cpuUsage();
     const sent = await pump(budgetOf(), () => session.writableLength, (cb) => session.onDrain(cb), () => send(session, payload));
     expected = sent;
     arrived.kick();
     await arrived.done;
-    return { bytes: sent * FRAME_BYTES, ms: performance.now() - start };
+    return { bytes: sent * FRAME_BYTES, ms: performance.now() - start, cpuMs: cpuMsSince(cpu) };
   } finally {
     await Promise.all([sender.close(), receiver.close()]);
   }
@@ -141,11 +149,12 @@ async function rawRound(a: Identity, b: Identity, budgetOf: () => Budget): Promi
     await once(client, 'secureConnect');
     const frame = encodeFrame(BULK_TYPE, randomBytes(PAYLOAD_BYTES));
     const start = performance.now();
+    const cpu = process.cpuUsage();
     const sent = await pump(budgetOf(), () => client.writableLength, (cb) => client.once('drain', cb), () => client.write(frame) || true);
     expected = sent * FRAME_BYTES;
     arrived.kick();
     await arrived.done;
-    return { bytes: expected, ms: performance.now() - start, cipher: client.getCipher().name };
+    return { bytes: expected, ms: performance.now() - start, cpuMs: cpuMsSince(cpu), cipher: client.getCipher().name };
   } finally {
     client.destroy();
     await new Promise((resolve) => server.close(resolve));
@@ -157,25 +166,30 @@ export async function runThroughputBench(opts: ThroughputOptions = {}): Promise<
   const began = performance.now();
   const maxBytes = opts.maxBytes ?? 256 * 1024 * 1024;
   const maxMs = opts.maxMs ?? 3_000;
-  const rounds = opts.rounds ?? 3;
+  const rounds = opts.rounds ?? 5;
   const queueBytes = opts.queueBytes ?? DEFAULT_QUEUE_BYTES;
   const budgetOf = (): Budget => ({ frames: Math.ceil(maxBytes / FRAME_BYTES), deadline: performance.now() + maxMs, queueBytes });
   const a = generateIdentity();
   const b = generateIdentity();
   const ours: number[] = [];
   const raw: number[] = [];
+  const oursCpu: number[] = [];
+  const rawCpu: number[] = [];
   const sizes: number[] = [];
   let cipher = '?';
   for (let i = 0; i < rounds; i++) {
     const r = await rawRound(a, b, budgetOf);
     cipher = r.cipher;
     raw.push(mbPerSecond(r.bytes, r.ms));
+    rawCpu.push(r.cpuMs / (r.bytes / 1e9));
     const s = await sentinelRound(a, b, budgetOf);
     ours.push(mbPerSecond(s.bytes, s.ms));
+    oursCpu.push(s.cpuMs / (s.bytes / 1e9));
     sizes.push(r.bytes, s.bytes);
   }
   const [o, w] = [median(ours), median(raw)];
   const ratio = o / w;
+  const [oc, wc] = [median(oursCpu), median(rawCpu)];
   const list = (xs: number[]): string => xs.map((x) => x.toFixed(0)).join(', ');
   return {
     name: 'throughput',
@@ -185,10 +199,12 @@ export async function runThroughputBench(opts: ThroughputOptions = {}): Promise<
       `session, \`Session.send\` of 64 KiB payloads with frame type 0x80 (the receiver decodes every frame, ignores and counts it). Raw: ` +
       `\`tls.createServer\`/\`tls.connect\` (TLS 1.3, requestCert, the same Ed25519 certificates) writing the same ${FRAME_BYTES}-byte frames. ` +
       `Both senders keep at most ${queueBytes / 2 ** 10} KiB queued on the socket and then wait for 'drain'; the receiver counts arrivals and ` +
-      `the clock stops when every sent byte has arrived. ${rounds} rounds per side, alternating; medians shown. MB = 10^6 bytes (frame headers included).`,
+      `the clock stops when every sent byte has arrived. ${rounds} rounds per side, alternating; medians shown. MB = 10^6 bytes (frame headers included). ` +
+      `The CPU-time row is less sensitive to other load on a shared machine than the wall-clock rates.`,
     rows: [
       infoRow('Sentinel session', `${o.toFixed(0)} MB/s`, `${ratio.toFixed(2)}x raw`),
       infoRow('raw node:tls', `${w.toFixed(0)} MB/s`, '1.00x'),
+      infoRow('CPU time per GB moved (both ends, all threads)', `Sentinel ${oc.toFixed(0)} ms, raw ${wc.toFixed(0)} ms`, `raw / Sentinel ${(wc / oc).toFixed(2)}x`),
       goalRow('Sentinel / raw', `≥ ${GOAL_RATIO.toFixed(2)}x`, `${ratio.toFixed(2)}x`, `${round(ratio / GOAL_RATIO, 2)}x goal`, ratio >= GOAL_RATIO),
     ],
     notes: [

@@ -9,8 +9,12 @@ export type NodeId = string;
 
 export type MessageStatus = 'pending' | 'delivered' | 'received';
 
-/** How a session came to be. `inbound`: the peer dialed us; `outbound`: we dialed it. */
-export type ConnectMethod = 'inbound' | 'outbound';
+/**
+ * How a session came to be. `inbound`: the peer's connection reached our listener;
+ * `outbound`: we dialed it; `tcp-simultaneous-open`: a hole-punching attempt of ours
+ * (connect() from the identity port, coordinated by the signaler) produced it.
+ */
+export type ConnectMethod = 'inbound' | 'outbound' | 'tcp-simultaneous-open';
 
 export interface PeerInfo {
   id: NodeId;
@@ -42,7 +46,16 @@ export interface StatusInfo {
   name: string | null;
   port: number;
   dataDir: string;
-  signaler: { address: string; state: 'disabled' | 'unreachable' | 'connected' };
+  signaler: {
+    address: string;
+    state: 'disabled' | 'connecting' | 'connected' | 'unreachable' | 'untrusted';
+    /** The signaler's node id once known (pinned or trusted on first use). */
+    id: NodeId | null;
+    /** Our public address as the signaler observes it (host:port). */
+    observed: string | null;
+  };
+  /** Whether fighter sockets (the native addon) are available, and if not, why. */
+  holePunching: { available: boolean; reason: string | null };
   /** Number of connected peers. */
   peers: number;
   /** Number of known peers (connected or not). */
@@ -53,7 +66,7 @@ export interface StatusInfo {
 }
 
 export interface DialProgress {
-  stage: 'resolving' | 'connecting' | 'tls' | 'connected';
+  stage: 'resolving' | 'looking-up' | 'connecting' | 'punching' | 'tls' | 'connected';
   message: string;
 }
 

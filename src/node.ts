@@ -4,6 +4,9 @@
  * implements the public {@link NodeApi}.
  */
 import { promises as fs } from 'node:fs';
+import { lookup } from 'node:dns/promises';
+import { isIP } from 'node:net';
+import { networkInterfaces } from 'node:os';
 import { join, resolve } from 'node:path';
 import type { DialProgress, DialResult, HistoryEntry, NodeApi, NodeEvent, NodeId, PeerInfo, SendResult, StatusInfo } from './api.js';
 import { startControlServer, controlSocketPath, type ControlServer } from './control/index.js';
@@ -11,10 +14,14 @@ import { SentinelError, errorCode, errorMessage } from './errors.js';
 import { loadOrCreateIdentity, resolveNodeId, type Identity } from './identity/index.js';
 import type { Logger } from './log.js';
 import { Messenger, toHistoryEntry } from './messaging/index.js';
+import { fighterConnect, fighterListen, loadNative } from './native/index.js';
+import { planPunch, runPunch } from './punch/index.js';
+import { SignalerClient, parseSignalerAddress } from './signaler/index.js';
 import { openLmdbStore, type PeerRecord, type Store } from './store/index.js';
 import {
   ConnectionManager,
   Counters,
+  tcpConnector as tcpConnect,
   CONNECT_TIMEOUT_MS,
   DEAD_AFTER_MS,
   HANDSHAKE_TIMEOUT_MS,
@@ -31,12 +38,16 @@ import {
   type Session,
   type TransportLimits,
 } from './transport/index.js';
-import { FrameType, MAX_PAYLOAD_SIZE, type Hello } from './wire/index.js';
+import { FrameType, GoawayCode, MAX_PAYLOAD_SIZE, type Endpoint, type Hello, type PunchStart } from './wire/index.js';
 
 export const DEFAULT_PORT = 8443;
 export const DEFAULT_SIGNALER = '127.0.0.1:8888';
 /** How many addresses we remember per peer. */
 export const MAX_ADDRESSES_PER_PEER = 8;
+/** TCP connect timeout for a peer's known direct address when the signaler can help next. */
+export const DIRECT_TRY_TIMEOUT_MS = 1_500;
+/** How long a dial waits for the signaler registration to complete on a fresh start. */
+export const SIGNALER_WAIT_MS = 3_000;
 /** How long `send` waits for a connected peer's acknowledgement before answering `pending`. */
 export const DELIVERY_WAIT_MS = 3_000;
 
@@ -46,8 +57,10 @@ export interface NodeOptions {
   /** Listen host; default all interfaces (dual-stack). */
   host?: string;
   name?: string | null;
-  /** host:port of the signaler, or null for none. */
+  /** `host:port` or `host:port#<id>` of the signaler, or null for none. */
   signaler?: string | null;
+  /** Use fighter sockets (native addon) when it loads: 'auto' (default) or 'off'. */
+  native?: 'auto' | 'off';
   log: Logger;
   limits?: Partial<TransportLimits>;
   clock?: Clock;
@@ -106,6 +119,9 @@ export class SentinelNode implements NodeApi {
   private closing: Promise<void> | undefined;
   private readonly log: Logger;
   private peerWrites: Promise<void> = Promise.resolve();
+  private readonly native: ReturnType<typeof loadNative>;
+  private signaler: SignalerClient | undefined;
+  private readonly punching = new Map<NodeId, Promise<Session>>();
 
   constructor(
     private readonly opts: NodeOptions,
@@ -117,7 +133,10 @@ export class SentinelNode implements NodeApi {
     this.log = opts.log;
     this.clock = opts.clock ?? systemClock;
     this.startedAt = this.clock.now();
+    this.native = opts.native === 'off' ? { ok: false, reason: 'disabled by configuration' } : loadNative();
+    if (!this.native.ok) this.log.warn(`hole punching unavailable: ${this.native.reason}`);
     this.manager = new ConnectionManager({
+      ...(this.native.ok ? { listener: (port: number, host: string | undefined) => fighterListen({ host: host ?? '0.0.0.0', port }) } : {}),
       identity,
       clock: this.clock,
       counters: this.counters,
@@ -152,6 +171,34 @@ export class SentinelNode implements NodeApi {
       log: (level, msg) => this.log[level === 'info' ? 'debug' : level](`control: ${msg}`),
     });
     this.log.info(`node ${this.identity.id} listening on port ${this.port}${created ? ' (new identity)' : ''}`);
+    if (this.opts.signaler) this.startSignaler(this.opts.signaler);
+  }
+
+  private startSignaler(text: string): void {
+    const addr = parseSignalerAddress(text);
+    if (!addr) throw new SentinelError('E_USAGE', `bad signaler address "${text}"`);
+    const pinKey = `signaler-pin:${formatHostPort(addr.host, addr.port)}`;
+    const native = this.native;
+    this.signaler = new SignalerClient({
+      identity: this.identity,
+      address: addr,
+      pinned: addr.pinned,
+      trusted: () => this.store.getMeta<string>(pinKey),
+      trust: (id) => this.store.putMeta(pinKey, id),
+      connect: async (host, port, timeoutMs) => {
+        const ip = isIP(host) ? host : (await lookup(host, { family: 4 })).address;
+        // From the identity port, so the signaler observes the mapping peers will hit.
+        return native.ok ? fighterConnect({ localPort: this.port, host: ip, port, timeoutMs }) : tcpConnect(ip, port, timeoutMs);
+      },
+      listenPort: () => this.port,
+      localEndpoints: () => localEndpoints(this.port, this.opts.host),
+      onPunchStart: (ps) => this.onPunchStart(ps),
+      clock: this.clock,
+      counters: this.counters,
+      limits: { ...DEFAULT_LIMITS, ...this.opts.limits },
+      log: this.log,
+    });
+    this.signaler.start();
   }
 
   private getCreatedAt(created: boolean): number {
@@ -163,6 +210,7 @@ export class SentinelNode implements NodeApi {
   close(): Promise<void> {
     this.closing ??= (async () => {
       await this.control?.close();
+      this.signaler?.close();
       await this.manager.close();
       await this.peerWrites;
       await this.store.close();
@@ -183,7 +231,13 @@ export class SentinelNode implements NodeApi {
       name: this.opts.name ?? null,
       port: this.port,
       dataDir: this.dataDir,
-      signaler: { address: this.opts.signaler ?? 'none', state: 'disabled' },
+      signaler: {
+        address: this.signaler?.address ?? 'none',
+        state: this.signaler?.state ?? 'disabled',
+        id: this.signaler?.signalerId ?? null,
+        observed: this.signaler?.observed ? formatHostPort(this.signaler.observed.host, this.signaler.observed.port) : null,
+      },
+      holePunching: { available: this.native.ok, reason: this.native.ok ? null : this.native.reason },
       peers: this.manager.sessions().length,
       known: this.store.listPeers().length,
       uptimeMs: this.clock.now() - this.startedAt,
@@ -227,23 +281,77 @@ export class SentinelNode implements NodeApi {
     const current = this.manager.session(id);
     if (current) return this.dialResult(current, true, started, progress);
     const addresses = this.store.getPeer(id)?.addresses ?? [];
-    if (addresses.length === 0) {
-      throw new SentinelError('E_NO_ADDRESS', `${id}: dial it once by host:port (signaler lookup is not available yet)`);
-    }
+    const canPunch = this.signaler !== undefined && this.native.ok;
     const failures: string[] = [];
     for (const addr of addresses) {
       const a = parseHostPort(addr);
       if (!a) continue;
       progress('connecting', `connecting to ${addr}`);
       try {
-        const { session, existing } = await this.manager.dial(a.host, a.port, id, () => progress('tls', `TCP connected to ${addr}, TLS handshake`));
+        const { session, existing } = await this.manager.dial(a.host, a.port, id, () => progress('tls', `TCP connected to ${addr}, TLS handshake`), canPunch ? DIRECT_TRY_TIMEOUT_MS : undefined);
         return this.dialResult(session, existing, started, progress);
       } catch (err) {
         if (errorCode(err) === 'E_SELF_DIAL') throw err;
         failures.push(`${addr}: ${errorMessage(err)}`);
       }
     }
-    throw new SentinelError('E_DIAL_FAILED', `${id}: ${failures.join('; ')}`);
+    if (!this.signaler) {
+      if (addresses.length === 0) throw new SentinelError('E_NO_ADDRESS', `${id}: no signaler configured; dial it once by host:port`);
+      throw new SentinelError('E_DIAL_FAILED', `${id}: ${failures.join('; ')}`);
+    }
+    if (!this.native.ok) throw new SentinelError('E_DIAL_FAILED', `${id}: ${[...failures, `hole punching unavailable (${this.native.reason})`].join('; ')}`);
+    const session = await this.punchTo(id, progress);
+    return this.dialResult(session, false, started, progress);
+  }
+
+  /** Ask the signaler to coordinate, then punch; one attempt per peer at a time. */
+  private punchTo(id: NodeId, progress: (stage: DialProgress['stage'], m: string) => void): Promise<Session> {
+    const running = this.punching.get(id);
+    if (running) return running;
+    const attempt = (async () => {
+      const signaler = this.signaler as SignalerClient;
+      progress('looking-up', `asking signaler ${signaler.address} to coordinate with ${id}`);
+      if (!(await signaler.waitRegistered(SIGNALER_WAIT_MS))) {
+        throw new SentinelError('E_DIAL_FAILED', `signaler ${signaler.address} is ${signaler.state}${signaler.lastError ? ` (${signaler.lastError})` : ''}`);
+      }
+      let ps: PunchStart;
+      try {
+        ps = await signaler.requestPunch(id);
+      } catch (err) {
+        if (errorCode(err) === 'E_UNKNOWN_ID') throw new SentinelError('E_DIAL_FAILED', `${id} is not registered with the signaler`);
+        throw err;
+      }
+      return this.executePunch(ps, this.clock.now(), (m) => progress('punching', m));
+    })().finally(() => this.punching.delete(id));
+    this.punching.set(id, attempt);
+    return attempt;
+  }
+
+  private async executePunch(ps: PunchStart, receivedAt: number, progress: (m: string) => void): Promise<Session> {
+    const plan = planPunch(ps, receivedAt, { observed: this.signaler?.observed ?? null, listenPort: this.port });
+    if (plan.warning) throw new SentinelError('E_DIAL_FAILED', plan.warning);
+    const result = await runPunch(
+      plan,
+      {
+        clock: this.clock,
+        connect: ({ host, port, timeoutMs, signal }) => fighterConnect({ localPort: this.port, host, port, timeoutMs, signal }),
+        adopt: (sock, peer) => this.manager.adoptPunched(sock, peer),
+        existing: (peer) => this.manager.session(peer),
+      },
+      (p) => progress(p.message),
+    );
+    return this.manager.session(result.peerId) ?? (result as Session);
+  }
+
+  /** The peer asked the signaler to connect us: punch back unless already connected. */
+  private onPunchStart(ps: PunchStart): void {
+    const receivedAt = this.clock.now();
+    const peer = planPunch(ps, receivedAt, { observed: null, listenPort: this.port }).peer;
+    if (this.manager.session(peer) || this.punching.has(peer)) return;
+    this.log.info(`signaler: ${peer} wants to connect; punching`);
+    const attempt = this.executePunch(ps, receivedAt, (m) => this.log.debug(m)).finally(() => this.punching.delete(peer));
+    this.punching.set(peer, attempt);
+    attempt.catch((err) => this.log.info(`punch with ${peer} failed: ${errorMessage(err)}`));
   }
 
   private dialResult(s: Session, existing: boolean, started: number, progress: (stage: DialProgress['stage'], m: string) => void): DialResult {
@@ -354,5 +462,20 @@ export class SentinelNode implements NodeApi {
   private onFrame(s: Session, type: number, payload: Buffer): void {
     if (type === FrameType.CHAT) this.messenger.onChat(s, payload);
     else if (type === FrameType.ACK) this.messenger.onAck(s, payload);
+    else {
+      // Known type, wrong context (e.g. a signaler message from a peer).
+      this.counters.inc('frames_unexpected');
+      s.close(GoawayCode.PROTOCOL_ERROR, `frame type 0x${type.toString(16)} is not for nodes`);
+    }
   }
+}
+
+/** The addresses we listen on: the listen host if specific, else every non-loopback IPv4 address. */
+function localEndpoints(port: number, host: string | undefined): Endpoint[] {
+  if (host && host !== '0.0.0.0' && host !== '::' && isIP(host)) return [{ host, port }];
+  const out: Endpoint[] = [];
+  for (const list of Object.values(networkInterfaces())) {
+    for (const a of list ?? []) if (a.family === 'IPv4' && !a.internal) out.push({ host: a.address, port });
+  }
+  return out.slice(0, 8);
 }

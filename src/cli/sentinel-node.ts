@@ -8,7 +8,7 @@ import type { Writable } from 'node:stream';
 import { DEFAULT_PORT, DEFAULT_SIGNALER, startNode, type SentinelNode } from '../node.js';
 import { errorMessage, isSentinelError } from '../errors.js';
 import { createLogger, isLogLevel, LOG_LEVELS, type LogLevel } from '../log.js';
-import { parseHostPort } from '../transport/index.js';
+import { parseSignalerAddress } from '../signaler/index.js';
 import { MAX_NAME_BYTES } from '../wire/index.js';
 import { EXIT_FAILURE, EXIT_USAGE, formatOptions, intOption, isEntryPoint, parseArgv, usage } from './args.js';
 import { createShell } from './shell.js';
@@ -16,7 +16,7 @@ import { createShell } from './shell.js';
 const OPTIONS = {
   port: { type: 'string', valueName: 'PORT', description: `identity port to listen and dial from (default ${DEFAULT_PORT}; 0 = any free port)` },
   'data-dir': { type: 'string', valueName: 'DIR', description: 'where the key, the store and control.sock live (default ./.sentinel)' },
-  signaler: { type: 'string', valueName: 'HOST:PORT', description: `signaler address, or "none" (default ${DEFAULT_SIGNALER}; signaling itself is not implemented yet)` },
+  signaler: { type: 'string', valueName: 'HOST:PORT[#ID]', description: `signaler for lookups and hole punching; #ID pins its id, else it is trusted on first use; "none" to disable (default ${DEFAULT_SIGNALER})` },
   name: { type: 'string', valueName: 'NAME', description: 'a name announced to peers' },
   host: { type: 'string', valueName: 'ADDR', description: 'listen address (default: all interfaces)' },
   'log-level': { type: 'string', valueName: 'LEVEL', description: `${LOG_LEVELS.join('|')} (default: info headless, warn interactive)` },
@@ -26,7 +26,8 @@ const OPTIONS = {
 export const HELP = `Usage: sentinel-node [options]
 
 Runs a Sentinel node: an Ed25519 identity, mutually authenticated TLS 1.3 sessions
-with peers, and durable signed messaging. With a terminal it opens an interactive
+with peers (directly, or through NATs by TCP hole punching coordinated by the
+signaler), and durable signed messaging. With a terminal it opens an interactive
 prompt (type /help there); without one it runs headless, logging to stderr. Script
 a running node with the \`sentinel\` command.
 
@@ -70,7 +71,7 @@ function parseArgs(argv: string[]) {
   if (values.help) return 'help' as const;
   if (positionals.length > 0) throw usage(`unexpected argument "${positionals[0]}"`);
   const signaler = values.signaler ?? DEFAULT_SIGNALER;
-  if (signaler !== 'none' && !parseHostPort(signaler)) throw usage(`--signaler must be host:port or "none", got "${signaler}"`);
+  if (signaler !== 'none' && !parseSignalerAddress(signaler)) throw usage(`--signaler must be host:port, host:port#<signaler id> or "none", got "${signaler}"`);
   const level = values['log-level'];
   if (level !== undefined && !isLogLevel(level)) throw usage(`--log-level must be one of ${LOG_LEVELS.join(', ')}`);
   if (values.name !== undefined && Buffer.byteLength(values.name) > MAX_NAME_BYTES) throw usage(`--name is at most ${MAX_NAME_BYTES} bytes`);

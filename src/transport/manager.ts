@@ -6,11 +6,15 @@
  * one): when a second session with a peer comes up, and the older one was established
  * more than SIMULTANEOUS_WINDOW_MS earlier, the newer wins (the old one is presumed stale:
  * the peer restarted or lost it). Otherwise, if the two were opened by different nodes,
- * the one opened by the node with the smaller id wins; if by the same node, the newer.
+ * the one opened by the node with the smaller id wins. If both were opened by the same
+ * node (a restart, or two hole-punching attempts that both succeeded), that node decides:
+ * it keeps the one with the smaller connection tag (a TLS exporter value both ends share)
+ * and closes the other; the other end makes the newer one active meanwhile and falls back
+ * to the remaining one when one closes.
  */
 import net from 'node:net';
 import type { Duplex } from 'node:stream';
-import type { SecureContext } from 'node:tls';
+import type { SecureContext, TLSSocket } from 'node:tls';
 import type { ConnectMethod, NodeId } from '../api.js';
 import { SentinelError, errorCode, isSentinelError } from '../errors.js';
 import type { Identity } from '../identity/index.js';
@@ -21,6 +25,8 @@ import type { Counters } from './counters.js';
 import type { TransportLimits } from './limits.js';
 import { Session } from './session.js';
 import { createContext, secureSocket } from './tls.js';
+import { peekFirstByte, readExact } from './read-exact.js';
+import { PREAMBLE_SIZE, classifyFirstByte, decodePreamble, encodePreamble, punchRole } from '../punch/preamble.js';
 
 export const SIMULTANEOUS_WINDOW_MS = 5_000;
 
@@ -37,7 +43,16 @@ export interface ManagerEvents {
   log(level: 'debug' | 'info' | 'warn', msg: string): void;
 }
 
+/** Creates the listening server (injected so the node can use a fighter socket). */
+export type ListenerFactory = (port: number, host: string | undefined) => Promise<net.Server>;
+
 export interface ManagerOptions {
+  listener?: ListenerFactory;
+  /**
+   * A newer session from the same dialer immediately replaces and closes the older one
+   * (the signaler: a re-registration means the old session is stale).
+   */
+  replaceStale?: boolean;
   identity: Identity;
   clock: Clock;
   counters: Counters;
@@ -45,6 +60,18 @@ export interface ManagerOptions {
   localHello: () => Hello;
   events: ManagerEvents;
   connector?: Connector;
+}
+
+/** A plain node:net listener. */
+export function plainListen(port: number, host: string | undefined): Promise<net.Server> {
+  const server = net.createServer();
+  return new Promise((resolve, reject) => {
+    server.once('error', reject);
+    server.listen({ port, host }, () => {
+      server.removeListener('error', reject);
+      resolve(server);
+    });
+  });
 }
 
 /** Plain TCP connect with a timeout; errors carry errno names. */
@@ -82,22 +109,20 @@ export class ConnectionManager {
   }
 
   /** Listen for inbound connections. Resolves with the bound port. */
-  listen(port: number, host?: string): Promise<number> {
-    const server = net.createServer((sock) => this.accept(sock));
+  async listen(port: number, host?: string): Promise<number> {
+    let server: net.Server;
+    try {
+      server = this.opts.listener ? await this.opts.listener(port, host) : await plainListen(port, host);
+    } catch (err) {
+      const code = errorCode(err);
+      if (code === 'EADDRINUSE') throw new SentinelError('E_PORT_IN_USE', `port ${port} is already in use (another node or program?); choose another with --port`);
+      if (code === 'EACCES') throw new SentinelError('E_PORT_IN_USE', `not allowed to listen on port ${port}`);
+      throw err;
+    }
     this.server = server;
-    return new Promise((resolve, reject) => {
-      server.once('error', (err) => {
-        const code = errorCode(err);
-        if (code === 'EADDRINUSE') reject(new SentinelError('E_PORT_IN_USE', `port ${port} is already in use (another node or program?); choose another with --port`));
-        else if (code === 'EACCES') reject(new SentinelError('E_PORT_IN_USE', `not allowed to listen on port ${port}`));
-        else reject(err);
-      });
-      server.listen({ port, host }, () => {
-        server.removeAllListeners('error');
-        server.on('error', (err) => this.opts.events.log('warn', `listener error: ${err.message}`));
-        resolve((server.address() as net.AddressInfo).port);
-      });
-    });
+    server.on('connection', (sock: net.Socket) => this.accept(sock));
+    server.on('error', (err) => this.opts.events.log('warn', `listener error: ${err.message}`));
+    return (server.address() as net.AddressInfo).port;
   }
 
   /** The active session with `peer`, if any. */
@@ -124,40 +149,89 @@ export class ConnectionManager {
     }
     bump(this.pendingByIp, ip, 1);
     this.track(sock);
-    this.secure(sock, 'server', undefined)
+    this.acceptSecure(sock)
       .then(
-        (s) => this.establish(s.socket, s.peerId, 'inbound', address, ip),
+        (s) => this.establish(s.socket, s.peerId, 'inbound', address, ip, s.peerId),
         (err: SentinelError) => {
           this.opts.counters.inc(`handshakes_failed.${err.code}`);
           this.opts.events.log('debug', `inbound handshake from ${address} failed: ${err.message}`);
+          sock.destroy();
         },
       )
       .finally(() => bump(this.pendingByIp, ip, -1));
+  }
+
+  /** An inbound connection is either a TLS dial or a punched connection (preamble first). */
+  private async acceptSecure(sock: net.Socket) {
+    const deadline = this.opts.clock.now() + this.opts.limits.handshakeTimeoutMs;
+    const { first, chunk } = await peekFirstByte(sock, this.opts.limits.handshakeTimeoutMs, this.opts.clock);
+    const kind = classifyFirstByte(first);
+    if (kind === 'tls') {
+      sock.unshift(chunk);
+      return this.secure(sock, 'server', undefined, deadline);
+    }
+    if (kind === 'garbage') throw new SentinelError('E_TLS', `not TLS (first byte 0x${first.toString(16)})`);
+    const claimed = decodePreamble(await readExact(sock, PREAMBLE_SIZE, this.remaining(deadline), this.opts.clock, chunk));
+    sock.write(encodePreamble(this.opts.identity.publicKey));
+    return this.secure(sock, punchRole(this.opts.identity.id, claimed), claimed, deadline);
+  }
+
+  /**
+   * Take over a socket produced by hole punching towards `expected`: exchange preambles,
+   * pick TLS roles by id, verify the peer. An existing session with the peer wins.
+   */
+  async adoptPunched(sock: Duplex & { remoteAddress?: string; remotePort?: number }, expected: NodeId): Promise<Session> {
+    const current = this.active.get(expected);
+    if (current) {
+      sock.destroy();
+      return current;
+    }
+    this.track(sock);
+    const deadline = this.opts.clock.now() + this.opts.limits.handshakeTimeoutMs;
+    const address = formatHostPort(sock.remoteAddress ?? '?', sock.remotePort ?? 0);
+    try {
+      sock.write(encodePreamble(this.opts.identity.publicKey));
+      const claimed = decodePreamble(await readExact(sock, PREAMBLE_SIZE, this.remaining(deadline), this.opts.clock));
+      if (claimed !== expected) throw new SentinelError('E_PEER_ID_MISMATCH', `expected ${expected}, preamble says ${claimed}`);
+      const role = punchRole(this.opts.identity.id, claimed);
+      const secured = await this.secure(sock, role, expected, deadline);
+      // Several attempts may succeed at once: the duplicate rule (both sides agree) picks one.
+      return this.establish(secured.socket, expected, 'tcp-simultaneous-open', address, undefined, role === 'client' ? this.opts.identity.id : expected);
+    } catch (err) {
+      sock.destroy();
+      const e = isSentinelError(err) ? err : new SentinelError('E_TLS', String(err));
+      this.opts.counters.inc(`handshakes_failed.${e.code}`);
+      throw e;
+    }
+  }
+
+  private remaining(deadline: number): number {
+    return Math.max(1, deadline - this.opts.clock.now());
   }
 
   /**
    * Dial `host:port`. With `expected`, the peer must prove that id; an existing session
    * with it is returned instead of dialing again, and concurrent dials share one attempt.
    */
-  async dial(host: string, port: number, expected?: NodeId, onConnected?: () => void): Promise<{ session: Session; existing: boolean }> {
+  async dial(host: string, port: number, expected?: NodeId, onConnected?: () => void, connectTimeoutMs?: number): Promise<{ session: Session; existing: boolean }> {
     if (expected !== undefined) {
       if (expected === this.opts.identity.id) throw new SentinelError('E_SELF_DIAL');
       const current = this.active.get(expected);
       if (current) return { session: current, existing: true };
       const inflight = this.dialing.get(expected);
       if (inflight) return { session: await inflight, existing: false };
-      const attempt = this.dialOnce(host, port, expected, onConnected).finally(() => this.dialing.delete(expected));
+      const attempt = this.dialOnce(host, port, expected, onConnected, connectTimeoutMs).finally(() => this.dialing.delete(expected));
       this.dialing.set(expected, attempt);
       return { session: await attempt, existing: false };
     }
-    const session = await this.dialOnce(host, port, undefined, onConnected);
+    const session = await this.dialOnce(host, port, undefined, onConnected, connectTimeoutMs);
     return { session, existing: false };
   }
 
-  private async dialOnce(host: string, port: number, expected: NodeId | undefined, onConnected?: () => void): Promise<Session> {
+  private async dialOnce(host: string, port: number, expected: NodeId | undefined, onConnected?: () => void, connectTimeoutMs?: number): Promise<Session> {
     if (this.stopping) throw new SentinelError('E_SHUTDOWN');
     const connector = this.opts.connector ?? tcpConnector;
-    const sock = await connector(host, port, this.opts.limits.connectTimeoutMs);
+    const sock = await connector(host, port, connectTimeoutMs ?? this.opts.limits.connectTimeoutMs);
     this.track(sock);
     onConnected?.();
     const address = formatHostPort(sock.remoteAddress ?? host, sock.remotePort ?? port);
@@ -173,11 +247,12 @@ export class ConnectionManager {
       secured.socket.destroy();
       throw new SentinelError('E_SELF_DIAL', `${address} is this node`);
     }
-    return this.establish(secured.socket, secured.peerId, 'outbound', address, undefined);
+    return this.establish(secured.socket, secured.peerId, 'outbound', address, undefined, this.opts.identity.id);
   }
 
-  private secure(raw: Duplex, role: 'client' | 'server', expected: NodeId | undefined) {
-    return secureSocket({ raw, role, context: this.context, expected, timeoutMs: this.opts.limits.handshakeTimeoutMs, clock: this.opts.clock });
+  private secure(raw: Duplex, role: 'client' | 'server', expected: NodeId | undefined, deadline?: number) {
+    const timeoutMs = deadline === undefined ? this.opts.limits.handshakeTimeoutMs : this.remaining(deadline);
+    return secureSocket({ raw, role, context: this.context, expected, timeoutMs, clock: this.opts.clock });
   }
 
   private track(sock: Duplex): void {
@@ -185,12 +260,13 @@ export class ConnectionManager {
     sock.once('close', () => this.raw.delete(sock));
   }
 
-  private establish(socket: Duplex, peerId: NodeId, method: ConnectMethod, address: string, inboundIp: string | undefined): Session {
-    const me = this.opts.identity.id;
+  /** `dialerId`: the node that opened the connection (for punched ones, the TLS client). */
+  private establish(socket: Duplex, peerId: NodeId, method: ConnectMethod, address: string, inboundIp: string | undefined, dialerId: NodeId): Session {
     const session = new Session({
       socket,
       peerId,
-      dialerId: method === 'outbound' ? me : peerId,
+      dialerId,
+      tag: connectionTag(socket),
       method,
       remoteAddress: address,
       localHello: this.opts.localHello(),
@@ -205,7 +281,12 @@ export class ConnectionManager {
           if (inboundIp !== undefined) bump(this.sessionsByIp, inboundIp, -1);
           if (this.active.get(s.peerId) !== s) return;
           this.active.delete(s.peerId);
-          this.opts.events.onSessionDown(s.peerId, reason);
+          // Another open session with this peer (kept while its dialer decides) takes over.
+          const next = [...this.all].filter((o) => o.peerId === s.peerId).pop();
+          if (next) {
+            this.active.set(next.peerId, next);
+            this.opts.events.onSessionUp(next, true);
+          } else this.opts.events.onSessionDown(s.peerId, reason);
         },
       },
     });
@@ -223,7 +304,17 @@ export class ConnectionManager {
       this.opts.events.onSessionUp(session, false);
       return session;
     }
-    const winner = preferred(existing, session);
+    const me = this.opts.identity.id;
+    const sameDialer = existing.dialerId === session.dialerId;
+    if (sameDialer && session.dialerId !== me && !this.opts.replaceStale) {
+      // The peer opened both. It knows which it keeps and will close the other (GOAWAY
+      // DUPLICATE); if it restarted, the old one is dead and will fail its keepalive.
+      // Meanwhile the newer carries traffic.
+      this.active.set(session.peerId, session);
+      this.opts.events.onSessionUp(session, true);
+      return session;
+    }
+    const winner = sameDialer && this.opts.replaceStale ? session : preferred(existing, session);
     const loser = winner === session ? existing : session;
     this.opts.counters.inc('sessions_duplicate_closed');
     if (winner === session) {
@@ -248,7 +339,16 @@ export class ConnectionManager {
 export function preferred(older: Session, newer: Session): Session {
   if (newer.establishedAt - older.establishedAt > SIMULTANEOUS_WINDOW_MS) return newer;
   if (older.dialerId !== newer.dialerId) return older.dialerId < newer.dialerId ? older : newer;
-  return newer;
+  return older.tag <= newer.tag ? older : newer;
+}
+
+/**
+ * A value both ends of one TLS connection compute identically (an RFC 5705 exporter), so
+ * both sides rank two connections between the same nodes the same way.
+ */
+export function connectionTag(socket: Duplex): string {
+  const tls = socket as Partial<TLSSocket>;
+  return typeof tls.exportKeyingMaterial === 'function' ? tls.exportKeyingMaterial(16, 'sentinel connection tag', Buffer.alloc(0)).toString('hex') : '';
 }
 
 function bump(map: Map<string, number>, key: string, by: number): void {

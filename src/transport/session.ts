@@ -36,6 +36,8 @@ export interface SessionOptions {
   peerId: NodeId;
   /** Id of the node that opened the TCP connection. */
   dialerId: NodeId;
+  /** Identical on both ends of this connection (TLS exporter); breaks duplicate ties. */
+  tag?: string;
   method: ConnectMethod;
   remoteAddress: string;
   localHello: Hello;
@@ -50,6 +52,7 @@ const MAX_OUTSTANDING_PINGS = 8;
 export class Session {
   readonly peerId: NodeId;
   readonly dialerId: NodeId;
+  readonly tag: string;
   readonly method: ConnectMethod;
   readonly remoteAddress: string;
   readonly establishedAt: number;
@@ -66,6 +69,7 @@ export class Session {
   constructor(private readonly opts: SessionOptions) {
     this.peerId = opts.peerId;
     this.dialerId = opts.dialerId;
+    this.tag = opts.tag ?? '';
     this.method = opts.method;
     this.remoteAddress = opts.remoteAddress;
     this.establishedAt = opts.clock.now();

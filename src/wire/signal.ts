@@ -9,7 +9,8 @@
  *  LOOKUP_RESULT  sig->node   | u32 reqId | 32B target | endpoint (public) | endpoint list (local) |
  *  PUNCH_REQUEST  node->sig   | u32 reqId | 32B target |
  *  PUNCH_START    sig->node   | u32 reqId | 32B peer | u32 delayMs | u16 attempts | u16 intervalMs |
- *                             | endpoint (peer public) | endpoint list (peer local) | u8 sameNat |
+ *                             | u16 peer listenPort | endpoint (peer public) | endpoint list (peer local) |
+ *                             | u8 sameNat |
  *  SIGNAL_ERROR   sig->node   | u32 reqId | u16 code | u16 reasonLen | reason UTF-8 (<= 256B) |
  *
  * Endpoint layout: see endpoint.ts.
@@ -52,6 +53,8 @@ export interface PunchStart {
   delayMs: number;
   attempts: number;
   intervalMs: number;
+  /** The identity port the peer registered (compare with its public port: NAT kind). */
+  listenPort: number;
   public: Endpoint;
   local: Endpoint[];
   /** Both nodes appear behind the same public address: try local addresses first. */
@@ -125,12 +128,14 @@ export function encodePunchStart(m: PunchStart): Buffer {
   requireUint(m.delayMs, 0xffffffff, 'delayMs');
   requireUint(m.attempts, 0xffff, 'attempts');
   requireUint(m.intervalMs, 0xffff, 'intervalMs');
-  const w = new PayloadWriter(4 + PUBLIC_KEY_SIZE + 4 + 2 + 2 + endpointSize(m.public) + endpointListSize(m.local) + 1)
+  requireUint(m.listenPort, 0xffff, 'listenPort');
+  const w = new PayloadWriter(4 + PUBLIC_KEY_SIZE + 4 + 2 + 2 + 2 + endpointSize(m.public) + endpointListSize(m.local) + 1)
     .u32(m.reqId)
     .bytes(m.peer)
     .u32(m.delayMs)
     .u16(m.attempts)
-    .u16(m.intervalMs);
+    .u16(m.intervalMs)
+    .u16(m.listenPort);
   writeEndpoint(w, m.public);
   writeEndpointList(w, m.local);
   return w.u8(m.sameNat ? 1 : 0).done();
@@ -142,12 +147,13 @@ export function decodePunchStart(p: Uint8Array): PunchStart {
   const delayMs = r.u32();
   const attempts = r.u16();
   const intervalMs = r.u16();
+  const listenPort = r.u16();
   const pub = readEndpoint(r);
   const local = readEndpointList(r);
   const flag = r.u8();
   if (flag > 1) r.fail(`sameNat flag ${flag}`);
   r.end();
-  return { reqId, peer, delayMs, attempts, intervalMs, public: pub, local, sameNat: flag === 1 };
+  return { reqId, peer, delayMs, attempts, intervalMs, listenPort, public: pub, local, sameNat: flag === 1 };
 }
 
 export function encodeSignalError(m: SignalError): Buffer {

@@ -46,9 +46,9 @@ describe('signaler codecs: hex vectors', () => {
     assert.deepEqual(decodeLookupResult(b), m);
   });
   it('PUNCH_START', () => {
-    const m = { reqId: 0, peer: key, delayMs: 250, attempts: 10, intervalMs: 200, public: { host: '::1', port: 8443 }, local: [{ host: '10.0.0.2', port: 8443 }], sameNat: true };
+    const m = { reqId: 0, peer: key, delayMs: 250, attempts: 10, intervalMs: 200, listenPort: 8443, public: { host: '::1', port: 8443 }, local: [{ host: '10.0.0.2', port: 8443 }], sameNat: true };
     const b = encodePunchStart(m);
-    assert.equal(hex(b), '00000000' + 'ab'.repeat(32) + '000000fa' + '000a' + '00c8' + '06' + '00'.repeat(15) + '01' + '20fb' + '01' + '040a000002' + '20fb' + '01');
+    assert.equal(hex(b), '00000000' + 'ab'.repeat(32) + '000000fa' + '000a' + '00c8' + '20fb' + '06' + '00'.repeat(15) + '01' + '20fb' + '01' + '040a000002' + '20fb' + '01');
     assert.deepEqual(decodePunchStart(b), m);
   });
   it('SIGNAL_ERROR', () => {
@@ -63,7 +63,7 @@ describe('signaler codecs: rejections', () => {
     assert.throws(() => decodeRegistered(Buffer.from('05c0a8010520fb', 'hex')), malformed);
     assert.throws(() => decodeRegister(Buffer.from('20fb' + (MAX_ENDPOINTS + 1).toString(16).padStart(2, '0'), 'hex')), malformed);
     assert.throws(() => decodeLookup(Buffer.concat([encodeLookup({ reqId: 1, target: key }), Buffer.from([0])])), malformed);
-    const ps = encodePunchStart({ reqId: 0, peer: key, delayMs: 0, attempts: 1, intervalMs: 1, public: { host: '1.2.3.4', port: 5 }, local: [], sameNat: false });
+    const ps = encodePunchStart({ reqId: 0, peer: key, delayMs: 0, attempts: 1, intervalMs: 1, listenPort: 1, public: { host: '1.2.3.4', port: 5 }, local: [], sameNat: false });
     ps[ps.length - 1] = 2;
     assert.throws(() => decodePunchStart(ps), malformed);
     assert.throws(() => decodeSignalError(Buffer.from('00000003000100056e6f', 'hex')), malformed);

@@ -1,0 +1,11 @@
+{
+  "targets": [
+    {
+      "target_name": "sentinel_native",
+      "sources": ["native/binding.c"],
+      "defines": ["NAPI_VERSION=8"],
+      "cflags": ["-Wall", "-Wextra", "-Werror=implicit-function-declaration"],
+      "cflags_c": ["-std=gnu11"]
+    }
+  ]
+}

@@ -1,0 +1,223 @@
+/**
+ * The signaler (matchmaker). Nodes hold a mutually authenticated TLS session with it;
+ * that session IS the registration, so only the holder of a key can register its id.
+ * It records the session's observed public address and the node's self-reported local
+ * addresses, answers lookups, and coordinates hole punching by telling both sides each
+ * other's addresses and when to start (see timing.ts and docs/PROTOCOL.md).
+ */
+import type { NodeId } from '../api.js';
+import { SentinelError, errorMessage } from '../errors.js';
+import { nodeIdFromPublicKey, publicKeyFromNodeId, type Identity } from '../identity/index.js';
+import type { Logger } from '../log.js';
+import { ConnectionManager, Counters, DEAD_AFTER_MS, HANDSHAKE_TIMEOUT_MS, CONNECT_TIMEOUT_MS, MAX_WRITE_BUFFER_BYTES, PING_INTERVAL_MS, parseHostPort, systemClock, type Clock, type Session, type TransportLimits } from '../transport/index.js';
+import {
+  FrameType,
+  GoawayCode,
+  SignalErrorCode,
+  decodeLookup,
+  decodePunchRequest,
+  decodeRegister,
+  encodeLookupResult,
+  encodePunchStart,
+  encodeRegistered,
+  encodeSignalError,
+  type Endpoint,
+} from '../wire/index.js';
+import {
+  DEFAULT_RTT_MS,
+  PUNCH_ATTEMPTS,
+  PUNCH_INTERVAL_MS,
+  PUNCH_MARGIN_MS,
+  REGISTER_RATE,
+  REGISTER_TIMEOUT_MS,
+  REQUEST_RATE,
+  SIGNAL_MAX_PAYLOAD,
+  SIGNAL_MAX_PENDING_PER_IP,
+  SIGNAL_MAX_SESSIONS,
+  SIGNAL_MAX_SESSIONS_PER_IP,
+} from './limits.js';
+import { TokenBucket } from './rate.js';
+import { punchDelays } from './timing.js';
+
+export interface Registration {
+  id: NodeId;
+  session: Session;
+  observed: Endpoint;
+  local: Endpoint[];
+  listenPort: number;
+  registeredAt: number;
+}
+
+export interface SignalerOptions {
+  identity: Identity;
+  log: Logger;
+  clock?: Clock;
+  limits?: Partial<TransportLimits>;
+  registerTimeoutMs?: number;
+}
+
+export const SIGNALER_LIMITS: TransportLimits = {
+  handshakeTimeoutMs: HANDSHAKE_TIMEOUT_MS,
+  connectTimeoutMs: CONNECT_TIMEOUT_MS,
+  maxPendingHandshakesPerIp: SIGNAL_MAX_PENDING_PER_IP,
+  maxSessionsPerIp: SIGNAL_MAX_SESSIONS_PER_IP,
+  maxSessions: SIGNAL_MAX_SESSIONS,
+  pingIntervalMs: PING_INTERVAL_MS,
+  deadAfterMs: DEAD_AFTER_MS,
+  maxWriteBufferBytes: MAX_WRITE_BUFFER_BYTES,
+  maxPayload: SIGNAL_MAX_PAYLOAD,
+};
+
+export class SignalerServer {
+  readonly counters = new Counters();
+  private readonly clock: Clock;
+  private readonly manager: ConnectionManager;
+  private readonly registry = new Map<NodeId, Registration>();
+  private readonly registerBuckets = new WeakMap<Session, TokenBucket>();
+  private readonly requestBuckets = new WeakMap<Session, TokenBucket>();
+  port = 0;
+
+  constructor(private readonly opts: SignalerOptions) {
+    this.clock = opts.clock ?? systemClock;
+    this.manager = new ConnectionManager({
+      replaceStale: true,
+      identity: opts.identity,
+      clock: this.clock,
+      counters: this.counters,
+      limits: { ...SIGNALER_LIMITS, ...opts.limits },
+      localHello: () => ({ listenPort: this.port, name: 'signaler' }),
+      events: {
+        onSessionUp: (s) => this.onSessionUp(s),
+        onSessionDown: (id) => this.onSessionDown(id),
+        onFrame: (s, type, payload) => this.onFrame(s, type, payload),
+        onHello: () => {},
+        log: (level, msg) => opts.log[level](msg),
+      },
+    });
+  }
+
+  get id(): NodeId {
+    return this.opts.identity.id;
+  }
+
+  async listen(port: number, host?: string): Promise<number> {
+    this.port = await this.manager.listen(port, host);
+    return this.port;
+  }
+
+  /** Registered node count. */
+  get size(): number {
+    return this.registry.size;
+  }
+
+  lookup(id: NodeId): Registration | undefined {
+    return this.registry.get(id);
+  }
+
+  close(): Promise<void> {
+    return this.manager.close();
+  }
+
+  private onSessionUp(s: Session): void {
+    const timeout = this.opts.registerTimeoutMs ?? REGISTER_TIMEOUT_MS;
+    this.clock.setTimeout(() => {
+      if (!s.isClosed && this.registry.get(s.peerId)?.session !== s) {
+        this.counters.inc('register_timeouts');
+        s.close(GoawayCode.PROTOCOL_ERROR, 'no REGISTER in time');
+      }
+    }, timeout);
+  }
+
+  private onSessionDown(id: NodeId): void {
+    // Only the active session's end unregisters: a replaced (stale) one is not active.
+    this.registry.delete(id);
+    this.opts.log.debug(`unregistered ${id}`);
+  }
+
+  private onFrame(s: Session, type: number, payload: Buffer): void {
+    switch (type) {
+      case FrameType.REGISTER:
+        return this.onRegister(s, payload);
+      case FrameType.LOOKUP:
+        return this.onLookup(s, payload);
+      case FrameType.PUNCH_REQUEST:
+        return this.onPunchRequest(s, payload);
+      default:
+        this.counters.inc('frames_unexpected');
+        s.close(GoawayCode.PROTOCOL_ERROR, `frame type 0x${type.toString(16)} is not for the signaler`);
+    }
+  }
+
+  private bucket(map: WeakMap<Session, TokenBucket>, s: Session, rate: { perSecond: number; burst: number }): TokenBucket {
+    let b = map.get(s);
+    if (!b) map.set(s, (b = new TokenBucket(rate.perSecond, rate.burst, this.clock.now())));
+    return b;
+  }
+
+  private onRegister(s: Session, payload: Buffer): void {
+    const m = decodeRegister(payload);
+    if (!this.bucket(this.registerBuckets, s, REGISTER_RATE).take(this.clock.now())) {
+      this.counters.inc('rate_limited.register');
+      s.send(FrameType.SIGNAL_ERROR, encodeSignalError({ reqId: 0, code: SignalErrorCode.RATE_LIMITED, reason: 'too many registrations' }));
+      return;
+    }
+    const hp = parseHostPort(s.remoteAddress);
+    if (!hp) throw new SentinelError('E_PROTOCOL', `cannot parse observed address ${s.remoteAddress}`);
+    const observed = { host: hp.host, port: hp.port };
+    this.registry.set(s.peerId, { id: s.peerId, session: s, observed, local: m.local, listenPort: m.listenPort, registeredAt: this.clock.now() });
+    this.counters.inc('registrations');
+    s.send(FrameType.REGISTERED, encodeRegistered({ observed }));
+    this.opts.log.debug(`registered ${s.peerId} at ${s.remoteAddress}`);
+  }
+
+  /** Registered and allowed to ask? Answers the error itself when not. */
+  private admit(s: Session, reqId: number): boolean {
+    if (this.registry.get(s.peerId)?.session !== s) {
+      s.send(FrameType.SIGNAL_ERROR, encodeSignalError({ reqId, code: SignalErrorCode.NOT_REGISTERED, reason: 'register first' }));
+      return false;
+    }
+    if (!this.bucket(this.requestBuckets, s, REQUEST_RATE).take(this.clock.now())) {
+      this.counters.inc('rate_limited.request');
+      s.send(FrameType.SIGNAL_ERROR, encodeSignalError({ reqId, code: SignalErrorCode.RATE_LIMITED, reason: 'too many requests' }));
+      return false;
+    }
+    return true;
+  }
+
+  private target(s: Session, reqId: number, key: Uint8Array): Registration | undefined {
+    const id = nodeIdFromPublicKey(key);
+    const reg = this.registry.get(id);
+    if (!reg) s.send(FrameType.SIGNAL_ERROR, encodeSignalError({ reqId, code: SignalErrorCode.NOT_FOUND, reason: `${id} is not registered` }));
+    return reg;
+  }
+
+  private onLookup(s: Session, payload: Buffer): void {
+    const m = decodeLookup(payload);
+    if (!this.admit(s, m.reqId)) return;
+    const reg = this.target(s, m.reqId, m.target);
+    if (!reg) return;
+    s.send(FrameType.LOOKUP_RESULT, encodeLookupResult({ reqId: m.reqId, target: m.target, public: reg.observed, local: reg.local }));
+  }
+
+  private onPunchRequest(s: Session, payload: Buffer): void {
+    const m = decodePunchRequest(payload);
+    if (!this.admit(s, m.reqId)) return;
+    const peer = this.target(s, m.reqId, m.target);
+    const me = this.registry.get(s.peerId);
+    if (!peer || !me) return;
+    if (peer.id === me.id) {
+      s.send(FrameType.SIGNAL_ERROR, encodeSignalError({ reqId: m.reqId, code: SignalErrorCode.BAD_REQUEST, reason: 'cannot punch to yourself' }));
+      return;
+    }
+    const delays = punchDelays(me.session.rttMs ?? DEFAULT_RTT_MS, peer.session.rttMs ?? DEFAULT_RTT_MS, PUNCH_MARGIN_MS);
+    const sameNat = me.observed.host === peer.observed.host;
+    const common = { attempts: PUNCH_ATTEMPTS, intervalMs: PUNCH_INTERVAL_MS, sameNat };
+    try {
+      peer.session.send(FrameType.PUNCH_START, encodePunchStart({ reqId: 0, peer: publicKeyFromNodeId(me.id), delayMs: delays.b, listenPort: me.listenPort, public: me.observed, local: me.local, ...common }));
+      s.send(FrameType.PUNCH_START, encodePunchStart({ reqId: m.reqId, peer: m.target, delayMs: delays.a, listenPort: peer.listenPort, public: peer.observed, local: peer.local, ...common }));
+      this.counters.inc('punches');
+    } catch (err) {
+      this.opts.log.warn(`punch coordination failed: ${errorMessage(err)}`);
+    }
+  }
+}
