@@ -5,7 +5,7 @@
  */
 import { promises as fs } from 'node:fs';
 import { lookup } from 'node:dns/promises';
-import { isIP } from 'node:net';
+import { isIP, type Server } from 'node:net';
 import { networkInterfaces } from 'node:os';
 import { join, resolve } from 'node:path';
 import type { DialProgress, DialResult, HistoryEntry, NodeApi, NodeEvent, NodeId, PeerInfo, SendResult, StatusInfo } from './api.js';
@@ -21,6 +21,7 @@ import { openLmdbStore, type PeerRecord, type Store } from './store/index.js';
 import {
   ConnectionManager,
   Counters,
+  plainListen,
   tcpConnector as tcpConnect,
   CONNECT_TIMEOUT_MS,
   DEAD_AFTER_MS,
@@ -136,7 +137,7 @@ export class SentinelNode implements NodeApi {
     this.native = opts.native === 'off' ? { ok: false, reason: 'disabled by configuration' } : loadNative();
     if (!this.native.ok) this.log.warn(`hole punching unavailable: ${this.native.reason}`);
     this.manager = new ConnectionManager({
-      ...(this.native.ok ? { listener: (port: number, host: string | undefined) => fighterListen({ host: host ?? '0.0.0.0', port }) } : {}),
+      ...(this.native.ok ? { listener: exclusiveFighterListen } : {}),
       identity,
       clock: this.clock,
       counters: this.counters,
@@ -478,4 +479,18 @@ function localEndpoints(port: number, host: string | undefined): Endpoint[] {
     for (const a of list ?? []) if (a.family === 'IPv4' && !a.internal) out.push({ host: a.address, port });
   }
   return out.slice(0, 8);
+}
+
+/**
+ * A fighter listener (SO_REUSEPORT) on the identity port, but only if nobody else holds
+ * that port: SO_REUSEPORT would otherwise let a second node share it silently. A plain
+ * bind (without SO_REUSEPORT) fails with EADDRINUSE against any existing holder.
+ */
+async function exclusiveFighterListen(port: number, host: string | undefined): Promise<Server> {
+  const h = host ?? '0.0.0.0';
+  if (port !== 0) {
+    const probe = await plainListen(port, h);
+    await new Promise<void>((r) => probe.close(() => r()));
+  }
+  return fighterListen({ host: h, port });
 }

@@ -54,24 +54,33 @@ export function selfSignedCertificateDer(privateKey: KeyObject, publicKey: KeyOb
   return sequence(tbs, algorithm, bitString(signature));
 }
 
+/** Certificates already verified, by SHA-256 fingerprint: the same bytes verify the same way. */
+const verified = new Map<string, NodeId>();
+const MAX_VERIFIED = 4096;
+
 /**
- * Derive the authenticated node id from a peer's DER certificate: the key must be
- * Ed25519 and the certificate must be validly self-signed by it. Throws E_BAD_CERT.
+ * Derive the authenticated node id from a peer's certificate (DER or parsed): the key must
+ * be Ed25519 and the certificate must be validly self-signed by it. Throws E_BAD_CERT.
  */
-export function nodeIdFromCertificate(der: Uint8Array): NodeId {
+export function nodeIdFromCertificate(input: Uint8Array | X509Certificate): NodeId {
   let cert: X509Certificate;
   try {
-    cert = new X509Certificate(der);
+    cert = input instanceof X509Certificate ? input : new X509Certificate(input);
   } catch (err) {
     throw new SentinelError('E_BAD_CERT', 'unparseable certificate', { cause: err });
   }
+  const cached = verified.get(cert.fingerprint256);
+  if (cached) return cached;
   const key = cert.publicKey;
   if (key.asymmetricKeyType !== 'ed25519') {
     throw new SentinelError('E_BAD_CERT', `certificate key is ${key.asymmetricKeyType ?? 'unknown'}, not ed25519`);
   }
   if (!cert.verify(key)) throw new SentinelError('E_BAD_CERT', 'certificate is not self-signed by its key');
   const spki = key.export({ type: 'spki', format: 'der' });
-  return nodeIdFromPublicKey(spki.subarray(spki.length - PUBLIC_KEY_BYTES));
+  const id = nodeIdFromPublicKey(spki.subarray(spki.length - PUBLIC_KEY_BYTES));
+  if (verified.size >= MAX_VERIFIED) verified.delete(verified.keys().next().value as string);
+  verified.set(cert.fingerprint256, id);
+  return id;
 }
 
 /** A KeyObject for a raw Ed25519 public key. */

@@ -15,6 +15,7 @@ import {
   decodeHello,
   decodePing,
   encodeFrame,
+  encodeFrameHeader,
   encodeGoaway,
   encodeHello,
   encodePing,
@@ -48,6 +49,8 @@ export interface SessionOptions {
 }
 
 const MAX_OUTSTANDING_PINGS = 8;
+/** Payloads from this size up are written without copying them behind the header. */
+const ZERO_COPY_MIN = 16 * 1024;
 
 export class Session {
   readonly peerId: NodeId;
@@ -111,7 +114,15 @@ export class Session {
       this.close(GoawayCode.PROTOCOL_ERROR, 'peer is not reading', new SentinelError('E_PROTOCOL', 'write buffer limit reached'));
       return false;
     }
-    socket.write(encodeFrame(type, payload));
+    if (payload.length < ZERO_COPY_MIN) {
+      socket.write(encodeFrame(type, payload));
+    } else {
+      // Large payloads: write header and payload as two buffers in one batch, no copy.
+      socket.cork();
+      socket.write(encodeFrameHeader(type, payload.length));
+      socket.write(payload);
+      socket.uncork();
+    }
     return true;
   }
 

@@ -34,9 +34,9 @@ export function verifyPeer(socket: TLSSocket, expected?: NodeId): NodeId {
   if (socket.getProtocol() !== 'TLSv1.3') throw new SentinelError('E_TLS', `negotiated ${socket.getProtocol() ?? 'nothing'}`);
   if (socket.alpnProtocol !== ALPN_PROTOCOL) throw new SentinelError('E_ALPN', `peer offered no ${ALPN_PROTOCOL}`);
   if (socket.isSessionReused()) throw new SentinelError('E_TLS', 'session resumption is not allowed');
-  const cert = socket.getPeerCertificate(true);
-  if (!cert || !cert.raw) throw new SentinelError('E_NO_PEER_CERT');
-  const peerId = nodeIdFromCertificate(cert.raw);
+  const cert = socket.getPeerX509Certificate();
+  if (!cert) throw new SentinelError('E_NO_PEER_CERT');
+  const peerId = nodeIdFromCertificate(cert);
   if (expected !== undefined && peerId !== expected) {
     throw new SentinelError('E_PEER_ID_MISMATCH', `expected ${expected}, got ${peerId}`);
   }

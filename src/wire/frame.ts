@@ -49,11 +49,31 @@ export function encodeFrame(type: number, payload: Uint8Array): Buffer {
     throw new SentinelError('E_FRAME_TOO_LARGE', `payload of ${payload.length} bytes`);
   }
   const frame = Buffer.allocUnsafe(HEADER_SIZE + payload.length);
-  frame.writeUInt32BE(payload.length, 0);
-  frame.writeUInt8(FRAME_VERSION, VERSION_OFFSET);
-  frame.writeUInt8(type, TYPE_OFFSET);
+  writeHeader(frame, type, payload.length);
   frame.set(payload, HEADER_SIZE);
   return frame;
+}
+
+/**
+ * Just the 6-byte header for a payload of `length` bytes, for writers that send the
+ * payload as a separate buffer (no copy). Same checks as {@link encodeFrame}.
+ */
+export function encodeFrameHeader(type: number, length: number): Buffer {
+  if (!Number.isInteger(type) || type < 0 || type > 0xff) {
+    throw new SentinelError('E_FRAME_MALFORMED', `frame type ${type} is not in 0..255`);
+  }
+  if (!Number.isInteger(length) || length < 0 || length > MAX_PAYLOAD_SIZE) {
+    throw new SentinelError('E_FRAME_TOO_LARGE', `payload of ${length} bytes`);
+  }
+  const header = Buffer.allocUnsafe(HEADER_SIZE);
+  writeHeader(header, type, length);
+  return header;
+}
+
+function writeHeader(buf: Buffer, type: number, length: number): void {
+  buf.writeUInt32BE(length, 0);
+  buf.writeUInt8(FRAME_VERSION, VERSION_OFFSET);
+  buf.writeUInt8(type, TYPE_OFFSET);
 }
 
 /**
@@ -146,7 +166,8 @@ export class FrameDecoder {
 
   private startPayload(frames: Frame[]): void {
     // Length was validated against the cap by checkLength before we get here.
-    this.payload = Buffer.alloc(this.header.readUInt32BE(0));
+    // Unsafe (uninitialised) is fine: the frame is emitted only once every byte is filled.
+    this.payload = Buffer.allocUnsafe(this.header.readUInt32BE(0));
     this.payloadFill = 0;
     if (this.payload.length === 0) this.finishFrame(frames);
   }

@@ -56,12 +56,13 @@ class Resources {
   }
 
   async closeAll(): Promise<void> {
-    await Promise.all([...this.servers].map((s) => new Promise((resolve) => s.close(resolve))));
+    // Sockets first: server.close() waits for its accepted connections to end.
     await Promise.all([...this.sockets].filter((s) => !s.closed).map((s) => {
       const closed = once(s, 'close');
       s.destroy();
       return closed;
     }));
+    await Promise.all([...this.servers].map((s) => new Promise((resolve) => s.close(resolve))));
     for (const fd of this.fds) addon().close(fd);
   }
 }
@@ -169,7 +170,7 @@ test('a fighter listener and a fighter connection share one local port', opts, a
   await assert.rejects(plainConnect({ host: LOOP, port: portOf(remote), localAddress: LOOP, localPort: P }), { code: 'EADDRINUSE' });
 
   const incoming = nextConnection(remote);
-  const out = r.socket(await fighterConnect({ localPort: P, host: LOOP, port: portOf(remote), timeoutMs: TIMEOUT_MS }));
+  const out = r.socket(await fighterConnect({ localHost: LOOP, localPort: P, host: LOOP, port: portOf(remote), timeoutMs: TIMEOUT_MS }));
   const peer = await incoming;
   assert.equal(out.localPort, P);
   assert.equal(peer.remotePort, P);
@@ -182,14 +183,15 @@ test('a fighter listener and a fighter connection share one local port', opts, a
   await r.closeAll();
 });
 
-test('two fighter connections from one local port reach two remotes', opts, async () => {
+test('two fighter connections from one local port reach two remotes (all on wildcard addresses)', opts, async () => {
   const r = new Resources();
-  const listener = r.server(await fighterListen({ host: LOOP, port: 0 }));
+  // As the node uses them: listener on 0.0.0.0:P, dials from the default local 0.0.0.0:P.
+  const listener = r.server(await fighterListen({ host: '0.0.0.0', port: 0 }));
   const P = portOf(listener);
   const remotes = [r.server(await plainListen()), r.server(await plainListen())];
   for (const remote of remotes) {
     const incoming = nextConnection(remote);
-    const out = r.socket(await fighterConnect({ localHost: LOOP, localPort: P, host: LOOP, port: portOf(remote), timeoutMs: TIMEOUT_MS }));
+    const out = r.socket(await fighterConnect({ localPort: P, host: LOOP, port: portOf(remote), timeoutMs: TIMEOUT_MS }));
     const peer = await incoming;
     assert.equal(peer.remotePort, P);
     await exchange(out, peer);

@@ -6,14 +6,17 @@ describe('frame types', () => {
   it('has the assigned type bytes', () => {
     assert.deepEqual(
       { ...FrameType },
-      { HELLO: 0x01, PING: 0x02, PONG: 0x03, GOAWAY: 0x04, CHAT: 0x10, ACK: 0x11 },
+      {
+        HELLO: 0x01, PING: 0x02, PONG: 0x03, GOAWAY: 0x04, CHAT: 0x10, ACK: 0x11,
+        REGISTER: 0x20, REGISTERED: 0x21, LOOKUP: 0x22, LOOKUP_RESULT: 0x23, PUNCH_REQUEST: 0x24, PUNCH_START: 0x25, SIGNAL_ERROR: 0x26,
+      },
     );
   });
 
   it('knows exactly the assigned types', () => {
     const known = [];
     for (let t = 0; t <= 0xff; t++) if (isKnownType(t)) known.push(t);
-    assert.deepEqual(known, [0x01, 0x02, 0x03, 0x04, 0x10, 0x11]);
+    assert.deepEqual(known, [0x01, 0x02, 0x03, 0x04, 0x10, 0x11, 0x20, 0x21, 0x22, 0x23, 0x24, 0x25, 0x26]);
   });
 
   it('splits critical 0x00-0x7f from optional 0x80-0xff', () => {
