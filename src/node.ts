@@ -15,7 +15,7 @@ import { loadOrCreateIdentity, resolveNodeId, type Identity } from './identity/i
 import type { Logger } from './log.js';
 import { Messenger, toHistoryEntry } from './messaging/index.js';
 import { fighterConnect, fighterListen, loadNative } from './native/index.js';
-import { planPunch, runPunch } from './punch/index.js';
+import { planPunch, runPunch, type SelfView } from './punch/index.js';
 import { SignalerClient, parseSignalerAddress } from './signaler/index.js';
 import { openLmdbStore, type PeerRecord, type Store } from './store/index.js';
 import {
@@ -329,13 +329,14 @@ export class SentinelNode implements NodeApi {
   }
 
   private async executePunch(ps: PunchStart, receivedAt: number, progress: (m: string) => void): Promise<Session> {
-    const plan = planPunch(ps, receivedAt, { observed: this.signaler?.observed ?? null, listenPort: this.port });
-    if (plan.warning) throw new SentinelError('E_DIAL_FAILED', plan.warning);
+    const plan = planPunch(ps, receivedAt, this.selfView());
+    this.log.debug(`punch plan for ${plan.peer}: ${plan.self} NAT here, ${plan.peerKind} NAT there${plan.birthday ? `, birthday ${plan.birthday.role}` : ''}`);
     const result = await runPunch(
       plan,
       {
         clock: this.clock,
         connect: ({ host, port, timeoutMs, signal }) => fighterConnect({ localPort: this.port, host, port, timeoutMs, signal }),
+        connectEphemeral: ({ host, port, timeoutMs, signal }) => tcpConnect(host, port, timeoutMs, signal),
         adopt: (sock, peer) => this.manager.adoptPunched(sock, peer),
         existing: (peer) => this.manager.session(peer),
       },
@@ -344,10 +345,14 @@ export class SentinelNode implements NodeApi {
     return this.manager.session(result.peerId) ?? (result as Session);
   }
 
+  private selfView(): SelfView {
+    return { observed: this.signaler?.observed ?? null, listenPort: this.port, localHosts: localEndpoints(this.port, this.opts.host).map((e) => e.host) };
+  }
+
   /** The peer asked the signaler to connect us: punch back unless already connected. */
   private onPunchStart(ps: PunchStart): void {
     const receivedAt = this.clock.now();
-    const peer = planPunch(ps, receivedAt, { observed: null, listenPort: this.port }).peer;
+    const peer = planPunch(ps, receivedAt, this.selfView()).peer;
     if (this.manager.session(peer) || this.punching.has(peer)) return;
     this.log.info(`signaler: ${peer} wants to connect; punching`);
     const attempt = this.executePunch(ps, receivedAt, (m) => this.log.debug(m)).finally(() => this.punching.delete(peer));

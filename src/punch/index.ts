@@ -1,3 +1,3 @@
 export { PREAMBLE_SIZE, classifyFirstByte, decodePreamble, encodePreamble, punchRole } from './preamble.js';
-export { planPunch, portPreserving, type PunchPlan } from './plan.js';
+export { NAT_PORT_MAX, NAT_PORT_MIN, PROBE_COUNT, SPRAY_COUNT, natKind, planPunch, portPreserving, randomPorts, type Birthday, type NatKind, type PunchPlan, type SelfView } from './plan.js';
 export { runPunch, type PunchIo, type PunchProgress } from './puncher.js';

@@ -1,21 +1,57 @@
 /**
- * Pure punch planning: which endpoints to try, when, and how to explain a failure.
- * No sockets, no timers: the executor (puncher.ts) carries the plan out.
+ * Pure punch planning: which endpoints to try, when, with which technique, and how to
+ * explain a failure. No sockets, no timers: the executor (puncher.ts) carries it out.
+ *
+ * NAT kinds are inferred from what the signaler observed: a node whose public address is
+ * one of its own addresses has no NAT ("public"); one whose public port equals its
+ * identity port sits behind a port-preserving NAT ("easy"); otherwise the NAT picked
+ * another port, as NATs that use a new port per destination do ("hard").
+ *
+ * Techniques:
+ * - simultaneous open: both sides connect() from their identity ports to each other's
+ *   public endpoint, again every interval. Enough when at least one side is public or
+ *   both are easy.
+ * - easy x hard (birthday): the hard side opens SPRAY_COUNT connections from different
+ *   local ports to the easy side's public endpoint (each gets a random public port on the
+ *   hard NAT); the easy side connects from its identity port to PROBE_COUNT random ports
+ *   of the hard side's public address. Any port in common opens a path through both NATs.
+ *   With 800 x 800 over 64,512 ports the expected overlap is ~10 (P(no overlap) ~ 5e-5).
+ * - hard x hard: no technique without a relay; fail at once with that reason.
  */
 import type { NodeId } from '../api.js';
 import { nodeIdFromPublicKey } from '../identity/index.js';
 import type { Endpoint, PunchStart } from '../wire/index.js';
 
+export const SPRAY_COUNT = 800;
+export const PROBE_COUNT = 800;
+/** The port range NATs allocate from for unprivileged source ports. */
+export const NAT_PORT_MIN = 1024;
+export const NAT_PORT_MAX = 65535;
+
+export type NatKind = 'public' | 'easy' | 'hard' | 'unknown';
+
+export type Birthday = { role: 'spray'; target: Endpoint; count: number } | { role: 'probe'; host: string; ports: number[] };
+
 export interface PunchPlan {
   peer: NodeId;
-  /** Endpoints to connect to in each attempt, in order of preference. */
+  /** Endpoints for simultaneous open, in order of preference. */
   candidates: Endpoint[];
+  /** Extra technique for easy x hard, or null. */
+  birthday: Birthday | null;
   /** Absolute time (clock ms) of the first attempt. */
   startAt: number;
   attempts: number;
   intervalMs: number;
-  /** Why this is unlikely to work, if we can tell in advance. */
-  warning: string | null;
+  self: NatKind;
+  peerKind: NatKind;
+  /** Set when the plan cannot work at all: the reason. */
+  impossible: string | null;
+}
+
+export interface SelfView {
+  observed: Endpoint | null;
+  listenPort: number;
+  localHosts: readonly string[];
 }
 
 /** A NAT that keeps the identity port as the public port is "port-preserving". */
@@ -23,21 +59,55 @@ export function portPreserving(publicPort: number, listenPort: number): boolean 
   return publicPort === listenPort;
 }
 
+export function natKind(pub: Endpoint | null, listenPort: number, localHosts: readonly string[]): NatKind {
+  if (!pub) return 'unknown';
+  if (localHosts.includes(pub.host)) return 'public';
+  return portPreserving(pub.port, listenPort) ? 'easy' : 'hard';
+}
+
 const key = (e: Endpoint): string => `${e.host}|${e.port}`;
+
+/** `count` distinct random ports in the NAT range. */
+export function randomPorts(count: number, random: () => number): number[] {
+  const span = NAT_PORT_MAX - NAT_PORT_MIN + 1;
+  // Partial Fisher-Yates over the range: distinct ports, bounded work whatever `random` returns.
+  const pool = Array.from({ length: span }, (_, i) => NAT_PORT_MIN + i);
+  const n = Math.min(count, span);
+  for (let i = 0; i < n; i++) {
+    const j = i + Math.min(span - i - 1, Math.floor(random() * (span - i)));
+    [pool[i], pool[j]] = [pool[j] as number, pool[i] as number];
+  }
+  return pool.slice(0, n);
+}
 
 /**
  * Build the plan from a PUNCH_START received at `receivedAt`. Nodes behind the same
  * public address try each other's local addresses first.
  */
-export function planPunch(ps: PunchStart, receivedAt: number, self: { observed: Endpoint | null; listenPort: number }): PunchPlan {
+export function planPunch(ps: PunchStart, receivedAt: number, self: SelfView, random: () => number = Math.random): PunchPlan {
   const ordered = ps.sameNat ? [...ps.local, ps.public] : [ps.public];
   const seen = new Set<string>();
   const candidates = ordered.filter((e) => (seen.has(key(e)) ? false : (seen.add(key(e)), true)));
-  const selfHard = self.observed !== null && !portPreserving(self.observed.port, self.listenPort);
-  const peerHard = !portPreserving(ps.public.port, ps.listenPort);
-  const warning =
-    !ps.sameNat && selfHard && peerHard
-      ? 'both sides are behind NATs that change the port per destination (symmetric NAT): hole punching cannot work; a relay is needed'
-      : null;
-  return { peer: nodeIdFromPublicKey(ps.peer), candidates, startAt: receivedAt + ps.delayMs, attempts: ps.attempts, intervalMs: ps.intervalMs, warning };
+  const mine = natKind(self.observed, self.listenPort, self.localHosts);
+  const theirs = natKind(ps.public, ps.listenPort, ps.local.map((e) => e.host));
+  let birthday: Birthday | null = null;
+  let impossible: string | null = null;
+  if (!ps.sameNat && mine === 'hard' && theirs === 'hard') {
+    impossible = 'both sides are behind NATs that change the port per destination (symmetric NAT): hole punching cannot work; a relay is needed';
+  } else if (!ps.sameNat && mine === 'hard' && theirs === 'easy') {
+    birthday = { role: 'spray', target: ps.public, count: SPRAY_COUNT };
+  } else if (!ps.sameNat && mine === 'easy' && theirs === 'hard') {
+    birthday = { role: 'probe', host: ps.public.host, ports: randomPorts(PROBE_COUNT, random) };
+  }
+  return {
+    peer: nodeIdFromPublicKey(ps.peer),
+    candidates,
+    birthday,
+    startAt: receivedAt + ps.delayMs,
+    attempts: ps.attempts,
+    intervalMs: ps.intervalMs,
+    self: mine,
+    peerKind: theirs,
+    impossible,
+  };
 }

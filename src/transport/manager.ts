@@ -74,24 +74,28 @@ export function plainListen(port: number, host: string | undefined): Promise<net
   });
 }
 
-/** Plain TCP connect with a timeout; errors carry errno names. */
-export const tcpConnector: Connector = (host, port, timeoutMs) =>
-  new Promise((resolve, reject) => {
+/** Plain TCP connect (ephemeral local port) with a timeout and optional abort; errors carry errno names. */
+export function tcpConnector(host: string, port: number, timeoutMs: number, signal?: AbortSignal): Promise<net.Socket> {
+  return new Promise((resolve, reject) => {
     const sock = net.connect({ host, port });
-    const timer = setTimeout(() => {
+    const fail = (detail: string, cause?: unknown): void => {
+      clearTimeout(timer);
+      signal?.removeEventListener('abort', onAbort);
       sock.destroy();
-      reject(new SentinelError('E_DIAL_FAILED', `TCP connect to ${formatHostPort(host, port)} timed out after ${timeoutMs} ms`));
-    }, timeoutMs);
+      reject(new SentinelError('E_DIAL_FAILED', `TCP connect to ${formatHostPort(host, port)}: ${detail}`, { cause }));
+    };
+    const onAbort = (): void => fail('aborted');
+    const timer = setTimeout(() => fail(`timed out after ${timeoutMs} ms`), timeoutMs);
+    signal?.addEventListener('abort', onAbort, { once: true });
     sock.once('connect', () => {
       clearTimeout(timer);
+      signal?.removeEventListener('abort', onAbort);
       sock.removeAllListeners('error');
       resolve(sock);
     });
-    sock.once('error', (err) => {
-      clearTimeout(timer);
-      reject(new SentinelError('E_DIAL_FAILED', `TCP connect to ${formatHostPort(host, port)}: ${errorCode(err) ?? err.message}`, { cause: err }));
-    });
+    sock.once('error', (err) => fail(errorCode(err) ?? err.message, err));
   });
+}
 
 export class ConnectionManager {
   private readonly context: SecureContext;

@@ -1,0 +1,243 @@
+/**
+ * The NAT traversal grid (root only; skipped with the reason otherwise, or failed when
+ * SENTINEL_LAB=required): for every ordered pair of NAT kinds (dialer, target) in
+ * {public, easy, hard}, fresh nodes (new identities, nothing cached) dial each other by
+ * id through the lab's real nftables NATs, coordinated by a signaler on a public host.
+ * Each cell runs SENTINEL_GRID_TRIALS trials (default 3). The outcome is asserted
+ * against {@link EXPECT} and written to docs/NAT-GRID.md.
+ */
+import assert from 'node:assert/strict';
+import { writeFile } from 'node:fs/promises';
+import { release } from 'node:os';
+import { join } from 'node:path';
+import { after, before, describe, it } from 'node:test';
+import { REPO_ROOT } from '../helpers/procs.js';
+import { buildLab, canRunLab, type Lab } from './index.js';
+import { SentinelLab, tail, type LabNode, type LabSignaler } from './sentinel-procs.js';
+
+/** NAT kinds of the grid: on the internet, behind a port-preserving NAT, behind a symmetric NAT. */
+export const KINDS = ['public', 'easy', 'hard'] as const;
+export type Kind = (typeof KINDS)[number];
+/** A grid cell: `<dialer kind>><target kind>`. */
+export type Cell = `${Kind}>${Kind}`;
+
+/** What each cell must do: every trial direct, or every trial failing (with a reason). */
+export const EXPECT: Readonly<Record<Cell, 'direct' | 'fail'>> = {
+  'public>public': 'direct',
+  'public>easy': 'direct',
+  'public>hard': 'direct',
+  'easy>public': 'direct',
+  'easy>easy': 'direct',
+  'easy>hard': 'direct',
+  'hard>public': 'direct',
+  'hard>easy': 'direct',
+  // Two symmetric NATs: no TCP hole punch can work; the dial must say so quickly.
+  'hard>hard': 'fail',
+};
+
+/**
+ * Cells whose expectation the product does not meet yet: their test is a node:test
+ * `todo` (reported, never failing the suite). Remove an entry once the cell passes.
+ */
+export const PENDING: Readonly<Partial<Record<Cell, string>>> = {
+  // e.g. 'easy>hard': 'birthday-style punching for one symmetric NAT is being implemented',
+};
+
+/** The hard x hard dial must give up within this long (a requirement, not a benchmark). */
+export const HARD_HARD_FAIL_WITHIN_MS = 10_000;
+
+const TRIALS = Number(process.env['SENTINEL_GRID_TRIALS'] ?? '3');
+const DOC_PATH = join(REPO_ROOT, 'docs', 'NAT-GRID.md');
+const BASE_PORT = 20_000;
+const DIALER_HOST = (k: Kind): string => `${k}-d`;
+const TARGET_HOST = (k: Kind): string => `${k}-t`;
+
+/** One dial of one cell. */
+interface Trial {
+  ok: boolean;
+  /** The dial result's `ms` when ok, else the wall time until the client gave up. */
+  ms: number;
+  elapsedMs: number;
+  method?: string;
+  path?: string | null;
+  address?: string;
+  reason?: string;
+}
+
+const check = await canRunLab();
+const required = process.env['SENTINEL_LAB'] === 'required';
+
+if (!check.ok) {
+  const reason = `NAT lab unavailable: ${check.reason}`;
+  if (required) it('NAT traversal grid (SENTINEL_LAB=required)', () => assert.fail(reason));
+  else it('NAT traversal grid', { skip: reason }, () => undefined);
+}
+
+const cells = (): Cell[] => KINDS.flatMap((d) => KINDS.map((t): Cell => `${d}>${t}`));
+
+function median(xs: readonly number[]): number {
+  const s = [...xs].sort((a, b) => a - b);
+  const mid = Math.floor(s.length / 2);
+  return s.length % 2 === 1 ? (s[mid] as number) : ((s[mid - 1] as number) + (s[mid] as number)) / 2;
+}
+
+/** One grid cell as text: "3/3 direct (method), median X ms" and/or "failed: reason". */
+export function summarize(trials: readonly Trial[]): string {
+  if (trials.length === 0) return 'not run';
+  const ok = trials.filter((x) => x.ok);
+  const failed = trials.filter((x) => !x.ok);
+  const parts: string[] = [];
+  if (ok.length > 0) {
+    const methods = [...new Set(ok.map((x) => x.method))].join(', ');
+    parts.push(`${ok.length}/${trials.length} direct (${methods}), median ${Math.round(median(ok.map((x) => x.ms)))} ms`);
+  }
+  if (failed.length > 0) {
+    const reasons = [...new Set(failed.map((x) => x.reason))].join(' / ');
+    const count = ok.length > 0 ? `${failed.length}/${trials.length} ` : '';
+    parts.push(`${count}failed after median ${(median(failed.map((x) => x.elapsedMs)) / 1000).toFixed(1)} s: ${reasons}`);
+  }
+  return parts.join('; ');
+}
+
+const escapeCell = (s: string): string => s.replace(/\|/g, '\\|').replace(/\n/g, ' ');
+
+/** The whole of docs/NAT-GRID.md. */
+function renderDoc(results: ReadonlyMap<Cell, Trial[]>, started: Date): string {
+  const header = `| dialer \\ target | ${KINDS.join(' | ')} |`;
+  const rule = `|---|${KINDS.map(() => '---').join('|')}|`;
+  const rows = KINDS.map((d) => `| **${d}** | ${KINDS.map((t) => escapeCell(summarize(results.get(`${d}>${t}`) ?? []))).join(' | ')} |`);
+  const expectRows = KINDS.map((d) => `| **${d}** | ${KINDS.map((t) => `${EXPECT[`${d}>${t}`]}${PENDING[`${d}>${t}`] ? ' (pending)' : ''}`).join(' | ')} |`);
+  const details = cells().flatMap((c) =>
+    (results.get(c) ?? []).map((x, i) =>
+      x.ok ? `- ${c} #${i + 1}: direct, ${x.method}, ${x.ms} ms, peer at ${x.address}` : `- ${c} #${i + 1}: failed after ${x.elapsedMs} ms: ${x.reason}`,
+    ),
+  );
+  return `# NAT traversal grid
+
+Generated by \`test/lab/nat-grid.test.ts\` on ${started.toISOString().slice(0, 10)}
+(Node.js ${process.version}, Linux ${release()}); ${TRIALS} trial(s) per cell. Do not edit by hand.
+
+Each trial starts two fresh nodes (new identities, empty stores: no cached address) in
+the NAT lab (docs/NAT-LAB.md), both registered with one signaler on a public host, and the
+dialer runs \`sentinel dial <target id> --json\`. Kinds: **public** = a host with its own
+internet address; **easy** = behind a port-preserving, endpoint-independent NAT
+(\`masquerade\`); **hard** = behind a symmetric NAT, a new public port per destination
+(\`masquerade random\`). Every router drops unsolicited inbound packets, as home routers do.
+Times are the node's own \`ms\` for a direct dial, and the wall time until \`sentinel\` gave
+up for a failure.
+
+## Results
+
+${header}
+${rule}
+${rows.join('\n')}
+
+## Expected
+
+${header}
+${rule}
+${expectRows.join('\n')}
+
+${Object.keys(PENDING).length > 0 ? '"pending": not yet required (a \`todo\` test). ' : ''}hard to hard must fail within
+${HARD_HARD_FAIL_WITHIN_MS / 1000} s with a reason that mentions the NAT.
+
+## Reproduce
+
+As root, from the repository root:
+
+\`\`\`
+npx tsc -p tsconfig.json && SENTINEL_GRID_TRIALS=${TRIALS} node --test dist/test/lab/nat-grid.test.js
+\`\`\`
+
+## Every trial
+
+${details.join('\n')}
+`;
+}
+
+if (check.ok) describe('NAT traversal grid', { timeout: 900_000 }, () => {
+  let lab: Lab;
+  let sl: SentinelLab;
+  let signaler: LabSignaler;
+  const results = new Map<Cell, Trial[]>();
+  const started = new Date();
+
+  before(async () => {
+    assert.ok(Number.isInteger(TRIALS) && TRIALS >= 1, `SENTINEL_GRID_TRIALS must be a positive integer, got ${String(process.env['SENTINEL_GRID_TRIALS'])}`);
+    // One dialer host and one target host per kind, each on its own site: two hosts
+    // behind one NAT would be a "same NAT" case, which is not what the grid measures.
+    lab = await buildLab({
+      sites: [
+        { name: 'core', nat: 'public', hosts: ['sig'] },
+        ...KINDS.flatMap((k) => [
+          { name: `${k}D`, nat: k, hosts: [DIALER_HOST(k)] },
+          { name: `${k}T`, nat: k, hosts: [TARGET_HOST(k)] },
+        ]),
+      ],
+    });
+    sl = new SentinelLab(lab);
+    signaler = await sl.startSignaler('sig');
+  });
+
+  after(async () => {
+    try {
+      if (results.size === cells().length) await writeFile(DOC_PATH, renderDoc(results, started));
+    } finally {
+      await sl?.cleanup();
+      await lab?.destroy();
+    }
+  });
+
+  /** Fresh dialer and target, one dial by id, both stopped again. */
+  async function trial(cell: Cell, n: number, ports: { dialer: number; target: number }): Promise<Trial> {
+    const [d, t] = cell.split('>') as [Kind, Kind];
+    const started = await Promise.allSettled([
+      sl.startNode(DIALER_HOST(d), { port: ports.dialer, signaler }),
+      sl.startNode(TARGET_HOST(t), { port: ports.target, signaler }),
+    ]);
+    const nodes = started.flatMap((s) => (s.status === 'fulfilled' ? [s.value] : []));
+    try {
+      for (const s of started) if (s.status === 'rejected') throw s.reason;
+      const [dialer, target] = nodes as [LabNode, LabNode];
+      const o = await dialer.dial(target.id);
+      if (!o.ok) {
+        if (EXPECT[cell] === 'direct') {
+          // Keep what a person debugging this cell needs.
+          process.stderr.write(`\n### ${cell} trial ${n}: ${o.reason}\n--- dialer stderr:\n${o.stderr}\n--- dialer log:\n${tail(dialer.stderr())}\n--- target log:\n${tail(target.stderr())}\n`);
+        }
+        return { ok: false, ms: o.elapsedMs, elapsedMs: o.elapsedMs, reason: o.reason };
+      }
+      const peer = (await dialer.peers()).find((p) => p.id === target.id);
+      return { ok: true, ms: o.result.ms, elapsedMs: o.elapsedMs, method: o.result.method, path: peer?.path ?? null, address: o.result.address };
+    } finally {
+      await Promise.allSettled(nodes.map((x) => x.stop()));
+    }
+  }
+
+  for (const [i, cell] of cells().entries()) {
+    const [d, t] = cell.split('>') as [Kind, Kind];
+    const pending = PENDING[cell];
+    it(`${d} dials ${t}: ${EXPECT[cell]}`, pending !== undefined ? { todo: pending } : {}, async (ctx) => {
+      const trials: Trial[] = [];
+      results.set(cell, trials);
+      for (let n = 0; n < TRIALS; n++) {
+        // Fresh ports per trial, so no conntrack entry of an earlier trial is reused.
+        const port = BASE_PORT + 2 * (i * TRIALS + n);
+        trials.push(await trial(cell, n + 1, { dialer: port, target: port + 1 }));
+      }
+      ctx.diagnostic(`${cell}: ${summarize(trials)}`);
+      if (EXPECT[cell] === 'direct') {
+        for (const [n, x] of trials.entries()) {
+          assert.ok(x.ok, `${cell} trial ${n + 1} failed: ${x.reason}`);
+          assert.equal(x.path, 'direct', `${cell} trial ${n + 1}`);
+        }
+      } else {
+        for (const [n, x] of trials.entries()) {
+          assert.equal(x.ok, false, `${cell} trial ${n + 1} connected (${x.method}) although it should not`);
+          assert.match(x.reason ?? '', /NAT/i, `${cell} trial ${n + 1}: the reason should name the NAT`);
+          assert.ok(x.elapsedMs < HARD_HARD_FAIL_WITHIN_MS, `${cell} trial ${n + 1} took ${x.elapsedMs} ms to fail`);
+        }
+      }
+    });
+  }
+});
