@@ -339,10 +339,25 @@ export class SentinelNode implements NodeApi {
         connectEphemeral: ({ host, port, timeoutMs, signal }) => tcpConnect(host, port, timeoutMs, signal),
         adopt: (sock, peer) => this.manager.adoptPunched(sock, peer),
         existing: (peer) => this.manager.session(peer),
+        sessionUp: (peer, signal) => this.sessionUp(peer, signal),
       },
       (p) => progress(p.message),
     );
     return this.manager.session(result.peerId) ?? (result as Session);
+  }
+
+  /** Resolves when a session with `peer` becomes active (pending until then). */
+  private sessionUp(peer: NodeId, signal: AbortSignal): Promise<Session> {
+    return new Promise((resolve) => {
+      const off = this.onEvent((e) => {
+        if (e.type !== 'peer-connected' || e.peer.id !== peer) return;
+        const s = this.manager.session(peer);
+        if (!s) return;
+        off();
+        resolve(s);
+      });
+      signal.addEventListener('abort', () => off(), { once: true });
+    });
   }
 
   private selfView(): SelfView {

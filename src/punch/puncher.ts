@@ -21,6 +21,8 @@ export interface PunchIo {
   adopt(sock: Duplex, peer: NodeId): Promise<{ peerId: NodeId; remoteAddress: string }>;
   /** A session with `peer` that came up by other means (e.g. its SYN hit our listener). */
   existing(peer: NodeId): { peerId: NodeId; remoteAddress: string } | undefined;
+  /** Resolves when a session with `peer` comes up by any means (never rejects on its own). */
+  sessionUp(peer: NodeId, signal: AbortSignal): Promise<{ peerId: NodeId; remoteAddress: string }>;
   clock: Clock;
 }
 
@@ -44,8 +46,10 @@ export async function runPunch(plan: PunchPlan, io: PunchIo, onProgress?: (p: Pu
   const errors = new Map<string, string>();
   const tasks = [simultaneousOpen(plan, io, abort.signal, errors, onProgress)];
   if (plan.birthday) tasks.push(birthday(plan.birthday, plan, io, abort.signal));
+  const punched = Promise.any(tasks);
   try {
-    return await Promise.any(tasks);
+    // The peer's own attempt may reach our listener first: stop as soon as that happens.
+    return await Promise.race([punched, io.sessionUp(plan.peer, abort.signal)]);
   } catch {
     const found = io.existing(plan.peer);
     if (found) return found;

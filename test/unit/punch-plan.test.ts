@@ -113,6 +113,7 @@ describe('runPunch', () => {
       connectEphemeral: () => Promise.reject(new Error('unused')),
       adopt: async (_s, p) => ({ peerId: p, remoteAddress: '203.0.113.20:8443' }),
       existing: () => undefined,
+      sessionUp: () => new Promise(() => {}),
     };
     const plan = planPunch(start({ attempts: 5 }), 0, easySelf);
     const done = runPunch(plan, io);
@@ -130,6 +131,7 @@ describe('runPunch', () => {
       connectEphemeral: () => Promise.reject(new Error('unused')),
       adopt: () => Promise.reject(new Error('unused')),
       existing: () => undefined,
+      sessionUp: () => new Promise(() => {}),
     };
     const done = runPunch(planPunch(start({ attempts: 2 }), 0, easySelf), io);
     const check = assert.rejects(done, (e) => isSentinelError(e, 'E_DIAL_FAILED') && /2 attempts/.test(e.message) && /ECONNREFUSED/.test(e.message) && /easy NAT here/.test(e.message));
@@ -138,7 +140,7 @@ describe('runPunch', () => {
   });
 
   it('refuses at once when the plan is impossible', async () => {
-    const io = { clock: fakeClock() } as unknown as PunchIo;
+    const io = { clock: fakeClock(), sessionUp: () => new Promise(() => {}) } as unknown as PunchIo;
     await assert.rejects(runPunch(planPunch(start({ public: { host: '203.0.113.20', port: 40000 } }), 0, hardSelf), io), (e) => isSentinelError(e, 'E_DIAL_FAILED') && /relay/.test(e.message));
   });
 });
