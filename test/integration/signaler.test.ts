@@ -6,7 +6,10 @@ import { generateIdentity, publicKeyFromNodeId } from '../../src/identity/index.
 import { createLogger } from '../../src/log.js';
 import { loadNative } from '../../src/native/index.js';
 import { SignalerServer } from '../../src/signaler/index.js';
-import { encodeFrame, encodeLookup, encodeRegister, FrameType, FrameDecoder, decodeSignalError, decodeRegistered } from '../../src/wire/index.js';
+import net from 'node:net';
+import { encodeFrame, encodeLookup, encodePunchRequest, encodeRegister, FrameType, FrameDecoder, decodeSignalError, decodeRegistered } from '../../src/wire/index.js';
+import { SIGNAL_MAX_PAYLOAD, REGISTER_RATE, REQUEST_RATE } from '../../src/signaler/index.js';
+import { startNode } from '../../src/node.js';
 import { testnet, waitFor } from '../helpers/testnet.js';
 
 const net0 = testnet();
@@ -18,7 +21,7 @@ after(async () => {
 const silent = createLogger('silent', () => {});
 const native = loadNative();
 
-async function signaler(opts: { registerTimeoutMs?: number } = {}): Promise<SignalerServer> {
+async function signaler(opts: { registerTimeoutMs?: number; limits?: Partial<import('../../src/transport/index.js').TransportLimits> } = {}): Promise<SignalerServer> {
   const s = new SignalerServer({ identity: generateIdentity(), log: silent, ...opts });
   await s.listen(0, '127.0.0.1');
   servers.push(s);
@@ -128,5 +131,68 @@ describe('signaler', () => {
     c.send(FrameType.ACK, Buffer.from('0001' + '00'.repeat(16), 'hex'));
     await c.closed;
     assert.equal(sig.counters.get('frames_unexpected'), 1);
+  });
+
+  it('limits: frame size, registrations and punch requests per second, connections per IP, handshake time', async () => {
+    const sig = await signaler({ limits: { maxSessionsPerIp: 2, handshakeTimeoutMs: 300 } });
+    // Frame size: one byte over the signaler's payload cap closes the session.
+    const big = rawClient(sig.port);
+    await big.ready;
+    big.send(FrameType.REGISTER, Buffer.alloc(SIGNAL_MAX_PAYLOAD + 1));
+    await big.closed;
+    assert.equal(sig.counters.get('protocol_errors.E_FRAME_TOO_LARGE'), 1);
+    // Registrations per second.
+    const c = rawClient(sig.port);
+    await c.ready;
+    for (let i = 0; i < REGISTER_RATE.burst + 2; i++) c.send(FrameType.REGISTER, encodeRegister({ listenPort: 5000 + i, local: [] }));
+    await waitFor(() => sig.counters.get('rate_limited.register') === 2, 3_000, 'register rate limit');
+    assert.equal(sig.counters.get('registrations'), REGISTER_RATE.burst);
+    // Punch requests per second (shared bucket with lookups).
+    for (let i = 0; i < REQUEST_RATE.burst + 3; i++) c.send(FrameType.PUNCH_REQUEST, encodePunchRequest({ reqId: i + 1, target: publicKeyFromNodeId(generateIdentity().id) }));
+    await waitFor(() => sig.counters.get('rate_limited.request') === 3, 3_000, 'request rate limit');
+    // Connections per source IP: two sessions are up (c and the next), the third is refused.
+    const second = rawClient(sig.port);
+    await second.ready;
+    second.send(FrameType.REGISTER, encodeRegister({ listenPort: 1, local: [] }));
+    await waitFor(() => second.frames.some((f) => f.type === FrameType.REGISTERED), 3_000, 'second registered');
+    const third = rawClient(sig.port);
+    await third.closed;
+    assert.equal(sig.counters.get('inbound_refused.sessions_limit'), 1);
+    // Handshake time: a TCP client that never starts TLS is dropped.
+    c.sock.destroy();
+    second.sock.destroy();
+    await waitFor(() => sig.size === 0, 3_000, 'sessions gone');
+    const mute = net.connect(sig.port, '127.0.0.1');
+    mute.on('error', () => {});
+    await new Promise((r) => mute.on('close', r));
+    assert.equal(sig.counters.get('handshakes_failed.E_HANDSHAKE_TIMEOUT'), 1);
+  });
+
+  it('a node re-registers after the signaler restarts (backoff with jitter)', async () => {
+    const identity = generateIdentity();
+    const first = new SignalerServer({ identity, log: silent });
+    const port = await first.listen(0, '127.0.0.1');
+    const n = await net0.node({ signaler: `127.0.0.1:${port}` });
+    await waitFor(() => n.status().signaler.state === 'connected', 5_000, 'registered');
+    await first.close();
+    await waitFor(() => n.status().signaler.state !== 'connected', 5_000, 'noticed the loss');
+    const again = new SignalerServer({ identity, log: silent });
+    await again.listen(port, '127.0.0.1');
+    servers.push(again);
+    await waitFor(() => again.size === 1 && n.status().signaler.state === 'connected', 10_000, 're-registered');
+    assert.ok(again.lookup(n.identity.id));
+  });
+
+  it('a node without the native addon runs and says so, and cannot punch', async () => {
+    const sig = await signaler();
+    const dir = await net0.tempDir();
+    const n = await startNode({ dataDir: dir, port: 0, host: '127.0.0.1', signaler: `127.0.0.1:${sig.port}`, native: 'off', log: silent });
+    try {
+      assert.deepEqual(n.status().holePunching, { available: false, reason: 'disabled by configuration' });
+      await waitFor(() => n.status().signaler.state === 'connected', 5_000, 'registered without the addon');
+      await assert.rejects(n.dial(generateIdentity().id), (e: Error & { code?: string }) => e.code === 'E_DIAL_FAILED' && /hole punching unavailable/.test(e.message));
+    } finally {
+      await n.close();
+    }
   });
 });
