@@ -1,9 +1,11 @@
 /** Benchmarks as functions (each returns a {@link BenchResult}); `run.ts` composes them. */
 export { runDialBench, type DialOptions } from './dial.js';
 export { runHandshakeBench, type HandshakeOptions } from './handshake.js';
+export { runLabDialBench, type LabDialOptions } from './lab-dial.js';
 export { runMessagingBench, type MessagingOptions } from './messaging.js';
 export { goalRow, infoRow, machineFacts, renderConsole, renderMarkdown, type BenchResult, type BenchRow, type Verdict } from './report.js';
 export { BENCHMARKS, REPORT_PATH, runBenchmarks } from './run.js';
+export { runSignalerBench, type SignalerBenchOptions } from './signaler.js';
 export { runStoreBench } from './store.js';
 export { runStoreTable } from './store-table.js';
 export { runThroughputBench, type ThroughputOptions } from './throughput.js';

@@ -13,8 +13,10 @@ import { performance } from 'node:perf_hooks';
 import { fileURLToPath } from 'node:url';
 import { runDialBench } from './dial.js';
 import { runHandshakeBench } from './handshake.js';
+import { runLabDialBench } from './lab-dial.js';
 import { runMessagingBench } from './messaging.js';
 import { machineFacts, renderConsole, renderMarkdown, type BenchResult } from './report.js';
+import { runSignalerBench } from './signaler.js';
 import { runStoreTable } from './store-table.js';
 import { runThroughputBench } from './throughput.js';
 
@@ -25,6 +27,8 @@ export const BENCHMARKS: Readonly<Record<string, () => Promise<BenchResult>>> = 
   handshake: () => runHandshakeBench(),
   messaging: () => runMessagingBench(),
   store: () => runStoreTable(),
+  signaler: () => runSignalerBench(),
+  'lab-dial': () => runLabDialBench(),
 };
 
 /** Where the report goes: the repository root (run.js lives in dist/bench/). */

@@ -128,7 +128,7 @@ export function formatProgress(p: DialProgress): string {
 /** Final line of a dial. */
 export function formatDialResult(r: DialResult): string {
   if (r.existing) return `already connected to ${r.id} at ${r.address} (${r.method})`;
-  return `connected to ${r.id} at ${r.address} (${r.method}) in ${Math.round(r.ms)} ms`;
+  return `connected directly to ${r.id} at ${r.address} by ${r.method} in ${Math.round(r.ms)} ms`;
 }
 
 /** Outcome of a send. */

@@ -229,6 +229,6 @@ if (check.ok) describe('hole punching with the real binaries in the NAT lab', { 
     assert.ok(lookup >= 0, `a line about asking the signaler for ${a.id}:\n${r.stderr}`);
     assert.ok(punch > lookup, `a "punching attempt" line after the lookup:\n${r.stderr}`);
     assert.match(lines.at(-1) ?? '', /connected/, 'the last progress line says connected');
-    assert.match(r.stdout, new RegExp(`connected to ${a.id}`));
+    assert.match(r.stdout, new RegExp(`connected directly to ${a.id}`));
   });
 });

@@ -153,7 +153,7 @@ describe('sentinel human output', () => {
       '[connecting] connecting to 127.0.0.1:7001',
       '[tls] TLS handshake',
     ]);
-    assert.equal(r.stdout, `connected to ${fakeId('10.9.9.9:7000')} at 10.9.9.9:7000 (outbound) in 12 ms\n`);
+    assert.equal(r.stdout, `connected directly to ${fakeId('10.9.9.9:7000')} at 10.9.9.9:7000 by outbound in 12 ms\n`);
   });
 
   it('send reports delivery or queueing', async () => {

@@ -1,0 +1,362 @@
+/**
+ * Signaler capacity on loopback: how fast 1,000 distinct nodes register (TLS 1.3
+ * handshake + REGISTER + REGISTERED), what each registered node costs the signaler in
+ * memory, and how fast registered nodes get LOOKUP answers.
+ *
+ * The SignalerServer class runs in a child process forked from this file (with
+ * --expose-gc), so its memory figures are its own and a full GC can be forced before
+ * each sample; the raw TLS clients run in the benchmark process. Both are on one machine
+ * and share its cores.
+ */
+import { fork, type ChildProcess } from 'node:child_process';
+import { once } from 'node:events';
+import { randomInt } from 'node:crypto';
+import { performance } from 'node:perf_hooks';
+import tls, { type TLSSocket } from 'node:tls';
+import { fileURLToPath } from 'node:url';
+import { generateIdentity, type Identity } from '../src/identity/index.js';
+import { createLogger } from '../src/log.js';
+import { REQUEST_RATE, SIGNAL_MAX_PAYLOAD, SignalerServer } from '../src/signaler/index.js';
+import { ALPN_PROTOCOL } from '../src/transport/index.js';
+import { FrameDecoder, FrameType, SignalErrorCode, decodeLookupResult, decodeSignalError, encodeFrame, encodeLookup, encodeRegister } from '../src/wire/index.js';
+import { infoRow, type BenchResult } from './report.js';
+import { LOOPBACK, percentiles, sleep, withTimeout, type Percentiles } from './util.js';
+
+export interface SignalerBenchOptions {
+  /** Registered nodes held open at once (default 1,000). */
+  nodes?: number;
+  /** Registrations or lookups in flight at once (default 32). */
+  concurrency?: number;
+  /** Lookups per registered node, kept within the per-node burst (default 2). */
+  lookupsPerNode?: number;
+}
+
+/** Argument that makes this file serve a signaler instead of being imported. */
+const CHILD_FLAG = '--signaler-bench-child';
+const TIMEOUT_MS = 15_000;
+const WARMUP_NODES = 32;
+/** Lookups one node sends back to back to show the per-node request limit. */
+const RATE_PROBE = 30;
+const KB = 1024;
+
+/** The signaler process: CPU used so far, then memory after a forced full GC, and its registered count. */
+interface MemorySample {
+  /** User + system CPU time of the whole process so far, µs (read before the GC). */
+  cpuUs: number;
+  rss: number;
+  heapUsed: number;
+  external: number;
+  registered: number;
+}
+
+type ToChild = { type: 'memory' } | { type: 'close' };
+type FromChild = { type: 'ready'; port: number; gc: boolean } | { type: 'memory'; sample: MemorySample };
+
+// ---- the signaler process -----------------------------------------------------------
+
+function sampleMemory(registered: number): MemorySample {
+  const cpu = process.cpuUsage();
+  const gc = (globalThis as { gc?: () => void }).gc;
+  gc?.();
+  gc?.();
+  const m = process.memoryUsage();
+  return { cpuUs: cpu.user + cpu.system, rss: m.rss, heapUsed: m.heapUsed, external: m.external, registered };
+}
+
+/** Child side: a SignalerServer on 127.0.0.1, port 0, answering memory probes over IPC. */
+async function serveChild(): Promise<void> {
+  const limits = { maxSessionsPerIp: 5_000, maxPendingHandshakesPerIp: 256, maxSessions: 10_000 };
+  const server = new SignalerServer({ identity: generateIdentity(), log: createLogger('silent', () => {}), limits });
+  const port = await server.listen(0, LOOPBACK);
+  const send = (m: FromChild): void => void process.send?.(m);
+  process.on('message', (m: ToChild) => {
+    if (m.type === 'memory') send({ type: 'memory', sample: sampleMemory(server.size) });
+    else void server.close().finally(() => process.exit(0));
+  });
+  // The benchmark process went away: nothing is left to serve.
+  process.on('disconnect', () => process.exit(0));
+  send({ type: 'ready', port, gc: typeof (globalThis as { gc?: unknown }).gc === 'function' });
+}
+
+/** Parent side: the forked signaler. */
+interface SignalerProcess {
+  port: number;
+  gc: boolean;
+  memory(): Promise<MemorySample>;
+  close(): Promise<void>;
+}
+
+async function startSignalerProcess(): Promise<SignalerProcess> {
+  const child: ChildProcess = fork(fileURLToPath(import.meta.url), [CHILD_FLAG], { execArgv: ['--expose-gc'], stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
+  const exited = once(child, 'exit');
+  const next = async (): Promise<FromChild> => ((await withTimeout(once(child, 'message'), TIMEOUT_MS, 'the signaler process'))[0] as FromChild);
+  const close = async (): Promise<void> => {
+    if (child.exitCode !== null || child.signalCode !== null) return;
+    if (child.connected) child.send({ type: 'close' } satisfies ToChild);
+    await withTimeout(exited, 5_000, 'the signaler process to exit').catch(() => child.kill('SIGKILL'));
+  };
+  try {
+    const ready = await next();
+    if (ready.type !== 'ready') throw new Error('the signaler process did not start');
+    return {
+      port: ready.port,
+      gc: ready.gc,
+      async memory() {
+        child.send({ type: 'memory' } satisfies ToChild);
+        const m = await next();
+        if (m.type !== 'memory') throw new Error('unexpected answer from the signaler process');
+        return m.sample;
+      },
+      close,
+    };
+  } catch (err) {
+    child.kill('SIGKILL');
+    throw err;
+  }
+}
+
+// ---- a raw signaler client ------------------------------------------------------------
+
+/** How a request ended: answered, or refused by the signaler with a SIGNAL_ERROR code. */
+type Outcome = { ok: true } | { ok: false; code: number; reason: string };
+
+/** Waiter key of the registration (the signaler's unprompted messages carry reqId 0). */
+const REGISTER_KEY = 0;
+
+/**
+ * A node's signaler session with nothing but node:tls and the wire codecs: it registers,
+ * sends lookups and answers keepalive PINGs (so the signaler keeps it), nothing else.
+ */
+class RawSignalClient {
+  private readonly decoder = new FrameDecoder({ maxPayload: SIGNAL_MAX_PAYLOAD });
+  private readonly waiting = new Map<number, (o: Outcome) => void>();
+  private nextReqId = 1;
+  private closedBecause: string | null = null;
+
+  private constructor(
+    readonly identity: Identity,
+    private readonly socket: TLSSocket,
+  ) {
+    socket.on('data', (chunk: Buffer) => this.onData(chunk));
+    socket.on('error', (err) => this.fail(err.message));
+    socket.on('close', () => this.fail('connection closed'));
+  }
+
+  /** Connects, registers, and resolves once REGISTERED has arrived. */
+  static async register(identity: Identity, port: number, listenPort: number): Promise<RawSignalClient> {
+    const socket = tls.connect({ host: LOOPBACK, port, key: identity.keyPem, cert: identity.certPem, ALPNProtocols: [ALPN_PROTOCOL], rejectUnauthorized: false, minVersion: 'TLSv1.3' });
+    const client = new RawSignalClient(identity, socket);
+    const registered = client.expect(REGISTER_KEY);
+    socket.once('secureConnect', () => socket.write(encodeFrame(FrameType.REGISTER, encodeRegister({ listenPort, local: [] }))));
+    const outcome = await withTimeout(registered, TIMEOUT_MS, 'REGISTERED').catch((err: Error) => ({ ok: false as const, code: -1, reason: err.message }));
+    if (!outcome.ok) {
+      socket.destroy();
+      throw new Error(`registration failed: ${outcome.reason}`);
+    }
+    return client;
+  }
+
+  /** One LOOKUP; resolves with the answer's outcome. */
+  lookup(target: Uint8Array): Promise<Outcome> {
+    const reqId = this.nextReqId++;
+    const answer = this.expect(reqId);
+    this.socket.write(encodeFrame(FrameType.LOOKUP, encodeLookup({ reqId, target })));
+    return withTimeout(answer, TIMEOUT_MS, 'a LOOKUP answer');
+  }
+
+  close(): void {
+    this.socket.destroy();
+  }
+
+  private expect(key: number): Promise<Outcome> {
+    if (this.closedBecause !== null) return Promise.resolve({ ok: false, code: -1, reason: this.closedBecause });
+    return new Promise((resolve) => this.waiting.set(key, resolve));
+  }
+
+  private settle(key: number, o: Outcome): void {
+    const w = this.waiting.get(key);
+    this.waiting.delete(key);
+    w?.(o);
+  }
+
+  private fail(reason: string): void {
+    this.closedBecause ??= reason;
+    for (const key of [...this.waiting.keys()]) this.settle(key, { ok: false, code: -1, reason });
+  }
+
+  private onData(chunk: Buffer): void {
+    try {
+      for (const f of this.decoder.push(chunk)) this.onFrame(f.type, f.payload);
+    } catch (err) {
+      this.fail(`bad data from the signaler: ${String(err)}`);
+      this.socket.destroy();
+    }
+  }
+
+  private onFrame(type: number, payload: Buffer): void {
+    switch (type) {
+      case FrameType.PING:
+        this.socket.write(encodeFrame(FrameType.PONG, payload));
+        return;
+      case FrameType.REGISTERED:
+        return this.settle(REGISTER_KEY, { ok: true });
+      case FrameType.LOOKUP_RESULT:
+        return this.settle(decodeLookupResult(payload).reqId, { ok: true });
+      case FrameType.SIGNAL_ERROR: {
+        const e = decodeSignalError(payload);
+        return this.settle(e.reqId, { ok: false, code: e.code, reason: e.reason });
+      }
+      case FrameType.GOAWAY:
+        return this.fail('the signaler said GOAWAY');
+    }
+  }
+}
+
+// ---- phases ---------------------------------------------------------------------------
+
+/** Runs `task(0..count-1)` with at most `concurrency` in flight. */
+async function pool(count: number, concurrency: number, task: (i: number) => Promise<void>): Promise<void> {
+  let next = 0;
+  const worker = async (): Promise<void> => {
+    while (next < count) await task(next++);
+  };
+  await Promise.all(Array.from({ length: Math.min(concurrency, count) }, worker));
+}
+
+/** Registers one client per identity; returns them and the per-registration times. */
+async function registerAll(ids: readonly Identity[], port: number, concurrency: number): Promise<{ clients: RawSignalClient[]; ms: number[] }> {
+  const clients: RawSignalClient[] = [];
+  const ms: number[] = [];
+  try {
+    await pool(ids.length, concurrency, async (i) => {
+      const t0 = performance.now();
+      clients.push(await RawSignalClient.register(ids[i] as Identity, port, 10_000 + i));
+      ms.push(performance.now() - t0);
+    });
+  } catch (err) {
+    for (const c of clients) c.close();
+    throw err;
+  }
+  return { clients, ms };
+}
+
+/** Waits (bounded) until the signaler has dropped every registration. */
+async function drained(sig: SignalerProcess): Promise<MemorySample> {
+  const deadline = performance.now() + TIMEOUT_MS;
+  for (;;) {
+    const m = await sig.memory();
+    if (m.registered === 0) return m;
+    if (performance.now() > deadline) throw new Error(`the signaler still holds ${m.registered} registrations after the clients closed`);
+    await sleep(50);
+  }
+}
+
+interface LookupFigures {
+  ms: number[];
+  elapsedMs: number;
+  refused: number;
+}
+
+/** `perNode` lookups from every client, each for a random registered node. */
+async function lookups(clients: readonly RawSignalClient[], perNode: number, concurrency: number): Promise<LookupFigures> {
+  const ms: number[] = [];
+  let refused = 0;
+  const t0 = performance.now();
+  await pool(clients.length * perNode, concurrency, async (i) => {
+    const from = clients[i % clients.length] as RawSignalClient;
+    const target = (clients[randomInt(clients.length)] as RawSignalClient).identity.publicKey;
+    const t = performance.now();
+    const o = await from.lookup(target);
+    if (o.ok) ms.push(performance.now() - t);
+    else if (o.code === SignalErrorCode.RATE_LIMITED) refused++;
+    else throw new Error(`lookup failed: ${o.reason}`);
+  });
+  return { ms, elapsedMs: performance.now() - t0, refused };
+}
+
+/** `RATE_PROBE` lookups from one node at once: how many the per-node limit lets through. */
+async function rateProbe(client: RawSignalClient, target: Uint8Array): Promise<{ answered: number; refused: number }> {
+  const outcomes = await Promise.all(Array.from({ length: RATE_PROBE }, () => client.lookup(target)));
+  const refused = outcomes.filter((o) => !o.ok && o.code === SignalErrorCode.RATE_LIMITED).length;
+  return { answered: outcomes.filter((o) => o.ok).length, refused };
+}
+
+// ---- the benchmark ----------------------------------------------------------------------
+
+const fmtMs = (p: Percentiles): string => `p50 ${p.p50.toFixed(2)} / p95 ${p.p95.toFixed(2)} / p99 ${p.p99.toFixed(2)} ms`;
+const perNode = (after: number, before: number, n: number): string => `${((after - before) / n / KB).toFixed(1)} KiB`;
+const mib = (bytes: number): string => `${(bytes / 2 ** 20).toFixed(1)} MiB`;
+
+function memoryRows(before: MemorySample, held: MemorySample, after: MemorySample, n: number) {
+  return [
+    infoRow(`signaler RSS per registered node`, perNode(held.rss, before.rss, n), `${mib(before.rss)} → ${mib(held.rss)}`),
+    infoRow(`signaler V8 heap used per registered node`, perNode(held.heapUsed, before.heapUsed, n), `${mib(before.heapUsed)} → ${mib(held.heapUsed)}`),
+    infoRow(`signaler external (Buffers, OpenSSL objects V8 knows of) per node`, perNode(held.external, before.external, n), `${mib(before.external)} → ${mib(held.external)}`),
+    infoRow('signaler RSS / heap after every client closed', `${mib(after.rss)} / ${mib(after.heapUsed)}`),
+  ];
+}
+
+/** Runs the signaler capacity benchmark and returns its table. */
+export async function runSignalerBench(opts: SignalerBenchOptions = {}): Promise<BenchResult> {
+  const began = performance.now();
+  const n = opts.nodes ?? 1_000;
+  const concurrency = opts.concurrency ?? 32;
+  const lookupsPerNode = opts.lookupsPerNode ?? 2;
+  // Key generation and certificates are not what is measured: done before the clock starts.
+  const ids = Array.from({ length: n + WARMUP_NODES }, () => generateIdentity());
+  const sig = await startSignalerProcess();
+  let clients: RawSignalClient[] = [];
+  try {
+    const warm = await registerAll(ids.slice(n), sig.port, concurrency);
+    for (const c of warm.clients) c.close();
+    const before = await drained(sig);
+    const t0 = performance.now();
+    const reg = await registerAll(ids.slice(0, n), sig.port, concurrency);
+    const regElapsed = performance.now() - t0;
+    clients = reg.clients;
+    const held = await sig.memory();
+    if (held.registered !== n) throw new Error(`the signaler holds ${held.registered} registrations, expected ${n}`);
+    const look = await lookups(clients, lookupsPerNode, concurrency);
+    const probe = await rateProbe(clients[0] as RawSignalClient, (clients[1] as RawSignalClient).identity.publicKey);
+    for (const c of clients) c.close();
+    clients = [];
+    const after = await drained(sig);
+    const regP = percentiles(reg.ms);
+    const lookP = percentiles(look.ms);
+    const notes = [
+      `Signaler memory is sampled in the signaler's own process ${sig.gc ? 'after two forced full GCs (`--expose-gc`)' : 'WITHOUT a forced GC (gc() unavailable), so it includes garbage'}: once after ${WARMUP_NODES} warm-up registrations were closed again (baseline), once with all ${n} registrations held open, once after every client closed. "Per node" is (held − baseline) / ${n}; RSS also counts memory the allocator keeps after use, so it is an upper bound.`,
+      `Registration latency is from \`tls.connect\` to REGISTERED; with ${concurrency} in flight it includes queueing behind the others. Worst: ${regP.max.toFixed(1)} ms.`,
+      `Per-node request limit (REQUEST_RATE: ${REQUEST_RATE.perSecond}/s, burst ${REQUEST_RATE.burst}): ${RATE_PROBE} lookups pipelined by one node got ${probe.answered} answers and ${probe.refused} RATE_LIMITED refusals. The lookup rate above is therefore the aggregate over many nodes (${lookupsPerNode} each, within the burst); a single node cannot exceed ${REQUEST_RATE.perSecond} lookups/s sustained.`,
+      ...(look.refused > 0 ? [`${look.refused} of the measured lookups were refused RATE_LIMITED and are not in the figures.`] : []),
+      'The clients (node:tls, no Sentinel transport) run in the benchmark process and the signaler in a child process; both share the machine\'s cores, so the rates are a floor for a dedicated signaler host.',
+    ];
+    return {
+      name: 'signaler',
+      title: 'Signaler: registrations, memory per node, lookups',
+      method:
+        `A \`SignalerServer\` on 127.0.0.1 (port 0) in a forked child process (limits raised to 5,000 sessions per IP, 256 pending handshakes per IP, since every client comes from 127.0.0.1). ` +
+        `${n} distinct identities (generated beforehand, not timed) each open a raw TLS 1.3 connection (node:tls, own Ed25519 certificate, ALPN \`${ALPN_PROTOCOL}\`), send one REGISTER frame and wait for REGISTERED; ` +
+        `${concurrency} registrations in flight at a time, after ${WARMUP_NODES} untimed warm-up ones. All ${n} stay registered (the clients answer keepalive PINGs) while memory is sampled, then ` +
+        `${n * lookupsPerNode} LOOKUPs for random registered ids are sent, ${lookupsPerNode} per node, ${concurrency} in flight.`,
+      rows: [
+        infoRow('registrations per second (TLS handshake + REGISTER → REGISTERED)', `${((n / regElapsed) * 1000).toFixed(0)}/s (${n} in ${(regElapsed / 1000).toFixed(2)} s)`),
+        infoRow('registration latency', fmtMs(regP)),
+        ...memoryRows(before, held, after, n),
+        infoRow('lookups per second (LOOKUP → LOOKUP_RESULT, many nodes)', `${((look.ms.length / look.elapsedMs) * 1000).toFixed(0)}/s (${look.ms.length} answered)`),
+        infoRow('lookup latency', fmtMs(lookP)),
+      ],
+      notes,
+      durationMs: performance.now() - began,
+    };
+  } finally {
+    for (const c of clients) c.close();
+    await sig.close();
+  }
+}
+
+if (process.argv[2] === CHILD_FLAG && process.argv[1] !== undefined && fileURLToPath(import.meta.url) === process.argv[1]) {
+  serveChild().catch((err: unknown) => {
+    console.error(`signaler bench child: ${String(err)}`);
+    process.exit(1);
+  });
+}
