@@ -11,7 +11,7 @@ import { join, resolve } from 'node:path';
 import type { DialProgress, DialResult, HistoryEntry, NodeApi, NodeEvent, NodeId, PeerInfo, SendResult, StatusInfo } from './api.js';
 import { startControlServer, controlSocketPath, type ControlServer } from './control/index.js';
 import { SentinelError, errorCode, errorMessage } from './errors.js';
-import { loadOrCreateIdentity, resolveNodeId, type Identity } from './identity/index.js';
+import { isNodeId, loadOrCreateIdentity, resolveNodeId, type Identity } from './identity/index.js';
 import type { Logger } from './log.js';
 import { Messenger, toHistoryEntry } from './messaging/index.js';
 import { fighterConnect, fighterListen, loadNative } from './native/index.js';
@@ -147,7 +147,7 @@ export class SentinelNode implements NodeApi {
         onSessionUp: (s, replaced) => this.onSessionUp(s, replaced),
         onSessionDown: (id, reason) => this.onSessionDown(id, reason),
         onFrame: (s, type, payload) => this.onFrame(s, type, payload),
-        onHello: (s, hello) => void this.onHello(s, hello),
+        onHello: (s, hello) => this.onHello(s, hello),
         log: (level, msg) => this.log[level](msg),
       },
     });
@@ -413,6 +413,7 @@ export class SentinelNode implements NodeApi {
 
   /** id, unique prefix of a known id, or exact alias. */
   private resolve(target: string): NodeId {
+    if (isNodeId(target)) return target;
     const peers = this.store.listPeers();
     const byAlias = peers.find((p) => p.alias !== null && p.alias === target.trim());
     if (byAlias) return byAlias.id;
@@ -442,21 +443,13 @@ export class SentinelNode implements NodeApi {
     return next;
   }
 
-  private rememberAddress(id: NodeId, address: string): Promise<void> {
-    return this.updatePeer(id, (rec) => ({
-      ...rec,
-      lastSeen: this.clock.now(),
-      addresses: [address, ...rec.addresses.filter((a) => a !== address)].slice(0, MAX_ADDRESSES_PER_PEER),
-    }));
-  }
-
   private onSessionUp(s: Session, replaced: boolean): void {
     const sent = this.messenger.flushOutbox(s);
     if (sent > 0) this.log.debug(`sent ${sent} queued message(s) to ${s.peerId}`);
     if (replaced) return;
     this.log.info(`session up with ${s.peerId} (${s.method}, ${s.remoteAddress})`);
-    const write = s.method === 'outbound' ? this.rememberAddress(s.peerId, s.remoteAddress) : this.updatePeer(s.peerId, (r) => ({ ...r, lastSeen: this.clock.now() }));
-    write.catch((err) => this.log.warn(`cannot save peer ${s.peerId}: ${errorMessage(err)}`));
+    // A dial that worked is remembered at once (the peer may vanish before its HELLO).
+    if (s.method === 'outbound') this.savePeer(s.peerId, { address: s.remoteAddress });
     this.emit({ type: 'peer-connected', peer: this.peerInfo(s.peerId, this.store.getPeer(s.peerId)) });
   }
 
@@ -467,17 +460,28 @@ export class SentinelNode implements NodeApi {
     this.emit({ type: 'peer-disconnected', id, reason: why });
   }
 
-  private async onHello(s: Session, hello: Hello): Promise<void> {
-    try {
-      await this.updatePeer(s.peerId, (r) => ({ ...r, name: hello.name || r.name }));
-      // An inbound peer's dialable address is its source IP and the port it says it listens on.
-      if (s.method === 'inbound' && hello.listenPort !== 0) {
-        const ip = normalizeHost(s.remoteAddress.replace(/:\d+$/, '').replace(/^\[|\]$/g, ''));
-        await this.rememberAddress(s.peerId, formatHostPort(ip, hello.listenPort));
-      }
-    } catch (err) {
-      this.log.warn(`cannot save peer ${s.peerId}: ${errorMessage(err)}`);
+  /** The peer's name and, for inbound peers, its dialable address: its source IP and the port it listens on. */
+  private onHello(s: Session, hello: Hello): void {
+    let address: string | null = null;
+    if (s.method === 'inbound' && hello.listenPort !== 0) {
+      const ip = normalizeHost(s.remoteAddress.replace(/:\d+$/, '').replace(/^\[|\]$/g, ''));
+      address = formatHostPort(ip, hello.listenPort);
     }
+    const rec = this.store.getPeer(s.peerId);
+    // Skip the durable write when nothing changes (a reconnect of a known peer).
+    if (rec && (!hello.name || hello.name === rec.name) && (!address || rec.addresses[0] === address)) return;
+    this.savePeer(s.peerId, { name: hello.name || null, address });
+  }
+
+  /** Record a peer's name and most recent dialable address (punched endpoints are not dialable). */
+  private savePeer(id: NodeId, seen: { name?: string | null; address: string | null }): void {
+    const { address } = seen;
+    this.updatePeer(id, (r) => ({
+      ...r,
+      name: seen.name || r.name,
+      lastSeen: this.clock.now(),
+      addresses: address ? [address, ...r.addresses.filter((a) => a !== address)].slice(0, MAX_ADDRESSES_PER_PEER) : r.addresses,
+    })).catch((err) => this.log.warn(`cannot save peer ${id}: ${errorMessage(err)}`));
   }
 
   private onFrame(s: Session, type: number, payload: Buffer): void {

@@ -22,20 +22,42 @@ function check(pub: Uint8Array): Buffer {
   return createHash('sha256').update(ID_DOMAIN).update(pub).digest().subarray(0, CHECK_BYTES);
 }
 
+/** Recently converted ids (both directions hit it): conversions hash, and hot paths convert per message. */
+const MAX_CACHED = 4096;
+const keyById = new Map<string, Buffer>();
+const idByKey = new Map<string, NodeId>();
+
+function remember(id: NodeId, pub: Buffer): void {
+  if (keyById.size >= MAX_CACHED) {
+    keyById.clear();
+    idByKey.clear();
+  }
+  keyById.set(id, pub);
+  idByKey.set(pub.toString('hex'), id);
+}
+
 /** The node id of a raw 32-byte Ed25519 public key. */
 export function nodeIdFromPublicKey(pub: Uint8Array): NodeId {
   if (pub.length !== PUBLIC_KEY_BYTES) throw new SentinelError('E_BAD_ID', `public key must be ${PUBLIC_KEY_BYTES} bytes`);
-  return base32Encode(Buffer.concat([pub, check(pub)]));
+  const hex = Buffer.from(pub.buffer, pub.byteOffset, pub.byteLength).toString('hex');
+  const cached = idByKey.get(hex);
+  if (cached) return cached;
+  const id = base32Encode(Buffer.concat([pub, check(pub)]));
+  remember(id, Buffer.from(pub));
+  return id;
 }
 
 /** Recover the raw public key from an id; throws E_BAD_ID on a malformed id or failed check. */
 export function publicKeyFromNodeId(id: string): Buffer {
+  const cached = keyById.get(id);
+  if (cached) return Buffer.from(cached);
   const raw = id.length === NODE_ID_LENGTH ? base32Decode(id) : undefined;
   if (!raw || raw.length !== PUBLIC_KEY_BYTES + CHECK_BYTES) {
     throw new SentinelError('E_BAD_ID', `expected ${NODE_ID_LENGTH} base32 characters`);
   }
   const pub = Buffer.from(raw.subarray(0, PUBLIC_KEY_BYTES));
   if (!check(pub).equals(raw.subarray(PUBLIC_KEY_BYTES))) throw new SentinelError('E_BAD_ID', 'checksum mismatch (typo?)');
+  remember(id, Buffer.from(pub));
   return pub;
 }
 

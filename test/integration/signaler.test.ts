@@ -56,7 +56,8 @@ describe('signaler', () => {
     assert.equal(r.id, a.identity.id);
     // On loopback there is no NAT: A's punch SYN may land on B's listener (inbound).
     assert.ok(r.method === 'tcp-simultaneous-open' || r.method === 'inbound', r.method);
-    assert.ok(stages.includes('looking-up') && stages.includes('punching') && stages.at(-1) === 'connected', stages.join(','));
+    // On loopback A's own punch may connect before B's first attempt, so 'punching' is optional.
+    assert.ok(stages.includes('looking-up') && stages.at(-1) === 'connected', stages.join(','));
     await waitFor(() => a.peers().some((p) => p.id === b.identity.id && p.connected), 3_000, 'A sees B');
     assert.equal(b.peers().filter((p) => p.connected).length, 1, 'exactly one session');
     assert.equal((await b.send(a.identity.id, 'punched hello')).status, 'delivered');

@@ -71,7 +71,7 @@ describe('shell commands', () => {
 
   it('/dial prints each progress line, then the result', async () => {
     h = new Harness();
-    const out = await h.run('/dial 10.9.9.9:7000', /^connected to .*\n/m);
+    const out = await h.run('/dial 10.9.9.9:7000', /^connected directly to .*\n/m);
     const lines = out.trimEnd().split('\n');
     assert.deepEqual(lines.slice(0, 3), ['[resolving] resolving target', '[connecting] connecting to 127.0.0.1:7001', '[tls] TLS handshake']);
     assert.match(lines.at(-1) as string, /^connected directly to \w{56} at 10\.9\.9\.9:7000 by outbound in 12 ms$/);
