@@ -11,6 +11,7 @@ import { createLogger, isLogLevel, LOG_LEVELS, type LogLevel } from '../log.js';
 import { parseSignalerAddress } from '../signaler/index.js';
 import { MAX_NAME_BYTES } from '../wire/index.js';
 import { EXIT_FAILURE, EXIT_USAGE, formatOptions, intOption, isEntryPoint, parseArgv, usage } from './args.js';
+import { runAsProcess, untilSignal } from './process.js';
 import { createShell } from './shell.js';
 
 const OPTIONS = {
@@ -88,15 +89,7 @@ function parseArgs(argv: string[]) {
 }
 
 function runHeadless(node: SentinelNode): Promise<number> {
-  return new Promise((done) => {
-    const stop = (): void => {
-      process.off('SIGINT', stop);
-      process.off('SIGTERM', stop);
-      node.close().then(() => done(0), () => done(EXIT_FAILURE));
-    };
-    process.on('SIGINT', stop);
-    process.on('SIGTERM', stop);
-  });
+  return untilSignal(() => node.close());
 }
 
 function runInteractive(node: SentinelNode, io: IO): Promise<number> {
@@ -114,16 +107,4 @@ function runInteractive(node: SentinelNode, io: IO): Promise<number> {
   });
 }
 
-if (isEntryPoint(import.meta.url)) {
-  main(process.argv.slice(2)).then(
-    (code) => {
-      process.exitCode = code;
-      // Let pending writes flush, then make sure no stray handle keeps us alive.
-      setTimeout(() => process.exit(code), 200).unref();
-    },
-    (err) => {
-      process.stderr.write(`sentinel-node: internal error: ${errorMessage(err)}\n`);
-      process.exit(EXIT_FAILURE);
-    },
-  );
-}
+if (isEntryPoint(import.meta.url)) runAsProcess('sentinel-node', main);

@@ -11,6 +11,7 @@ import { createLogger, isLogLevel, LOG_LEVELS, type LogLevel } from '../log.js';
 import { SignalerServer } from '../signaler/index.js';
 import { formatHostPort } from '../transport/index.js';
 import { EXIT_FAILURE, EXIT_USAGE, formatOptions, intOption, isEntryPoint, parseArgv, usage } from './args.js';
+import { runAsProcess, untilSignal } from './process.js';
 
 export const DEFAULT_SIGNALER_PORT = 8888;
 
@@ -75,26 +76,7 @@ export async function main(argv: string[], io: IO = process): Promise<number> {
     return EXIT_FAILURE;
   }
   io.stdout.write(`signaler ${server.id}\nlistening on ${formatHostPort(host, server.port)}\npin it with: --signaler <this-host>:${server.port}#${server.id}\n`);
-  return new Promise((done) => {
-    const stop = (): void => {
-      process.off('SIGINT', stop);
-      process.off('SIGTERM', stop);
-      server.close().then(() => done(0), () => done(EXIT_FAILURE));
-    };
-    process.on('SIGINT', stop);
-    process.on('SIGTERM', stop);
-  });
+  return untilSignal(() => server.close());
 }
 
-if (isEntryPoint(import.meta.url)) {
-  main(process.argv.slice(2)).then(
-    (code) => {
-      process.exitCode = code;
-      setTimeout(() => process.exit(code), 200).unref();
-    },
-    (err) => {
-      process.stderr.write(`sentinel-signaler: internal error: ${errorMessage(err)}\n`);
-      process.exit(EXIT_FAILURE);
-    },
-  );
-}
+if (isEntryPoint(import.meta.url)) runAsProcess('sentinel-signaler', main);
