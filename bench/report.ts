@@ -86,8 +86,10 @@ export function renderMarkdown(results: readonly BenchResult[], facts: readonly 
     '',
     ...facts.map((f) => `- ${f}`),
     '',
-    'Everything runs in one process on loopback (127.0.0.1, port 0) with temporary data dirs that are',
-    'removed afterwards. Benchmarks print figures; they never pass or fail on time.',
+    'Unless a benchmark says otherwise (the signaler runs in a child process; the NAT-lab dial runs the',
+    'real binaries in network namespaces, as root), everything runs in one process on loopback',
+    '(127.0.0.1, port 0) with temporary data dirs that are removed afterwards. Benchmarks print',
+    'figures; they never pass or fail on time.',
     '',
     missed.length === 0 ? 'All goals were met in this run.' : `Goals missed in this run: ${missed.join('; ')}. See the notes under each table.`,
   ];

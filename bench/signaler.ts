@@ -16,10 +16,10 @@ import tls, { type TLSSocket } from 'node:tls';
 import { fileURLToPath } from 'node:url';
 import { generateIdentity, type Identity } from '../src/identity/index.js';
 import { createLogger } from '../src/log.js';
-import { REQUEST_RATE, SIGNAL_MAX_PAYLOAD, SignalerServer } from '../src/signaler/index.js';
+import { REGISTER_TIMEOUT_MS, REQUEST_RATE, SIGNAL_MAX_PAYLOAD, SignalerServer } from '../src/signaler/index.js';
 import { ALPN_PROTOCOL } from '../src/transport/index.js';
 import { FrameDecoder, FrameType, SignalErrorCode, decodeLookupResult, decodeSignalError, encodeFrame, encodeLookup, encodeRegister } from '../src/wire/index.js';
-import { infoRow, type BenchResult } from './report.js';
+import { infoRow, type BenchResult, type BenchRow } from './report.js';
 import { LOOPBACK, percentiles, sleep, withTimeout, type Percentiles } from './util.js';
 
 export interface SignalerBenchOptions {
@@ -88,7 +88,7 @@ interface SignalerProcess {
 
 async function startSignalerProcess(): Promise<SignalerProcess> {
   const child: ChildProcess = fork(fileURLToPath(import.meta.url), [CHILD_FLAG], { execArgv: ['--expose-gc'], stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
-  const exited = once(child, 'exit');
+  const exited = once(child, 'exit').catch(() => undefined);
   const next = async (): Promise<FromChild> => ((await withTimeout(once(child, 'message'), TIMEOUT_MS, 'the signaler process'))[0] as FromChild);
   const close = async (): Promise<void> => {
     if (child.exitCode !== null || child.signalCode !== null) return;
@@ -283,16 +283,78 @@ async function rateProbe(client: RawSignalClient, target: Uint8Array): Promise<{
 
 // ---- the benchmark ----------------------------------------------------------------------
 
+/** Everything one run measured. */
+interface Figures {
+  n: number;
+  regMs: number[];
+  regElapsedMs: number;
+  look: LookupFigures;
+  probe: { answered: number; refused: number };
+  /** Signaler samples: baseline, all registered, after the lookups, after every client left. */
+  before: MemorySample;
+  held: MemorySample;
+  looked: MemorySample;
+  after: MemorySample;
+}
+
+/** Runs the phases against a forked signaler; closes every client it opened. */
+async function measure(sig: SignalerProcess, n: number, concurrency: number, lookupsPerNode: number): Promise<Figures> {
+  // Key generation and certificates are not what is measured: done before the clock starts.
+  const ids = Array.from({ length: n + WARMUP_NODES }, () => generateIdentity());
+  const warm = await registerAll(ids.slice(n), sig.port, concurrency);
+  for (const c of warm.clients) c.close();
+  const before = await drained(sig);
+  const t0 = performance.now();
+  const reg = await registerAll(ids.slice(0, n), sig.port, concurrency);
+  const regElapsedMs = performance.now() - t0;
+  const lastRegistered = performance.now();
+  try {
+    const held = await sig.memory();
+    if (held.registered !== n) throw new Error(`the signaler holds ${held.registered} registrations, expected ${n}`);
+    const look = await lookups(reg.clients, lookupsPerNode, concurrency);
+    const looked = await sig.memory();
+    const probe = await rateProbe(reg.clients[0] as RawSignalClient, (reg.clients[1] as RawSignalClient).identity.publicKey);
+    for (const c of reg.clients) c.close();
+    await drained(sig);
+    // Each session's register-timeout timer holds it until it fires: sample after that.
+    await sleep(Math.max(0, lastRegistered + REGISTER_TIMEOUT_MS + 500 - performance.now()));
+    const after = await sig.memory();
+    return { n, regMs: reg.ms, regElapsedMs, look, probe, before, held, looked, after };
+  } finally {
+    for (const c of reg.clients) c.close();
+  }
+}
+
 const fmtMs = (p: Percentiles): string => `p50 ${p.p50.toFixed(2)} / p95 ${p.p95.toFixed(2)} / p99 ${p.p99.toFixed(2)} ms`;
 const perNode = (after: number, before: number, n: number): string => `${((after - before) / n / KB).toFixed(1)} KiB`;
 const mib = (bytes: number): string => `${(bytes / 2 ** 20).toFixed(1)} MiB`;
+const rate = (count: number, ms: number): string => `${((count / ms) * 1000).toFixed(0)}/s`;
 
-function memoryRows(before: MemorySample, held: MemorySample, after: MemorySample, n: number) {
+function rows(f: Figures): BenchRow[] {
+  const { n, before, held, looked, after } = f;
+  const regCpuMs = (held.cpuUs - before.cpuUs) / 1000 / n;
+  const lookCpuMs = (looked.cpuUs - held.cpuUs) / 1000 / f.look.ms.length;
   return [
-    infoRow(`signaler RSS per registered node`, perNode(held.rss, before.rss, n), `${mib(before.rss)} → ${mib(held.rss)}`),
-    infoRow(`signaler V8 heap used per registered node`, perNode(held.heapUsed, before.heapUsed, n), `${mib(before.heapUsed)} → ${mib(held.heapUsed)}`),
-    infoRow(`signaler external (Buffers, OpenSSL objects V8 knows of) per node`, perNode(held.external, before.external, n), `${mib(before.external)} → ${mib(held.external)}`),
-    infoRow('signaler RSS / heap after every client closed', `${mib(after.rss)} / ${mib(after.heapUsed)}`),
+    infoRow('registrations per second (TLS handshake + REGISTER → REGISTERED)', `${rate(n, f.regElapsedMs)} (${n} in ${(f.regElapsedMs / 1000).toFixed(2)} s)`),
+    infoRow('registration latency', fmtMs(percentiles(f.regMs))),
+    infoRow('signaler CPU per registration', `${regCpuMs.toFixed(2)} ms`, `≤ ${(1000 / regCpuMs).toFixed(0)}/s per core`),
+    infoRow('signaler RSS per registered node', perNode(held.rss, before.rss, n), `${mib(before.rss)} → ${mib(held.rss)}`),
+    infoRow('signaler V8 heap used per registered node', perNode(held.heapUsed, before.heapUsed, n), `${mib(before.heapUsed)} → ${mib(held.heapUsed)}`),
+    infoRow('signaler external memory per registered node', perNode(held.external, before.external, n), `${mib(before.external)} → ${mib(held.external)}`),
+    infoRow('signaler RSS / V8 heap once every client left', `${mib(after.rss)} / ${mib(after.heapUsed)}`),
+    infoRow('lookups per second (LOOKUP → LOOKUP_RESULT, many nodes)', `${rate(f.look.ms.length, f.look.elapsedMs)} (${f.look.ms.length} answered)`),
+    infoRow('lookup latency', fmtMs(percentiles(f.look.ms))),
+    infoRow('signaler CPU per lookup', `${lookCpuMs.toFixed(3)} ms`, `≤ ${(1000 / lookCpuMs).toFixed(0)}/s per core`),
+  ];
+}
+
+function notes(f: Figures, gc: boolean, concurrency: number, lookupsPerNode: number): string[] {
+  return [
+    `Memory is sampled inside the signaler's process ${gc ? 'after two forced full GCs (`--expose-gc`)' : 'WITHOUT a forced GC (gc() unavailable), so it includes garbage'}: after ${WARMUP_NODES} warm-up registrations had come and gone (baseline), with all ${f.n} registrations held open, and once every client had left and the ${REGISTER_TIMEOUT_MS / 1000} s register-timeout timers (which keep each session reachable until they fire) had run. "Per node" is (held − baseline) / ${f.n}. Most of the RSS per node is OpenSSL's per-connection state and socket buffers, which V8 does not count; RSS also keeps memory the allocator does not return, so it is an upper bound and does not fall back fully when clients leave.`,
+    `Registration latency runs from \`tls.connect\` to REGISTERED; with ${concurrency} in flight it includes queueing behind the others (worst ${percentiles(f.regMs).max.toFixed(1)} ms). "CPU per registration" is the signaler process's user + system CPU over the registration phase divided by ${f.n} (TLS handshake with an Ed25519 certificate check, HELLO, PING, REGISTER); its inverse bounds what one core could register.`,
+    `Per-node request limit (REQUEST_RATE ${REQUEST_RATE.perSecond}/s, burst ${REQUEST_RATE.burst}): ${RATE_PROBE} lookups pipelined by one node (which had already spent ${lookupsPerNode} on the lookups above) got ${f.probe.answered} answers and ${f.probe.refused} RATE_LIMITED refusals. The lookup rate is therefore an aggregate over many nodes (${lookupsPerNode} each, within the burst); one node cannot sustain more than ${REQUEST_RATE.perSecond} lookups/s.`,
+    ...(f.look.refused > 0 ? [`${f.look.refused} of the measured lookups were refused RATE_LIMITED and are left out of the figures.`] : []),
+    "The clients (node:tls and the wire codecs, no Sentinel transport) run in the benchmark process and the signaler in a child process on the same machine; they share its cores, so the rates are a floor for a dedicated signaler host.",
   ];
 }
 
@@ -302,56 +364,25 @@ export async function runSignalerBench(opts: SignalerBenchOptions = {}): Promise
   const n = opts.nodes ?? 1_000;
   const concurrency = opts.concurrency ?? 32;
   const lookupsPerNode = opts.lookupsPerNode ?? 2;
-  // Key generation and certificates are not what is measured: done before the clock starts.
-  const ids = Array.from({ length: n + WARMUP_NODES }, () => generateIdentity());
   const sig = await startSignalerProcess();
-  let clients: RawSignalClient[] = [];
+  let f: Figures;
   try {
-    const warm = await registerAll(ids.slice(n), sig.port, concurrency);
-    for (const c of warm.clients) c.close();
-    const before = await drained(sig);
-    const t0 = performance.now();
-    const reg = await registerAll(ids.slice(0, n), sig.port, concurrency);
-    const regElapsed = performance.now() - t0;
-    clients = reg.clients;
-    const held = await sig.memory();
-    if (held.registered !== n) throw new Error(`the signaler holds ${held.registered} registrations, expected ${n}`);
-    const look = await lookups(clients, lookupsPerNode, concurrency);
-    const probe = await rateProbe(clients[0] as RawSignalClient, (clients[1] as RawSignalClient).identity.publicKey);
-    for (const c of clients) c.close();
-    clients = [];
-    const after = await drained(sig);
-    const regP = percentiles(reg.ms);
-    const lookP = percentiles(look.ms);
-    const notes = [
-      `Signaler memory is sampled in the signaler's own process ${sig.gc ? 'after two forced full GCs (`--expose-gc`)' : 'WITHOUT a forced GC (gc() unavailable), so it includes garbage'}: once after ${WARMUP_NODES} warm-up registrations were closed again (baseline), once with all ${n} registrations held open, once after every client closed. "Per node" is (held − baseline) / ${n}; RSS also counts memory the allocator keeps after use, so it is an upper bound.`,
-      `Registration latency is from \`tls.connect\` to REGISTERED; with ${concurrency} in flight it includes queueing behind the others. Worst: ${regP.max.toFixed(1)} ms.`,
-      `Per-node request limit (REQUEST_RATE: ${REQUEST_RATE.perSecond}/s, burst ${REQUEST_RATE.burst}): ${RATE_PROBE} lookups pipelined by one node got ${probe.answered} answers and ${probe.refused} RATE_LIMITED refusals. The lookup rate above is therefore the aggregate over many nodes (${lookupsPerNode} each, within the burst); a single node cannot exceed ${REQUEST_RATE.perSecond} lookups/s sustained.`,
-      ...(look.refused > 0 ? [`${look.refused} of the measured lookups were refused RATE_LIMITED and are not in the figures.`] : []),
-      'The clients (node:tls, no Sentinel transport) run in the benchmark process and the signaler in a child process; both share the machine\'s cores, so the rates are a floor for a dedicated signaler host.',
-    ];
-    return {
-      name: 'signaler',
-      title: 'Signaler: registrations, memory per node, lookups',
-      method:
-        `A \`SignalerServer\` on 127.0.0.1 (port 0) in a forked child process (limits raised to 5,000 sessions per IP, 256 pending handshakes per IP, since every client comes from 127.0.0.1). ` +
-        `${n} distinct identities (generated beforehand, not timed) each open a raw TLS 1.3 connection (node:tls, own Ed25519 certificate, ALPN \`${ALPN_PROTOCOL}\`), send one REGISTER frame and wait for REGISTERED; ` +
-        `${concurrency} registrations in flight at a time, after ${WARMUP_NODES} untimed warm-up ones. All ${n} stay registered (the clients answer keepalive PINGs) while memory is sampled, then ` +
-        `${n * lookupsPerNode} LOOKUPs for random registered ids are sent, ${lookupsPerNode} per node, ${concurrency} in flight.`,
-      rows: [
-        infoRow('registrations per second (TLS handshake + REGISTER → REGISTERED)', `${((n / regElapsed) * 1000).toFixed(0)}/s (${n} in ${(regElapsed / 1000).toFixed(2)} s)`),
-        infoRow('registration latency', fmtMs(regP)),
-        ...memoryRows(before, held, after, n),
-        infoRow('lookups per second (LOOKUP → LOOKUP_RESULT, many nodes)', `${((look.ms.length / look.elapsedMs) * 1000).toFixed(0)}/s (${look.ms.length} answered)`),
-        infoRow('lookup latency', fmtMs(lookP)),
-      ],
-      notes,
-      durationMs: performance.now() - began,
-    };
+    f = await measure(sig, n, concurrency, lookupsPerNode);
   } finally {
-    for (const c of clients) c.close();
     await sig.close();
   }
+  return {
+    name: 'signaler',
+    title: 'Signaler: registrations, memory per node, lookups',
+    method:
+      `A \`SignalerServer\` on 127.0.0.1 (port 0) in a forked child process (limits raised to 5,000 sessions and 256 pending handshakes per IP, since every client comes from 127.0.0.1). ` +
+      `${n} distinct identities (generated beforehand, not timed) each open a raw TLS 1.3 connection (node:tls, own Ed25519 certificate, ALPN \`${ALPN_PROTOCOL}\`), send one REGISTER frame and wait for REGISTERED, ` +
+      `${concurrency} in flight at a time, after ${WARMUP_NODES} untimed warm-up registrations. All ${n} stay registered (the clients answer keepalive PINGs) while memory is sampled; then ` +
+      `${n * lookupsPerNode} LOOKUPs for random registered ids are sent, ${lookupsPerNode} per node, ${concurrency} in flight.`,
+    rows: rows(f),
+    notes: notes(f, sig.gc, concurrency, lookupsPerNode),
+    durationMs: performance.now() - began,
+  };
 }
 
 if (process.argv[2] === CHILD_FLAG && process.argv[1] !== undefined && fileURLToPath(import.meta.url) === process.argv[1]) {
