@@ -6,7 +6,6 @@
 import { promises as fs } from 'node:fs';
 import { lookup } from 'node:dns/promises';
 import { isIP, type Server } from 'node:net';
-import { networkInterfaces } from 'node:os';
 import { join, resolve } from 'node:path';
 import type { DialProgress, DialResult, HistoryEntry, NodeApi, NodeEvent, NodeId, PeerInfo, SendResult, StatusInfo } from './api.js';
 import { startControlServer, controlSocketPath, type ControlServer } from './control/index.js';
@@ -15,7 +14,7 @@ import { isNodeId, loadOrCreateIdentity, resolveNodeId, type Identity } from './
 import type { Logger } from './log.js';
 import { Messenger, toHistoryEntry } from './messaging/index.js';
 import { fighterConnect, fighterListen, loadNative } from './native/index.js';
-import { planPunch, runPunch, type SelfView } from './punch/index.js';
+import { PunchCoordinator, localEndpoints } from './punch/index.js';
 import { SignalerClient, parseSignalerAddress } from './signaler/index.js';
 import { openLmdbStore, type PeerRecord, type Store } from './store/index.js';
 import {
@@ -39,7 +38,7 @@ import {
   type Session,
   type TransportLimits,
 } from './transport/index.js';
-import { FrameType, GoawayCode, MAX_PAYLOAD_SIZE, type Endpoint, type Hello, type PunchStart } from './wire/index.js';
+import { FrameType, GoawayCode, MAX_PAYLOAD_SIZE, type Hello } from './wire/index.js';
 
 export const DEFAULT_PORT = 8443;
 export const DEFAULT_SIGNALER = '127.0.0.1:8888';
@@ -47,8 +46,6 @@ export const DEFAULT_SIGNALER = '127.0.0.1:8888';
 export const MAX_ADDRESSES_PER_PEER = 8;
 /** TCP connect timeout for a peer's known direct address when the signaler can help next. */
 export const DIRECT_TRY_TIMEOUT_MS = 1_500;
-/** How long a dial waits for the signaler registration to complete on a fresh start. */
-export const SIGNALER_WAIT_MS = 3_000;
 /** How long `send` waits for a connected peer's acknowledgement before answering `pending`. */
 export const DELIVERY_WAIT_MS = 3_000;
 
@@ -122,7 +119,7 @@ export class SentinelNode implements NodeApi {
   private peerWrites: Promise<void> = Promise.resolve();
   private readonly native: ReturnType<typeof loadNative>;
   private signaler: SignalerClient | undefined;
-  private readonly punching = new Map<NodeId, Promise<Session>>();
+  private puncher: PunchCoordinator | undefined;
 
   constructor(
     private readonly opts: NodeOptions,
@@ -193,11 +190,20 @@ export class SentinelNode implements NodeApi {
       },
       listenPort: () => this.port,
       localEndpoints: () => localEndpoints(this.port, this.opts.host),
-      onPunchStart: (ps) => this.onPunchStart(ps),
+      onPunchStart: (ps) => this.puncher?.onPunchStart(ps),
       clock: this.clock,
       counters: this.counters,
       limits: { ...DEFAULT_LIMITS, ...this.opts.limits },
       log: this.log,
+    });
+    this.puncher = new PunchCoordinator({
+      manager: this.manager,
+      signaler: this.signaler,
+      clock: this.clock,
+      log: this.log,
+      port: () => this.port,
+      localHosts: () => localEndpoints(this.port, this.opts.host).map((e) => e.host),
+      onEvent: (l) => this.onEvent(l),
     });
     this.signaler.start();
   }
@@ -301,78 +307,8 @@ export class SentinelNode implements NodeApi {
       throw new SentinelError('E_DIAL_FAILED', `${id}: ${failures.join('; ')}`);
     }
     if (!this.native.ok) throw new SentinelError('E_DIAL_FAILED', `${id}: ${[...failures, `hole punching unavailable (${this.native.reason})`].join('; ')}`);
-    const session = await this.punchTo(id, progress);
+    const session = await (this.puncher as PunchCoordinator).punchTo(id, (m) => progress(m.stage, m.message));
     return this.dialResult(session, false, started, progress);
-  }
-
-  /** Ask the signaler to coordinate, then punch; one attempt per peer at a time. */
-  private punchTo(id: NodeId, progress: (stage: DialProgress['stage'], m: string) => void): Promise<Session> {
-    const running = this.punching.get(id);
-    if (running) return running;
-    const attempt = (async () => {
-      const signaler = this.signaler as SignalerClient;
-      progress('looking-up', `asking signaler ${signaler.address} to coordinate with ${id}`);
-      if (!(await signaler.waitRegistered(SIGNALER_WAIT_MS))) {
-        throw new SentinelError('E_DIAL_FAILED', `signaler ${signaler.address} is ${signaler.state}${signaler.lastError ? ` (${signaler.lastError})` : ''}`);
-      }
-      let ps: PunchStart;
-      try {
-        ps = await signaler.requestPunch(id);
-      } catch (err) {
-        if (errorCode(err) === 'E_UNKNOWN_ID') throw new SentinelError('E_DIAL_FAILED', `${id} is not registered with the signaler`);
-        throw err;
-      }
-      return this.executePunch(ps, this.clock.now(), (m) => progress('punching', m));
-    })().finally(() => this.punching.delete(id));
-    this.punching.set(id, attempt);
-    return attempt;
-  }
-
-  private async executePunch(ps: PunchStart, receivedAt: number, progress: (m: string) => void): Promise<Session> {
-    const plan = planPunch(ps, receivedAt, this.selfView());
-    this.log.debug(`punch plan for ${plan.peer}: ${plan.self} NAT here, ${plan.peerKind} NAT there${plan.birthday ? `, birthday ${plan.birthday.role}` : ''}`);
-    const result = await runPunch(
-      plan,
-      {
-        clock: this.clock,
-        connect: ({ host, port, timeoutMs, signal }) => fighterConnect({ localPort: this.port, host, port, timeoutMs, signal }),
-        connectEphemeral: ({ host, port, timeoutMs, signal }) => tcpConnect(host, port, timeoutMs, signal),
-        adopt: (sock, peer) => this.manager.adoptPunched(sock, peer),
-        existing: (peer) => this.manager.session(peer),
-        sessionUp: (peer, signal) => this.sessionUp(peer, signal),
-      },
-      (p) => progress(p.message),
-    );
-    return this.manager.session(result.peerId) ?? (result as Session);
-  }
-
-  /** Resolves when a session with `peer` becomes active (pending until then). */
-  private sessionUp(peer: NodeId, signal: AbortSignal): Promise<Session> {
-    return new Promise((resolve) => {
-      const off = this.onEvent((e) => {
-        if (e.type !== 'peer-connected' || e.peer.id !== peer) return;
-        const s = this.manager.session(peer);
-        if (!s) return;
-        off();
-        resolve(s);
-      });
-      signal.addEventListener('abort', () => off(), { once: true });
-    });
-  }
-
-  private selfView(): SelfView {
-    return { observed: this.signaler?.observed ?? null, listenPort: this.port, localHosts: localEndpoints(this.port, this.opts.host).map((e) => e.host) };
-  }
-
-  /** The peer asked the signaler to connect us: punch back unless already connected. */
-  private onPunchStart(ps: PunchStart): void {
-    const receivedAt = this.clock.now();
-    const peer = planPunch(ps, receivedAt, this.selfView()).peer;
-    if (this.manager.session(peer) || this.punching.has(peer)) return;
-    this.log.info(`signaler: ${peer} wants to connect; punching`);
-    const attempt = this.executePunch(ps, receivedAt, (m) => this.log.debug(m)).finally(() => this.punching.delete(peer));
-    this.punching.set(peer, attempt);
-    attempt.catch((err) => this.log.info(`punch with ${peer} failed: ${errorMessage(err)}`));
   }
 
   private dialResult(s: Session, existing: boolean, started: number, progress: (stage: DialProgress['stage'], m: string) => void): DialResult {
@@ -493,16 +429,6 @@ export class SentinelNode implements NodeApi {
       s.close(GoawayCode.PROTOCOL_ERROR, `frame type 0x${type.toString(16)} is not for nodes`);
     }
   }
-}
-
-/** The addresses we listen on: the listen host if specific, else every non-loopback IPv4 address. */
-function localEndpoints(port: number, host: string | undefined): Endpoint[] {
-  if (host && host !== '0.0.0.0' && host !== '::' && isIP(host)) return [{ host, port }];
-  const out: Endpoint[] = [];
-  for (const list of Object.values(networkInterfaces())) {
-    for (const a of list ?? []) if (a.family === 'IPv4' && !a.internal) out.push({ host: a.address, port });
-  }
-  return out.slice(0, 8);
 }
 
 /**

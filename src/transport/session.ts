@@ -117,11 +117,10 @@ export class Session {
     if (payload.length < ZERO_COPY_MIN) {
       socket.write(encodeFrame(type, payload));
     } else {
-      // Large payloads: write header and payload as two buffers in one batch, no copy.
-      socket.cork();
+      // Large payloads: header and payload as two writes (two TLS records), so neither
+      // we nor the TLS layer copies the payload behind the header.
       socket.write(encodeFrameHeader(type, payload.length));
       socket.write(payload);
-      socket.uncork();
     }
     return true;
   }
