@@ -9,3 +9,4 @@ export { runSignalerBench, type SignalerBenchOptions } from './signaler.js';
 export { runStoreBench } from './store.js';
 export { runStoreTable } from './store-table.js';
 export { runThroughputBench, type ThroughputOptions } from './throughput.js';
+export { runVpnBench, type VpnBenchOptions } from './vpn.js';

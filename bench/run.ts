@@ -19,6 +19,7 @@ import { machineFacts, renderConsole, renderMarkdown, type BenchResult } from '.
 import { runSignalerBench } from './signaler.js';
 import { runStoreTable } from './store-table.js';
 import { runThroughputBench } from './throughput.js';
+import { runVpnBench } from './vpn.js';
 
 /** Every benchmark by command-line name, in report order. */
 export const BENCHMARKS: Readonly<Record<string, () => Promise<BenchResult>>> = {
@@ -29,6 +30,7 @@ export const BENCHMARKS: Readonly<Record<string, () => Promise<BenchResult>>> = 
   store: () => runStoreTable(),
   signaler: () => runSignalerBench(),
   'lab-dial': () => runLabDialBench(),
+  vpn: () => runVpnBench(),
 };
 
 /** Where the report goes: the repository root (run.js lives in dist/bench/). */

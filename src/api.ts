@@ -30,6 +30,8 @@ export interface PeerInfo {
   connected: boolean;
   /** Milliseconds since the epoch when we last heard from the peer. */
   lastSeen: number | null;
+  /** The peer's VPN addresses and whether it may exchange VPN traffic with us. */
+  vpn: { ipv4: string; ipv6: string; allowed: boolean };
 }
 
 export interface HistoryEntry {
@@ -63,6 +65,23 @@ export interface StatusInfo {
   uptimeMs: number;
   /** Named counters: dropped frames, refused handshakes, ... */
   counters: Record<string, number>;
+  vpn: VpnStatus;
+}
+
+/** The VPN part of `status`. */
+export interface VpnStatus {
+  /** 'off': not requested; 'up': TUN running; 'unavailable': requested as optional but could not start. */
+  state: 'off' | 'up' | 'unavailable';
+  reason: string | null;
+  /** Our VPN addresses (also when off: they are derived from the id). */
+  ipv4: string;
+  ipv6: string;
+  tun: string | null;
+  mtu: number | null;
+  /** Dropped packets by reason, all peers. */
+  drops: Record<string, number>;
+  /** Per-peer traffic counters. */
+  peers: Record<NodeId, { packetsIn: number; packetsOut: number; bytesIn: number; bytesOut: number; drops: Record<string, number> }>;
 }
 
 export interface DialProgress {
@@ -92,7 +111,8 @@ export type NodeEvent =
   | { type: 'peer-disconnected'; id: NodeId; reason: string };
 
 export interface NodeApi {
-  id(): { id: NodeId };
+  /** The node id, and its VPN addresses (derived from the id unless overridden). */
+  id(): { id: NodeId; vpn?: { ipv4: string; ipv6: string } };
   status(): StatusInfo;
   peers(): PeerInfo[];
   /** `target`: a node id, a unique prefix of a known id, or host:port. */
@@ -104,6 +124,8 @@ export interface NodeApi {
   /** Messages with one peer (or all peers when target is undefined), oldest first, last `limit`. */
   history(target: string | undefined, limit?: number): HistoryEntry[];
   alias(target: string, alias: string): Promise<{ id: NodeId; alias: string }>;
+  /** Allow (true) or stop allowing (false) VPN traffic with a peer; persisted. */
+  setAllowed(target: string, allowed: boolean): Promise<{ id: NodeId; allowed: boolean }>;
   /** Subscribe to events; returns an unsubscribe function. */
   onEvent(listener: (e: NodeEvent) => void): () => void;
 }

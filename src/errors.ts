@@ -43,6 +43,7 @@ export const ERROR_CODES = {
   E_NO_ADDRESS: 'no known address for peer',
   E_TEXT_TOO_LONG: 'message text is too long',
   E_NATIVE_UNAVAILABLE: 'native addon is not available (hole punching disabled)',
+  E_TUN: 'TUN device unavailable',
 } as const;
 
 export type ErrorCode = keyof typeof ERROR_CODES;

@@ -15,6 +15,9 @@ import type { Logger } from './log.js';
 import { Messenger, toHistoryEntry } from './messaging/index.js';
 import { fighterConnect, fighterListen, loadNative } from './native/index.js';
 import { PunchCoordinator, localEndpoints } from './punch/index.js';
+import { AllowList } from './vpn/allow-list.js';
+import { VpnService } from './vpn/service.js';
+import { VPN_IPV4_PREFIX_LENGTH, VPN_IPV6_PREFIX_LENGTH, openNativeTun, vpnAddressesOf, type NativeTunOptions, type TunDevice } from './vpn/index.js';
 import { SignalerClient, parseSignalerAddress } from './signaler/index.js';
 import { openLmdbStore, type PeerRecord, type Store } from './store/index.js';
 import {
@@ -44,6 +47,19 @@ export const DEFAULT_PORT = 8443;
 export const DEFAULT_SIGNALER = '127.0.0.1:8888';
 /** How many addresses we remember per peer. */
 export const MAX_ADDRESSES_PER_PEER = 8;
+export { DEFAULT_TUN_NAME, DEFAULT_TUN_MTU as DEFAULT_MTU, MIN_TUN_MTU as MIN_MTU, MAX_TUN_MTU as MAX_MTU } from './vpn/index.js';
+
+/** VPN settings from the command line. `off`: no TUN, but `allow` is still applied. */
+export interface VpnOptions {
+  mode: 'off' | 'required' | 'optional';
+  tunName: string;
+  mtu: number;
+  /** IPv4 override inside 100.64.0.0/10, or null for the derived address. */
+  ipv4: string | null;
+  /** Peers to add to the allow-list at start (ids or unique prefixes of known ids). */
+  allow: string[];
+}
+
 /** TCP connect timeout for a peer's known direct address when the signaler can help next. */
 export const DIRECT_TRY_TIMEOUT_MS = 1_500;
 /** How long `send` waits for a connected peer's acknowledgement before answering `pending`. */
@@ -59,6 +75,9 @@ export interface NodeOptions {
   signaler?: string | null;
   /** Use fighter sockets (native addon) when it loads: 'auto' (default) or 'off'. */
   native?: 'auto' | 'off';
+  vpn?: VpnOptions | null;
+  /** Opens the TUN device (injected by tests; default: the native one). */
+  openTun?: (o: NativeTunOptions) => Promise<TunDevice>;
   log: Logger;
   limits?: Partial<TransportLimits>;
   clock?: Clock;
@@ -120,6 +139,8 @@ export class SentinelNode implements NodeApi {
   private readonly native: ReturnType<typeof loadNative>;
   private signaler: SignalerClient | undefined;
   private puncher: PunchCoordinator | undefined;
+  private readonly allowList: AllowList;
+  private readonly vpn: VpnService;
 
   constructor(
     private readonly opts: NodeOptions,
@@ -148,6 +169,14 @@ export class SentinelNode implements NodeApi {
         log: (level, msg) => this.log[level](msg),
       },
     });
+    this.allowList = new AllowList(store);
+    const derived = vpnAddressesOf(identity.id);
+    this.vpn = new VpnService({
+      self: { ipv4: opts.vpn?.ipv4 ?? derived.ipv4, ipv6: derived.ipv6 },
+      allow: this.allowList,
+      log: this.log,
+      channelFor: (peer) => this.manager.session(peer),
+    });
     this.messenger = new Messenger({
       identity,
       store,
@@ -161,6 +190,7 @@ export class SentinelNode implements NodeApi {
   /** Bind the control socket and the identity port. */
   async start(created: boolean): Promise<void> {
     await this.store.putMeta('identity', { id: this.identity.id, createdAt: this.getCreatedAt(created) });
+    await this.startVpn();
     // Listen first: once the control socket answers, the node can be dialed.
     this.port = await this.manager.listen(this.opts.port, this.opts.host);
     this.control = await startControlServer({
@@ -170,6 +200,25 @@ export class SentinelNode implements NodeApi {
     });
     this.log.info(`node ${this.identity.id} listening on port ${this.port}${created ? ' (new identity)' : ''}`);
     if (this.opts.signaler) this.startSignaler(this.opts.signaler);
+  }
+
+  /** Apply --allow, then open the TUN if asked (required: failure stops the start). */
+  private async startVpn(): Promise<void> {
+    const v = this.opts.vpn;
+    if (!v) return;
+    for (const target of v.allow) await this.allowList.set(this.resolve(target), true);
+    if (v.mode === 'off') return;
+    const open = this.opts.openTun ?? openNativeTun;
+    const self = this.vpn.addresses;
+    try {
+      const tun = await open({ name: v.tunName, mtu: v.mtu, ipv4: self.ipv4, ipv4Prefix: VPN_IPV4_PREFIX_LENGTH, ipv6: self.ipv6, ipv6Prefix: VPN_IPV6_PREFIX_LENGTH });
+      this.vpn.attach(tun, v.mtu);
+      this.log.info(`VPN up on ${tun.name}: ${self.ipv4}, ${self.ipv6}`);
+    } catch (err) {
+      if (v.mode === 'required') throw err;
+      this.vpn.unavailable(errorMessage(err));
+      this.log.warn(`VPN unavailable, running without it: ${errorMessage(err)}`);
+    }
   }
 
   private startSignaler(text: string): void {
@@ -219,6 +268,7 @@ export class SentinelNode implements NodeApi {
       await this.control?.close();
       this.signaler?.close();
       await this.manager.close();
+      await this.vpn.close();
       await this.peerWrites;
       await this.store.close();
     })();
@@ -227,8 +277,8 @@ export class SentinelNode implements NodeApi {
 
   // ---- NodeApi -------------------------------------------------------------
 
-  id(): { id: NodeId } {
-    return { id: this.identity.id };
+  id(): { id: NodeId; vpn: { ipv4: string; ipv6: string } } {
+    return { id: this.identity.id, vpn: { ...this.vpn.addresses } };
   }
 
   status(): StatusInfo {
@@ -245,6 +295,7 @@ export class SentinelNode implements NodeApi {
         observed: this.signaler?.observed ? formatHostPort(this.signaler.observed.host, this.signaler.observed.port) : null,
       },
       holePunching: { available: this.native.ok, reason: this.native.ok ? null : this.native.reason },
+      vpn: this.vpn.status(this.opts.vpn?.tunName ?? null, this.opts.vpn?.mtu ?? null),
       peers: this.manager.sessions().length,
       known: this.store.listPeers().length,
       uptimeMs: this.clock.now() - this.startedAt,
@@ -271,6 +322,7 @@ export class SentinelNode implements NodeApi {
       rttMs: s?.rttMs ?? null,
       connected: s !== undefined,
       lastSeen: s ? s.lastHeard : (rec?.lastSeen ?? null),
+      vpn: { ...this.vpn.addressesOf(id), allowed: this.allowList.has(id) },
     };
   }
 
@@ -340,6 +392,12 @@ export class SentinelNode implements NodeApi {
     return { id, alias: name };
   }
 
+  async setAllowed(target: string, allowed: boolean): Promise<{ id: NodeId; allowed: boolean }> {
+    const id = this.resolve(target);
+    await this.allowList.set(id, allowed);
+    return { id, allowed };
+  }
+
   onEvent(listener: (e: NodeEvent) => void): () => void {
     this.listeners.add(listener);
     return () => this.listeners.delete(listener);
@@ -380,6 +438,7 @@ export class SentinelNode implements NodeApi {
   }
 
   private onSessionUp(s: Session, replaced: boolean): void {
+    this.vpn.onSessionUp(s);
     const sent = this.messenger.flushOutbox(s);
     if (sent > 0) this.log.debug(`sent ${sent} queued message(s) to ${s.peerId}`);
     if (replaced) return;
@@ -423,6 +482,8 @@ export class SentinelNode implements NodeApi {
   private onFrame(s: Session, type: number, payload: Buffer): void {
     if (type === FrameType.CHAT) this.messenger.onChat(s, payload);
     else if (type === FrameType.ACK) this.messenger.onAck(s, payload);
+    else if (type === FrameType.PACKETS) this.vpn.onPackets(s, payload);
+    else if (type === FrameType.VPN_ADDR) this.vpn.onVpnAddr(s, payload);
     else {
       // Known type, wrong context (e.g. a signaler message from a peer).
       this.counters.inc('frames_unexpected');

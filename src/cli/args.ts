@@ -16,6 +16,8 @@ export interface OptionSpec {
   description: string;
   /** Placeholder shown in help for string options, e.g. `DIR`. */
   valueName?: string;
+  /** A string option that may be given several times (values collected in order). */
+  multiple?: boolean;
 }
 
 /** Accepted options by long name (without the leading `--`). */
@@ -23,7 +25,7 @@ export type OptionSpecs = Record<string, OptionSpec>;
 
 /** Parsed option values: strings or booleans by option type, absent when not given. */
 export type OptionValues<O extends OptionSpecs> = {
-  [K in keyof O]?: O[K]['type'] extends 'boolean' ? boolean : string;
+  [K in keyof O]?: O[K]['type'] extends 'boolean' ? boolean : O[K]['multiple'] extends true ? string[] : string;
 };
 
 /** Result of {@link parseArgv}. */
@@ -38,9 +40,9 @@ export interface ParsedArgv<O extends OptionSpecs> {
  * boolean flags throw SentinelError('E_USAGE').
  */
 export function parseArgv<O extends OptionSpecs>(argv: readonly string[], options: O): ParsedArgv<O> {
-  const config: Record<string, { type: 'string' | 'boolean'; short?: string }> = {};
+  const config: Record<string, { type: 'string' | 'boolean'; short?: string; multiple?: boolean }> = {};
   for (const [name, spec] of Object.entries(options)) {
-    config[name] = spec.short ? { type: spec.type, short: spec.short } : { type: spec.type };
+    config[name] = { type: spec.type, ...(spec.short ? { short: spec.short } : {}), ...(spec.multiple ? { multiple: true } : {}) };
   }
   const { values, positionals, tokens } = parseArgs({
     args: [...argv],

@@ -5,12 +5,13 @@
  */
 import { resolve } from 'node:path';
 import type { Writable } from 'node:stream';
-import { DEFAULT_PORT, DEFAULT_SIGNALER, startNode, type SentinelNode } from '../node.js';
+import { DEFAULT_MTU, DEFAULT_PORT, DEFAULT_SIGNALER, DEFAULT_TUN_NAME, MAX_MTU, MIN_MTU, startNode, type SentinelNode, type VpnOptions } from '../node.js';
 import { errorMessage, isSentinelError } from '../errors.js';
 import { createLogger, isLogLevel, LOG_LEVELS, type LogLevel } from '../log.js';
 import { parseSignalerAddress } from '../signaler/index.js';
 import { MAX_NAME_BYTES } from '../wire/index.js';
-import { EXIT_FAILURE, EXIT_USAGE, formatOptions, intOption, isEntryPoint, parseArgv, usage } from './args.js';
+import { EXIT_FAILURE, EXIT_USAGE, formatOptions, intOption, isEntryPoint, parseArgv, usage, type OptionValues } from './args.js';
+import { parseVpnIpv4Override, VPN_IPV4_PREFIX } from '../vpn/index.js';
 import { runAsProcess, untilSignal } from './process.js';
 import { createShell } from './shell.js';
 
@@ -21,6 +22,12 @@ const OPTIONS = {
   name: { type: 'string', valueName: 'NAME', description: 'a name announced to peers' },
   host: { type: 'string', valueName: 'ADDR', description: 'listen address (default: all interfaces)' },
   'log-level': { type: 'string', valueName: 'LEVEL', description: `${LOG_LEVELS.join('|')} (default: info headless, warn interactive)` },
+  tun: { type: 'boolean', description: 'run the VPN: a TUN device carrying IP traffic to allowed peers (needs root); --tun=optional: go on without it if it cannot start' },
+  'tun-optional': { type: 'boolean', description: 'same as --tun=optional' },
+  'tun-name': { type: 'string', valueName: 'NAME', description: `TUN interface name (default ${DEFAULT_TUN_NAME})` },
+  mtu: { type: 'string', valueName: 'BYTES', description: `TUN MTU (default ${DEFAULT_MTU})` },
+  'vpn-ip': { type: 'string', valueName: 'IPV4', description: 'use this VPN IPv4 address (inside 100.64.0.0/10) instead of the one derived from the id' },
+  allow: { type: 'string', multiple: true, valueName: 'ID', description: 'allow VPN traffic with this peer (repeatable; persisted)' },
   help: { type: 'boolean', short: 'h', description: 'show this help' },
 } as const;
 
@@ -68,7 +75,8 @@ export async function main(argv: string[], io: IO = process): Promise<number> {
 }
 
 function parseArgs(argv: string[]) {
-  const { values, positionals } = parseArgv(argv, OPTIONS);
+  // `--tun=optional` reads naturally; the parser knows it as --tun-optional.
+  const { values, positionals } = parseArgv(argv.map((a) => (a === '--tun=optional' ? '--tun-optional' : a)), OPTIONS);
   if (values.help) return 'help' as const;
   if (positionals.length > 0) throw usage(`unexpected argument "${positionals[0]}"`);
   const signaler = values.signaler ?? DEFAULT_SIGNALER;
@@ -84,7 +92,28 @@ function parseArgs(argv: string[]) {
       signaler: signaler === 'none' ? null : signaler,
       name: values.name ?? null,
       ...(values.host !== undefined ? { host: values.host } : {}),
+      vpn: parseVpn(values),
     },
+  };
+}
+
+function parseVpn(values: OptionValues<typeof OPTIONS>): VpnOptions | null {
+  const wanted = values.tun === true || values['tun-optional'] === true;
+  const vpnOnly = (['tun-name', 'mtu', 'vpn-ip'] as const).find((k) => values[k] !== undefined);
+  if (!wanted) {
+    if (vpnOnly) throw usage(`--${vpnOnly} needs --tun`);
+    return values.allow?.length ? { mode: 'off', tunName: DEFAULT_TUN_NAME, mtu: DEFAULT_MTU, ipv4: null, allow: values.allow } : null;
+  }
+  const ipv4 = values['vpn-ip'];
+  if (ipv4 !== undefined && !parseVpnIpv4Override(ipv4)) throw usage(`--vpn-ip must be an IPv4 address inside ${VPN_IPV4_PREFIX}, got "${ipv4}"`);
+  const tunName = values['tun-name'] ?? DEFAULT_TUN_NAME;
+  if (!/^[A-Za-z0-9_.-]{1,15}$/.test(tunName)) throw usage('--tun-name must be 1-15 letters, digits, ".", "_" or "-"');
+  return {
+    mode: values['tun-optional'] === true ? 'optional' : 'required',
+    tunName,
+    mtu: intOption('mtu', values.mtu, { min: MIN_MTU, max: MAX_MTU }) ?? DEFAULT_MTU,
+    ipv4: ipv4 ?? null,
+    allow: values.allow ?? [],
   };
 }
 

@@ -161,6 +161,17 @@ const COMMANDS: readonly CliCommand[] = [
       ctx.out(ctx.json ? toJson(r) : `${r.alias} is now ${r.id}`);
     },
   },
+  ...(['allow', 'deny'] as const).map((name) => ({
+    name,
+    usage: `${name} <id>`,
+    summary: name === 'allow' ? 'let a peer exchange VPN traffic with this node' : 'stop VPN traffic with a peer',
+    help: `${name === 'allow' ? 'Adds a peer to' : 'Removes a peer from'} the VPN allow-list (persisted). Messaging does not need it.`,
+    args: { min: 1, max: 1 },
+    async run(ctx: CommandContext) {
+      const r = await ctx.call(name, { target: arg(ctx, 0) });
+      ctx.out(ctx.json ? toJson(r) : `${r.id} is ${r.allowed ? 'allowed' : 'not allowed'} to exchange VPN traffic`);
+    },
+  })),
   {
     name: 'help',
     usage: 'help [<command>]',

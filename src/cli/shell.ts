@@ -66,7 +66,15 @@ const PEER_TABLE: readonly PeerColumn[] = ['id', 'alias', 'address', 'connection
 class ShellUsageError extends Error {}
 
 const COMMANDS: readonly ShellCommand[] = [
-  { name: 'id', args: '', help: "show this node's full id", run: (c) => c.print(c.api.id().id) },
+  {
+    name: 'id',
+    args: '',
+    help: "show this node's full id and VPN addresses",
+    run: (c) => {
+      const me = c.api.id();
+      c.print(me.vpn ? `${me.id}\nvpn ${me.vpn.ipv4} ${me.vpn.ipv6}` : me.id);
+    },
+  },
   {
     name: 'dial',
     args: '<id|prefix|host:port>',
@@ -115,6 +123,16 @@ const COMMANDS: readonly ShellCommand[] = [
       c.print(`${r.alias} is now ${shortId(r.id)}`);
     },
   },
+  ...([true, false] as const).map((allowed) => ({
+    name: allowed ? 'allow' : 'deny',
+    args: '<id>',
+    help: allowed ? 'let a peer exchange VPN traffic with us' : 'stop VPN traffic with a peer',
+    async run(c: ShellContext) {
+      const [target] = expectWords(c, 1, 1);
+      const r = await c.api.setAllowed(target as string, allowed);
+      c.print(`${shortId(r.id)} is ${r.allowed ? 'allowed' : 'not allowed'} to exchange VPN traffic`);
+    },
+  })),
   { name: 'quit', args: '', help: 'leave (the node shuts down)', run: (c) => c.quit() },
   { name: 'help', args: '', help: 'show this list', run: (c) => c.print(helpText()) },
 ];

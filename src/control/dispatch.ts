@@ -22,6 +22,8 @@ const HANDLERS: { [M in ControlMethod]: Handler<M> } = {
   broadcast: (api, p) => api.broadcast(p.text),
   history: (api, p) => api.history(p.target, p.limit),
   alias: (api, p) => api.alias(p.target, p.alias),
+  allow: (api, p) => api.setAllowed(p.target, true),
+  deny: (api, p) => api.setAllowed(p.target, false),
 };
 
 /** Runs one request against the api; sync throws become rejections. */

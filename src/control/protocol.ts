@@ -34,6 +34,8 @@
  * | broadcast | `{text}`                             | SendResult[]   |
  * | history   | `{target?, limit?}` (limit: int >= 1)| HistoryEntry[] |
  * | alias     | `{target, alias}`                    | `{id, alias}`  |
+ * | allow     | `{target}`                           | `{id, allowed}`|
+ * | deny      | `{target}`                           | `{id, allowed}`|
  *
  * Bad input: a line that is not JSON, not an object, has no valid id or method, names an
  * unknown method or carries bad params is answered with
@@ -83,6 +85,8 @@ export interface ControlParams {
   broadcast: { text: string };
   history: { target?: string; limit?: number };
   alias: { target: string; alias: string };
+  allow: { target: string };
+  deny: { target: string };
 }
 
 /** Result of each control method. */
@@ -95,6 +99,8 @@ export interface ControlResults {
   broadcast: SendResult[];
   history: HistoryEntry[];
   alias: { id: NodeId; alias: string };
+  allow: { id: NodeId; allowed: boolean };
+  deny: { id: NodeId; allowed: boolean };
 }
 
 /** Name of a control method. */
@@ -110,6 +116,8 @@ export const CONTROL_METHODS: readonly ControlMethod[] = [
   'broadcast',
   'history',
   'alias',
+  'allow',
+  'deny',
 ];
 
 /** A validated request. */

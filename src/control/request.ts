@@ -25,6 +25,8 @@ const VALIDATORS: { [M in ControlMethod]: ParamsValidator<M> } = {
   broadcast: (p) => withStrings(p, ['text'], (s) => ({ text: s.text })),
   history: validateHistory,
   alias: (p) => withStrings(p, ['target', 'alias'], (s) => ({ target: s.target, alias: s.alias })),
+  allow: (p) => withStrings(p, ['target'], (s) => ({ target: s.target })),
+  deny: (p) => withStrings(p, ['target'], (s) => ({ target: s.target })),
 };
 
 /** Parses and validates one request line. */

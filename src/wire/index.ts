@@ -53,3 +53,15 @@ export {
   decodeSignalError,
 } from './signal.js';
 export type { Register, Registered, Lookup, LookupResult, PunchRequest, PunchStart, SignalError } from './signal.js';
+export {
+  MAX_PACKETS_PER_FRAME,
+  MAX_PACKET_SIZE,
+  VPN_ADDR_SIZE,
+  encodePackets,
+  encodePacketBatches,
+  decodePackets,
+  encodeVpnAddr,
+  decodeVpnAddr,
+} from './packets.js';
+export type { VpnAddr } from './packets.js';
+export { formatIpv4, formatIpv6, parseIpv4, parseIpv6, canonicalIp } from './ip-text.js';

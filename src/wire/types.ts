@@ -8,6 +8,7 @@
  *   0x01 HELLO   0x02 PING   0x03 PONG   0x04 GOAWAY   0x10 CHAT   0x11 ACK
  *   0x20-0x26 signaler messages (signal.ts): REGISTER, REGISTERED, LOOKUP, LOOKUP_RESULT,
  *             PUNCH_REQUEST, PUNCH_START, SIGNAL_ERROR
+ *   0x30 PACKETS   0x31 VPN_ADDR   (packets.ts)
  *
  * New message types that an old peer may safely ignore must be allocated in 0x80-0xFF.
  */
@@ -28,6 +29,9 @@ export const FrameType = {
   PUNCH_REQUEST: 0x24,
   PUNCH_START: 0x25,
   SIGNAL_ERROR: 0x26,
+  // VPN (packets.ts)
+  PACKETS: 0x30,
+  VPN_ADDR: 0x31,
 } as const;
 
 /** Name of a known frame type, e.g. `'CHAT'`. */

@@ -42,6 +42,7 @@ export function fakePeer(over: Partial<PeerInfo> & { id: NodeId }): PeerInfo {
     rttMs: 3,
     connected: true,
     lastSeen: 1_700_000_000_000,
+    vpn: { ipv4: '100.64.0.2', ipv6: 'fd00::2', allowed: false },
     ...over,
   };
 }
@@ -52,7 +53,7 @@ export interface FakeCall {
   args: unknown[];
 }
 
-type Failable = 'id' | 'status' | 'peers' | 'dial' | 'send' | 'broadcast' | 'history' | 'alias';
+type Failable = 'id' | 'status' | 'peers' | 'dial' | 'send' | 'broadcast' | 'history' | 'alias' | 'setAllowed';
 
 /** The scriptable fake node. Public fields are meant to be read and set by tests. */
 export class FakeNode implements NodeApi {
@@ -116,6 +117,7 @@ export class FakeNode implements NodeApi {
       dataDir: '/tmp/fake',
       signaler: { address: '', state: 'disabled', id: null, observed: null },
       holePunching: { available: false, reason: 'fake' },
+      vpn: { state: 'off', reason: null, ipv4: '100.64.0.1', ipv6: 'fd00::1', tun: null, mtu: null, drops: {}, peers: {} },
       peers: this.peerList.filter((p) => p.connected).length,
       known: this.peerList.length,
       uptimeMs: 1234,
@@ -167,6 +169,13 @@ export class FakeNode implements NodeApi {
     const peer = this.lookup(target, true) as PeerInfo;
     peer.alias = alias;
     return { id: peer.id, alias };
+  }
+
+  async setAllowed(target: string, allowed: boolean): Promise<{ id: NodeId; allowed: boolean }> {
+    this.enter('setAllowed', [target, allowed]);
+    const peer = this.lookup(target, true) as PeerInfo;
+    peer.vpn = { ...peer.vpn, allowed };
+    return { id: peer.id, allowed };
   }
 
   onEvent(listener: (e: NodeEvent) => void): () => void {

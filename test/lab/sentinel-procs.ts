@@ -59,6 +59,10 @@ export interface LabNodeOptions {
   dataDir?: string;
   /** Bound on registering with the signaler; default {@link NODE_READY_TIMEOUT_MS}. */
   readyTimeoutMs?: number;
+  /** More `sentinel-node` flags, e.g. `['--tun', '--tun-name', 'sv0']`. */
+  extraArgs?: readonly string[];
+  /** The node's environment (default this process's), e.g. with `NODE_OPTIONS=--cpu-prof`. */
+  env?: NodeJS.ProcessEnv;
 }
 
 /** A `sentinel-node` running on a lab host, with the `sentinel` client bound to it. */
@@ -166,7 +170,8 @@ export class SentinelLab {
     const signaler = typeof opts.signaler === 'string' ? opts.signaler : opts.signaler.address;
     const args = [NODE_BIN, '--port', String(opts.port), '--data-dir', dataDir, '--signaler', signaler, '--log-level', opts.logLevel ?? 'debug'];
     if (opts.name !== undefined) args.push('--name', opts.name);
-    const proc = spawnIn(host.ns, process.execPath, args, { graceMs: STOP_GRACE_MS });
+    args.push(...(opts.extraArgs ?? []));
+    const proc = spawnIn(host.ns, process.execPath, args, { graceMs: STOP_GRACE_MS, env: opts.env });
     const stop = this.track(proc);
     const ns = host.ns;
     const json = <T>(a: readonly string[], timeoutMs?: number): Promise<T> => runSentinelJson<T>(ns, dataDir, a, timeoutMs);

@@ -1,0 +1,273 @@
+/**
+ * VPN throughput and round trip in the NAT lab (root only): iperf3 TCP and ping through
+ * Sentinel's tunnel (`sentinel-node --tun`, real binaries) and through userspace WireGuard
+ * (Debian's `wireguard-go`, configured with `wg`) between the same two public hosts, over
+ * the same veth links, in one run. The plain link without a tunnel is measured too, as
+ * the ceiling.
+ *
+ * Without the lab, or without iperf3 / wireguard-go / wg, the benchmark reports what is
+ * missing and how to install it, and measures nothing.
+ */
+import { mkdir } from 'node:fs/promises';
+import { performance } from 'node:perf_hooks';
+import { buildLab, canRunLab, type Lab, type LabHost, type LabProcess } from '../test/lab/index.js';
+import { SentinelLab, type LabNode } from '../test/lab/sentinel-procs.js';
+import { hotFunctions, newestProfile } from './cpu-profile.js';
+import { goalRow, infoRow, type BenchResult, type BenchRow } from './report.js';
+import { round, tempDir } from './util.js';
+import {
+  cpuSeconds,
+  iperfClient,
+  missingTools,
+  pingRtt,
+  startIperfServer,
+  startWireGuardPair,
+  VPN_BENCH_TOOLS,
+  type IperfResult,
+  type PingResult,
+} from './vpn-tools.js';
+
+/** Options of {@link runVpnBench}. */
+export interface VpnBenchOptions {
+  /** Length of each iperf3 test in seconds (default 5). */
+  seconds?: number;
+  /** Pings per path (default 20, 50 ms apart). */
+  pings?: number;
+  /**
+   * Write a CPU profile of the receiving Sentinel node here and list its hottest functions
+   * in the notes. Default: `$SENTINEL_BENCH_VPN_PROFILE`, else no profile (it slows the node).
+   */
+  profileDir?: string;
+}
+
+const NAME = 'vpn';
+const TITLE = 'VPN throughput: Sentinel vs wireguard-go (NAT lab, real binaries)';
+const GOAL_RATIO = 2;
+const MTU = 1400;
+const STREAMS = [1, 4] as const;
+const NODE_PORT = 23_000;
+const WG_NET = '10.99.0';
+const NODE_LOG_LEVEL = 'warn';
+/** Bound on both ends reporting the session after `sentinel dial`. */
+const SESSION_WAIT_MS = 10_000;
+
+/** What one path (plain link, WireGuard or Sentinel) measured. */
+interface PathFigures {
+  ping: PingResult;
+  /** iperf3 results by stream count. */
+  tcp: Map<number, IperfResult>;
+  /** Cores the tunnel processes used during the 1-stream test (receiver, sender). */
+  cores: [number, number] | null;
+  /** Path-specific observations for the notes. */
+  notes: string[];
+}
+
+type Outcome = { ok: true; fig: PathFigures } | { ok: false; reason: string };
+
+const gbit = (bps: number): string => `${(bps / 1e9).toFixed(2)} Gbit/s`;
+
+/** Ping, then iperf3 with each stream count, from `client` to `dst` (served on the receiver). */
+async function measurePath(client: LabHost, dst: string, seconds: number, pings: number, streams: readonly number[], procs: readonly LabProcess[]): Promise<PathFigures> {
+  const ping = await pingRtt(client.ns, dst, pings);
+  if (ping.received === 0) throw new Error(`no ping reply from ${dst} through the tunnel`);
+  const tcp = new Map<number, IperfResult>();
+  let cores: [number, number] | null = null;
+  for (const n of streams) {
+    const before = await Promise.all(procs.map((p) => cpuSeconds(p.pid)));
+    const t0 = performance.now();
+    tcp.set(n, await iperfClient(client.ns, dst, seconds, n));
+    const wall = (performance.now() - t0) / 1000;
+    const after = await Promise.all(procs.map((p) => cpuSeconds(p.pid)));
+    if (n === 1 && procs.length === 2) cores = [0, 1].map((i) => ((after[i] as number) - (before[i] as number)) / wall) as [number, number];
+  }
+  return { ping, tcp, cores, notes: [] };
+}
+
+async function attempt(fn: () => Promise<PathFigures>): Promise<Outcome> {
+  try {
+    return { ok: true, fig: await fn() };
+  } catch (err) {
+    return { ok: false, reason: (err instanceof Error ? err.message : String(err)).split('\n').slice(0, 6).join(' | ') };
+  }
+}
+
+/** wireguard-go on both hosts, tunnel addresses 10.99.0.1 (receiver) and 10.99.0.2. */
+async function measureWireGuard(lab: Lab, keyDir: string, seconds: number, pings: number): Promise<PathFigures> {
+  const [rx, tx] = [lab.host('rx'), lab.host('tx')];
+  const ends = [
+    { ns: rx.ns, ip: rx.ip, ifname: `${lab.prefix}wgr`, tunnelIp: `${WG_NET}.1` },
+    { ns: tx.ns, ip: tx.ip, ifname: `${lab.prefix}wgt`, tunnelIp: `${WG_NET}.2` },
+  ] as const;
+  const wg = await startWireGuardPair(ends[0], ends[1], keyDir, MTU);
+  try {
+    return await measurePath(tx, ends[0].tunnelIp, seconds, pings, STREAMS, wg.procs);
+  } finally {
+    await wg.stop();
+  }
+}
+
+/** A `sentinel-node --tun` on each host, allowed to each other; the sender dials the receiver. */
+async function measureSentinel(sl: SentinelLab, seconds: number, pings: number, profileDir: string | undefined): Promise<PathFigures> {
+  const signaler = await sl.startSignaler('sig', { logLevel: 'warn' });
+  const tun = (name: string): string[] => ['--tun', '--tun-name', `${sl.lab.prefix}${name}`, '--mtu', String(MTU)];
+  const profileEnv = profileDir === undefined ? undefined : { ...process.env, NODE_OPTIONS: `--cpu-prof --cpu-prof-dir=${profileDir}` };
+  const [rx, tx] = await Promise.all([
+    sl.startNode('rx', { port: NODE_PORT, signaler, logLevel: NODE_LOG_LEVEL, extraArgs: tun('snr'), env: profileEnv }),
+    sl.startNode('tx', { port: NODE_PORT, signaler, logLevel: NODE_LOG_LEVEL, extraArgs: tun('snt') }),
+  ]);
+  try {
+    return await sentinelPath(rx, tx, seconds, pings);
+  } catch (err) {
+    const logs = [rx, tx].map((n) => `${n.host.name}: ${n.stderr().trim().split('\n').slice(-3).join(' / ')}`).join('; ');
+    throw new Error(`${(err as Error).message} (node logs: ${logs})`);
+  } finally {
+    // Stopped here (SIGTERM) so a --cpu-prof receiver exits normally and writes its profile.
+    await Promise.allSettled([rx.stop(), tx.stop()]);
+  }
+}
+
+async function sentinelPath(rx: LabNode, tx: LabNode, seconds: number, pings: number): Promise<PathFigures> {
+  await rx.json(['allow', tx.id]);
+  await tx.json(['allow', rx.id]);
+  const st = await rx.status();
+  if (st.vpn.state !== 'up') throw new Error(`receiver VPN is ${st.vpn.state}: ${st.vpn.reason ?? 'no reason given'}`);
+  const dial = await tx.dial(rx.id);
+  if (!dial.ok) throw new Error(`sentinel dial failed: ${dial.reason}`);
+  await waitForSession(rx, tx.id);
+  const fig = await measurePath(tx.host, st.vpn.ipv4, seconds, pings, STREAMS, [rx.proc, tx.proc]);
+  fig.notes.push(await dropsNote(rx, tx));
+  return fig;
+}
+
+/** Sentinel's own VPN drop counters at both ends after the run. */
+async function dropsNote(rx: LabNode, tx: LabNode): Promise<string> {
+  const text = async (n: LabNode): Promise<string> => {
+    const drops = Object.entries((await n.status()).vpn.drops).filter(([, c]) => c > 0);
+    return `${n.host.name === 'rx' ? 'receiver' : 'sender'} ${drops.length === 0 ? 'none' : drops.map(([k, c]) => `${k} ${c}`).join(', ')}`;
+  };
+  return `Sentinel's VPN drop counters after the run (\`status --json\` .vpn.drops): ${await text(rx)}; ${await text(tx)}.`;
+}
+
+/** The receiver may see the session a moment after the dialer's `dial` returned. */
+async function waitForSession(node: LabNode, peer: string): Promise<void> {
+  const deadline = Date.now() + SESSION_WAIT_MS;
+  while (!(await node.peers()).some((p) => p.id === peer && p.connected)) {
+    if (Date.now() > deadline) throw new Error(`receiver has no session with the sender ${SESSION_WAIT_MS} ms after the dial`);
+    await new Promise((r) => setTimeout(r, 100));
+  }
+}
+
+// ---- report ----------------------------------------------------------------------
+
+function pingText(p: PingResult): string {
+  return `avg ${p.avg.toFixed(3)} ms (min ${p.min.toFixed(3)} / max ${p.max.toFixed(3)}, ${p.received}/${p.sent} replies)`;
+}
+
+function pathRows(label: string, o: Outcome, raw: Outcome): BenchRow[] {
+  if (!o.ok) return [infoRow(`${label}: failed`, o.reason)];
+  const rows: BenchRow[] = [];
+  for (const [n, r] of o.fig.tcp) {
+    const base = raw.ok ? raw.fig.tcp.get(n) : undefined;
+    const ratio = base === undefined || label === 'no tunnel' ? '' : `${round(r.bitsPerSecond / base.bitsPerSecond, 2)}x no tunnel`;
+    rows.push(infoRow(`${label}: TCP, ${n} stream${n > 1 ? 's' : ''}`, `${gbit(r.bitsPerSecond)} (${r.retransmits} retransmits)`, ratio));
+  }
+  rows.push(infoRow(`${label}: ping RTT`, pingText(o.fig.ping)));
+  return rows;
+}
+
+function ratioRows(sentinel: Outcome, wg: Outcome): BenchRow[] {
+  const rows: BenchRow[] = [];
+  for (const n of STREAMS) {
+    const metric = `Sentinel / wireguard-go, TCP ${n} stream${n > 1 ? 's' : ''}`;
+    const s = sentinel.ok ? sentinel.fig.tcp.get(n) : undefined;
+    const w = wg.ok ? wg.fig.tcp.get(n) : undefined;
+    const goal = n === 1 ? `≥ ${GOAL_RATIO}x` : '—';
+    if (s === undefined || w === undefined) {
+      const why = sentinel.ok ? 'wireguard-go was not measured' : 'Sentinel was not measured';
+      rows.push(n === 1 ? goalRow(metric, goal, why, '', false) : infoRow(metric, why));
+      continue;
+    }
+    const ratio = s.bitsPerSecond / w.bitsPerSecond;
+    const result = `${gbit(s.bitsPerSecond)} vs ${gbit(w.bitsPerSecond)}`;
+    rows.push(n === 1 ? goalRow(metric, goal, result, `${round(ratio, 2)}x`, ratio >= GOAL_RATIO) : infoRow(metric, result, `${round(ratio, 2)}x`));
+  }
+  return rows;
+}
+
+function cpuNote(label: string, o: Outcome): string[] {
+  if (!o.ok || o.fig.cores === null) return [];
+  const [rx, tx] = o.fig.cores.map((c) => `${(c * 100).toFixed(0)}%`);
+  return [`${label}, 1 stream: the receiving process used ${rx} of one core and the sending one ${tx} (user + system time, all threads, from /proc).`, ...o.fig.notes];
+}
+
+async function profileNotes(dir: string | undefined): Promise<string[]> {
+  if (dir === undefined) return ['Profile of the receiving Sentinel node: run with `SENTINEL_BENCH_VPN_PROFILE=<dir>` to write one and list its hottest functions here.'];
+  const file = await newestProfile(dir);
+  if (file === null) return [`No CPU profile was written to ${dir} (the receiving node did not exit normally).`];
+  const hot = await hotFunctions(file, 10);
+  return [`Receiving node's CPU profile (${file}, whole run, idle left out), self time: ${hot.map((h) => `${h.label} ${h.selfPercent.toFixed(1)}%`).join('; ')}.`];
+}
+
+function unavailable(reason: string, fix: string, began: number): BenchResult {
+  return {
+    name: NAME,
+    title: TITLE,
+    method: 'Needs the NAT lab (Linux network namespaces and nftables, as root; see docs/NAT-LAB.md) and iperf3, wireguard-go and wg.',
+    rows: [infoRow('skipped', reason)],
+    notes: [`Nothing was measured. ${fix}`],
+    durationMs: performance.now() - began,
+  };
+}
+
+/** Runs the VPN throughput benchmark (or reports why it cannot) and returns its table. */
+export async function runVpnBench(opts: VpnBenchOptions = {}): Promise<BenchResult> {
+  const began = performance.now();
+  const check = await canRunLab();
+  if (!check.ok) return unavailable(`NAT lab unavailable: ${check.reason}`, 'Run `node dist/bench/run.js vpn` as root with `ip`, `nft` and `ping` installed.', began);
+  const missing = missingTools();
+  if (missing.length > 0) {
+    const cmds = [...new Set(missing.map((t) => VPN_BENCH_TOOLS[t]))].join(' && ');
+    return unavailable(`missing ${missing.join(', ')}: run \`${cmds}\``, `Install the tools (\`${cmds}\`), then run \`node dist/bench/run.js vpn\` as root.`, began);
+  }
+  const seconds = opts.seconds ?? 5;
+  const pings = opts.pings ?? 20;
+  const profileDir = opts.profileDir ?? process.env['SENTINEL_BENCH_VPN_PROFILE'];
+  if (profileDir !== undefined) await mkdir(profileDir, { recursive: true });
+  let lab: Lab | undefined;
+  let sl: SentinelLab | undefined;
+  const keys = await tempDir('wg-keys');
+  try {
+    const l = (lab = await buildLab({ sites: [{ name: 'pub', nat: 'public', hosts: ['sig', 'rx', 'tx'] }] }));
+    const s = (sl = new SentinelLab(l));
+    const server = await startIperfServer(l.host('rx').ns);
+    try {
+      const raw = await attempt(() => measurePath(l.host('tx'), l.host('rx').ip, seconds, pings, [1], []));
+      const wg = await attempt(() => measureWireGuard(l, keys.path, seconds, pings));
+      const sentinel = await attempt(() => measureSentinel(s, seconds, pings, profileDir));
+      return {
+        name: NAME,
+        title: TITLE,
+        method:
+          `Three public hosts of the NAT lab (docs/NAT-LAB.md) on one bridge: a signaler, a receiver and a sender, joined by veth links (no NAT, no latency emulation). ` +
+          `In one run, over the same links: the plain link (no tunnel, the ceiling); userspace WireGuard (Debian's \`wireguard-go\`, keys and peers set with \`wg\`, MTU ${MTU}); ` +
+          `and Sentinel (\`sentinel-node --tun --mtu ${MTU}\` on both hosts, each \`sentinel allow\`s the other, the sender runs \`sentinel dial <receiver id>\`, traffic goes to the receiver's VPN IPv4). ` +
+          `For each: \`ping -c ${pings} -i 0.05\` from the sender, then \`iperf3 -c <receiver> -t ${seconds} -J\` with ${STREAMS.join(' and ')} TCP stream(s) to \`iperf3 -s\` on the receiver; ` +
+          `the figure is iperf3's received bits per second. Each tunnel is stopped before the next one starts.`,
+        rows: [...ratioRows(sentinel, wg), ...pathRows('Sentinel', sentinel, raw), ...pathRows('wireguard-go', wg, raw), ...pathRows('no tunnel', raw, raw)],
+        notes: [
+          ...cpuNote('Sentinel', sentinel),
+          ...cpuNote('wireguard-go', wg),
+          ...(sentinel.ok ? await profileNotes(profileDir) : []),
+          'Both ends of each tunnel, iperf3 and the kernel all share this machine\'s cores, so a tunnel process that needs a whole core per end competes with the other end and with iperf3.',
+        ],
+        durationMs: performance.now() - began,
+      };
+    } finally {
+      await server.stop();
+    }
+  } finally {
+    await sl?.cleanup();
+    await lab?.destroy();
+    await keys.cleanup();
+  }
+}

@@ -1,0 +1,182 @@
+/**
+ * The VPN router: moves IP packets between the local TUN device and peer sessions.
+ *
+ * Outbound (TUN -> peers), per packet, the first failing check names the drop:
+ *   malformed   not a well-formed IPv4/IPv6 packet (ip.ts)
+ *   no_route    the destination is no peer's VPN address
+ *   too_big     longer than the MTU
+ * then, once per peer per TUN batch:
+ *   not_allowed the peer is not on the allow-list
+ *   not_connected env.sendToPeer returned false (no session): the whole batch
+ * Good packets go to each peer in one env.sendToPeer call per TUN batch.
+ *
+ * Inbound (peer P -> TUN): if P is not allowed every packet is 'not_allowed' (not even
+ * parsed); otherwise, per packet: malformed, too_big, 'spoofed' (the source is not P's
+ * address of that family, like WireGuard's allowed IPs), 'not_for_us' (the destination is
+ * not our address of that family). Good packets are written to the TUN in one batch.
+ *
+ * Bad input never throws; it is dropped and counted (counters.ts). The env callbacks and
+ * the TUN's write must not throw either.
+ */
+import type { NodeId } from '../api.js';
+import { canonicalVpnAddresses } from './addressing.js';
+import { TrafficCounters } from './counters.js';
+import { parseIpPacket, type IpPacketInfo } from './ip.js';
+import { PeerTable, type PeerCollision, type PeerRefusal } from './peer-table.js';
+import type { DropReason, PeerTraffic, RouterEnv, TunDevice, VpnAddresses } from './types.js';
+
+/** Smallest MTU accepted: the IPv6 minimum link MTU (RFC 8200). */
+export const MIN_VPN_MTU = 1280;
+/** Largest MTU accepted: the largest IPv4 packet (and PACKETS entry). */
+export const MAX_VPN_MTU = 0xffff;
+
+/** What a {@link VpnRouter} is built from. */
+export interface VpnRouterOptions {
+  tun: TunDevice;
+  env: RouterEnv;
+  /** Largest packet routed in either direction, MIN_VPN_MTU..MAX_VPN_MTU. */
+  mtu: number;
+}
+
+/** Routes packets between one TUN device and the peers' sessions. */
+export class VpnRouter {
+  private readonly tun: TunDevice;
+  private readonly env: RouterEnv;
+  private readonly mtu: number;
+  private readonly self: VpnAddresses;
+  private readonly table: PeerTable;
+  private readonly counters = new TrafficCounters();
+
+  /**
+   * Starts reading the TUN. Throws RangeError on an MTU out of range or own addresses
+   * outside the VPN prefixes (local misuse).
+   */
+  constructor(options: VpnRouterOptions) {
+    const { tun, env, mtu } = options;
+    if (!Number.isInteger(mtu) || mtu < MIN_VPN_MTU || mtu > MAX_VPN_MTU) {
+      throw new RangeError(`VPN MTU must be an integer in ${MIN_VPN_MTU}..${MAX_VPN_MTU}`);
+    }
+    const self = canonicalVpnAddresses(env.self);
+    if (!self) throw new RangeError(`own VPN addresses ${env.self.ipv4} ${env.self.ipv6} are outside the VPN prefixes`);
+    this.tun = tun;
+    this.env = env;
+    this.mtu = mtu;
+    this.self = self;
+    this.table = new PeerTable(self);
+    tun.onPackets((packets) => this.fromTun(packets));
+  }
+
+  /**
+   * Records (or replaces) the addresses `peer` uses; returns null when accepted. Refused,
+   * with the reason returned, when an address is outside the VPN prefixes, and when it is
+   * ours or held by another peer (a collision, also listed by {@link collisions}). A
+   * refused peer keeps no addresses. Never throws.
+   */
+  setPeer(peer: NodeId, addrs: VpnAddresses): PeerRefusal | null {
+    return this.table.set(peer, addrs);
+  }
+
+  /** Forgets `peer`: its addresses, refused claim and counters. */
+  removePeer(peer: NodeId): void {
+    this.table.remove(peer);
+    this.counters.forget(peer);
+  }
+
+  /** The addresses `peer` holds in the table. */
+  addressesOf(peer: NodeId): VpnAddresses | undefined {
+    const addrs = this.table.addressesOf(peer);
+    return addrs && { ...addrs };
+  }
+
+  /** The peer holding a VPN address (canonical text). */
+  peerAt(address: string): NodeId | undefined {
+    return this.table.peerAt(address);
+  }
+
+  /** Currently refused address claims, one per claimant. */
+  collisions(): PeerCollision[] {
+    return this.table.collisions();
+  }
+
+  /** Claims refused for a collision since the router started. */
+  get collisionsRefused(): number {
+    return this.table.collisionsRefused;
+  }
+
+  /** Per-peer counters (a snapshot). */
+  traffic(): Record<NodeId, PeerTraffic> {
+    return this.counters.traffic();
+  }
+
+  /** Global drop counters, including the drops also counted for a peer (a snapshot). */
+  drops(): Partial<Record<DropReason, number>> {
+    return this.counters.drops();
+  }
+
+  /** Routes a batch read from the TUN (the TUN handler; public for benchmarks). */
+  fromTun(packets: readonly Buffer[]): void {
+    const batches = new Map<NodeId, Buffer[]>();
+    for (const packet of packets) {
+      const peer = this.routeOutbound(packet);
+      if (peer === undefined) continue;
+      const batch = batches.get(peer);
+      if (batch) batch.push(packet);
+      else batches.set(peer, [packet]);
+    }
+    for (const [peer, batch] of batches) this.sendBatch(peer, batch);
+  }
+
+  /** Delivers a batch received from `peer`'s session to the TUN, after the inbound checks. */
+  fromPeer(peer: NodeId, packets: readonly Buffer[]): void {
+    if (!this.env.isAllowed(peer)) {
+      this.counters.drop('not_allowed', packets.length, peer);
+      return;
+    }
+    const good: Buffer[] = [];
+    for (const packet of packets) {
+      const reason = this.checkInbound(peer, packet);
+      if (reason) {
+        this.counters.drop(reason, 1, peer);
+      } else {
+        good.push(packet);
+        this.counters.received(peer, packet.length);
+      }
+    }
+    if (good.length > 0) this.tun.write(good);
+  }
+
+  /** The peer a TUN packet goes to, or undefined after counting its drop. */
+  private routeOutbound(packet: Buffer): NodeId | undefined {
+    const info = parseIpPacket(packet);
+    if (!info) return this.dropped('malformed');
+    const peer = this.table.peerAt(info.dst);
+    if (peer === undefined) return this.dropped('no_route');
+    if (packet.length > this.mtu) return this.dropped('too_big', peer);
+    return peer;
+  }
+
+  private sendBatch(peer: NodeId, batch: Buffer[]): void {
+    if (!this.env.isAllowed(peer)) this.counters.drop('not_allowed', batch.length, peer);
+    else if (!this.env.sendToPeer(peer, batch)) this.counters.drop('not_connected', batch.length, peer);
+    else this.counters.sent(peer, batch);
+  }
+
+  private checkInbound(peer: NodeId, packet: Buffer): DropReason | undefined {
+    const info = parseIpPacket(packet);
+    if (!info) return 'malformed';
+    if (packet.length > this.mtu) return 'too_big';
+    const theirs = this.table.addressesOf(peer);
+    if (!theirs || info.src !== addressFor(theirs, info)) return 'spoofed';
+    if (info.dst !== addressFor(this.self, info)) return 'not_for_us';
+    return undefined;
+  }
+
+  private dropped(reason: DropReason, peer?: NodeId): undefined {
+    this.counters.drop(reason, 1, peer);
+    return undefined;
+  }
+}
+
+function addressFor(addrs: VpnAddresses, info: IpPacketInfo): string {
+  return info.version === 4 ? addrs.ipv4 : addrs.ipv6;
+}
