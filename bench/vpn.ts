@@ -110,9 +110,9 @@ async function measureWireGuard(lab: Lab, keyDir: string, seconds: number, pings
 async function measureSentinel(sl: SentinelLab, seconds: number, pings: number, profileDir: string | undefined): Promise<PathFigures> {
   const signaler = await sl.startSignaler('sig', { logLevel: 'warn' });
   const tun = (name: string): string[] => ['--tun', '--tun-name', `${sl.lab.prefix}${name}`, '--mtu', String(MTU)];
-  const profileEnv = profileDir === undefined ? undefined : { ...process.env, NODE_OPTIONS: `--cpu-prof --cpu-prof-dir=${profileDir}` };
+  const profile = profileDir === undefined ? [] : ['--cpu-prof', `--cpu-prof-dir=${profileDir}`];
   const [rx, tx] = await Promise.all([
-    sl.startNode('rx', { port: NODE_PORT, signaler, logLevel: NODE_LOG_LEVEL, extraArgs: tun('snr'), env: profileEnv }),
+    sl.startNode('rx', { port: NODE_PORT, signaler, logLevel: NODE_LOG_LEVEL, extraArgs: tun('snr'), nodeArgs: profile }),
     sl.startNode('tx', { port: NODE_PORT, signaler, logLevel: NODE_LOG_LEVEL, extraArgs: tun('snt') }),
   ]);
   try {

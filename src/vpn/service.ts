@@ -7,7 +7,7 @@
 import type { NodeId, VpnStatus } from '../api.js';
 import { errorMessage } from '../errors.js';
 import type { Logger } from '../log.js';
-import { FrameType, MAX_PAYLOAD_SIZE, decodePackets, decodeVpnAddr, encodePackets, encodeVpnAddr, MAX_PACKETS_PER_FRAME } from '../wire/index.js';
+import { FrameType, decodePackets, decodeVpnAddr, encodePacketBatches, encodeVpnAddr } from '../wire/index.js';
 import { vpnAddressesOf } from './addressing.js';
 import type { AllowList } from './allow-list.js';
 import { VpnRouter } from './router.js';
@@ -16,8 +16,17 @@ import type { TunDevice, VpnAddresses } from './types.js';
 /** A session as the VPN needs it. */
 export interface VpnChannel {
   readonly peerId: NodeId;
+  /** Bytes queued on the session's socket, not yet sent. */
+  readonly writableLength: number;
   send(type: number, payload: Uint8Array): boolean;
 }
+
+/**
+ * Packets for a peer whose session already has this much queued are dropped, as a
+ * congested link would: TCP inside the tunnel then slows down instead of the queue (and
+ * the latency of everything behind it) growing.
+ */
+export const VPN_QUEUE_LIMIT_BYTES = 512 * 1024;
 
 export interface VpnServiceOptions {
   self: VpnAddresses;
@@ -25,9 +34,6 @@ export interface VpnServiceOptions {
   log: Logger;
   channelFor(peer: NodeId): VpnChannel | undefined;
 }
-
-/** Bytes of framing per packet inside a PACKETS frame (u16 length). */
-const PER_PACKET_OVERHEAD = 2;
 
 export class VpnService {
   private router: VpnRouter | undefined;
@@ -106,18 +112,11 @@ export class VpnService {
   private sendPackets(peer: NodeId, packets: readonly Buffer[]): boolean {
     const ch = this.opts.channelFor(peer);
     if (!ch) return false;
-    let batch: Buffer[] = [];
-    let bytes = 2;
-    for (const p of packets) {
-      if (batch.length === MAX_PACKETS_PER_FRAME || bytes + PER_PACKET_OVERHEAD + p.length > MAX_PAYLOAD_SIZE) {
-        ch.send(FrameType.PACKETS, encodePackets(batch));
-        batch = [];
-        bytes = 2;
-      }
-      batch.push(p);
-      bytes += PER_PACKET_OVERHEAD + p.length;
+    if (ch.writableLength > VPN_QUEUE_LIMIT_BYTES) {
+      this.strayDrops.set('congested', (this.strayDrops.get('congested') ?? 0) + packets.length);
+      return true;
     }
-    if (batch.length > 0) ch.send(FrameType.PACKETS, encodePackets(batch));
+    for (const frame of encodePacketBatches(packets)) ch.send(FrameType.PACKETS, frame);
     return true;
   }
 

@@ -61,8 +61,8 @@ export interface LabNodeOptions {
   readyTimeoutMs?: number;
   /** More `sentinel-node` flags, e.g. `['--tun', '--tun-name', 'sv0']`. */
   extraArgs?: readonly string[];
-  /** The node's environment (default this process's), e.g. with `NODE_OPTIONS=--cpu-prof`. */
-  env?: NodeJS.ProcessEnv;
+  /** Flags for Node.js itself, before the script, e.g. `['--cpu-prof']`. */
+  nodeArgs?: readonly string[];
 }
 
 /** A `sentinel-node` running on a lab host, with the `sentinel` client bound to it. */
@@ -168,10 +168,10 @@ export class SentinelLab {
     const host = this.lab.host(hostName);
     const dataDir = opts.dataDir ?? (await this.tempDir());
     const signaler = typeof opts.signaler === 'string' ? opts.signaler : opts.signaler.address;
-    const args = [NODE_BIN, '--port', String(opts.port), '--data-dir', dataDir, '--signaler', signaler, '--log-level', opts.logLevel ?? 'debug'];
+    const args = [...(opts.nodeArgs ?? []), NODE_BIN, '--port', String(opts.port), '--data-dir', dataDir, '--signaler', signaler, '--log-level', opts.logLevel ?? 'debug'];
     if (opts.name !== undefined) args.push('--name', opts.name);
     args.push(...(opts.extraArgs ?? []));
-    const proc = spawnIn(host.ns, process.execPath, args, { graceMs: STOP_GRACE_MS, env: opts.env });
+    const proc = spawnIn(host.ns, process.execPath, args, { graceMs: STOP_GRACE_MS });
     const stop = this.track(proc);
     const ns = host.ns;
     const json = <T>(a: readonly string[], timeoutMs?: number): Promise<T> => runSentinelJson<T>(ns, dataDir, a, timeoutMs);
