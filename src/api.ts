@@ -80,6 +80,8 @@ export interface VpnStatus {
   mtu: number | null;
   /** Dropped packets by reason, all peers. */
   drops: Record<string, number>;
+  /** Peers whose announced VPN address is refused because another node (or we) hold it. */
+  collisions: Array<{ peer: NodeId; address: string; heldBy: NodeId | 'self' }>;
   /** Per-peer traffic counters. */
   peers: Record<NodeId, { packetsIn: number; packetsOut: number; bytesIn: number; bytesOut: number; drops: Record<string, number> }>;
 }

@@ -31,7 +31,7 @@ export interface CliIo {
 /** Data directory used when `--data-dir` is not given. */
 export const DEFAULT_DATA_DIR = './.sentinel';
 const HISTORY_LIMIT_MAX = 1_000_000;
-const PEER_TABLE: readonly PeerColumn[] = ['id', 'alias', 'name', 'address', 'connection', 'rtt', 'lastSeen'];
+const PEER_TABLE: readonly PeerColumn[] = ['id', 'alias', 'name', 'address', 'connection', 'rtt', 'vpn', 'lastSeen'];
 
 const OPTIONS = {
   'data-dir': { type: 'string', valueName: 'DIR', description: `data directory of the node (default ${DEFAULT_DATA_DIR})` },

@@ -127,7 +127,8 @@ export class VpnService {
     for (const [id, t] of Object.entries(this.router?.traffic() ?? {})) {
       peers[id] = { packetsIn: t.packetsIn, packetsOut: t.packetsOut, bytesIn: t.bytesIn, bytesOut: t.bytesOut, drops: { ...t.drops } as Record<string, number> };
     }
-    return { state: this.state, reason: this.reason, ipv4: this.opts.self.ipv4, ipv6: this.opts.self.ipv6, tun: this.tun ? tunName : null, mtu: this.tun ? mtu : null, drops, peers };
+    const collisions = (this.router?.collisions() ?? []).map((c) => ({ peer: c.claimant, address: c.address, heldBy: c.holder }));
+    return { state: this.state, reason: this.reason, ipv4: this.opts.self.ipv4, ipv6: this.opts.self.ipv6, tun: this.tun ? tunName : null, mtu: this.tun ? mtu : null, drops, collisions, peers };
   }
 
   async close(): Promise<void> {

@@ -117,7 +117,7 @@ export class FakeNode implements NodeApi {
       dataDir: '/tmp/fake',
       signaler: { address: '', state: 'disabled', id: null, observed: null },
       holePunching: { available: false, reason: 'fake' },
-      vpn: { state: 'off', reason: null, ipv4: '100.64.0.1', ipv6: 'fd00::1', tun: null, mtu: null, drops: {}, peers: {} },
+      vpn: { state: 'off', reason: null, ipv4: '100.64.0.1', ipv6: 'fd00::1', tun: null, mtu: null, drops: {}, collisions: [], peers: {} },
       peers: this.peerList.filter((p) => p.connected).length,
       known: this.peerList.length,
       uptimeMs: 1234,
