@@ -19,6 +19,15 @@ export function missingTools(): string[] {
   return Object.keys(VPN_BENCH_TOOLS).filter((t) => findTool(t) === null);
 }
 
+/** First line of `<tool> --version` for each benchmark tool, e.g. `wireguard-go v0.0.20220316`. */
+export async function toolVersions(): Promise<string[]> {
+  const one = async (tool: string): Promise<string> => {
+    const r = await tryExec(null, tool, ['--version']).catch(() => null);
+    return (r?.stdout ?? '').split('\n').find((l) => l.trim() !== '')?.trim() ?? `${tool} (version unknown)`;
+  };
+  return Promise.all(['wireguard-go', 'wg', 'iperf3'].map(one));
+}
+
 const IPERF_PORT = 5201;
 /** Bound on iperf3 or wireguard-go coming up. */
 const READY_MS = 10_000;
@@ -33,7 +42,17 @@ const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms
 /** An `iperf3 -s` running in a namespace; it serves one test after another. */
 export interface IperfServer {
   readonly proc: LabProcess;
+  /**
+   * Resolves once the server is listening again after its last test. A client that comes
+   * while the server still finishes the previous test is refused with a reset.
+   */
+  idle(): Promise<void>;
   stop(): Promise<void>;
+}
+
+/** Whether the server's last word was "Server listening" (not a test in progress). */
+function listening(stdout: string): boolean {
+  return stdout.lastIndexOf('Server listening') > stdout.lastIndexOf('Accepted connection');
 }
 
 /** Starts `iperf3 -s` in `ns` and waits until it listens. */
@@ -45,7 +64,14 @@ export async function startIperfServer(ns: string): Promise<IperfServer> {
     await proc.stop();
     throw err;
   }
-  return { proc, stop: async () => void (await proc.stop()) };
+  const idle = async (): Promise<void> => {
+    const deadline = Date.now() + READY_MS;
+    while (!listening(proc.output().stdout)) {
+      if (Date.now() > deadline) throw new Error(`iperf3 server still busy with the previous test after ${READY_MS} ms`);
+      await sleep(POLL_MS);
+    }
+  };
+  return { proc, idle, stop: async () => void (await proc.stop()) };
 }
 
 /** One iperf3 TCP test as the receiver saw it. */
@@ -121,6 +147,37 @@ export async function cpuSeconds(pid: number): Promise<number> {
     return (Number(fields[11]) + Number(fields[12])) / (await ticksPerSecond());
   } catch {
     return NaN;
+  }
+}
+
+// ---- interface counters ----------------------------------------------------------
+
+/** Packets the kernel dropped on an interface, from `ip -s -j link`. */
+export interface LinkDrops {
+  /** Queued for the device but dropped: for a TUN, the reader (the tunnel process) fell behind. */
+  tx: number;
+  rx: number;
+}
+
+/** Drop counters of interface `dev` in `ns`; null if they cannot be read. */
+export async function linkDrops(ns: string, dev: string): Promise<LinkDrops | null> {
+  try {
+    const [link] = JSON.parse(await exec(ns, 'ip', ['-s', '-j', 'link', 'show', 'dev', dev])) as Array<{ stats64?: { rx?: { dropped?: number }; tx?: { dropped?: number } } }>;
+    const st = link?.stats64;
+    return st === undefined ? null : { tx: st.tx?.dropped ?? 0, rx: st.rx?.dropped ?? 0 };
+  } catch {
+    return null;
+  }
+}
+
+/** `Udp: RcvbufErrors` in `ns` (datagrams dropped because a socket's receive buffer was full); null if unreadable. */
+export async function udpRcvbufErrors(ns: string): Promise<number | null> {
+  try {
+    const [names, values] = (await exec(ns, 'cat', ['/proc/net/snmp'])).split('\n').filter((l) => l.startsWith('Udp:')).map((l) => l.split(/\s+/));
+    const i = names?.indexOf('RcvbufErrors') ?? -1;
+    return i < 0 || values?.[i] === undefined ? null : Number(values[i]);
+  } catch {
+    return null;
   }
 }
 

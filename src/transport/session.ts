@@ -97,6 +97,8 @@ export class Session {
   /** Attach to the socket, send HELLO and start the keepalive. */
   start(): void {
     const { socket, clock, limits } = this.opts;
+    // Small frames (pings, acks, interactive VPN traffic) must not wait for Nagle.
+    if ('setNoDelay' in socket && typeof socket.setNoDelay === 'function') socket.setNoDelay(true);
     socket.on('data', (chunk: Buffer) => this.onData(chunk));
     socket.on('error', (err) => this.terminate(new SentinelError('E_PEER_TIMEOUT', `socket error: ${err.message}`)));
     socket.on('end', () => this.terminate(undefined));
