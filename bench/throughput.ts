@@ -38,12 +38,12 @@ const DEFAULT_QUEUE_BYTES = 1024 * 1024;
 const GRACE_MS = 30_000;
 const GOAL_RATIO = 0.9;
 const BELIEVED_LIMIT =
-  'Believed limit (from `node --cpu-prof` and a scratch A/B test): two copies per frame that raw TLS does not make. `encodeFrame` ' +
-  'allocates a new buffer and copies the 64 KiB payload into it on every `Session.send`, and `FrameDecoder` allocates a zero-filled ' +
-  '`Buffer.alloc` per payload and copies into it; FastBuffer, encodeFrame, fillPayload and GC are the Sentinel-only profile entries. ' +
-  'Sender and receiver share one core here, so both copies cost the same budget. Writing the 6-byte header and the payload as two ' +
-  'writes under `cork()` and decoding into `Buffer.allocUnsafe` (the payload is fully overwritten before it is handed out) recovered ' +
-  'about half of the gap in that test.';
+  'Believed limit (from `node --cpu-prof`): most time on both sides is TLS (`writev`: AES-GCM and record handling), the same for ' +
+  'both; the process is also idle about half the time, waiting on the loopback socket. Since this benchmark was written, large ' +
+  'frames are written as header + payload without a copy and the decoder fills an uninitialised buffer; what remains ' +
+  'Sentinel-only is one payload copy on receipt (64 KiB frames span several 16 KiB TLS records and are assembled into one buffer) ' +
+  'and per-frame bookkeeping, about 20-25% more CPU per GB. Delivering payloads as lists of record-sized chunks instead of one ' +
+  'contiguous buffer would remove the copy. Rounds vary by +-15% on this shared machine, so a single ratio is noisy.';
 
 interface Round {
   bytes: number;
