@@ -32,6 +32,8 @@ export interface PeerInfo {
   lastSeen: number | null;
   /** The peer's VPN addresses and whether it may exchange VPN traffic with us. */
   vpn: { ipv4: string; ipv6: string; allowed: boolean };
+  /** How we learned of it: `manual` (dialed or dialed us), `signaler`, `mdns` or `gossip`. */
+  learnedFrom: 'manual' | 'signaler' | 'mdns' | 'gossip';
 }
 
 export interface HistoryEntry {

@@ -16,10 +16,11 @@ import { Messenger, toHistoryEntry } from './messaging/index.js';
 import { fighterConnect, fighterListen, loadNative } from './native/index.js';
 import { PunchCoordinator, localEndpoints } from './punch/index.js';
 import { AllowList } from './vpn/allow-list.js';
+import { DEFAULT_MIN_PEERS, MAINTAIN_INTERVAL_MS, ReconnectPlanner } from './membership/reconnect.js';
 import { VpnService } from './vpn/service.js';
 import { VPN_IPV4_PREFIX_LENGTH, VPN_IPV6_PREFIX_LENGTH, openNativeTun, vpnAddressesOf, type NativeTunOptions, type TunDevice } from './vpn/index.js';
 import { SignalerClient, parseSignalerAddress } from './signaler/index.js';
-import { openLmdbStore, type PeerRecord, type Store } from './store/index.js';
+import { openLmdbStore, type PeerRecord, type PeerSource, type Store } from './store/index.js';
 import {
   ConnectionManager,
   Counters,
@@ -76,6 +77,10 @@ export interface NodeOptions {
   /** Use fighter sockets (native addon) when it loads: 'auto' (default) or 'off'. */
   native?: 'auto' | 'off';
   vpn?: VpnOptions | null;
+  /** Keep at least this many sessions by dialing known peers (default DEFAULT_MIN_PEERS). */
+  minPeers?: number;
+  /** Redial lost peers with backoff (default true). */
+  reconnect?: boolean;
   /** Opens the TUN device (injected by tests; default: the native one). */
   openTun?: (o: NativeTunOptions) => Promise<TunDevice>;
   log: Logger;
@@ -140,6 +145,8 @@ export class SentinelNode implements NodeApi {
   private signaler: SignalerClient | undefined;
   private puncher: PunchCoordinator | undefined;
   private readonly allowList: AllowList;
+  private readonly planner = new ReconnectPlanner();
+  private maintainTimer: unknown;
   private readonly vpn: VpnService;
 
   constructor(
@@ -200,6 +207,35 @@ export class SentinelNode implements NodeApi {
     });
     this.log.info(`node ${this.identity.id} listening on port ${this.port}${created ? ' (new identity)' : ''}`);
     if (this.opts.signaler) this.startSignaler(this.opts.signaler);
+    this.maintainTimer = this.clock.setInterval(() => this.maintain(), MAINTAIN_INTERVAL_MS);
+  }
+
+  /** Redial lost peers whose backoff expired, and top up to the minimum peer count. */
+  private maintain(): void {
+    if (this.closing) return;
+    const now = this.clock.now();
+    const targets = this.opts.reconnect === false ? [] : this.planner.due(now);
+    const connected = new Set(this.manager.sessions().map((s) => s.peerId));
+    const canPunch = this.signaler !== undefined && this.native.ok;
+    const known = this.store.listPeers().map((p) => ({ id: p.id, lastSeen: p.lastSeen, dialable: p.addresses.length > 0 || canPunch }));
+    for (const id of this.planner.toFill(known, connected, this.opts.minPeers ?? DEFAULT_MIN_PEERS, now)) {
+      this.planner.failed(id, now); // counts as in flight until the outcome below
+      targets.push(id);
+    }
+    for (const id of targets) {
+      if (connected.has(id)) {
+        this.planner.forget(id);
+        continue;
+      }
+      this.log.debug(`redialing ${id}`);
+      this.dial(id).then(
+        () => this.planner.forget(id),
+        (err) => {
+          this.planner.failed(id, this.clock.now());
+          this.log.debug(`redial of ${id} failed: ${errorMessage(err)}`);
+        },
+      );
+    }
   }
 
   /** Apply --allow, then open the TUN if asked (required: failure stops the start). */
@@ -265,6 +301,7 @@ export class SentinelNode implements NodeApi {
   /** Graceful stop: GOAWAY to every peer, close sockets and the store. Idempotent. */
   close(): Promise<void> {
     this.closing ??= (async () => {
+      this.clock.clearInterval(this.maintainTimer);
       await this.control?.close();
       this.signaler?.close();
       await this.manager.close();
@@ -323,6 +360,7 @@ export class SentinelNode implements NodeApi {
       connected: s !== undefined,
       lastSeen: s ? s.lastHeard : (rec?.lastSeen ?? null),
       vpn: { ...this.vpn.addressesOf(id), allowed: this.allowList.has(id) },
+      learnedFrom: rec?.learnedFrom ?? (s?.method === 'tcp-simultaneous-open' ? 'signaler' : 'manual'),
     };
   }
 
@@ -442,15 +480,17 @@ export class SentinelNode implements NodeApi {
     const sent = this.messenger.flushOutbox(s);
     if (sent > 0) this.log.debug(`sent ${sent} queued message(s) to ${s.peerId}`);
     if (replaced) return;
+    this.planner.forget(s.peerId);
     this.log.info(`session up with ${s.peerId} (${s.method}, ${s.remoteAddress})`);
     // A dial that worked is remembered at once (the peer may vanish before its HELLO).
-    if (s.method === 'outbound') this.savePeer(s.peerId, { address: s.remoteAddress });
+    if (s.method === 'outbound') this.savePeer(s.peerId, { address: s.remoteAddress, source: 'manual' });
     this.emit({ type: 'peer-connected', peer: this.peerInfo(s.peerId, this.store.getPeer(s.peerId)) });
   }
 
   private onSessionDown(id: NodeId, reason: SentinelError | undefined): void {
     const why = reason ? reason.message : 'closed';
     this.log.info(`session with ${id} down: ${why}`);
+    if (this.opts.reconnect !== false && !this.closing) this.planner.lost(id, this.clock.now());
     this.updatePeer(id, (r) => ({ ...r, lastSeen: this.clock.now() })).catch(() => {});
     this.emit({ type: 'peer-disconnected', id, reason: why });
   }
@@ -465,14 +505,15 @@ export class SentinelNode implements NodeApi {
     const rec = this.store.getPeer(s.peerId);
     // Skip the durable write when nothing changes (a reconnect of a known peer).
     if (rec && (!hello.name || hello.name === rec.name) && (!address || rec.addresses[0] === address)) return;
-    this.savePeer(s.peerId, { name: hello.name || null, address });
+    this.savePeer(s.peerId, { name: hello.name || null, address, source: s.method === 'tcp-simultaneous-open' ? 'signaler' : 'manual' });
   }
 
   /** Record a peer's name and most recent dialable address (punched endpoints are not dialable). */
-  private savePeer(id: NodeId, seen: { name?: string | null; address: string | null }): void {
+  private savePeer(id: NodeId, seen: { name?: string | null; address: string | null; source: PeerSource }): void {
     const { address } = seen;
     this.updatePeer(id, (r) => ({
       ...r,
+      learnedFrom: r.learnedFrom ?? seen.source,
       name: seen.name || r.name,
       lastSeen: this.clock.now(),
       addresses: address ? [address, ...r.addresses.filter((a) => a !== address)].slice(0, MAX_ADDRESSES_PER_PEER) : r.addresses,

@@ -28,6 +28,7 @@ export function copyPeer(p: PeerRecord): PeerRecord {
     name: p.name,
     addresses: [...p.addresses],
     lastSeen: p.lastSeen,
+    ...(p.learnedFrom ? { learnedFrom: p.learnedFrom } : {}),
   };
 }
 

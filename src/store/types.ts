@@ -10,7 +10,12 @@ export interface PeerRecord {
   addresses: string[];
   /** ms since epoch, or null if never seen. */
   lastSeen: number | null;
+  /** How we first learned of this peer (absent in records written before it existed). */
+  learnedFrom?: PeerSource;
 }
+
+/** Where a peer was learned: dialed or seen directly, the signaler, mDNS or gossip. */
+export type PeerSource = 'manual' | 'signaler' | 'mdns' | 'gossip';
 
 /** A signed chat message as stored (history and outbox share this shape). */
 export interface StoredMessage {

@@ -43,6 +43,7 @@ export function fakePeer(over: Partial<PeerInfo> & { id: NodeId }): PeerInfo {
     connected: true,
     lastSeen: 1_700_000_000_000,
     vpn: { ipv4: '100.64.0.2', ipv6: 'fd00::2', allowed: false },
+    learnedFrom: 'manual',
     ...over,
   };
 }

@@ -32,6 +32,9 @@ export function testnet(): TestNet {
         port: 0,
         host: '127.0.0.1',
         signaler: null,
+        // Tests dial explicitly; automatic redials would race with what they assert.
+        minPeers: 0,
+        reconnect: false,
         log: createLogger(process.env.SENTINEL_TEST_LOG === '1' ? 'debug' : 'silent', (l) => process.stderr.write(`${l}\n`)),
         ...opts,
       });

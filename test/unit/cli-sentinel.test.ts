@@ -88,7 +88,7 @@ describe('sentinel --json', () => {
     const peers = (await runJson('peers')) as Array<Record<string, unknown>>;
     assert.equal(peers.length, 2);
     for (const p of peers) {
-      assert.deepEqual(Object.keys(p).sort(), ['address', 'alias', 'connected', 'id', 'lastSeen', 'method', 'name', 'path', 'rttMs', 'vpn']);
+      assert.deepEqual(Object.keys(p).sort(), ['address', 'alias', 'connected', 'id', 'lastSeen', 'learnedFrom', 'method', 'name', 'path', 'rttMs', 'vpn']);
     }
     assert.equal(peers[0]?.id, ALICE);
   });
