@@ -16,6 +16,7 @@ import { Messenger, toHistoryEntry } from './messaging/index.js';
 import { fighterConnect, fighterListen, loadNative } from './native/index.js';
 import { PunchCoordinator, localEndpoints } from './punch/index.js';
 import { AllowList } from './vpn/allow-list.js';
+import { MdnsDiscovery, createMulticastTransport, lanAddresses } from './discovery/index.js';
 import { DEFAULT_MIN_PEERS, MAINTAIN_INTERVAL_MS, ReconnectPlanner } from './membership/reconnect.js';
 import { VpnService } from './vpn/service.js';
 import { VPN_IPV4_PREFIX_LENGTH, VPN_IPV6_PREFIX_LENGTH, openNativeTun, vpnAddressesOf, type NativeTunOptions, type TunDevice } from './vpn/index.js';
@@ -81,6 +82,8 @@ export interface NodeOptions {
   minPeers?: number;
   /** Redial lost peers with backoff (default true). */
   reconnect?: boolean;
+  /** Advertise and browse `_sentinel._tcp.local` on the LAN (default true). */
+  mdns?: boolean;
   /** Opens the TUN device (injected by tests; default: the native one). */
   openTun?: (o: NativeTunOptions) => Promise<TunDevice>;
   log: Logger;
@@ -147,6 +150,9 @@ export class SentinelNode implements NodeApi {
   private readonly allowList: AllowList;
   private readonly planner = new ReconnectPlanner();
   private maintainTimer: unknown;
+  private mdns: MdnsDiscovery | undefined;
+  /** How a peer we are dialing on our own was learned (recorded once its session is up). */
+  private readonly hintSource = new Map<NodeId, PeerSource>();
   private readonly vpn: VpnService;
 
   constructor(
@@ -208,6 +214,41 @@ export class SentinelNode implements NodeApi {
     this.log.info(`node ${this.identity.id} listening on port ${this.port}${created ? ' (new identity)' : ''}`);
     if (this.opts.signaler) this.startSignaler(this.opts.signaler);
     this.maintainTimer = this.clock.setInterval(() => this.maintain(), MAINTAIN_INTERVAL_MS);
+    if (this.opts.mdns !== false) this.startMdns();
+  }
+
+  private startMdns(): void {
+    this.mdns = new MdnsDiscovery({
+      selfId: this.identity.id,
+      port: () => this.port,
+      addresses: () => lanAddresses(),
+      onPeer: (id, endpoints) => this.onMdnsPeer(id, endpoints),
+      transport: createMulticastTransport(),
+      clock: this.clock,
+      log: this.log,
+      counters: this.counters,
+    });
+    this.mdns.start();
+  }
+
+  /**
+   * An mDNS announcement is only a hint: dial it expecting that id, so TLS proves who
+   * answers. A spoofed hint fails the handshake and changes nothing we know.
+   */
+  private onMdnsPeer(id: NodeId, endpoints: ReadonlyArray<{ host: string; port: number }>): void {
+    if (this.manager.session(id) || this.closing) return;
+    if (!this.store.getPeer(id)) this.hintSource.set(id, 'mdns');
+    void (async () => {
+      for (const e of endpoints) {
+        try {
+          await this.manager.dial(e.host, e.port, id, undefined, DIRECT_TRY_TIMEOUT_MS);
+          return;
+        } catch (err) {
+          this.log.debug(`mDNS hint ${id} at ${formatHostPort(e.host, e.port)}: ${errorMessage(err)}`);
+        }
+      }
+      this.hintSource.delete(id);
+    })();
   }
 
   /** Redial lost peers whose backoff expired, and top up to the minimum peer count. */
@@ -302,6 +343,7 @@ export class SentinelNode implements NodeApi {
   close(): Promise<void> {
     this.closing ??= (async () => {
       this.clock.clearInterval(this.maintainTimer);
+      this.mdns?.stop();
       await this.control?.close();
       this.signaler?.close();
       await this.manager.close();
@@ -483,7 +525,8 @@ export class SentinelNode implements NodeApi {
     this.planner.forget(s.peerId);
     this.log.info(`session up with ${s.peerId} (${s.method}, ${s.remoteAddress})`);
     // A dial that worked is remembered at once (the peer may vanish before its HELLO).
-    if (s.method === 'outbound') this.savePeer(s.peerId, { address: s.remoteAddress, source: 'manual' });
+    if (s.method === 'outbound') this.savePeer(s.peerId, { address: s.remoteAddress, source: this.hintSource.get(s.peerId) ?? 'manual' });
+    this.hintSource.delete(s.peerId);
     this.emit({ type: 'peer-connected', peer: this.peerInfo(s.peerId, this.store.getPeer(s.peerId)) });
   }
 

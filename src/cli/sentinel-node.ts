@@ -28,6 +28,7 @@ const OPTIONS = {
   'tun-name': { type: 'string', valueName: 'NAME', description: `TUN interface name (default ${DEFAULT_TUN_NAME})` },
   mtu: { type: 'string', valueName: 'BYTES', description: `TUN MTU (default ${DEFAULT_MTU})` },
   'vpn-ip': { type: 'string', valueName: 'IPV4', description: 'use this VPN IPv4 address (inside 100.64.0.0/10) instead of the one derived from the id' },
+  'no-mdns': { type: 'boolean', description: 'do not advertise or browse _sentinel._tcp.local on the LAN (mDNS)' },
   'min-peers': { type: 'string', valueName: 'N', description: `keep at least N sessions by dialing known peers; lost peers are redialed with backoff (default ${DEFAULT_MIN_PEERS})` },
   allow: { type: 'string', multiple: true, valueName: 'ID', description: 'allow VPN traffic with this peer (repeatable; persisted)' },
   help: { type: 'boolean', short: 'h', description: 'show this help' },
@@ -95,6 +96,7 @@ function parseArgs(argv: string[]) {
       name: values.name ?? null,
       ...(values.host !== undefined ? { host: values.host } : {}),
       vpn: parseVpn(values),
+      mdns: values['no-mdns'] !== true,
       minPeers: intOption('min-peers', values['min-peers'], { min: 0, max: 1000 }) ?? DEFAULT_MIN_PEERS,
     },
   };

@@ -232,9 +232,13 @@ export class Procs {
     return dir;
   }
 
-  /** Spawns `sentinel-node` with exactly `args` (headless) and tracks it for cleanup. */
+  /**
+   * Spawns `sentinel-node` with `args` (headless) and tracks it for cleanup. mDNS is off
+   * (`--no-mdns`, unless the args say `--help`): tests send no multicast on the host's LAN.
+   */
   spawnNode(args: readonly string[]): { child: ChildProcess; done: Promise<ExitResult>; output: () => ExitResult } {
-    const spawned = spawnCollecting(process.execPath, [NODE_BIN, ...args], {});
+    const all = args.includes('--help') || args.includes('--no-mdns') ? args : ['--no-mdns', ...args];
+    const spawned = spawnCollecting(process.execPath, [NODE_BIN, ...all], {});
     const entry = { child: spawned.child, done: spawned.done.catch((err: Error) => ({ code: null, signal: null, stdout: '', stderr: err.message })) };
     this.children.add(entry);
     void entry.done.then(() => this.children.delete(entry));

@@ -35,6 +35,8 @@ export function testnet(): TestNet {
         // Tests dial explicitly; automatic redials would race with what they assert.
         minPeers: 0,
         reconnect: false,
+        // No multicast on the host's real interfaces from tests.
+        mdns: false,
         log: createLogger(process.env.SENTINEL_TEST_LOG === '1' ? 'debug' : 'silent', (l) => process.stderr.write(`${l}\n`)),
         ...opts,
       });

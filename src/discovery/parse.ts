@@ -1,0 +1,196 @@
+/**
+ * Strict reading of untrusted mDNS packets (already decoded by dns-packet, but every
+ * field is checked here). Nothing throws: what does not fit is dropped with a reason the
+ * caller counts.
+ */
+import type { NodeId } from '../api.js';
+import { isNodeId } from '../identity/index.js';
+import { usableAddress } from './address.js';
+import {
+  MAX_ADDRESSES_PER_ANNOUNCEMENT,
+  MAX_INSTANCES_PER_PACKET,
+  MAX_RECORDS_PER_PACKET,
+  MAX_TXT_ENTRY_BYTES,
+  SERVICE_TYPE,
+  TXT_VERSION,
+} from './limits.js';
+import { SERVICES_ENUMERATION, hostName, instanceName, type Announcement } from './records.js';
+import type { MdnsPacketIn, MdnsQuestionOut } from './transport.js';
+
+/** Why (part of) a packet was dropped; each is counted as `mdns.dropped.<reason>`. */
+export type DropReason =
+  | 'bad_packet'
+  | 'too_many_records'
+  | 'too_many_instances'
+  | 'bad_instance'
+  | 'bad_srv'
+  | 'bad_txt'
+  | 'bad_version'
+  | 'bad_id'
+  | 'name_mismatch'
+  | 'bad_address'
+  | 'too_many_addresses'
+  | 'no_address';
+
+/** What a response packet told us. */
+export interface ParsedResponse {
+  /** Well-formed announcements of other nodes. */
+  peers: Announcement[];
+  /** Well-formed announcements carrying our own id (our own multicast, looped back). */
+  own: number;
+  /** Goodbye PTRs (TTL 0): ignored, an announcement is only a hint. */
+  goodbyes: number;
+  dropped: DropReason[];
+}
+
+/** A record as decoded, checked for the fields every record has. */
+interface RecordIn {
+  name: string;
+  type: string;
+  ttl: number;
+  data: unknown;
+}
+
+const same = (a: string, b: string): boolean => a.toLowerCase() === b.toLowerCase();
+
+function asRecord(x: unknown): RecordIn | null {
+  if (typeof x !== 'object' || x === null) return null;
+  const r = x as Record<string, unknown>;
+  if (typeof r['name'] !== 'string' || typeof r['type'] !== 'string') return null;
+  const ttl = typeof r['ttl'] === 'number' && Number.isFinite(r['ttl']) ? r['ttl'] : 0;
+  return { name: r['name'], type: r['type'], ttl, data: r['data'] };
+}
+
+/** The records of the answer and additional sections, or a reason to drop the packet. */
+function recordsOf(packet: MdnsPacketIn): RecordIn[] | DropReason {
+  const sections = [packet.answers ?? [], packet.additionals ?? []];
+  if (!sections.every(Array.isArray)) return 'bad_packet';
+  const all = (sections as unknown[][]).flat();
+  if (all.length > MAX_RECORDS_PER_PACKET) return 'too_many_records';
+  return all.map(asRecord).filter((r): r is RecordIn => r !== null);
+}
+
+/** TXT data (a string, a Buffer or a list of them) as key/value pairs; null when malformed. */
+export function parseTxt(data: unknown): Map<string, string> | null {
+  const entries = Array.isArray(data) ? data : [data];
+  const out = new Map<string, string>();
+  for (const e of entries) {
+    const buf = typeof e === 'string' ? Buffer.from(e, 'utf8') : Buffer.isBuffer(e) ? e : null;
+    if (buf === null || buf.length > MAX_TXT_ENTRY_BYTES) return null;
+    if (buf.length === 0) continue; // an empty TXT record is one empty string (RFC 6763 §6.1)
+    const text = buf.toString('utf8');
+    const eq = text.indexOf('=');
+    if (eq <= 0) return null;
+    const key = text.slice(0, eq).toLowerCase();
+    if (out.has(key)) return null;
+    out.set(key, text.slice(eq + 1));
+  }
+  return out;
+}
+
+function srvOf(records: RecordIn[], instance: string): { port: number; target: string } | null {
+  const srv = records.filter((r) => r.type === 'SRV' && same(r.name, instance));
+  if (srv.length !== 1) return null;
+  const d = srv[0]?.data;
+  if (typeof d !== 'object' || d === null) return null;
+  const { port, target } = d as Record<string, unknown>;
+  if (typeof port !== 'number' || !Number.isInteger(port) || port < 1 || port > 65535) return null;
+  if (typeof target !== 'string' || target === '') return null;
+  return { port, target };
+}
+
+/** Reads one service instance; `dropped` collects per-address and whole-instance reasons. */
+function readInstance(records: RecordIn[], instance: string, dropped: DropReason[]): Announcement | null {
+  if (!instance.toLowerCase().endsWith(`.${SERVICE_TYPE}`)) return fail(dropped, 'bad_instance');
+  const srv = srvOf(records, instance);
+  if (!srv) return fail(dropped, 'bad_srv');
+  const txts = records.filter((r) => r.type === 'TXT' && same(r.name, instance));
+  const txt = txts.length === 1 ? parseTxt(txts[0]?.data) : null;
+  if (!txt) return fail(dropped, 'bad_txt');
+  if (txt.get('v') !== TXT_VERSION) return fail(dropped, 'bad_version');
+  const id = txt.get('id');
+  if (id === undefined || !isNodeId(id)) return fail(dropped, 'bad_id');
+  if (!same(instance, instanceName(id)) || !same(srv.target, hostName(id))) return fail(dropped, 'name_mismatch');
+  const raw = records.filter((r) => (r.type === 'A' || r.type === 'AAAA') && same(r.name, srv.target));
+  if (raw.length > MAX_ADDRESSES_PER_ANNOUNCEMENT) return fail(dropped, 'too_many_addresses');
+  const addresses: string[] = [];
+  for (const r of raw) {
+    const ip = typeof r.data === 'string' ? usableAddress(r.data) : null;
+    if (ip === null) dropped.push('bad_address');
+    else if (!addresses.includes(ip)) addresses.push(ip);
+  }
+  if (addresses.length === 0) return fail(dropped, 'no_address');
+  return { id, port: srv.port, addresses };
+}
+
+function fail(dropped: DropReason[], reason: DropReason): null {
+  dropped.push(reason);
+  return null;
+}
+
+/** Reads every Sentinel announcement in a response packet. */
+export function parseResponse(packet: MdnsPacketIn, selfId: NodeId): ParsedResponse {
+  const result: ParsedResponse = { peers: [], own: 0, goodbyes: 0, dropped: [] };
+  const records = recordsOf(packet);
+  if (typeof records === 'string') {
+    result.dropped.push(records);
+    return result;
+  }
+  const ptrs = records.filter((r) => r.type === 'PTR' && same(r.name, SERVICE_TYPE));
+  if (ptrs.length > MAX_INSTANCES_PER_PACKET) {
+    result.dropped.push('too_many_instances');
+    return result;
+  }
+  for (const ptr of ptrs) {
+    if (typeof ptr.data !== 'string') {
+      result.dropped.push('bad_instance');
+    } else if (ptr.ttl === 0) {
+      result.goodbyes++;
+    } else {
+      const a = readInstance(records, ptr.data, result.dropped);
+      if (a && a.id === selfId) result.own++;
+      else if (a) result.peers.push(a);
+    }
+  }
+  return result;
+}
+
+/** Which of our names a query asks about. */
+export interface QueryMatch {
+  /** The service, our instance or our host name: answer with the whole announcement. */
+  service: boolean;
+  /** The DNS-SD service type enumeration. */
+  enumeration: boolean;
+  /** The matching questions (echoed in legacy unicast answers). */
+  questions: MdnsQuestionOut[];
+}
+
+const ANSWERABLE: Record<string, readonly string[]> = {
+  service: ['PTR', 'ANY'],
+  instance: ['SRV', 'TXT', 'ANY'],
+  host: ['A', 'AAAA', 'ANY'],
+};
+
+/** Matches the questions of a query against our names. */
+export function matchQuery(packet: MdnsPacketIn, selfId: NodeId): QueryMatch {
+  const match: QueryMatch = { service: false, enumeration: false, questions: [] };
+  const questions = Array.isArray(packet.questions) ? packet.questions.slice(0, MAX_RECORDS_PER_PACKET) : [];
+  const names: [string, readonly string[]][] = [
+    [SERVICE_TYPE, ANSWERABLE['service'] ?? []],
+    [instanceName(selfId), ANSWERABLE['instance'] ?? []],
+    [hostName(selfId), ANSWERABLE['host'] ?? []],
+  ];
+  for (const q of questions) {
+    const { name, type } = (typeof q === 'object' && q !== null ? q : {}) as Record<string, unknown>;
+    if (typeof name !== 'string' || typeof type !== 'string') continue;
+    const asked = { name, type } as MdnsQuestionOut;
+    if (same(name, SERVICES_ENUMERATION) && (type === 'PTR' || type === 'ANY')) {
+      match.enumeration = true;
+      match.questions.push(asked);
+    } else if (names.some(([n, types]) => same(name, n) && types.includes(type))) {
+      match.service = true;
+      match.questions.push(asked);
+    }
+  }
+  return match;
+}
