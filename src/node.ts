@@ -16,6 +16,7 @@ import { Messenger, toHistoryEntry } from './messaging/index.js';
 import { fighterConnect, fighterListen, loadNative } from './native/index.js';
 import { PunchCoordinator, localEndpoints } from './punch/index.js';
 import { AllowList } from './vpn/allow-list.js';
+import { GossipService } from './gossip/index.js';
 import { MdnsDiscovery, createMulticastTransport, lanAddresses } from './discovery/index.js';
 import { DEFAULT_MIN_PEERS, MAINTAIN_INTERVAL_MS, ReconnectPlanner } from './membership/reconnect.js';
 import { VpnService } from './vpn/service.js';
@@ -64,6 +65,8 @@ export interface VpnOptions {
 
 /** TCP connect timeout for a peer's known direct address when the signaler can help next. */
 export const DIRECT_TRY_TIMEOUT_MS = 1_500;
+/** TCP connect timeout per known address when no signaler can help (several may be stale). */
+export const KNOWN_ADDRESS_TIMEOUT_MS = 3_000;
 /** How long `send` waits for a connected peer's acknowledgement before answering `pending`. */
 export const DELIVERY_WAIT_MS = 3_000;
 
@@ -84,6 +87,8 @@ export interface NodeOptions {
   reconnect?: boolean;
   /** Advertise and browse `_sentinel._tcp.local` on the LAN (default true). */
   mdns?: boolean;
+  /** Gossip round interval (default GOSSIP_INTERVAL_MS). */
+  gossipIntervalMs?: number;
   /** Opens the TUN device (injected by tests; default: the native one). */
   openTun?: (o: NativeTunOptions) => Promise<TunDevice>;
   log: Logger;
@@ -151,6 +156,7 @@ export class SentinelNode implements NodeApi {
   private readonly planner = new ReconnectPlanner();
   private maintainTimer: unknown;
   private mdns: MdnsDiscovery | undefined;
+  private readonly gossip: GossipService;
   /** How a peer we are dialing on our own was learned (recorded once its session is up). */
   private readonly hintSource = new Map<NodeId, PeerSource>();
   private readonly vpn: VpnService;
@@ -190,6 +196,19 @@ export class SentinelNode implements NodeApi {
       log: this.log,
       channelFor: (peer) => this.manager.session(peer),
     });
+    this.gossip = new GossipService({
+      identity,
+      store,
+      clock: this.clock,
+      log: this.log,
+      addresses: () => ({
+        public: this.signaler?.observed ? [this.signaler.observed] : [],
+        local: localEndpoints(this.port, this.opts.host),
+      }),
+      connected: () => this.manager.sessions(),
+      onLearned: (id, endpoints) => this.learnAddresses(id, endpoints, 'gossip'),
+      ...(opts.gossipIntervalMs !== undefined ? { intervalMs: opts.gossipIntervalMs } : {}),
+    });
     this.messenger = new Messenger({
       identity,
       store,
@@ -214,6 +233,7 @@ export class SentinelNode implements NodeApi {
     this.log.info(`node ${this.identity.id} listening on port ${this.port}${created ? ' (new identity)' : ''}`);
     if (this.opts.signaler) this.startSignaler(this.opts.signaler);
     this.maintainTimer = this.clock.setInterval(() => this.maintain(), MAINTAIN_INTERVAL_MS);
+    this.gossip.start();
     if (this.opts.mdns !== false) this.startMdns();
   }
 
@@ -347,6 +367,7 @@ export class SentinelNode implements NodeApi {
       await this.control?.close();
       this.signaler?.close();
       await this.manager.close();
+      await this.gossip.close();
       await this.vpn.close();
       await this.peerWrites;
       await this.store.close();
@@ -378,7 +399,7 @@ export class SentinelNode implements NodeApi {
       peers: this.manager.sessions().length,
       known: this.store.listPeers().length,
       uptimeMs: this.clock.now() - this.startedAt,
-      counters: { ...this.counters.toJSON(), ...(control ? { 'control.bad_requests': control.badRequests } : {}) },
+      counters: { ...this.counters.toJSON(), ...this.gossip.counters(), ...(control ? { 'control.bad_requests': control.badRequests } : {}) },
     };
   }
 
@@ -427,7 +448,7 @@ export class SentinelNode implements NodeApi {
       if (!a) continue;
       progress('connecting', `connecting to ${addr}`);
       try {
-        const { session, existing } = await this.manager.dial(a.host, a.port, id, () => progress('tls', `TCP connected to ${addr}, TLS handshake`), canPunch ? DIRECT_TRY_TIMEOUT_MS : undefined);
+        const { session, existing } = await this.manager.dial(a.host, a.port, id, () => progress('tls', `TCP connected to ${addr}, TLS handshake`), canPunch ? DIRECT_TRY_TIMEOUT_MS : KNOWN_ADDRESS_TIMEOUT_MS);
         return this.dialResult(session, existing, started, progress);
       } catch (err) {
         if (errorCode(err) === 'E_SELF_DIAL') throw err;
@@ -534,6 +555,7 @@ export class SentinelNode implements NodeApi {
     const why = reason ? reason.message : 'closed';
     this.log.info(`session with ${id} down: ${why}`);
     if (this.opts.reconnect !== false && !this.closing) this.planner.lost(id, this.clock.now());
+    this.gossip.onSessionDown(id);
     this.updatePeer(id, (r) => ({ ...r, lastSeen: this.clock.now() })).catch(() => {});
     this.emit({ type: 'peer-disconnected', id, reason: why });
   }
@@ -549,6 +571,19 @@ export class SentinelNode implements NodeApi {
     // Skip the durable write when nothing changes (a reconnect of a known peer).
     if (rec && (!hello.name || hello.name === rec.name) && (!address || rec.addresses[0] === address)) return;
     this.savePeer(s.peerId, { name: hello.name || null, address, source: s.method === 'tcp-simultaneous-open' ? 'signaler' : 'manual' });
+  }
+
+  /** Addresses a peer's signed record announced: kept after the ones we proved by connecting. */
+  private learnAddresses(id: NodeId, endpoints: ReadonlyArray<{ host: string; port: number }>, source: PeerSource): void {
+    const rec = this.store.getPeer(id);
+    const have = new Set(rec?.addresses ?? []);
+    const fresh = endpoints.map((e) => formatHostPort(e.host, e.port)).filter((a) => !have.has(a));
+    if (rec && fresh.length === 0) return;
+    this.updatePeer(id, (r) => ({
+      ...r,
+      learnedFrom: r.learnedFrom ?? source,
+      addresses: [...r.addresses, ...fresh.filter((a) => !r.addresses.includes(a))].slice(0, MAX_ADDRESSES_PER_PEER),
+    })).catch((err) => this.log.warn(`cannot save peer ${id}: ${errorMessage(err)}`));
   }
 
   /** Record a peer's name and most recent dialable address (punched endpoints are not dialable). */
@@ -568,6 +603,8 @@ export class SentinelNode implements NodeApi {
     else if (type === FrameType.ACK) this.messenger.onAck(s, payload);
     else if (type === FrameType.PACKETS) this.vpn.onPackets(s, payload);
     else if (type === FrameType.VPN_ADDR) this.vpn.onVpnAddr(s, payload);
+    else if (type === FrameType.GOSSIP_PUSH) this.gossip.onPush(s, payload);
+    else if (type === FrameType.GOSSIP_PULL_REPLY) this.gossip.onPullReply(s, payload);
     else {
       // Known type, wrong context (e.g. a signaler message from a peer).
       this.counters.inc('frames_unexpected');

@@ -64,4 +64,23 @@ export {
   decodeVpnAddr,
 } from './packets.js';
 export type { VpnAddr } from './packets.js';
+export {
+  MAX_RECORD_ENDPOINTS,
+  MAX_RECORD_BYTES,
+  PEER_RECORD_MIN_SIZE,
+  PEER_RECORD_SIGNING_PREFIX,
+  peerRecordSigningInput,
+  peerRecordSignedBytes,
+  encodePeerRecord,
+  decodePeerRecord,
+} from './peer-record.js';
+export type { PeerRecord, UnsignedPeerRecord } from './peer-record.js';
+export {
+  MAX_RECORDS_PER_MESSAGE,
+  MAX_GOSSIP_PAYLOAD,
+  encodeGossipPush,
+  decodeGossipPush,
+  encodeGossipPullReply,
+  decodeGossipPullReply,
+} from './gossip.js';
 export { formatIpv4, formatIpv6, parseIpv4, parseIpv6, canonicalIp } from './ip-text.js';

@@ -9,6 +9,7 @@
  *   0x20-0x26 signaler messages (signal.ts): REGISTER, REGISTERED, LOOKUP, LOOKUP_RESULT,
  *             PUNCH_REQUEST, PUNCH_START, SIGNAL_ERROR
  *   0x30 PACKETS   0x31 VPN_ADDR   (packets.ts)
+ *   0x40 GOSSIP_PUSH   0x41 GOSSIP_PULL_REPLY   (gossip.ts)
  *
  * New message types that an old peer may safely ignore must be allocated in 0x80-0xFF.
  */
@@ -32,6 +33,9 @@ export const FrameType = {
   // VPN (packets.ts)
   PACKETS: 0x30,
   VPN_ADDR: 0x31,
+  // peer-record gossip (gossip.ts)
+  GOSSIP_PUSH: 0x40,
+  GOSSIP_PULL_REPLY: 0x41,
 } as const;
 
 /** Name of a known frame type, e.g. `'CHAT'`. */

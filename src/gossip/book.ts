@@ -1,0 +1,159 @@
+/**
+ * PeerBook: the verified peer records a node holds, at most one per node id and at most
+ * `maxRecords` in all. Pure state: time comes in as `now` arguments (ms since the epoch).
+ *
+ * An offered record is checked in the order: size, layout, validity window (records.ts),
+ * replay (same or lower seq than the one held), capacity, and only then the signature, so
+ * that a flood of records costs no public-key work once the book is full or up to date.
+ * Each entry carries a change number (the book's version when it was accepted); the
+ * exchange uses it to send recently changed records first.
+ */
+import type { NodeId } from '../api.js';
+import { Counters } from '../transport/counters.js';
+import type { PeerRecord } from '../wire/index.js';
+import { checkRecord, signatureValid, type RecordRejection } from './records.js';
+
+/** Most records a book holds (about 4 MiB of record bytes at most). */
+export const MAX_BOOK_RECORDS = 10_000;
+
+/** Why {@link PeerBook.offer} refused a record. */
+export type OfferRejection = RecordRejection | 'replayed' | 'full';
+/** Outcome of {@link PeerBook.offer}. */
+export type OfferResult = 'accepted' | OfferRejection;
+
+/** Every rejection reason, for status output and tests. */
+export const OFFER_REJECTIONS: readonly OfferRejection[] = [
+  'malformed',
+  'oversized',
+  'bad_signature',
+  'expired',
+  'not_yet_valid',
+  'too_long_lived',
+  'replayed',
+  'full',
+];
+
+/** One held record. */
+export interface BookEntry {
+  readonly id: NodeId;
+  readonly record: PeerRecord;
+  /** The exact signed bytes, as received. */
+  readonly bytes: Uint8Array;
+  /** Book version at acceptance; higher means changed more recently. */
+  readonly change: number;
+  /** The peer it came from (undefined: our own, or loaded from the store). */
+  readonly from: string | undefined;
+}
+
+/** Options of {@link PeerBook}. */
+export interface PeerBookOptions {
+  /** Capacity; defaults to MAX_BOOK_RECORDS. */
+  maxRecords?: number;
+}
+
+export class PeerBook {
+  /** Offers by outcome: `accepted` and one counter per {@link OfferRejection}. */
+  readonly counters = new Counters();
+  readonly maxRecords: number;
+  /** Ascending change order: an accepted record is deleted and re-inserted at the end. */
+  private readonly entries = new Map<NodeId, BookEntry>();
+  private changes = 0;
+  /** No entry expires before this time (a lower bound; exact after prune). */
+  private nextExpiry = Infinity;
+
+  constructor(opts: PeerBookOptions = {}) {
+    this.maxRecords = opts.maxRecords ?? MAX_BOOK_RECORDS;
+  }
+
+  /** Number of records held. */
+  get size(): number {
+    return this.entries.size;
+  }
+
+  /** Change number of the most recent acceptance (0 when none). */
+  get version(): number {
+    return this.changes;
+  }
+
+  /** Offers untrusted record bytes; stores them when valid and newer than what is held. */
+  offer(bytes: Uint8Array, now: number, from?: string): OfferResult {
+    const result = this.admit(bytes, now, from);
+    this.counters.inc(result);
+    return result;
+  }
+
+  private admit(bytes: Uint8Array, now: number, from: string | undefined): OfferResult {
+    const c = checkRecord(bytes, now);
+    if (!c.ok) return c.reason;
+    const { id, record } = c.record;
+    const held = this.entries.get(id);
+    if (held && held.record.seq >= record.seq) return 'replayed';
+    if (!held && this.entries.size >= this.maxRecords && this.prune(now) === 0) return 'full';
+    if (!signatureValid(c.record)) return 'bad_signature';
+    this.entries.delete(id);
+    this.entries.set(id, { id, record, bytes: c.record.bytes, change: ++this.changes, from });
+    this.nextExpiry = Math.min(this.nextExpiry, record.expiresAt);
+    return 'accepted';
+  }
+
+  /** The record held for `id`. */
+  get(id: NodeId): BookEntry | undefined {
+    return this.entries.get(id);
+  }
+
+  /** Every held record, least recently changed first. */
+  all(): BookEntry[] {
+    return [...this.entries.values()];
+  }
+
+  /** Held records in ascending change order (no copy; do not offer while iterating). */
+  inChangeOrder(): IterableIterator<BookEntry> {
+    return this.entries.values();
+  }
+
+  /** Removes expired records; returns how many. Cheap when nothing can have expired yet. */
+  prune(now: number): number {
+    if (now < this.nextExpiry) return 0;
+    let removed = 0;
+    let next = Infinity;
+    for (const [id, e] of this.entries) {
+      if (e.record.expiresAt <= now) {
+        this.entries.delete(id);
+        removed++;
+      } else {
+        next = Math.min(next, e.record.expiresAt);
+      }
+    }
+    this.nextExpiry = next;
+    return removed;
+  }
+
+  /** (id, seq) of every record, sorted by id: compares two books' knowledge. */
+  digest(): Array<{ id: NodeId; seq: number }> {
+    return [...this.entries.values()].map((e) => ({ id: e.id, seq: e.record.seq })).sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
+  }
+
+  /** The records as plain byte arrays, oldest change first, for persisting. */
+  toStore(): Uint8Array[] {
+    return [...this.entries.values()].map((e) => e.bytes);
+  }
+
+  /**
+   * A book rebuilt from {@link toStore} output. Every record is verified again (stored
+   * bytes are not trusted); expired and invalid ones are dropped and counted.
+   */
+  static fromStore(records: readonly Uint8Array[], now: number, opts: PeerBookOptions = {}): PeerBook {
+    const book = new PeerBook(opts);
+    for (const bytes of records) book.offer(bytes, now);
+    return book;
+  }
+
+  /** An independent copy of the held records (counters start at zero). */
+  clone(): PeerBook {
+    const copy = new PeerBook({ maxRecords: this.maxRecords });
+    for (const [id, e] of this.entries) copy.entries.set(id, e);
+    copy.changes = this.changes;
+    copy.nextExpiry = this.nextExpiry;
+    return copy;
+  }
+}

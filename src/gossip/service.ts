@@ -1,0 +1,144 @@
+/**
+ * Gossip as the node runs it: keeps our own signed record current, runs a push-pull round
+ * with a few random connected peers every interval, persists the book, and tells the node
+ * which addresses it learned for whom. The decisions live in book.ts and exchange.ts.
+ */
+import type { NodeId } from '../api.js';
+import type { Identity } from '../identity/index.js';
+import type { Logger } from '../log.js';
+import type { Store } from '../store/types.js';
+import type { Clock } from '../transport/clock.js';
+import { FrameType, type Endpoint } from '../wire/index.js';
+import { PeerBook } from './book.js';
+import { buildPush, handlePullReplyPayload, handlePushPayload, pickPeers } from './exchange.js';
+import { PeerStates } from './peer-state.js';
+import { signRecord } from './records.js';
+
+/** A push-pull round runs this often. */
+export const GOSSIP_INTERVAL_MS = 5_000;
+/** Partners per round. */
+export const GOSSIP_FANOUT = 3;
+/** Our record is valid this long and re-issued at half of it (or when our addresses change). */
+export const RECORD_TTL_MS = 60 * 60 * 1000;
+/** The book is written to the store at most this often (and at shutdown). */
+export const BOOK_SAVE_INTERVAL_MS = 10_000;
+const STORE_KEY = 'gossip-book';
+
+export interface GossipChannel {
+  readonly peerId: NodeId;
+  send(type: number, payload: Uint8Array): boolean;
+}
+
+export interface GossipServiceOptions {
+  identity: Identity;
+  store: Store;
+  clock: Clock;
+  log: Logger;
+  /** Our current addresses: as observed by the signaler (public) and our interfaces (local). */
+  addresses(): { public: Endpoint[]; local: Endpoint[] };
+  connected(): GossipChannel[];
+  /** Addresses learned for a peer from a newly accepted record. */
+  onLearned(id: NodeId, endpoints: Endpoint[]): void;
+  random?: () => number;
+  intervalMs?: number;
+}
+
+export class GossipService {
+  private book: PeerBook;
+  private readonly states = new PeerStates();
+  private timer: unknown;
+  private ownKey = '';
+  private ownIssuedAt = 0;
+  private savedVersion = -1;
+  private lastSave = 0;
+  private seenVersion: number;
+
+  constructor(private readonly opts: GossipServiceOptions) {
+    const stored = opts.store.getMeta<Uint8Array[]>(STORE_KEY) ?? [];
+    this.book = PeerBook.fromStore(stored.map((b) => Buffer.from(b)), opts.clock.now());
+    this.seenVersion = this.book.version;
+  }
+
+  /** Counters of the book (accepted and every rejection reason). */
+  counters(): Record<string, number> {
+    return Object.fromEntries(Object.entries(this.book.counters.toJSON()).map(([k, v]) => [`gossip.${k}`, v]));
+  }
+
+  get size(): number {
+    return this.book.size;
+  }
+
+  start(): void {
+    this.refreshOwn();
+    this.timer = this.opts.clock.setInterval(() => this.round(), this.opts.intervalMs ?? GOSSIP_INTERVAL_MS);
+  }
+
+  /** Re-sign our record when our addresses changed or it is half-way to expiry. */
+  refreshOwn(): void {
+    const now = this.opts.clock.now();
+    const addrs = this.opts.addresses();
+    const key = JSON.stringify(addrs);
+    if (key === this.ownKey && now - this.ownIssuedAt < RECORD_TTL_MS / 2) return;
+    // issuedAt doubles as the sequence number: it only grows, across restarts too.
+    const issuedAt = Math.max(now, this.ownIssuedAt + 1);
+    const bytes = signRecord(this.opts.identity, { seq: issuedAt, issuedAt, expiresAt: issuedAt + RECORD_TTL_MS, public: addrs.public.slice(0, 8), local: addrs.local.slice(0, 8) });
+    const result = this.book.offer(bytes, now);
+    if (result !== 'accepted') this.opts.log.warn(`own peer record refused: ${result}`);
+    this.ownKey = key;
+    this.ownIssuedAt = issuedAt;
+    this.seenVersion = this.book.version;
+  }
+
+  private round(): void {
+    const now = this.opts.clock.now();
+    this.refreshOwn();
+    this.book.prune(now);
+    this.states.newRound();
+    for (const ch of pickPeers(this.opts.connected(), GOSSIP_FANOUT, this.opts.random ?? Math.random)) {
+      const payload = buildPush(this.book, this.states.get(ch.peerId));
+      ch.send(FrameType.GOSSIP_PUSH, payload);
+    }
+    void this.maybeSave(now);
+  }
+
+  onPush(ch: GossipChannel, payload: Buffer): void {
+    const r = handlePushPayload(this.book, this.states.get(ch.peerId), payload, this.opts.clock.now());
+    ch.send(FrameType.GOSSIP_PULL_REPLY, r.replyPayload);
+    if (r.accepted > 0) this.learned();
+  }
+
+  onPullReply(ch: GossipChannel, payload: Buffer): void {
+    const r = handlePullReplyPayload(this.book, this.states.get(ch.peerId), payload, this.opts.clock.now());
+    if (r.accepted > 0) this.learned();
+  }
+
+  onSessionDown(peer: NodeId): void {
+    this.states.remove(peer);
+  }
+
+  /** Report the addresses of records accepted since the last look. */
+  private learned(): void {
+    for (const e of this.book.inChangeOrder()) {
+      if (e.change <= this.seenVersion || e.id === this.opts.identity.id) continue;
+      this.opts.onLearned(e.id, [...e.record.public, ...e.record.local]);
+    }
+    this.seenVersion = this.book.version;
+  }
+
+  private async maybeSave(now: number, force = false): Promise<void> {
+    if (this.book.version === this.savedVersion) return;
+    if (!force && now - this.lastSave < BOOK_SAVE_INTERVAL_MS) return;
+    this.savedVersion = this.book.version;
+    this.lastSave = now;
+    try {
+      await this.opts.store.putMeta(STORE_KEY, this.book.toStore());
+    } catch (err) {
+      this.opts.log.warn(`cannot save the gossip book: ${String(err)}`);
+    }
+  }
+
+  async close(): Promise<void> {
+    this.opts.clock.clearInterval(this.timer);
+    await this.maybeSave(this.opts.clock.now(), true);
+  }
+}
