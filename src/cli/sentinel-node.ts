@@ -38,7 +38,8 @@ export const HELP = `Usage: sentinel-node [options]
 
 Runs a Sentinel node: an Ed25519 identity, mutually authenticated TLS 1.3 sessions
 with peers (directly, or through NATs by TCP hole punching coordinated by the
-signaler), and durable signed messaging. With a terminal it opens an interactive
+signaler), durable signed messaging, peer discovery (mDNS on the LAN, gossip of
+signed peer records) and, with --tun, a VPN to allowed peers. With a terminal it opens an interactive
 prompt (type /help there); without one it runs headless, logging to stderr. Script
 a running node with the \`sentinel\` command.
 
