@@ -2,7 +2,7 @@
  * Bulk throughput A -> B: a Sentinel session (two real ConnectionManagers, mutual TLS 1.3,
  * framing) against raw node:tls with the same Ed25519 certificates writing the same bytes.
  *
- * Sentinel frames use type 0x80 (optional range): the receiving Session decodes every
+ * Sentinel frames use type 0xf0 (unassigned, optional range): the receiving Session decodes every
  * frame, then ignores and counts it, so the figure covers framing + TLS end to end and
  * nothing else. The receiver counts what arrived; a round ends when all sent bytes did.
  */
@@ -14,7 +14,7 @@ import tls from 'node:tls';
 import { generateIdentity, type Identity } from '../src/identity/index.js';
 import { DEFAULT_LIMITS } from '../src/node.js';
 import { ConnectionManager, Counters, systemClock, type Session } from '../src/transport/index.js';
-import { FIRST_OPTIONAL_TYPE, HEADER_SIZE, encodeFrame } from '../src/wire/index.js';
+import { HEADER_SIZE, encodeFrame } from '../src/wire/index.js';
 import { goalRow, infoRow, type BenchResult } from './report.js';
 import { LOOPBACK, mbPerSecond, median, round, waitUntil } from './util.js';
 
@@ -32,7 +32,8 @@ export interface ThroughputOptions {
 const PAYLOAD_BYTES = 64 * 1024;
 const FRAME_BYTES = HEADER_SIZE + PAYLOAD_BYTES;
 /** Optional-range type: decoded, ignored and counted by the receiving session. */
-const BULK_TYPE = FIRST_OPTIONAL_TYPE;
+/** An unassigned type in the optional range: the receiver decodes, ignores and counts it. */
+const BULK_TYPE = 0xf0;
 const DEFAULT_QUEUE_BYTES = 1024 * 1024;
 /** Extra time a round may take to deliver what was sent before it is abandoned. */
 const GRACE_MS = 30_000;
@@ -196,7 +197,7 @@ export async function runThroughputBench(opts: ThroughputOptions = {}): Promise<
     title: 'Session throughput A → B vs raw node:tls',
     method:
       `Bulk transfer over loopback, up to ${maxBytes / 2 ** 20} MiB or ${maxMs / 1000} s per round. Sentinel: two ConnectionManagers, one mutual-TLS ` +
-      `session, \`Session.send\` of 64 KiB payloads with frame type 0x80 (the receiver decodes every frame, ignores and counts it). Raw: ` +
+      `session, \`Session.send\` of 64 KiB payloads with frame type 0xf0 (the receiver decodes every frame, ignores and counts it). Raw: ` +
       `\`tls.createServer\`/\`tls.connect\` (TLS 1.3, requestCert, the same Ed25519 certificates) writing the same ${FRAME_BYTES}-byte frames. ` +
       `Both senders keep at most ${queueBytes / 2 ** 10} KiB queued on the socket and then wait for 'drain'; the receiver counts arrivals and ` +
       `the clock stops when every sent byte has arrived. ${rounds} rounds per side, alternating; medians shown. MB = 10^6 bytes (frame headers included). ` +

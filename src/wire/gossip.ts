@@ -1,5 +1,5 @@
 /**
- * GOSSIP_PUSH (0x40) and GOSSIP_PULL_REPLY (0x41) payloads: a batch of signed peer records.
+ * GOSSIP_PUSH (0x80) and GOSSIP_PULL_REPLY (0x81) payloads: a batch of signed peer records.
  *
  *    0        2        4                     4+len[0]
  *    +--------+--------+-----------------+--------+-----------------+-----+

@@ -9,7 +9,7 @@
  *   0x20-0x26 signaler messages (signal.ts): REGISTER, REGISTERED, LOOKUP, LOOKUP_RESULT,
  *             PUNCH_REQUEST, PUNCH_START, SIGNAL_ERROR
  *   0x30 PACKETS   0x31 VPN_ADDR   (packets.ts)
- *   0x40 GOSSIP_PUSH   0x41 GOSSIP_PULL_REPLY   (gossip.ts)
+ *   0x80 GOSSIP_PUSH   0x81 GOSSIP_PULL_REPLY   (gossip.ts; optional range: a node without gossip ignores them)
  *
  * New message types that an old peer may safely ignore must be allocated in 0x80-0xFF.
  */
@@ -34,8 +34,8 @@ export const FrameType = {
   PACKETS: 0x30,
   VPN_ADDR: 0x31,
   // peer-record gossip (gossip.ts)
-  GOSSIP_PUSH: 0x40,
-  GOSSIP_PULL_REPLY: 0x41,
+  GOSSIP_PUSH: 0x80,
+  GOSSIP_PULL_REPLY: 0x81,
 } as const;
 
 /** Name of a known frame type, e.g. `'CHAT'`. */

@@ -59,6 +59,11 @@ export interface LabNodeOptions {
   dataDir?: string;
   /** Bound on registering with the signaler; default {@link NODE_READY_TIMEOUT_MS}. */
   readyTimeoutMs?: number;
+  /**
+   * Default true: ready once registered with the signaler. False: ready once `status`
+   * answers with a bound port (for a node whose signaler is down).
+   */
+  waitForSignaler?: boolean;
   /** More `sentinel-node` flags, e.g. `['--tun', '--tun-name', 'sv0']`. */
   extraArgs?: readonly string[];
   /** Flags for Node.js itself, before the script, e.g. `['--cpu-prof']`. */
@@ -177,7 +182,7 @@ export class SentinelLab {
     const json = <T>(a: readonly string[], timeoutMs?: number): Promise<T> => runSentinelJson<T>(ns, dataDir, a, timeoutMs);
     let status: StatusInfo;
     try {
-      status = await this.waitRegistered(proc, () => json<StatusInfo>(['status']), opts.readyTimeoutMs ?? NODE_READY_TIMEOUT_MS);
+      status = await this.waitRegistered(proc, () => json<StatusInfo>(['status']), opts.readyTimeoutMs ?? NODE_READY_TIMEOUT_MS, opts.waitForSignaler ?? true);
     } catch (err) {
       await stop();
       throw new Error(`sentinel-node on ${hostName} (${host.ip}:${opts.port}) not ready: ${(err as Error).message}\nnode log:\n${tail(proc.output().stderr)}`);
@@ -199,8 +204,11 @@ export class SentinelLab {
     };
   }
 
-  /** Polls `status` until the signaler session is up; fails at once on a state that will not change. */
-  private async waitRegistered(proc: LabProcess, status: () => Promise<StatusInfo>, timeoutMs: number): Promise<StatusInfo> {
+  /**
+   * Polls `status` until the signaler session is up (or, with `needSignaler` false, until
+   * it answers with a bound port); fails at once on a state that will not change.
+   */
+  private async waitRegistered(proc: LabProcess, status: () => Promise<StatusInfo>, timeoutMs: number, needSignaler = true): Promise<StatusInfo> {
     const deadline = Date.now() + timeoutMs;
     let exited: ExecResult | undefined;
     void proc.exited.then((r) => (exited = r));
@@ -209,7 +217,7 @@ export class SentinelLab {
       if (exited) throw new Error(`it exited (${String(exited.code ?? exited.signal)})`);
       try {
         const s = await status();
-        if (s.signaler.state === 'connected' && s.port > 0) return s;
+        if ((s.signaler.state === 'connected' || !needSignaler) && s.port > 0) return s;
         if (s.signaler.state === 'untrusted') throw new Error(`signaler ${s.signaler.address} is untrusted`);
         last = `signaler state ${s.signaler.state}`;
       } catch (err) {
