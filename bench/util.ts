@@ -87,5 +87,6 @@ export async function tempDir(prefix: string): Promise<{ path: string; cleanup: 
 
 /** A real node (LMDB, TLS, control socket) on 127.0.0.1, port 0, logging nothing. */
 export async function quietNode(dataDir: string): Promise<SentinelNode> {
-  return startNode({ dataDir, port: 0, host: LOOPBACK, signaler: null, log: createLogger('silent', () => {}) });
+  // No mDNS (no multicast on the host's interfaces), no automatic redials: only what is measured.
+  return startNode({ dataDir, port: 0, host: LOOPBACK, signaler: null, mdns: false, minPeers: 0, reconnect: false, log: createLogger('silent', () => {}) });
 }

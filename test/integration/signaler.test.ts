@@ -187,7 +187,7 @@ describe('signaler', () => {
   it('a node without the native addon runs and says so, and cannot punch', async () => {
     const sig = await signaler();
     const dir = await net0.tempDir();
-    const n = await startNode({ dataDir: dir, port: 0, host: '127.0.0.1', signaler: `127.0.0.1:${sig.port}`, native: 'off', log: silent });
+    const n = await startNode({ dataDir: dir, port: 0, host: '127.0.0.1', signaler: `127.0.0.1:${sig.port}`, native: 'off', mdns: false, minPeers: 0, reconnect: false, log: silent });
     try {
       assert.deepEqual(n.status().holePunching, { available: false, reason: 'disabled by configuration' });
       await waitFor(() => n.status().signaler.state === 'connected', 5_000, 'registered without the addon');
