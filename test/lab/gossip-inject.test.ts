@@ -6,16 +6,11 @@
 import assert from 'node:assert/strict';
 import { fileURLToPath } from 'node:url';
 import { after, before, describe, it } from 'node:test';
-import { buildLab, canRunLab, exec, type Lab } from './index.js';
+import { buildLab, exec, type Lab } from './index.js';
 import { SentinelLab, type LabNode, type LabSignaler } from './sentinel-procs.js';
+import { labAvailable } from './gate.js';
 
-const check = await canRunLab();
-const required = process.env['SENTINEL_LAB'] === 'required';
-if (!check.ok) {
-  const reason = `NAT lab unavailable: ${check.reason}`;
-  if (required) it('gossip injection in the NAT lab (SENTINEL_LAB=required)', () => assert.fail(reason));
-  else it('gossip injection in the NAT lab', { skip: reason }, () => undefined);
-}
+const labOk = await labAvailable('gossip injection in the NAT lab');
 
 const DIST = fileURLToPath(new URL('../../src/', import.meta.url));
 
@@ -46,7 +41,7 @@ s.once('secureConnect', () => {
 });
 `;
 
-if (check.ok) describe('gossip injection in the NAT lab', { timeout: 60_000 }, () => {
+if (labOk) describe('gossip injection in the NAT lab', { timeout: 60_000 }, () => {
   let lab: Lab;
   let sl: SentinelLab;
   let signaler: LabSignaler;

@@ -13,8 +13,9 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import type { PeerInfo, SendResult } from '../../src/api.js';
-import { buildLab, canRunLab, cutLink, healLink, type Lab } from './index.js';
+import { buildLab, cutLink, healLink, type Lab } from './index.js';
 import { SentinelLab, tail, type DialOutcome, type LabNode, type LabSignaler } from './sentinel-procs.js';
+import { labAvailable, eventually, sleep } from './gate.js';
 
 /** Flags of every node here: no LAN discovery, keep three sessions. */
 const NODE_FLAGS = ['--no-mdns', '--min-peers', '3'] as const;
@@ -34,35 +35,10 @@ const GOSSIP_CONVERGE_MS = 20_000;
 /** A restarted node dials its known peers on its first maintenance tick (every 1 s). */
 const REJOIN_BOUND_MS = 20_000;
 
-const check = await canRunLab();
-const required = process.env['SENTINEL_LAB'] === 'required';
+const labOk = await labAvailable('self-healing in the NAT lab');
 
-if (!check.ok) {
-  const reason = `NAT lab unavailable: ${check.reason}`;
-  if (required) it('self-healing in the NAT lab (SENTINEL_LAB=required)', () => assert.fail(reason));
-  else it('self-healing in the NAT lab', { skip: reason }, () => undefined);
-}
 
-const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
-/** Polls `probe` until it returns a value (bounded); the last value or error goes into the error. */
-async function eventually<T>(what: string, probe: () => Promise<T | undefined>, timeoutMs = 10_000, detail?: () => Promise<string>): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  let last: unknown;
-  for (;;) {
-    try {
-      const v = await probe();
-      if (v !== undefined) return v;
-    } catch (err) {
-      last = err;
-    }
-    if (Date.now() > deadline) {
-      const more = detail ? `\n${await detail().catch((e: unknown) => `(no detail: ${String(e)})`)}` : '';
-      throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}${last === undefined ? '' : `: ${String(last)}`}${more}`);
-    }
-    await sleep(250);
-  }
-}
 
 /** Node logs, for assertion messages. */
 function logs(...nodes: LabNode[]): string {
@@ -100,7 +76,7 @@ async function gossipAccepted(node: LabNode): Promise<number> {
   return (await node.status()).counters['gossip.accepted'] ?? 0;
 }
 
-if (check.ok) describe('self-healing with the real binaries in the NAT lab', { timeout: 240_000 }, () => {
+if (labOk) describe('self-healing with the real binaries in the NAT lab', { timeout: 240_000 }, () => {
   let lab: Lab;
   let sl: SentinelLab;
 

@@ -8,7 +8,6 @@ import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import {
   buildLab,
-  canRunLab,
   connectFrom,
   cutLink,
   exec,
@@ -23,6 +22,7 @@ import {
   type Lab,
   type LabProcess,
 } from './index.js';
+import { labAvailable } from './gate.js';
 
 const ECHO_PORT = 7000;
 // Distinct local ports per case, so conntrack entries of one case never affect another.
@@ -33,17 +33,9 @@ const PUNCH_PORT = 45000;
 const HARD_PUNCH_PORT = 45001;
 const CLOSED_PORT = 9;
 
-const check = await canRunLab();
-const required = process.env['SENTINEL_LAB'] === 'required';
+const labOk = await labAvailable('NAT lab smoke');
 
-if (!check.ok) {
-  // A visible skip (counted in the summary), or a failure where the lab must run.
-  const reason = `NAT lab unavailable: ${check.reason}`;
-  if (required) it('NAT lab smoke (SENTINEL_LAB=required)', () => assert.fail(reason));
-  else it('NAT lab smoke', { skip: reason }, () => undefined);
-}
-
-if (check.ok) describe('NAT lab smoke', { timeout: 60_000 }, () => {
+if (labOk) describe('NAT lab smoke', { timeout: 60_000 }, () => {
   let lab: Lab;
   const servers: LabProcess[] = [];
 

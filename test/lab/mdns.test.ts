@@ -13,17 +13,12 @@ import assert from 'node:assert/strict';
 import { createRequire } from 'node:module';
 import { after, before, describe, it } from 'node:test';
 import type { PeerInfo, StatusInfo } from '../../src/api.js';
-import { buildLab, canRunLab, exec, findTool, spawnIn, tryExec, type Lab, type LabProcess } from './index.js';
+import { buildLab, exec, findTool, spawnIn, tryExec, type Lab, type LabProcess } from './index.js';
 import { NODE_BIN, SentinelLab, runSentinelJson, tail } from './sentinel-procs.js';
+import { labAvailable, sleep } from './gate.js';
 
-const check = await canRunLab();
-const required = process.env['SENTINEL_LAB'] === 'required';
+const labOk = await labAvailable('mDNS in the NAT lab');
 const dig = findTool('dig');
-if (!check.ok) {
-  const reason = `NAT lab unavailable: ${check.reason}`;
-  if (required) it('mDNS in the NAT lab (SENTINEL_LAB=required)', () => assert.fail(reason));
-  else it('mDNS in the NAT lab', { skip: reason }, () => undefined);
-}
 
 /** The compiled dist/ root (this file runs from dist/test/lab/). */
 const DIST = new URL('../../', import.meta.url).href;
@@ -33,7 +28,6 @@ const NODE_PORT = 7200;
 /** Bound on three parties finding each other (start-up announce, query, 1 s repeat). */
 const DISCOVERY_TIMEOUT_MS = 15_000;
 const POLL_MS = 250;
-const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
 /** Runs MdnsDiscovery on the real socket; prints `self <id>` then one `peer <json>` line per hint. */
 const DISCOVERY_SCRIPT = `
@@ -91,7 +85,7 @@ async function until(what: string, timeoutMs: number, ok: () => boolean | Promis
   }
 }
 
-if (check.ok) describe('mDNS discovery on a lab LAN', { timeout: 120_000 }, () => {
+if (labOk) describe('mDNS discovery on a lab LAN', { timeout: 120_000 }, () => {
   let lab: Lab;
   let procs: SentinelLab;
   const hosts = ['m1', 'm2', 'm3'] as const;

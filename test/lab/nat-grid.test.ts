@@ -12,8 +12,9 @@ import { release } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { REPO_ROOT } from '../helpers/procs.js';
-import { buildLab, canRunLab, type Lab } from './index.js';
+import { buildLab, type Lab } from './index.js';
 import { SentinelLab, tail, type LabNode, type LabSignaler } from './sentinel-procs.js';
+import { labAvailable } from './gate.js';
 
 /** NAT kinds of the grid: on the internet, behind a port-preserving NAT, behind a symmetric NAT. */
 export const KINDS = ['public', 'easy', 'hard'] as const;
@@ -64,14 +65,8 @@ interface Trial {
   reason?: string;
 }
 
-const check = await canRunLab();
-const required = process.env['SENTINEL_LAB'] === 'required';
+const labOk = await labAvailable('NAT traversal grid');
 
-if (!check.ok) {
-  const reason = `NAT lab unavailable: ${check.reason}`;
-  if (required) it('NAT traversal grid (SENTINEL_LAB=required)', () => assert.fail(reason));
-  else it('NAT traversal grid', { skip: reason }, () => undefined);
-}
 
 const cells = (): Cell[] => KINDS.flatMap((d) => KINDS.map((t): Cell => `${d}>${t}`));
 
@@ -155,7 +150,7 @@ ${details.join('\n')}
 `;
 }
 
-if (check.ok) describe('NAT traversal grid', { timeout: 900_000 }, () => {
+if (labOk) describe('NAT traversal grid', { timeout: 900_000 }, () => {
   let lab: Lab;
   let sl: SentinelLab;
   let signaler: LabSignaler;

@@ -13,8 +13,9 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import type { HistoryEntry, PeerInfo, SendResult } from '../../src/api.js';
-import { buildLab, canRunLab, exec, setConntrackEstablishedTimeout, spawnIn, type Lab, type LabProcess } from './index.js';
+import { buildLab, exec, setConntrackEstablishedTimeout, spawnIn, type Lab, type LabProcess } from './index.js';
 import { SentinelLab, tail, type DialOutcome, type LabNode, type LabSignaler } from './sentinel-procs.js';
+import { labAvailable, eventually, sleep } from './gate.js';
 
 /** Conntrack established timeout in the expiry test's routers (= the keepalive interval). */
 const EXPIRY_TIMEOUT_S = 5;
@@ -22,32 +23,10 @@ const EXPIRY_TIMEOUT_S = 5;
 const EXPIRY_IDLE_MS = 20_000;
 const LATE_ECHO_PORT = 7999;
 
-const check = await canRunLab();
-const required = process.env['SENTINEL_LAB'] === 'required';
+const labOk = await labAvailable('hole punching in the NAT lab');
 
-if (!check.ok) {
-  const reason = `NAT lab unavailable: ${check.reason}`;
-  if (required) it('hole punching in the NAT lab (SENTINEL_LAB=required)', () => assert.fail(reason));
-  else it('hole punching in the NAT lab', { skip: reason }, () => undefined);
-}
 
-const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
-/** Polls `probe` until it returns a value (bounded); the last value goes into the error. */
-async function eventually<T>(what: string, probe: () => Promise<T | undefined>, timeoutMs = 10_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  let last: unknown;
-  for (;;) {
-    try {
-      const v = await probe();
-      if (v !== undefined) return v;
-    } catch (err) {
-      last = err;
-    }
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}${last === undefined ? '' : `: ${String(last)}`}`);
-    await sleep(250);
-  }
-}
 
 /** Both node logs, for assertion messages. */
 function logs(...nodes: LabNode[]): string {
@@ -99,7 +78,7 @@ s.on('error', (e) => done('error:' + e.code));
 setTimeout(() => done('nothing'), Number(delayMs) + 3000);
 `;
 
-if (check.ok) describe('hole punching with the real binaries in the NAT lab', { timeout: 240_000 }, () => {
+if (labOk) describe('hole punching with the real binaries in the NAT lab', { timeout: 240_000 }, () => {
   let lab: Lab;
   let sl: SentinelLab;
   let signaler: LabSignaler;

@@ -6,19 +6,13 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import type { StatusInfo } from '../../src/api.js';
-import { buildLab, canRunLab, exec, spawnIn, tryExec, type Lab } from './index.js';
+import { buildLab, exec, spawnIn, tryExec, type Lab } from './index.js';
 import { SentinelLab, tail, type LabNode, type LabSignaler } from './sentinel-procs.js';
+import { labAvailable, sleep } from './gate.js';
 
-const check = await canRunLab();
-const required = process.env['SENTINEL_LAB'] === 'required';
+const labOk = await labAvailable('VPN in the NAT lab');
 const iperf = (await tryExec(null, 'iperf3', ['--version'])).code === 0;
-if (!check.ok) {
-  const reason = `NAT lab unavailable: ${check.reason}`;
-  if (required) it('VPN in the NAT lab (SENTINEL_LAB=required)', () => assert.fail(reason));
-  else it('VPN in the NAT lab', { skip: reason }, () => undefined);
-}
 
-const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 const MTU = 1400;
 /** ICMP payload that fills a 1400-byte IPv4 packet (20 IP + 8 ICMP header bytes). */
 const FULL_MTU_PING = MTU - 28;
@@ -66,7 +60,7 @@ async function vpnStatus(node: LabNode): Promise<StatusInfo['vpn']> {
   return (await node.status()).vpn;
 }
 
-if (check.ok) describe('VPN through the NAT lab', { timeout: 180_000 }, () => {
+if (labOk) describe('VPN through the NAT lab', { timeout: 180_000 }, () => {
   let lab: Lab;
   let sl: SentinelLab;
   let signaler: LabSignaler;
