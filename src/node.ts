@@ -48,6 +48,8 @@ import { FrameType, GoawayCode, MAX_PAYLOAD_SIZE, type Hello } from './wire/inde
 
 export const DEFAULT_PORT = 8443;
 export const DEFAULT_SIGNALER = '127.0.0.1:8888';
+/** How many peers the store remembers; new ones beyond it are not saved (counted). */
+export const MAX_KNOWN_PEERS = 10_000;
 /** How many addresses we remember per peer. */
 export const MAX_ADDRESSES_PER_PEER = 8;
 export { DEFAULT_TUN_NAME, DEFAULT_TUN_MTU as DEFAULT_MTU, MIN_TUN_MTU as MIN_MTU, MAX_TUN_MTU as MAX_MTU } from './vpn/index.js';
@@ -87,6 +89,8 @@ export interface NodeOptions {
   reconnect?: boolean;
   /** Advertise and browse `_sentinel._tcp.local` on the LAN (default true). */
   mdns?: boolean;
+  /** Cap on remembered peers (default MAX_KNOWN_PEERS). */
+  maxKnownPeers?: number;
   /** Gossip round interval (default GOSSIP_INTERVAL_MS). */
   gossipIntervalMs?: number;
   /** Opens the TUN device (injected by tests; default: the native one). */
@@ -531,8 +535,13 @@ export class SentinelNode implements NodeApi {
    */
   private updatePeer(id: NodeId, change: (rec: PeerRecord) => PeerRecord): Promise<void> {
     const next = this.peerWrites.then(() => {
-      const rec = this.store.getPeer(id) ?? { id, alias: null, name: null, addresses: [], lastSeen: null };
-      return this.store.putPeer(change(rec));
+      const existing = this.store.getPeer(id);
+      // Anyone can make a new key and connect: the number of peers we remember is capped.
+      if (!existing && this.store.listPeers().length >= (this.opts.maxKnownPeers ?? MAX_KNOWN_PEERS)) {
+        this.counters.inc('peers_not_saved.store_full');
+        return;
+      }
+      return this.store.putPeer(change(existing ?? { id, alias: null, name: null, addresses: [], lastSeen: null }));
     });
     this.peerWrites = next.catch(() => {});
     return next;

@@ -27,6 +27,8 @@ export interface VpnChannel {
  * the latency of everything behind it) growing.
  */
 export const VPN_QUEUE_LIMIT_BYTES = 512 * 1024;
+/** Announced peer addresses kept (oldest forgotten first; the derived ones are the fallback). */
+export const MAX_LEARNED_PEERS = 4096;
 
 export interface VpnServiceOptions {
   self: VpnAddresses;
@@ -98,6 +100,8 @@ export class VpnService {
   }
 
   private learn(peer: NodeId, addrs: VpnAddresses): void {
+    // Bounded: peers announcing addresses come and go (new keys are free to make).
+    if (!this.learned.has(peer) && this.learned.size >= MAX_LEARNED_PEERS) this.learned.delete(this.learned.keys().next().value as NodeId);
     this.learned.set(peer, addrs);
     const refused = this.router?.setPeer(peer, addrs);
     if (!refused) return;

@@ -32,4 +32,16 @@ describe('membership', () => {
     assert.equal(a.peers()[0]?.id, b.identity.id);
     assert.equal(a.peers()[0]?.learnedFrom, 'manual');
   });
+
+  it('remembers at most maxKnownPeers peers: strangers beyond it are served but not saved', async () => {
+    const a = await net0.node({ maxKnownPeers: 2 });
+    const others = [await net0.node(), await net0.node(), await net0.node()];
+    for (const o of others) await o.dial(`127.0.0.1:${a.port}`);
+    await waitFor(() => a.status().peers === 3, 3_000, 'all connected');
+    await waitFor(() => a.status().counters['peers_not_saved.store_full'] === 1, 3_000, 'third not saved');
+    for (const o of others) await o.close();
+    await waitFor(() => a.status().peers === 0, 3_000, 'all gone');
+    assert.equal(a.status().known, 2);
+  });
 });
+
