@@ -44,6 +44,14 @@ export const ERROR_CODES = {
   E_TEXT_TOO_LONG: 'message text is too long',
   E_NATIVE_UNAVAILABLE: 'native addon is not available (hole punching disabled)',
   E_TUN: 'TUN device unavailable',
+  E_STORE_FULL: 'the disk is full: nothing more can be stored until space is freed',
+  E_KEY_PERMISSIONS: 'identity key file or data directory has unsafe ownership or permissions',
+  E_ID_TOO_SHORT: 'id prefix is too short',
+  // trust
+  E_BLOCKED: 'peer is blocked',
+  E_REFUSED: 'refused by the peer',
+  E_QUOTA: 'over quota',
+  E_BUSY: 'no free slot',
 } as const;
 
 export type ErrorCode = keyof typeof ERROR_CODES;
