@@ -7,7 +7,13 @@
 /** A node id: see docs/PROTOCOL.md "Node ids" (56 lowercase base32 characters). */
 export type NodeId = string;
 
-export type MessageStatus = 'pending' | 'delivered' | 'received';
+/**
+ * `pending`: ours, saved, not yet acknowledged; `delivered`: ours, acknowledged;
+ * `refused`: ours, the recipient refused it for good (it does not take messages from us);
+ * `received`: theirs; `request`: theirs, from a stranger, kept as a message request until
+ * the user accepts (it becomes `received`) or blocks the sender (it is deleted).
+ */
+export type MessageStatus = 'pending' | 'delivered' | 'refused' | 'received' | 'request';
 
 /**
  * How a session came to be. `inbound`: the peer's connection reached our listener;

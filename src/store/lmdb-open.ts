@@ -23,6 +23,7 @@ export type MessageKey = [NodeId, number];
  * - `order`:    seq -> peer; store-wide arrival order, and the source of the next seq
  * - `ids`:      message id -> [peer, seq]
  * - `outbox`:   [peer, seq] -> true
+ * - `held`:     [peer, seq] -> HeldRow; messages from strangers counted against quotas
  */
 export interface LmdbHandles {
   root: RootDatabase;
@@ -32,9 +33,16 @@ export interface LmdbHandles {
   order: Database<NodeId, number>;
   ids: Database<MessageKey, string>;
   outbox: Database<true, MessageKey>;
+  held: Database<HeldRow, MessageKey>;
 }
 
-const SUB_DATABASES = 6;
+/** What the `held` index keeps per message (the id is in the message row). */
+export interface HeldRow {
+  bytes: number;
+  at: number;
+}
+
+const SUB_DATABASES = 7;
 
 /**
  * Create `path` if needed and open the environment in it.
@@ -60,6 +68,7 @@ export async function openLmdbHandles(path: string): Promise<LmdbHandles> {
       order: root.openDB<NodeId, number>('order', {}),
       ids: root.openDB<MessageKey, string>('ids', {}),
       outbox: root.openDB<true, MessageKey>('outbox', {}),
+      held: root.openDB<HeldRow, MessageKey>('held', {}),
     };
   } catch (err) {
     if (isSentinelError(err)) throw err;

@@ -19,9 +19,9 @@
  */
 import type { MessageStatus, NodeId } from '../api.js';
 import { SentinelError, errorMessage } from '../errors.js';
-import { openLmdbHandles, type LmdbHandles, type MessageKey } from './lmdb-open.js';
+import { openLmdbHandles, type HeldRow, type LmdbHandles, type MessageKey } from './lmdb-open.js';
 import { copyMessage, copyPeer, normalizeLimit } from './records.js';
-import type { PeerRecord, Store, StoredMessage } from './types.js';
+import type { HeldAction, HeldMessage, PeerRecord, Store, StoredMessage } from './types.js';
 
 /** Upper bound for sequence numbers in range queries; never assigned. */
 const MAX_SEQ = Number.MAX_SAFE_INTEGER;
@@ -72,12 +72,18 @@ export class LmdbStore implements Store {
     await this.#durable(this.#h.peers.put(rec.id, copyPeer(rec)));
   }
 
-  async addMessage(peer: NodeId, msg: StoredMessage, opts: { outbox?: boolean } = {}): Promise<boolean> {
+  async deletePeer(id: NodeId): Promise<void> {
+    this.#live();
+    await this.#durable(this.#h.peers.remove(id));
+  }
+
+  async addMessage(peer: NodeId, msg: StoredMessage, opts: { outbox?: boolean; held?: HeldRow } = {}): Promise<boolean> {
     this.#live();
     const row = copyMessage(msg);
     const queue = opts.outbox === true;
+    const held = opts.held ? { bytes: opts.held.bytes, at: opts.held.at } : undefined;
     // Enqueued, not run: all calls of this turn share one transaction and one fsync.
-    return this.#durable(this.#h.root.transaction(() => this.#insert(peer, row, queue)));
+    return this.#durable(this.#h.root.transaction(() => this.#insert(peer, row, queue, held)));
   }
 
   hasMessage(id: string): boolean {
@@ -96,12 +102,14 @@ export class LmdbStore implements Store {
     return this.#durable(this.#h.root.transaction(() => this.#updateStatus(id, status)));
   }
 
-  history(peer: NodeId, limit?: number): StoredMessage[] {
+  history(peer: NodeId, limit?: number, before?: string): StoredMessage[] {
     this.#live();
     const n = normalizeLimit(limit);
     if (n === 0) return [];
+    const below = this.#seqBefore(before);
+    if (below === null) return [];
     const range = this.#h.messages.getRange({
-      start: [peer, MAX_SEQ],
+      start: [peer, below],
       end: [peer],
       reverse: true,
       ...(n === undefined ? {} : { limit: n }),
@@ -109,11 +117,13 @@ export class LmdbStore implements Store {
     return Array.from(range, (e) => copyMessage(e.value)).reverse();
   }
 
-  allHistory(limit?: number): StoredMessage[] {
+  allHistory(limit?: number, before?: string): StoredMessage[] {
     this.#live();
     const n = normalizeLimit(limit);
     if (n === 0) return [];
-    const range = this.#h.order.getRange({ reverse: true, ...(n === undefined ? {} : { limit: n }) });
+    const below = this.#seqBefore(before);
+    if (below === null) return [];
+    const range = this.#h.order.getRange({ start: below, reverse: true, ...(n === undefined ? {} : { limit: n }) });
     const out: StoredMessage[] = [];
     for (const { key: seq, value: peer } of range) {
       const msg = this.#read([peer, seq]);
@@ -122,10 +132,12 @@ export class LmdbStore implements Store {
     return out.reverse();
   }
 
-  outbox(peer: NodeId): StoredMessage[] {
+  outbox(peer: NodeId, limit?: number): StoredMessage[] {
     this.#live();
+    const n = normalizeLimit(limit);
+    if (n === 0) return [];
     const out: StoredMessage[] = [];
-    for (const key of this.#h.outbox.getKeys({ start: [peer], end: [peer, MAX_SEQ] })) {
+    for (const key of this.#h.outbox.getKeys({ start: [peer], end: [peer, MAX_SEQ], ...(n === undefined ? {} : { limit: n }) })) {
       const msg = this.#read(key);
       if (msg) out.push(msg);
     }
@@ -143,6 +155,22 @@ export class LmdbStore implements Store {
     return peers;
   }
 
+  heldMessages(): HeldMessage[] {
+    this.#live();
+    const out: HeldMessage[] = [];
+    for (const { key, value } of this.#h.held.getRange()) {
+      const msg = this.#read(key);
+      if (msg) out.push({ peer: key[0], id: msg.id, bytes: value.bytes, at: value.at, request: msg.status === 'request' });
+    }
+    return out.sort((a, b) => a.at - b.at);
+  }
+
+  async releaseHeld(ids: readonly string[], action: HeldAction): Promise<number> {
+    this.#live();
+    const list = [...ids];
+    return this.#durable(this.#h.root.transaction(() => list.reduce((n, id) => n + (this.#release(id, action) ? 1 : 0), 0)));
+  }
+
   /** Waits for queued writes to be flushed, then closes. Idempotent. */
   async close(): Promise<void> {
     if (this.#closed) return;
@@ -156,7 +184,7 @@ export class LmdbStore implements Store {
   }
 
   /** Runs inside a write transaction; reads see earlier inserts of the same batch. */
-  #insert(peer: NodeId, row: StoredMessage, queue: boolean): boolean {
+  #insert(peer: NodeId, row: StoredMessage, queue: boolean, held: HeldRow | undefined): boolean {
     const { messages, order, ids, outbox } = this.#h;
     if (ids.doesExist(row.id)) return false;
     const key: MessageKey = [peer, this.#nextSeq++];
@@ -164,7 +192,33 @@ export class LmdbStore implements Store {
     order.put(key[1], peer);
     ids.put(row.id, key);
     if (queue) outbox.put(key, true);
+    if (held) this.#h.held.put(key, held);
     return true;
+  }
+
+  /** Runs inside a write transaction. */
+  #release(id: string, action: HeldAction): boolean {
+    const { messages, order, ids, outbox, held } = this.#h;
+    const key = ids.get(id);
+    if (!key || !held.doesExist(key)) return false;
+    held.remove(key);
+    if (action === 'delete') {
+      messages.remove(key);
+      order.remove(key[1]);
+      ids.remove(id);
+      outbox.remove(key);
+    } else if (action === 'accept') {
+      const row = messages.get(key);
+      if (row && row.status === 'request') messages.put(key, { ...copyMessage(row), status: 'received' });
+    }
+    return true;
+  }
+
+  /** The sequence number to page below: MAX_SEQ without `before`, null when `before` is unknown. */
+  #seqBefore(before: string | undefined): number | null {
+    if (before === undefined) return MAX_SEQ;
+    const key = this.#h.ids.get(before);
+    return key ? key[1] - 1 : null;
   }
 
   /** Runs inside a write transaction. */

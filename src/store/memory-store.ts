@@ -7,11 +7,12 @@
 import type { MessageStatus, NodeId } from '../api.js';
 import { SentinelError } from '../errors.js';
 import { copyMessage, copyPeer, normalizeLimit } from './records.js';
-import type { PeerRecord, Store, StoredMessage } from './types.js';
+import type { HeldAction, HeldMessage, PeerRecord, Store, StoredMessage } from './types.js';
 
 interface Entry {
   peer: NodeId;
   msg: StoredMessage;
+  held?: { bytes: number; at: number };
 }
 
 /** An in-memory store. */
@@ -55,10 +56,15 @@ export class MemoryStore implements Store {
     this.#peers.set(rec.id, copyPeer(rec));
   }
 
-  async addMessage(peer: NodeId, msg: StoredMessage, opts: { outbox?: boolean } = {}): Promise<boolean> {
+  async deletePeer(id: NodeId): Promise<void> {
+    this.#live();
+    this.#peers.delete(id);
+  }
+
+  async addMessage(peer: NodeId, msg: StoredMessage, opts: { outbox?: boolean; held?: { bytes: number; at: number } } = {}): Promise<boolean> {
     this.#live();
     if (this.#byId.has(msg.id)) return false;
-    const entry: Entry = { peer, msg: copyMessage(msg) };
+    const entry: Entry = { peer, msg: copyMessage(msg), ...(opts.held ? { held: { ...opts.held } } : {}) };
     this.#byId.set(msg.id, entry);
     listFor(this.#byPeer, peer).push(entry);
     if (opts.outbox === true) setFor(this.#outbox, peer).add(entry);
@@ -85,19 +91,21 @@ export class MemoryStore implements Store {
     return true;
   }
 
-  history(peer: NodeId, limit?: number): StoredMessage[] {
+  history(peer: NodeId, limit?: number, before?: string): StoredMessage[] {
     this.#live();
-    return lastOf(this.#byPeer.get(peer) ?? [], limit).map((e) => copyMessage(e.msg));
+    return lastOf(this.#before(this.#byPeer.get(peer) ?? [], before), limit).map((e) => copyMessage(e.msg));
   }
 
-  allHistory(limit?: number): StoredMessage[] {
+  allHistory(limit?: number, before?: string): StoredMessage[] {
     this.#live();
-    return lastOf([...this.#byId.values()], limit).map((e) => copyMessage(e.msg));
+    return lastOf(this.#before([...this.#byId.values()], before), limit).map((e) => copyMessage(e.msg));
   }
 
-  outbox(peer: NodeId): StoredMessage[] {
+  outbox(peer: NodeId, limit?: number): StoredMessage[] {
     this.#live();
-    return [...(this.#outbox.get(peer) ?? [])].map((e) => copyMessage(e.msg));
+    const queued = [...(this.#outbox.get(peer) ?? [])];
+    const n = normalizeLimit(limit);
+    return (n === undefined ? queued : queued.slice(0, n)).map((e) => copyMessage(e.msg));
   }
 
   /** Peers with queued messages, ordered by id. */
@@ -106,9 +114,48 @@ export class MemoryStore implements Store {
     return [...this.#outbox.keys()].sort(compare);
   }
 
+  heldMessages(): HeldMessage[] {
+    this.#live();
+    const out: HeldMessage[] = [];
+    for (const e of this.#byId.values()) {
+      if (e.held) out.push({ peer: e.peer, id: e.msg.id, bytes: e.held.bytes, at: e.held.at, request: e.msg.status === 'request' });
+    }
+    return out.sort((a, b) => a.at - b.at);
+  }
+
+  async releaseHeld(ids: readonly string[], action: HeldAction): Promise<number> {
+    this.#live();
+    let n = 0;
+    for (const id of ids) {
+      const e = this.#byId.get(id);
+      if (!e?.held) continue;
+      delete e.held;
+      n++;
+      if (action === 'accept' && e.msg.status === 'request') e.msg.status = 'received';
+      if (action === 'delete') {
+        this.#byId.delete(id);
+        const list = this.#byPeer.get(e.peer) ?? [];
+        list.splice(list.indexOf(e), 1);
+        this.#unqueue(e);
+      }
+    }
+    return n;
+  }
+
   /** Idempotent; every later call throws (or rejects with) `E_STORE`. */
   async close(): Promise<void> {
     this.#closed = true;
+  }
+
+  /** The entries stored before message `before` (all when undefined; none when unknown). */
+  #before(entries: Entry[], before: string | undefined): Entry[] {
+    if (before === undefined) return entries;
+    const pivot = this.#byId.get(before);
+    if (!pivot) return [];
+    const order = [...this.#byId.values()];
+    const rank = new Map(order.map((e, i) => [e, i]));
+    const limit = rank.get(pivot) as number;
+    return entries.filter((e) => (rank.get(e) as number) < limit);
   }
 
   #unqueue(entry: Entry): void {

@@ -29,6 +29,7 @@ export function copyPeer(p: PeerRecord): PeerRecord {
     addresses: [...p.addresses],
     lastSeen: p.lastSeen,
     ...(p.learnedFrom ? { learnedFrom: p.learnedFrom } : {}),
+    ...(p.trust ? { trust: p.trust } : {}),
   };
 }
 

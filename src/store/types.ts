@@ -12,7 +12,15 @@ export interface PeerRecord {
   lastSeen: number | null;
   /** How we first learned of this peer (absent in records written before it existed). */
   learnedFrom?: PeerSource;
+  /**
+   * Whether the user chose this peer (`contact`), blocked it, or neither (`stranger`).
+   * Absent in records written before trust existed (the peer directory migrates them).
+   */
+  trust?: Trust;
 }
+
+/** What the user decided about a peer: see docs/SECURITY.md. */
+export type Trust = 'contact' | 'stranger' | 'blocked';
 
 /** Where a peer was learned: dialed or seen directly, the signaler, mDNS or gossip. */
 export type PeerSource = 'manual' | 'signaler' | 'mdns' | 'gossip';
@@ -31,6 +39,24 @@ export interface StoredMessage {
 }
 
 /**
+ * A message received from a stranger, indexed so that the stranger quotas (count and bytes,
+ * per stranger and in total) survive restarts, until it is accepted, deleted or released.
+ */
+export interface HeldMessage {
+  peer: NodeId;
+  id: string;
+  /** Bytes it counts against the quotas. */
+  bytes: number;
+  /** When it arrived (ms since the epoch). */
+  at: number;
+  /** True when it is kept as a message request (status `request`). */
+  request: boolean;
+}
+
+/** What {@link Store.releaseHeld} does with held messages. */
+export type HeldAction = 'accept' | 'delete' | 'release';
+
+/**
  * The embedded store. Every method that returns a Promise resolves only after the
  * write is committed AND flushed to disk, so a caller may tell the user "saved".
  * Reads are synchronous snapshots.
@@ -43,25 +69,41 @@ export interface Store {
   listPeers(): PeerRecord[];
   /** Insert or replace the record for `rec.id`. */
   putPeer(rec: PeerRecord): Promise<void>;
+  /** Forget a peer's record (its messages stay). Unknown id: no-op. */
+  deletePeer(id: NodeId): Promise<void>;
 
   /**
    * Append `msg` to the conversation with `peer` (the other party), in arrival order.
    * With `outbox: true` it is also queued in the outbox for `peer`, in the same transaction.
+   * With `held` it is also indexed as held from a stranger (see {@link HeldMessage}).
    * Resolves false (and writes nothing) when a message with the same id already exists.
    */
-  addMessage(peer: NodeId, msg: StoredMessage, opts?: { outbox?: boolean }): Promise<boolean>;
+  addMessage(peer: NodeId, msg: StoredMessage, opts?: { outbox?: boolean; held?: { bytes: number; at: number } }): Promise<boolean>;
   hasMessage(id: string): boolean;
   getMessage(id: string): StoredMessage | undefined;
   /** Update a message's status; `delivered` also removes it from the outbox. Unknown id: no-op, resolves false. */
   setStatus(id: string, status: MessageStatus): Promise<boolean>;
-  /** The last `limit` messages with `peer`, oldest first (all if limit undefined). */
-  history(peer: NodeId, limit?: number): StoredMessage[];
-  /** The last `limit` messages across all conversations, oldest first, in store order. */
-  allHistory(limit?: number): StoredMessage[];
-  /** Messages queued for `peer`, in the order they were queued. */
-  outbox(peer: NodeId): StoredMessage[];
+  /**
+   * The last `limit` messages with `peer`, oldest first (all if limit undefined); with
+   * `before` (a message id), only messages stored before that one (paging backwards).
+   */
+  history(peer: NodeId, limit?: number, before?: string): StoredMessage[];
+  /** The last `limit` messages across all conversations, oldest first, in store order; `before` as in history. */
+  allHistory(limit?: number, before?: string): StoredMessage[];
+  /** The first `limit` messages queued for `peer` (all if undefined), in the order they were queued. */
+  outbox(peer: NodeId, limit?: number): StoredMessage[];
   /** Peers that have at least one queued message. */
   outboxPeers(): NodeId[];
+
+  /** Every held message (from strangers), in arrival order. */
+  heldMessages(): HeldMessage[];
+  /**
+   * Ends the hold on the given held messages: `accept` turns requests into ordinary
+   * received messages, `delete` removes the messages themselves, `release` only drops them
+   * from the index (they stay as they are). Unknown or not-held ids are skipped. Resolves
+   * with how many were affected.
+   */
+  releaseHeld(ids: readonly string[], action: HeldAction): Promise<number>;
 
   close(): Promise<void>;
 }
