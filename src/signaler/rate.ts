@@ -14,10 +14,15 @@ export class TokenBucket {
 
   /** Take one token if available. */
   take(now: number): boolean {
-    this.tokens = Math.min(this.burst, this.tokens + ((now - this.last) / 1000) * this.perSecond);
-    this.last = now;
-    if (this.tokens < 1) return false;
+    if (!this.peek(now)) return false;
     this.tokens -= 1;
     return true;
+  }
+
+  /** Whether a token is available now (refills, takes nothing). */
+  peek(now: number): boolean {
+    this.tokens = Math.min(this.burst, this.tokens + (Math.max(0, now - this.last) / 1000) * this.perSecond);
+    this.last = Math.max(this.last, now);
+    return this.tokens >= 1;
   }
 }

@@ -25,6 +25,10 @@ export const GoawayCode = {
   PROTOCOL_ERROR: 3,
   TIMEOUT: 4,
   SHUTDOWN: 5,
+  /** No session slot is free for the sender now (strangers' slots are full); try later. */
+  BUSY: 6,
+  /** The receiver does not take sessions from the sender (blocked). */
+  REFUSED: 7,
 } as const;
 
 /** Name of a known GOAWAY code. */

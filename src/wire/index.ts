@@ -34,6 +34,8 @@ export {
 export type { ChatMessage, UnsignedChat } from './chat.js';
 export { MAX_ACK_IDS, encodeAck, decodeAck } from './ack.js';
 export type { Ack } from './ack.js';
+export { MAX_REFUSED_IDS, RefuseCode, isFinalRefusal, encodeChatRefused, decodeChatRefused } from './refuse.js';
+export type { ChatRefused } from './refuse.js';
 export { MAX_ENDPOINTS, type Endpoint } from './endpoint.js';
 export {
   SignalErrorCode,

@@ -10,6 +10,7 @@
  *             PUNCH_REQUEST, PUNCH_START, SIGNAL_ERROR
  *   0x30 PACKETS   0x31 VPN_ADDR   (packets.ts)
  *   0x80 GOSSIP_PUSH   0x81 GOSSIP_PULL_REPLY   (gossip.ts; optional range: a node without gossip ignores them)
+ *   0x82 CHAT_REFUSED   (refuse.ts; optional: an older node ignores it and keeps resending)
  *
  * New message types that an old peer may safely ignore must be allocated in 0x80-0xFF.
  */
@@ -36,6 +37,8 @@ export const FrameType = {
   // peer-record gossip (gossip.ts)
   GOSSIP_PUSH: 0x80,
   GOSSIP_PULL_REPLY: 0x81,
+  // messaging, optional (refuse.ts)
+  CHAT_REFUSED: 0x82,
 } as const;
 
 /** Name of a known frame type, e.g. `'CHAT'`. */
