@@ -116,7 +116,7 @@ async function sentinelRound(a: Identity, b: Identity, budgetOf: () => Budget): 
   const sender = quietManager(b, new Counters());
   try {
     const port = await receiver.listen(0, LOOPBACK);
-    const { session } = await sender.dial(LOOPBACK, port, a.id);
+    const { session } = await sender.dial(LOOPBACK, port, { expected: a.id });
     const payload = randomBytes(PAYLOAD_BYTES);
     const start = performance.now();
     const cpu = process.cpuUsage();

@@ -40,6 +40,8 @@ export interface PeerInfo {
   vpn: { ipv4: string; ipv6: string; allowed: boolean };
   /** How we learned of it: `manual` (dialed or dialed us), `signaler`, `mdns` or `gossip`. */
   learnedFrom: 'manual' | 'signaler' | 'mdns' | 'gossip';
+  /** What the user decided: a `contact` (chosen), a `stranger`, or `blocked`. */
+  trust: 'contact' | 'stranger' | 'blocked';
 }
 
 export interface HistoryEntry {
@@ -49,6 +51,27 @@ export interface HistoryEntry {
   text: string;
   timestamp: number;
   status: MessageStatus;
+  /** True for a message request (from a stranger, not accepted yet): status `request`. */
+  request: boolean;
+}
+
+/**
+ * What a node does with messages from strangers (`--strangers`): `requests` (default) keeps
+ * them as message requests until the user accepts or blocks the sender; `accept` treats
+ * them as ordinary messages; `refuse` refuses them. In every case within the stranger quotas.
+ */
+export type StrangerPolicy = 'accept' | 'requests' | 'refuse';
+
+/** Waiting message requests from one stranger. */
+export interface RequestSummary {
+  peer: NodeId;
+  count: number;
+  bytes: number;
+  /** Arrival of the first and last request (ms since the epoch). */
+  first: number;
+  last: number;
+  /** The beginning of the first request's text. */
+  preview: string;
 }
 
 export interface StatusInfo {
@@ -74,6 +97,22 @@ export interface StatusInfo {
   /** Named counters: dropped frames, refused handshakes, ... */
   counters: Record<string, number>;
   vpn: VpnStatus;
+  trust: TrustStatus;
+}
+
+/** The trust part of `status`: the policy, who is what, what strangers hold, and the limits. */
+export interface TrustStatus {
+  /** What happens to messages from strangers (`--strangers`). */
+  strangers: StrangerPolicy;
+  contacts: number;
+  /** Strangers remembered now. */
+  remembered: number;
+  blocked: number;
+  sessions: { contacts: number; strangers: number; pendingHandshakes: number };
+  /** Messages held from strangers (requests, and accepted-policy ones still counting). */
+  held: { count: number; bytes: number; requests: number };
+  /** The named limits in force (see docs/SECURITY.md). */
+  limits: Record<string, number>;
 }
 
 /** The VPN part of `status`. */
@@ -108,6 +147,14 @@ export interface DialResult {
   existing: boolean;
 }
 
+/** Result of accept, block and unblock. */
+export interface TrustChange {
+  id: NodeId;
+  trust: 'contact' | 'stranger' | 'blocked';
+  /** Requests accepted (accept) or deleted (block). */
+  requests: number;
+}
+
 export interface SendResult {
   id: string;
   to: NodeId;
@@ -117,6 +164,7 @@ export interface SendResult {
 export type NodeEvent =
   | { type: 'message'; message: HistoryEntry }
   | { type: 'delivered'; id: string; to: NodeId }
+  | { type: 'refused'; id: string; to: NodeId }
   | { type: 'peer-connected'; peer: PeerInfo }
   | { type: 'peer-disconnected'; id: NodeId; reason: string };
 
@@ -131,11 +179,24 @@ export interface NodeApi {
   send(target: string, text: string): Promise<SendResult>;
   /** Sends to every connected peer; returns one result per peer. */
   broadcast(text: string): Promise<SendResult[]>;
-  /** Messages with one peer (or all peers when target is undefined), oldest first, last `limit`. */
-  history(target: string | undefined, limit?: number): HistoryEntry[];
+  /**
+   * Messages with one peer (or all peers when target is undefined), oldest first: the last
+   * `limit` (default and cap in control/limits) stored before message `before` if given.
+   * A page never exceeds the reply size cap (older entries are left for the next page).
+   */
+  history(target: string | undefined, limit?: number, before?: string): HistoryEntry[];
+  /** Makes a peer a contact (alias); persisted. */
   alias(target: string, alias: string): Promise<{ id: NodeId; alias: string }>;
-  /** Allow (true) or stop allowing (false) VPN traffic with a peer; persisted. */
+  /** Allow (true) or stop allowing (false) VPN traffic with a peer (allowing makes it a contact); persisted. */
   setAllowed(target: string, allowed: boolean): Promise<{ id: NodeId; allowed: boolean }>;
+  /** Message requests waiting, one summary per stranger. */
+  requests(): RequestSummary[];
+  /** Makes a peer a contact: its requests become ordinary messages. */
+  accept(target: string): Promise<TrustChange>;
+  /** Blocks a peer: its session is closed, its requests deleted, nothing more is taken from it. */
+  block(target: string): Promise<TrustChange>;
+  /** Unblocks a peer (it becomes a stranger again). */
+  unblock(target: string): Promise<TrustChange>;
   /** Subscribe to events; returns an unsubscribe function. */
   onEvent(listener: (e: NodeEvent) => void): () => void;
 }

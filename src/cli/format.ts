@@ -3,7 +3,7 @@
  * strings out. Text that came from peers is made safe for a terminal first.
  */
 
-import type { DialProgress, DialResult, HistoryEntry, NodeEvent, NodeId, PeerInfo, SendResult, StatusInfo } from '../api.js';
+import type { DialProgress, DialResult, HistoryEntry, NodeEvent, NodeId, PeerInfo, RequestSummary, SendResult, StatusInfo } from '../api.js';
 
 /** Characters of a node id shown in tables (a unique prefix is accepted as a target). */
 export const SHORT_ID_LENGTH = 12;
@@ -116,9 +116,9 @@ export function formatPeers(peers: readonly PeerInfo[], columns: readonly PeerCo
  * not yet delivered.
  */
 export function formatHistoryLine(m: HistoryEntry, label: Labeler, selfId?: NodeId): string {
-  const who = m.from === selfId ? `me -> ${label(m.to)}` : label(m.from);
-  const pending = m.status === 'pending' ? ' (pending)' : '';
-  return `[${formatTime(m.timestamp)}] ${who}: ${printable(m.text)}${pending}`;
+  const who = m.from === selfId ? `me -> ${label(m.to)}` : m.request ? `request from ${label(m.from)}` : label(m.from);
+  const note = m.status === 'pending' ? ' (pending)' : m.status === 'refused' ? ' (refused by the peer)' : '';
+  return `[${formatTime(m.timestamp)}] ${who}: ${printable(m.text)}${note}`;
 }
 
 /** One dial progress line. */
@@ -136,6 +136,11 @@ export function formatDialResult(r: DialResult): string {
 export function formatSendResult(r: SendResult, label: Labeler): string {
   if (r.status === 'pending') return `saved and queued for ${label(r.to)}: delivered once the peer acknowledges it`;
   return `${r.status} to ${label(r.to)}`;
+}
+
+/** One line for `requests`: who, how many, since when, and the start of the first. */
+export function formatRequest(r: RequestSummary): string {
+  return `${r.peer}  ${r.count} request(s), ${r.bytes} bytes, first ${new Date(r.first).toISOString()}: ${printable(r.preview)}`;
 }
 
 /** Status as aligned `key: value` lines. */
@@ -178,9 +183,15 @@ export function formatEvent(e: NodeEvent, label: Labeler, selfId: NodeId): strin
   switch (e.type) {
     case 'message':
       if (e.message.from === selfId) return null;
+      if (e.message.request) {
+        const who = label(e.message.from);
+        return `[${formatClock(e.message.timestamp)}] message request from ${who}: ${printable(e.message.text)}\n  (not a contact: /accept ${shortId(e.message.from)} to accept, /block ${shortId(e.message.from)} to block)`;
+      }
       return `[${formatClock(e.message.timestamp)}] ${label(e.message.from)}: ${printable(e.message.text)}`;
     case 'delivered':
       return `* delivered to ${label(e.to)}`;
+    case 'refused':
+      return `* ${label(e.to)} refused a message (it does not take messages from this node)`;
     case 'peer-connected': {
       const how = e.peer.method === 'inbound' ? 'from' : 'to';
       const where = e.peer.address ? ` (${e.peer.method ?? 'connected'} ${how} ${e.peer.address})` : '';

@@ -6,6 +6,7 @@
 import { resolve } from 'node:path';
 import type { Writable } from 'node:stream';
 import { DEFAULT_MTU, DEFAULT_PORT, DEFAULT_SIGNALER, DEFAULT_TUN_NAME, MAX_MTU, MIN_MTU, startNode, type SentinelNode, type VpnOptions } from '../node.js';
+import type { StrangerPolicy } from '../api.js';
 import { errorMessage, isSentinelError } from '../errors.js';
 import { createLogger, isLogLevel, LOG_LEVELS, type LogLevel } from '../log.js';
 import { parseSignalerAddress } from '../signaler/index.js';
@@ -30,6 +31,7 @@ const OPTIONS = {
   'vpn-ip': { type: 'string', valueName: 'IPV4', description: 'use this VPN IPv4 address (inside 100.64.0.0/10) instead of the one derived from the id' },
   'no-mdns': { type: 'boolean', description: 'do not advertise or browse _sentinel._tcp.local on the LAN (mDNS)' },
   'min-peers': { type: 'string', valueName: 'N', description: `keep at least N sessions by dialing known peers; lost peers are redialed with backoff (default ${DEFAULT_MIN_PEERS})` },
+  strangers: { type: 'string', valueName: 'POLICY', description: 'messages from strangers (peers you did not dial, message, alias, allow or accept): "requests" keeps them as message requests until you accept or block the sender (default), "accept" takes them as messages, "refuse" refuses them; always within the stranger quotas' },
   allow: { type: 'string', multiple: true, valueName: 'ID', description: 'allow VPN traffic with this peer (repeatable; persisted)' },
   help: { type: 'boolean', short: 'h', description: 'show this help' },
 } as const;
@@ -39,9 +41,14 @@ export const HELP = `Usage: sentinel-node [options]
 Runs a Sentinel node: an Ed25519 identity, mutually authenticated TLS 1.3 sessions
 with peers (directly, or through NATs by TCP hole punching coordinated by the
 signaler), durable signed messaging, peer discovery (mDNS on the LAN, gossip of
-signed peer records) and, with --tun, a VPN to allowed peers. With a terminal it opens an interactive
-prompt (type /help there); without one it runs headless, logging to stderr. Script
-a running node with the \`sentinel\` command.
+signed peer records) and, with --tun, a VPN to allowed peers. With a terminal it
+opens an interactive prompt (type /help there); without one it runs headless,
+logging to stderr. Script a running node with the \`sentinel\` command.
+
+Contacts and strangers: a contact is a peer you chose (dialed, messaged, aliased,
+allowed or accepted); anyone else is a stranger. Strangers can connect, but get
+few session slots, small message quotas (their messages wait as message requests
+by default) and no VPN traffic; block anyone with /block.
 
 Options:
 ${formatOptions(OPTIONS)}
@@ -99,8 +106,17 @@ function parseArgs(argv: string[]) {
       vpn: parseVpn(values),
       mdns: values['no-mdns'] !== true,
       minPeers: intOption('min-peers', values['min-peers'], { min: 0, max: 1000 }) ?? DEFAULT_MIN_PEERS,
+      strangers: parseStrangers(values.strangers),
     },
   };
+}
+
+const STRANGER_POLICIES: readonly StrangerPolicy[] = ['requests', 'accept', 'refuse'];
+
+function parseStrangers(value: string | undefined): StrangerPolicy {
+  if (value === undefined) return 'requests';
+  if (!(STRANGER_POLICIES as readonly string[]).includes(value)) throw usage(`--strangers must be one of ${STRANGER_POLICIES.join(', ')}, got "${value}"`);
+  return value as StrangerPolicy;
 }
 
 function parseVpn(values: OptionValues<typeof OPTIONS>): VpnOptions | null {

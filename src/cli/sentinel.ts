@@ -9,6 +9,7 @@
 import type { DialProgress } from '../api.js';
 import { connectControl, type ControlClient } from '../control/client.js';
 import { controlSocketPath, type ControlMethod, type ControlParams, type ControlResults } from '../control/protocol.js';
+import { HISTORY_DEFAULT_LIMIT, HISTORY_MAX_LIMIT, HISTORY_MAX_REPLY_BYTES } from '../control/limits.js';
 import { errorMessage, isSentinelError } from '../errors.js';
 import { EXIT_FAILURE, EXIT_USAGE, formatOptions, intOption, isEntryPoint, parseArgv, usage, type OptionValues } from './args.js';
 import {
@@ -16,6 +17,7 @@ import {
   formatHistoryLine,
   formatPeers,
   formatProgress,
+  formatRequest,
   formatSendResult,
   formatStatus,
   labeler,
@@ -30,17 +32,17 @@ export interface CliIo {
 
 /** Data directory used when `--data-dir` is not given. */
 export const DEFAULT_DATA_DIR = './.sentinel';
-const HISTORY_LIMIT_MAX = 1_000_000;
 const PEER_TABLE: readonly PeerColumn[] = ['id', 'alias', 'name', 'address', 'connection', 'rtt', 'vpn', 'lastSeen'];
 
 const OPTIONS = {
   'data-dir': { type: 'string', valueName: 'DIR', description: `data directory of the node (default ${DEFAULT_DATA_DIR})` },
   json: { type: 'boolean', description: 'print exactly one JSON document on stdout' },
   help: { type: 'boolean', short: 'h', description: 'show help (also after a command)' },
-  limit: { type: 'string', valueName: 'N', description: 'history: only the last N messages' },
+  limit: { type: 'string', valueName: 'N', description: `history: the last N messages (default ${HISTORY_DEFAULT_LIMIT}, at most ${HISTORY_MAX_LIMIT})` },
+  before: { type: 'string', valueName: 'MSG_ID', description: 'history: only messages older than this one (the next page back)' },
 } as const;
 /** Options only some commands accept. */
-const COMMAND_OPTIONS: readonly (keyof typeof OPTIONS)[] = ['limit'];
+const COMMAND_OPTIONS: readonly (keyof typeof OPTIONS)[] = ['limit', 'before'];
 
 type Call = <M extends ControlMethod>(
   method: M,
@@ -132,24 +134,58 @@ const COMMANDS: readonly CliCommand[] = [
   },
   {
     name: 'history',
-    usage: 'history [<id>] [--limit N]',
+    usage: 'history [<id>] [--limit N] [--before MSG_ID]',
     summary: 'show messages with one peer, or all',
-    help: 'Shows messages, oldest first: with <id> only, or with every peer.',
+    help: `Shows messages, oldest first: with <id> only, or with every peer. Message requests
+(from strangers, not accepted yet) are marked; in JSON "request": true. One page holds
+the last ${HISTORY_DEFAULT_LIMIT} messages (--limit, at most ${HISTORY_MAX_LIMIT}, and at most ${HISTORY_MAX_REPLY_BYTES / 1024 / 1024} MiB of text);
+--before <id of the oldest message shown> shows the page before it.`,
     args: { min: 0, max: 1 },
-    options: ['limit'],
+    options: ['limit', 'before'],
     async run(ctx) {
-      const limit = intOption('limit', ctx.options.limit, { min: 1, max: HISTORY_LIMIT_MAX });
+      const limit = intOption('limit', ctx.options.limit, { min: 1, max: HISTORY_MAX_LIMIT });
       const params: ControlParams['history'] = {};
       if (ctx.args[0] !== undefined) params.target = ctx.args[0];
       if (limit !== undefined) params.limit = limit;
+      if (ctx.options.before !== undefined) params.before = ctx.options.before;
       const entries = await ctx.call('history', params);
       if (ctx.json) return ctx.out(toJson(entries));
       if (entries.length === 0) return ctx.out('No messages.');
       const [{ id: self }, peers] = [await ctx.call('id', {}), await ctx.call('peers', {})];
       const label = labeler(peers, self);
       ctx.out(entries.map((m) => formatHistoryLine(m, label, self)).join('\n'));
+      if (entries.length >= (limit ?? HISTORY_DEFAULT_LIMIT)) ctx.err(`(older messages: sentinel history${ctx.args[0] ? ` ${ctx.args[0]}` : ''} --before ${entries[0]?.id})`);
     },
   },
+  {
+    name: 'requests',
+    usage: 'requests',
+    summary: 'list message requests from strangers',
+    help: 'Lists strangers who sent messages (message requests): how many, and the start of the first.\nAccept a sender with `sentinel accept <id>` or block it with `sentinel block <id>`.',
+    args: { min: 0, max: 0 },
+    async run(ctx) {
+      const list = await ctx.call('requests', {});
+      if (ctx.json) return ctx.out(toJson(list));
+      ctx.out(list.length === 0 ? 'No message requests.' : list.map((r) => formatRequest(r)).join('\n'));
+    },
+  },
+  ...(['accept', 'block', 'unblock'] as const).map((name) => ({
+    name,
+    usage: `${name} <id>`,
+    summary: { accept: 'make a peer a contact (its message requests become messages)', block: 'block a peer (drop its session and its requests)', unblock: 'unblock a peer (it becomes a stranger again)' }[name],
+    help: {
+      accept: 'Makes the peer a contact: its message requests become ordinary messages, and its session\ntakes a contact slot. A stranger needs its full id or at least 16 characters of it.',
+      block: 'Blocks the peer: its session is closed, its message requests deleted, and it is refused\nfrom then on (sessions, messages, punching, VPN). Persisted.',
+      unblock: 'Unblocks the peer: it is a stranger again.',
+    }[name],
+    args: { min: 1, max: 1 },
+    async run(ctx: CommandContext) {
+      const r = await ctx.call(name, { target: arg(ctx, 0) });
+      if (ctx.json) return ctx.out(toJson(r));
+      const what = { accept: `${r.id} is a contact${r.requests ? ` (${r.requests} request(s) accepted)` : ''}`, block: `${r.id} is blocked${r.requests ? ` (${r.requests} request(s) deleted)` : ''}`, unblock: `${r.id} is ${r.trust === 'blocked' ? 'still blocked' : `a ${r.trust}`}` }[name];
+      ctx.out(what);
+    },
+  })),
   {
     name: 'alias',
     usage: 'alias <id> <name>',

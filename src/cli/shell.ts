@@ -14,6 +14,7 @@ import {
   formatHistoryLine,
   formatPeers,
   formatProgress,
+  formatRequest,
   formatSendResult,
   labeler,
   shortId,
@@ -133,6 +134,26 @@ const COMMANDS: readonly ShellCommand[] = [
       c.print(`${shortId(r.id)} is ${r.allowed ? 'allowed' : 'not allowed'} to exchange VPN traffic`);
     },
   })),
+  {
+    name: 'requests',
+    args: '',
+    help: 'list message requests from strangers',
+    run: (c) => {
+      const list = c.api.requests();
+      c.print(list.length === 0 ? 'No message requests.' : list.map((r) => formatRequest(r)).join('\n'));
+    },
+  },
+  ...(['accept', 'block', 'unblock'] as const).map((name) => ({
+    name,
+    args: '<id>',
+    help: { accept: 'make a peer a contact (its requests become messages)', block: 'block a peer (session closed, requests deleted)', unblock: 'unblock a peer' }[name],
+    async run(c: ShellContext) {
+      const [target] = expectWords(c, 1, 1);
+      const r = await c.api[name](target as string);
+      const n = r.requests ? ` (${r.requests} request(s) ${name === 'accept' ? 'accepted' : 'deleted'})` : '';
+      c.print(`${shortId(r.id)} is ${r.trust === 'contact' ? 'a contact' : r.trust === 'blocked' ? 'blocked' : 'a stranger'}${n}`);
+    },
+  })),
   { name: 'quit', args: '', help: 'leave (the node shuts down)', run: (c) => c.quit() },
   { name: 'help', args: '', help: 'show this list', run: (c) => c.print(helpText()) },
 ];
@@ -228,9 +249,9 @@ async function runLine(line: string, env: LineEnv): Promise<void> {
 }
 
 async function broadcast(text: string, env: LineEnv): Promise<void> {
-  const nobody = 'nobody is connected; use /dial <target> first (or /msg <id> <text> to queue a message)';
+  const nobody = 'no contact is connected; use /dial <target> first (or /msg <id> <text> to queue a message)';
   try {
-    if (!env.api.peers().some((p) => p.connected)) return env.print(nobody);
+    if (!env.api.peers().some((p) => p.connected && p.trust === 'contact')) return env.print(nobody);
     const results = await env.api.broadcast(text);
     if (results.length === 0) return env.print(nobody);
     const label = env.label();
@@ -266,7 +287,7 @@ function helpText(): string {
   const width = Math.max(...entries.map(([u]) => u.length));
   return [
     ...entries.map(([u, h]) => `  ${u.padEnd(width)}  ${h}`),
-    `  ${'<text>'.padEnd(width)}  send to every connected peer`,
+    `  ${'<text>'.padEnd(width)}  send to every connected contact (never to strangers)`,
   ].join('\n');
 }
 

@@ -20,10 +20,14 @@ const HANDLERS: { [M in ControlMethod]: Handler<M> } = {
   dial: (api, p, onProgress) => api.dial(p.target, onProgress),
   send: (api, p) => api.send(p.target, p.text),
   broadcast: (api, p) => api.broadcast(p.text),
-  history: (api, p) => api.history(p.target, p.limit),
+  history: (api, p) => api.history(p.target, p.limit, p.before),
   alias: (api, p) => api.alias(p.target, p.alias),
   allow: (api, p) => api.setAllowed(p.target, true),
   deny: (api, p) => api.setAllowed(p.target, false),
+  requests: (api) => api.requests(),
+  accept: (api, p) => api.accept(p.target),
+  block: (api, p) => api.block(p.target),
+  unblock: (api, p) => api.unblock(p.target),
 };
 
 /** Runs one request against the api; sync throws become rejections. */

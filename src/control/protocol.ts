@@ -32,10 +32,14 @@
  * | dial      | `{target}`                           | DialResult     |
  * | send      | `{target, text}`                     | SendResult     |
  * | broadcast | `{text}`                             | SendResult[]   |
- * | history   | `{target?, limit?}` (limit: int >= 1)| HistoryEntry[] |
+ * | history   | `{target?, limit?, before?}` (limit: 1..1000, default 100; before: a message id) | HistoryEntry[] |
  * | alias     | `{target, alias}`                    | `{id, alias}`  |
  * | allow     | `{target}`                           | `{id, allowed}`|
  * | deny      | `{target}`                           | `{id, allowed}`|
+ * | requests  | -                                    | RequestSummary[] |
+ * | accept    | `{target}`                           | TrustChange    |
+ * | block     | `{target}`                           | TrustChange    |
+ * | unblock   | `{target}`                           | TrustChange    |
  *
  * Bad input: a line that is not JSON, not an object, has no valid id or method, names an
  * unknown method or carries bad params is answered with
@@ -51,8 +55,10 @@ import type {
   HistoryEntry,
   NodeId,
   PeerInfo,
+  RequestSummary,
   SendResult,
   StatusInfo,
+  TrustChange,
 } from '../api.js';
 
 /** Longest request line the node accepts, in bytes, excluding the newline. */
@@ -83,10 +89,14 @@ export interface ControlParams {
   dial: { target: string };
   send: { target: string; text: string };
   broadcast: { text: string };
-  history: { target?: string; limit?: number };
+  history: { target?: string; limit?: number; before?: string };
   alias: { target: string; alias: string };
   allow: { target: string };
   deny: { target: string };
+  requests: Record<string, never>;
+  accept: { target: string };
+  block: { target: string };
+  unblock: { target: string };
 }
 
 /** Result of each control method. */
@@ -101,6 +111,10 @@ export interface ControlResults {
   alias: { id: NodeId; alias: string };
   allow: { id: NodeId; allowed: boolean };
   deny: { id: NodeId; allowed: boolean };
+  requests: RequestSummary[];
+  accept: TrustChange;
+  block: TrustChange;
+  unblock: TrustChange;
 }
 
 /** Name of a control method. */
@@ -118,6 +132,10 @@ export const CONTROL_METHODS: readonly ControlMethod[] = [
   'alias',
   'allow',
   'deny',
+  'requests',
+  'accept',
+  'block',
+  'unblock',
 ];
 
 /** A validated request. */

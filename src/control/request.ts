@@ -3,6 +3,7 @@
  * {@link ControlRequest} or the reason it was refused (with the id, when one was readable).
  */
 
+import { HISTORY_MAX_LIMIT } from './limits.js';
 import type { ControlMethod, ControlParams, ControlRequest, RequestId } from './protocol.js';
 
 /** Outcome of {@link parseRequest}. */
@@ -27,6 +28,10 @@ const VALIDATORS: { [M in ControlMethod]: ParamsValidator<M> } = {
   alias: (p) => withStrings(p, ['target', 'alias'], (s) => ({ target: s.target, alias: s.alias })),
   allow: (p) => withStrings(p, ['target'], (s) => ({ target: s.target })),
   deny: (p) => withStrings(p, ['target'], (s) => ({ target: s.target })),
+  requests: NO_PARAMS,
+  accept: (p) => withStrings(p, ['target'], (s) => ({ target: s.target })),
+  block: (p) => withStrings(p, ['target'], (s) => ({ target: s.target })),
+  unblock: (p) => withStrings(p, ['target'], (s) => ({ target: s.target })),
 };
 
 /** Parses and validates one request line. */
@@ -88,8 +93,12 @@ function validateHistory(p: JsonObject): ControlParams['history'] | string {
     out.target = p.target;
   }
   if (p.limit !== undefined && p.limit !== null) {
-    if (!Number.isSafeInteger(p.limit) || (p.limit as number) < 1) return '"limit" must be an integer >= 1';
+    if (!Number.isSafeInteger(p.limit) || (p.limit as number) < 1 || (p.limit as number) > HISTORY_MAX_LIMIT) return `"limit" must be an integer from 1 to ${HISTORY_MAX_LIMIT}`;
     out.limit = p.limit as number;
+  }
+  if (p.before !== undefined && p.before !== null) {
+    if (typeof p.before !== 'string' || !/^[0-9a-f]{32}$/.test(p.before)) return '"before" must be a message id (32 hex characters)';
+    out.before = p.before;
   }
   return out;
 }

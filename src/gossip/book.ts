@@ -5,6 +5,14 @@
  * An offered record is checked in the order: size, layout, validity window (records.ts),
  * replay (same or lower seq than the one held), capacity, and only then the signature, so
  * that a flood of records costs no public-key work once the book is full or up to date.
+ *
+ * Capacity is shared fairly between sources (the partner a record came from; records of
+ * our own or loaded from disk form one source). When the book is full, a newcomer from
+ * source S takes the slot of the oldest record of the source holding the most records, if
+ * that source holds more than S; otherwise it is refused ('full') before its signature is
+ * checked. So a flooding partner only ever evicts its own records, while a newcomer from
+ * anyone else still gets in. Records for which `keep(id)` is true (contacts, ourselves)
+ * are never evicted, and are admitted even when the book is full.
  * Each entry carries a change number (the book's version when it was accepted); the
  * exchange uses it to send recently changed records first.
  */
@@ -18,6 +26,8 @@ export const MAX_BOOK_RECORDS = 10_000;
 
 /** Why {@link PeerBook.offer} refused a record. */
 export type OfferRejection = RecordRejection | 'replayed' | 'full';
+/** Outcome counters besides acceptance and rejections. */
+export const BOOK_EVICTED = 'evicted';
 /** Outcome of {@link PeerBook.offer}. */
 export type OfferResult = 'accepted' | OfferRejection;
 
@@ -49,6 +59,8 @@ export interface BookEntry {
 export interface PeerBookOptions {
   /** Capacity; defaults to MAX_BOOK_RECORDS. */
   maxRecords?: number;
+  /** Records never evicted (contacts, our own); default none. */
+  keep?: (id: NodeId) => boolean;
 }
 
 export class PeerBook {
@@ -57,12 +69,16 @@ export class PeerBook {
   readonly maxRecords: number;
   /** Ascending change order: an accepted record is deleted and re-inserted at the end. */
   private readonly entries = new Map<NodeId, BookEntry>();
+  /** Ids by source (partner; '' for our own and stored ones), oldest change first. */
+  private readonly bySource = new Map<string, Set<NodeId>>();
+  private readonly keep: (id: NodeId) => boolean;
   private changes = 0;
   /** No entry expires before this time (a lower bound; exact after prune). */
   private nextExpiry = Infinity;
 
   constructor(opts: PeerBookOptions = {}) {
     this.maxRecords = opts.maxRecords ?? MAX_BOOK_RECORDS;
+    this.keep = opts.keep ?? (() => false);
   }
 
   /** Number of records held. */
@@ -88,12 +104,52 @@ export class PeerBook {
     const { id, record } = c.record;
     const held = this.entries.get(id);
     if (held && held.record.seq >= record.seq) return 'replayed';
-    if (!held && this.entries.size >= this.maxRecords && this.prune(now) === 0) return 'full';
+    let victim: NodeId | undefined;
+    if (!held && this.entries.size >= this.maxRecords && this.prune(now) === 0) {
+      victim = this.victimFor(from ?? '', this.keep(id));
+      if (victim === undefined) return 'full';
+    }
     if (!signatureValid(c.record)) return 'bad_signature';
-    this.entries.delete(id);
+    if (victim !== undefined) {
+      this.remove(victim);
+      this.counters.inc(BOOK_EVICTED);
+    }
+    if (held) this.remove(id);
     this.entries.set(id, { id, record, bytes: c.record.bytes, change: ++this.changes, from });
+    this.sourceSet(from ?? '').add(id);
     this.nextExpiry = Math.min(this.nextExpiry, record.expiresAt);
     return 'accepted';
+  }
+
+  /**
+   * The record to evict for a newcomer from `source` in a full book: the oldest evictable
+   * record of the largest source, if that source is larger than `source` (or the newcomer
+   * must be kept).
+   */
+  private victimFor(source: string, mustAdmit: boolean): NodeId | undefined {
+    const own = this.bySource.get(source)?.size ?? 0;
+    const bySize = [...this.bySource.entries()].sort((x, y) => y[1].size - x[1].size);
+    for (const [src, ids] of bySize) {
+      if (!mustAdmit && (src === source || ids.size <= own)) return undefined;
+      for (const id of ids) if (!this.keep(id)) return id;
+    }
+    return undefined;
+  }
+
+  private sourceSet(source: string): Set<NodeId> {
+    let set = this.bySource.get(source);
+    if (!set) this.bySource.set(source, (set = new Set()));
+    return set;
+  }
+
+  private remove(id: NodeId): void {
+    const e = this.entries.get(id);
+    if (!e) return;
+    this.entries.delete(id);
+    const src = e.from ?? '';
+    const set = this.bySource.get(src);
+    set?.delete(id);
+    if (set && set.size === 0) this.bySource.delete(src);
   }
 
   /** The record held for `id`. */
@@ -118,7 +174,7 @@ export class PeerBook {
     let next = Infinity;
     for (const [id, e] of this.entries) {
       if (e.record.expiresAt <= now) {
-        this.entries.delete(id);
+        this.remove(id);
         removed++;
       } else {
         next = Math.min(next, e.record.expiresAt);
@@ -150,8 +206,11 @@ export class PeerBook {
 
   /** An independent copy of the held records (counters start at zero). */
   clone(): PeerBook {
-    const copy = new PeerBook({ maxRecords: this.maxRecords });
-    for (const [id, e] of this.entries) copy.entries.set(id, e);
+    const copy = new PeerBook({ maxRecords: this.maxRecords, keep: this.keep });
+    for (const [id, e] of this.entries) {
+      copy.entries.set(id, e);
+      copy.sourceSet(e.from ?? '').add(id);
+    }
     copy.changes = this.changes;
     copy.nextExpiry = this.nextExpiry;
     return copy;

@@ -11,7 +11,9 @@ import type { Clock } from '../transport/clock.js';
 import { FrameType, type Endpoint } from '../wire/index.js';
 import { PeerBook } from './book.js';
 import { buildPush, handlePullReplyPayload, handlePushPayload, pickPeers } from './exchange.js';
-import { PeerStates } from './peer-state.js';
+import { MAX_TRACKED_PEERS, PeerStates } from './peer-state.js';
+import { TokenBucket } from '../signaler/rate.js';
+import { Counters } from '../transport/counters.js';
 import { signRecord } from './records.js';
 
 /** A push-pull round runs this often. */
@@ -22,10 +24,20 @@ export const GOSSIP_FANOUT = 3;
 export const RECORD_TTL_MS = 60 * 60 * 1000;
 /** The book is written to the store at most this often (and at shutdown). */
 export const BOOK_SAVE_INTERVAL_MS = 10_000;
+/**
+ * GOSSIP_PUSH frames one partner may send: sustained per second and burst (a partner
+ * pushes once per round, every GOSSIP_INTERVAL_MS, to a few peers). More are ignored and
+ * counted: each push costs us a reply.
+ */
+export const PUSH_RATE = { perSecond: 2 / (GOSSIP_INTERVAL_MS / 1000), burst: 3 } as const;
+/** No pull reply is written to a partner whose session already has this much queued (it is not reading). */
+export const GOSSIP_MAX_QUEUED_BYTES = 64 * 1024;
 const STORE_KEY = 'gossip-book';
 
 export interface GossipChannel {
   readonly peerId: NodeId;
+  /** Bytes queued on the session, not yet written. */
+  readonly writableLength: number;
   send(type: number, payload: Uint8Array): boolean;
 }
 
@@ -39,6 +51,8 @@ export interface GossipServiceOptions {
   connected(): GossipChannel[];
   /** Addresses learned for a peer from a newly accepted record. */
   onLearned(id: NodeId, endpoints: Endpoint[]): void;
+  /** Records never evicted from a full book (contacts). */
+  keep?: (id: NodeId) => boolean;
   random?: () => number;
   intervalMs?: number;
 }
@@ -46,6 +60,8 @@ export interface GossipServiceOptions {
 export class GossipService {
   private book: PeerBook;
   private readonly states = new PeerStates();
+  private readonly pushBuckets = new Map<NodeId, TokenBucket>();
+  private readonly refused = new Counters();
   private timer: unknown;
   private ownKey = '';
   private ownIssuedAt = 0;
@@ -55,13 +71,23 @@ export class GossipService {
 
   constructor(private readonly opts: GossipServiceOptions) {
     const stored = opts.store.getMeta<Uint8Array[]>(STORE_KEY) ?? [];
-    this.book = PeerBook.fromStore(stored.map((b) => Buffer.from(b)), opts.clock.now());
+    const keep = (id: NodeId): boolean => id === opts.identity.id || (opts.keep?.(id) ?? false);
+    this.book = PeerBook.fromStore(stored.map((b) => Buffer.from(b)), opts.clock.now(), { keep });
     this.seenVersion = this.book.version;
   }
 
   /** Counters of the book (accepted and every rejection reason). */
   counters(): Record<string, number> {
-    return Object.fromEntries(Object.entries(this.book.counters.toJSON()).map(([k, v]) => [`gossip.${k}`, v]));
+    const all = { ...this.book.counters.toJSON(), ...this.refused.toJSON() };
+    return Object.fromEntries(Object.entries(all).map(([k, v]) => [`gossip.${k}`, v]));
+  }
+
+  /** Peers the book holds a current record for, with their announced endpoints (candidates to dial). */
+  known(): Array<{ id: NodeId; issuedAt: number; endpoints: Endpoint[] }> {
+    return this.book
+      .all()
+      .filter((e) => e.id !== this.opts.identity.id)
+      .map((e) => ({ id: e.id, issuedAt: e.record.issuedAt, endpoints: [...e.record.public, ...e.record.local] }));
   }
 
   get size(): number {
@@ -102,9 +128,26 @@ export class GossipService {
   }
 
   onPush(ch: GossipChannel, payload: Buffer): void {
-    const r = handlePushPayload(this.book, this.states.get(ch.peerId), payload, this.opts.clock.now());
-    ch.send(FrameType.GOSSIP_PULL_REPLY, r.replyPayload);
+    const now = this.opts.clock.now();
+    if (!this.pushBucket(ch.peerId, now).take(now)) {
+      this.refused.inc('push_rate_limited');
+      return;
+    }
+    const r = handlePushPayload(this.book, this.states.get(ch.peerId), payload, now);
+    if (ch.writableLength > GOSSIP_MAX_QUEUED_BYTES) this.refused.inc('reply_skipped_congested');
+    else ch.send(FrameType.GOSSIP_PULL_REPLY, r.replyPayload);
     if (r.accepted > 0) this.learned();
+  }
+
+  private pushBucket(peer: NodeId, now: number): TokenBucket {
+    let b = this.pushBuckets.get(peer);
+    if (!b) {
+      b = new TokenBucket(PUSH_RATE.perSecond, PUSH_RATE.burst, now);
+      // One per connected partner; forgotten on disconnect. The cap is a safety net.
+      if (this.pushBuckets.size >= MAX_TRACKED_PEERS) this.pushBuckets.delete(this.pushBuckets.keys().next().value as NodeId);
+      this.pushBuckets.set(peer, b);
+    }
+    return b;
   }
 
   onPullReply(ch: GossipChannel, payload: Buffer): void {
@@ -114,6 +157,7 @@ export class GossipService {
 
   onSessionDown(peer: NodeId): void {
     this.states.remove(peer);
+    this.pushBuckets.delete(peer);
   }
 
   /** Report the addresses of records accepted since the last look. */

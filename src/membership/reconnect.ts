@@ -64,14 +64,14 @@ export class ReconnectPlanner {
 
   /**
    * Known peers to dial so that at least `minPeers` sessions exist: not connected, not
-   * backing off, most recently seen first.
+   * backing off; contacts first, then most recently seen first.
    */
-  toFill(known: ReadonlyArray<{ id: NodeId; lastSeen: number | null; dialable: boolean }>, connected: ReadonlySet<NodeId>, minPeers: number, now: number): NodeId[] {
+  toFill(known: ReadonlyArray<{ id: NodeId; lastSeen: number | null; dialable: boolean; contact?: boolean }>, connected: ReadonlySet<NodeId>, minPeers: number, now: number): NodeId[] {
     const missing = minPeers - connected.size;
     if (missing <= 0) return [];
     return known
       .filter((k) => k.dialable && !connected.has(k.id) && !this.backingOff(k.id, now))
-      .sort((a, b) => (b.lastSeen ?? 0) - (a.lastSeen ?? 0))
+      .sort((a, b) => Number(b.contact === true) - Number(a.contact === true) || (b.lastSeen ?? 0) - (a.lastSeen ?? 0))
       .slice(0, missing)
       .map((k) => k.id);
   }

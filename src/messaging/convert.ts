@@ -28,5 +28,5 @@ export function fromWire(c: ChatMessage, status: StoredMessage['status']): Store
 }
 
 export function toHistoryEntry(m: StoredMessage): HistoryEntry {
-  return { id: m.id, from: m.from, to: m.to, text: m.text, timestamp: m.timestamp, status: m.status };
+  return { id: m.id, from: m.from, to: m.to, text: m.text, timestamp: m.timestamp, status: m.status, request: m.status === 'request' };
 }

@@ -1,39 +1,30 @@
 /**
  * Durable signed messaging over sessions.
  *
- * Sender: sign -> store in history + outbox (durable) -> tell the user -> send if a
- * session is up. Receiver: check the sender is the authenticated peer and the recipient
- * is us, verify the signature, store (durable, deduplicated by message id), then ACK.
- * Sender on ACK: mark delivered (durable), drop from the outbox. On every session-up the
- * outbox for that peer is sent again in order; the receiver's dedupe makes redelivery
- * invisible to the user.
+ * Sender: sign -> store in history + outbox (durable) -> tell the user -> the outbox sender
+ * writes it when a session is up (a window at a time, resent until acknowledged). On ACK:
+ * mark delivered (durable), drop from the outbox. On a final refusal: mark refused, drop
+ * from the outbox. On a temporary refusal: keep it, retry later with backoff.
+ * Receiver: see intake.ts (trust, quotas, verify, store, then ACK or refuse).
+ * Messages from strangers are held (counted against quotas) until the sender becomes a
+ * contact (accept), is blocked (requests deleted) or the hold expires.
  */
 import { randomBytes } from 'node:crypto';
-import type { NodeEvent, NodeId, SendResult } from '../api.js';
+import type { NodeEvent, NodeId, RequestSummary, SendResult, StrangerPolicy } from '../api.js';
 import { SentinelError } from '../errors.js';
-import { publicKeyFromNodeId, verifySignature, type Identity } from '../identity/index.js';
-import type { Store } from '../store/types.js';
+import { publicKeyFromNodeId, type Identity } from '../identity/index.js';
+import { PRUNE_INTERVAL_MS } from '../peers/limits.js';
+import type { Store, Trust } from '../store/types.js';
 import type { Clock } from '../transport/clock.js';
 import type { Counters } from '../transport/counters.js';
-import {
-  FrameType,
-  MAX_ACK_IDS,
-  MAX_TEXT_BYTES,
-  chatSigningInput,
-  decodeAck,
-  decodeChat,
-  encodeAck,
-  encodeChat,
-  type ChatMessage,
-  type UnsignedChat,
-} from '../wire/index.js';
-import { fromWire, toHistoryEntry, toWire } from './convert.js';
+import { MAX_TEXT_BYTES, RefuseCode, chatSigningInput, decodeAck, decodeChatRefused, isFinalRefusal, type ChatMessage, type UnsignedChat } from '../wire/index.js';
+import { fromWire } from './convert.js';
+import { Intake } from './intake.js';
+import { OUTBOX_TICK_MS } from './limits.js';
+import { OutboxSender, type MessageChannel, type OutboxLimits } from './outbox.js';
+import { HeldQuota, type HeldLimits } from './quota.js';
 
-/** What the messenger needs from a session. */
-export interface MessageChannel {
-  readonly peerId: NodeId;
-  send(type: number, payload: Uint8Array): boolean;
-}
+export type { MessageChannel } from './outbox.js';
 
 export interface MessengerDeps {
   identity: Identity;
@@ -42,18 +33,53 @@ export interface MessengerDeps {
   counters: Counters;
   channelFor(peer: NodeId): MessageChannel | undefined;
   emit(e: NodeEvent): void;
+  /** What the user decided about a peer (default: everyone is a contact). */
+  trust?(peer: NodeId): Trust;
+  /** What to do with messages from strangers (default `requests`). */
+  policy?(): StrangerPolicy;
+  limits?: { outbox?: Partial<OutboxLimits>; held?: Partial<HeldLimits> };
 }
 
-export class Messenger {
-  private readonly pendingAcks = new Map<MessageChannel, Buffer[]>();
-  private ackFlushScheduled = false;
-  private readonly waiters = new Map<string, () => void>();
+const REFUSE_NAMES: Record<number, string> = Object.fromEntries(Object.entries(RefuseCode).map(([k, v]) => [v, k.toLowerCase()]));
 
-  constructor(private readonly deps: MessengerDeps) {}
+export class Messenger {
+  readonly quota: HeldQuota;
+  private readonly outbox: OutboxSender;
+  private readonly intake: Intake;
+  private readonly waiters = new Map<string, (status: 'delivered' | 'refused') => void>();
+  private timers: unknown[] = [];
+
+  constructor(private readonly deps: MessengerDeps) {
+    this.quota = new HeldQuota(deps.store.heldMessages(), deps.limits?.held);
+    this.outbox = new OutboxSender(deps.store, deps.clock, deps.limits?.outbox);
+    this.intake = new Intake({
+      identity: deps.identity,
+      store: deps.store,
+      clock: deps.clock,
+      counters: deps.counters,
+      quota: this.quota,
+      trust: (p) => deps.trust?.(p) ?? 'contact',
+      policy: () => deps.policy?.() ?? 'requests',
+      emit: deps.emit,
+    });
+  }
+
+  /** Starts the resend/expiry timers. */
+  start(): void {
+    this.timers.push(this.deps.clock.setInterval(() => this.outbox.tick(), OUTBOX_TICK_MS));
+    this.timers.push(this.deps.clock.setInterval(() => void this.expire().catch(() => {}), PRUNE_INTERVAL_MS));
+    void this.expire().catch(() => {});
+  }
+
+  stop(): void {
+    for (const t of this.timers) this.deps.clock.clearInterval(t);
+    this.timers = [];
+  }
 
   /**
    * Store durably and send (now, or later from the outbox). When the peer is connected
-   * and `waitMs` > 0, wait up to that long for its ACK so the result can say `delivered`.
+   * and `waitMs` > 0, wait up to that long for its answer so the result can say
+   * `delivered` (or `refused`).
    */
   async send(to: NodeId, text: string, waitMs = 0): Promise<SendResult> {
     const { identity, store, clock } = this.deps;
@@ -64,93 +90,131 @@ export class Messenger {
     const wire: ChatMessage = { ...unsigned, signature: identity.sign(chatSigningInput(unsigned)) };
     const msg = fromWire(wire, 'pending');
     await store.addMessage(to, msg, { outbox: true });
-    const sent = this.deps.channelFor(to)?.send(FrameType.CHAT, encodeChat(wire)) ?? false;
-    const delivered = sent && waitMs > 0 && (await this.waitDelivered(msg.id, waitMs));
-    return { id: msg.id, to, status: delivered ? 'delivered' : 'pending' };
+    const connected = this.deps.channelFor(to) !== undefined;
+    const answer = connected && waitMs > 0 ? this.waitAnswer(msg.id, waitMs) : undefined;
+    this.outbox.queued(to);
+    const status = answer ? await answer : undefined;
+    return { id: msg.id, to, status: status ?? 'pending' };
   }
 
-  private waitDelivered(id: string, ms: number): Promise<boolean> {
-    return new Promise((resolve) => {
-      const timer = this.deps.clock.setTimeout(() => {
-        this.waiters.delete(id);
-        resolve(false);
-      }, ms);
-      this.waiters.set(id, () => {
-        this.deps.clock.clearTimeout(timer);
-        this.waiters.delete(id);
-        resolve(true);
-      });
-    });
+  /** A session with the peer became active: deliver its outbox. */
+  onSessionUp(channel: MessageChannel): void {
+    this.outbox.sessionUp(channel);
   }
 
-  /** Send the whole outbox for `peer` on `channel`, in order. */
-  flushOutbox(channel: MessageChannel): number {
-    const queued = this.deps.store.outbox(channel.peerId);
-    for (const m of queued) channel.send(FrameType.CHAT, encodeChat(toWire(m)));
-    return queued.length;
+  onSessionDown(peer: NodeId): void {
+    this.outbox.sessionDown(peer);
   }
 
-  /** A CHAT frame from `channel`. Invalid messages are dropped, counted and not acknowledged. */
+  /** Messages in flight (sent, not yet answered) to `peer`. */
+  inFlight(peer: NodeId): number {
+    return this.outbox.inFlight(peer);
+  }
+
   onChat(channel: MessageChannel, payload: Buffer): void {
-    const { identity, store, counters } = this.deps;
-    const wire = decodeChat(payload); // malformed payload: the session treats it as a protocol violation
-    const msg = fromWire(wire, 'received');
-    if (msg.from !== channel.peerId) return this.reject('sender_mismatch');
-    if (msg.to !== identity.id) return this.reject('wrong_recipient');
-    if (!verifySignature(wire.from, chatSigningInput(wire), wire.signature)) return this.reject('bad_signature');
-    if (store.hasMessage(msg.id)) {
-      counters.inc('chat_duplicates');
-      return this.queueAck(channel, wire.id);
-    }
-    store.addMessage(msg.from, msg).then(
-      (added) => {
-        if (added) this.deps.emit({ type: 'message', message: toHistoryEntry(msg) });
-        else counters.inc('chat_duplicates');
-        this.queueAck(channel, wire.id);
-      },
-      () => counters.inc('chat_store_failed'), // not acknowledged: the sender keeps it queued
-    );
+    this.intake.onChat(channel, payload);
   }
 
   /** An ACK frame: mark each of our pending messages to this peer delivered. */
   onAck(channel: MessageChannel, payload: Buffer): void {
     for (const raw of decodeAck(payload).ids) {
       const id = Buffer.from(raw).toString('hex');
-      const msg = this.deps.store.getMessage(id);
-      if (!msg || msg.to !== channel.peerId || msg.from !== this.deps.identity.id) {
-        this.deps.counters.inc('acks_unknown');
-        continue;
-      }
-      if (msg.status === 'delivered') continue;
-      this.deps.store.setStatus(id, 'delivered').then(
-        () => {
-          this.waiters.get(id)?.();
-          this.deps.emit({ type: 'delivered', id, to: msg.to });
-        },
-        () => this.deps.counters.inc('ack_store_failed'),
-      );
+      if (!this.ours(channel, id)) continue;
+      this.finish(channel.peerId, id, 'delivered');
     }
   }
 
-  private reject(reason: string): void {
-    this.deps.counters.inc(`chat_rejected.${reason}`);
+  /** A CHAT_REFUSED frame: give up on final refusals, retry the others later. */
+  onRefused(channel: MessageChannel, payload: Buffer): void {
+    const m = decodeChatRefused(payload);
+    const name = REFUSE_NAMES[m.code] ?? `code_${m.code}`;
+    this.deps.counters.inc(`chat_refused_by_peer.${name}`, m.ids.length);
+    const ids = m.ids.map((raw) => Buffer.from(raw).toString('hex')).filter((id) => this.ours(channel, id));
+    if (isFinalRefusal(m.code)) for (const id of ids) this.finish(channel.peerId, id, 'refused');
+    else this.outbox.deferred(channel.peerId, ids);
   }
 
-  private queueAck(channel: MessageChannel, id: Uint8Array): void {
-    let list = this.pendingAcks.get(channel);
-    if (!list) this.pendingAcks.set(channel, (list = []));
-    list.push(Buffer.from(id));
-    if (this.ackFlushScheduled) return;
-    this.ackFlushScheduled = true;
-    // Acks for messages committed in the same store batch go out in one frame.
-    setImmediate(() => this.flushAcks());
-  }
-
-  private flushAcks(): void {
-    this.ackFlushScheduled = false;
-    for (const [channel, ids] of this.pendingAcks) {
-      for (let i = 0; i < ids.length; i += MAX_ACK_IDS) channel.send(FrameType.ACK, encodeAck({ ids: ids.slice(i, i + MAX_ACK_IDS) }));
+  /** Message requests waiting, one summary per stranger, oldest first. */
+  requests(): RequestSummary[] {
+    const by = new Map<NodeId, RequestSummary>();
+    for (const h of this.quota.list()) {
+      if (!h.request) continue;
+      const s = by.get(h.peer) ?? { peer: h.peer, count: 0, bytes: 0, first: h.at, last: h.at, preview: '' };
+      s.count++;
+      s.bytes += h.bytes;
+      s.last = Math.max(s.last, h.at);
+      if (!s.preview) s.preview = this.deps.store.getMessage(h.id)?.text.slice(0, 80) ?? '';
+      by.set(h.peer, s);
     }
-    this.pendingAcks.clear();
+    return [...by.values()];
+  }
+
+  /** The sender became a contact: its requests become ordinary messages and stop counting. */
+  async acceptFrom(peer: NodeId): Promise<number> {
+    return this.endHold(peer, 'accept');
+  }
+
+  /** The sender was blocked: its requests are deleted. */
+  async dropFrom(peer: NodeId): Promise<number> {
+    return this.endHold(peer, 'delete');
+  }
+
+  /** Ends holds that expired: unanswered requests are deleted, accepted-policy holds released. */
+  async expire(): Promise<void> {
+    const { remove, release } = this.quota.expired(this.deps.clock.now());
+    if (remove.length > 0) {
+      await this.deps.store.releaseHeld(remove, 'delete');
+      this.quota.forget(remove);
+      this.deps.counters.inc('requests_expired', remove.length);
+    }
+    if (release.length > 0) {
+      await this.deps.store.releaseHeld(release, 'release');
+      this.quota.forget(release);
+    }
+  }
+
+  private async endHold(peer: NodeId, action: 'accept' | 'delete'): Promise<number> {
+    const held = this.quota.list(peer);
+    const requests = held.filter((h) => h.request).map((h) => h.id);
+    const others = held.filter((h) => !h.request).map((h) => h.id);
+    const n = await this.deps.store.releaseHeld(requests, action);
+    await this.deps.store.releaseHeld(others, 'release');
+    this.quota.forget([...requests, ...others]);
+    return n;
+  }
+
+  /** True when `id` is our pending message to the channel's peer. */
+  private ours(channel: MessageChannel, id: string): boolean {
+    const msg = this.deps.store.getMessage(id);
+    if (!msg || msg.to !== channel.peerId || msg.from !== this.deps.identity.id) {
+      this.deps.counters.inc('acks_unknown');
+      return false;
+    }
+    return msg.status === 'pending'; // answered twice (a resend crossed the first answer): harmless
+  }
+
+  private finish(peer: NodeId, id: string, status: 'delivered' | 'refused'): void {
+    this.deps.store.setStatus(id, status).then(
+      () => {
+        this.outbox.settled(peer, id);
+        this.waiters.get(id)?.(status);
+        this.deps.emit(status === 'delivered' ? { type: 'delivered', id, to: peer } : { type: 'refused', id, to: peer });
+      },
+      () => this.deps.counters.inc('ack_store_failed'),
+    );
+  }
+
+  private waitAnswer(id: string, ms: number): Promise<'delivered' | 'refused' | undefined> {
+    return new Promise((resolve) => {
+      const timer = this.deps.clock.setTimeout(() => {
+        this.waiters.delete(id);
+        resolve(undefined);
+      }, ms);
+      this.waiters.set(id, (status) => {
+        this.deps.clock.clearTimeout(timer);
+        this.waiters.delete(id);
+        resolve(status);
+      });
+    });
   }
 }

@@ -1,7 +1,9 @@
 /**
  * Hole punching as the node uses it: ask the signaler to coordinate with a peer, carry out
  * the plan from the identity port, and answer the signaler's unsolicited PUNCH_START when
- * a peer wants to reach us. One attempt per peer at a time.
+ * a peer wants to reach us. One attempt per peer at a time, and within the PunchGuard's
+ * limits (guard.ts): a stranger, or a malicious signaler, cannot make this node flood
+ * anyone with connection attempts. Refusals are counted (`punch_refused.<reason>`).
  */
 import { networkInterfaces } from 'node:os';
 import { isIP } from 'node:net';
@@ -13,7 +15,10 @@ import { fighterConnect } from '../native/index.js';
 import type { SignalerClient } from '../signaler/client.js';
 import { tcpConnector, type Clock, type ConnectionManager, type Session } from '../transport/index.js';
 import type { Endpoint, PunchStart } from '../wire/index.js';
-import { planPunch } from './plan.js';
+import { isOnLink, localSubnets } from '../core/on-link.js';
+import type { Counters } from '../transport/index.js';
+import { PunchGuard } from './guard.js';
+import { planPunch, type PunchPlan } from './plan.js';
 import { runPunch } from './puncher.js';
 
 /** How long a dial waits for the signaler registration to complete on a fresh start. */
@@ -28,14 +33,20 @@ export interface PunchCoordinatorDeps {
   port: () => number;
   localHosts: () => string[];
   onEvent: (listener: (e: NodeEvent) => void) => () => void;
+  /** What the user decided about a peer. */
+  trust: (peer: NodeId) => 'contact' | 'stranger' | 'blocked';
+  counters: Counters;
 }
 
 type Progress = (p: { stage: DialProgress['stage']; message: string }) => void;
 
 export class PunchCoordinator {
   private readonly punching = new Map<NodeId, Promise<Session>>();
+  private readonly guard: PunchGuard;
 
-  constructor(private readonly deps: PunchCoordinatorDeps) {}
+  constructor(private readonly deps: PunchCoordinatorDeps) {
+    this.guard = new PunchGuard(deps.clock.now());
+  }
 
   /** Ask the signaler to coordinate, then punch. */
   punchTo(id: NodeId, progress: Progress): Promise<Session> {
@@ -54,7 +65,7 @@ export class PunchCoordinator {
         if (errorCode(err) === 'E_UNKNOWN_ID') throw new SentinelError('E_DIAL_FAILED', `${id} is not registered with the signaler`);
         throw err;
       }
-      return this.execute(ps, this.deps.clock.now(), (message) => progress({ stage: 'punching', message }));
+      return this.execute(ps, this.deps.clock.now(), true, (message) => progress({ stage: 'punching', message }));
     })().finally(() => this.punching.delete(id));
     this.punching.set(id, attempt);
     return attempt;
@@ -65,16 +76,35 @@ export class PunchCoordinator {
     const receivedAt = this.deps.clock.now();
     const peer = nodeIdFromPublicKey(ps.peer);
     if (this.deps.manager.session(peer) || this.punching.has(peer)) return;
-    this.deps.log.info(`signaler: ${peer} wants to connect; punching`);
-    const attempt = this.execute(ps, receivedAt, (m) => this.deps.log.debug(m)).finally(() => this.punching.delete(peer));
+    const attempt = this.execute(ps, receivedAt, false, (m) => this.deps.log.debug(m)).finally(() => this.punching.delete(peer));
     this.punching.set(peer, attempt);
-    attempt.catch((err) => this.deps.log.info(`punch with ${peer} failed: ${errorMessage(err)}`));
+    attempt.catch((err) => this.deps.log.debug(`punch with ${peer} failed: ${errorMessage(err)}`));
   }
 
-  private async execute(ps: PunchStart, receivedAt: number, progress: (m: string) => void): Promise<Session> {
-    const { manager, clock, log } = this.deps;
-    const plan = planPunch(ps, receivedAt, { observed: this.deps.signaler.observed, listenPort: this.deps.port(), localHosts: this.deps.localHosts() });
+  private async execute(ps: PunchStart, receivedAt: number, ours: boolean, progress: (m: string) => void): Promise<Session> {
+    const { clock, log } = this.deps;
+    const subnets = localSubnets();
+    const plan = planPunch(ps, receivedAt, { observed: this.deps.signaler.observed, listenPort: this.deps.port(), localHosts: this.deps.localHosts(), onLink: (h) => isOnLink(h, subnets) });
+    const ticket = this.guard.take(this.deps.trust(plan.peer), plan.birthday !== null, ours, clock.now());
+    if (typeof ticket === 'string') {
+      this.deps.counters.inc(`punch_refused.${ticket}`);
+      throw new SentinelError(ticket === 'blocked' ? 'E_BLOCKED' : 'E_BUSY', `not punching with ${plan.peer}: ${ticket.replace(/_/g, ' ')}`);
+    }
+    if (!ours) log.info(`signaler: ${plan.peer} wants to connect; punching`);
+    if (plan.birthday && !ticket.birthday) {
+      this.deps.counters.inc('punch_birthday_skipped');
+      plan.birthday = null;
+    }
     log.debug(`punch plan for ${plan.peer}: ${plan.self} NAT here, ${plan.peerKind} NAT there${plan.birthday ? `, birthday ${plan.birthday.role}` : ''}`);
+    try {
+      return await this.run(plan, progress);
+    } finally {
+      ticket.release();
+    }
+  }
+
+  private async run(plan: PunchPlan, progress: (m: string) => void): Promise<Session> {
+    const { manager, clock } = this.deps;
     const result = await runPunch(
       plan,
       {

@@ -21,6 +21,7 @@
 import type { NodeId } from '../api.js';
 import { nodeIdFromPublicKey } from '../identity/index.js';
 import type { Endpoint, PunchStart } from '../wire/index.js';
+import { MAX_LOCAL_CANDIDATES } from './guard.js';
 
 export const SPRAY_COUNT = 800;
 export const PROBE_COUNT = 800;
@@ -52,6 +53,12 @@ export interface SelfView {
   observed: Endpoint | null;
   listenPort: number;
   localHosts: readonly string[];
+  /**
+   * Is `host` on one of our own links (inside the subnet of one of our interfaces)? Only
+   * such local endpoints are tried: a peer behind our NAT is on our LAN, and an endpoint
+   * elsewhere is someone the reporter wants us to flood. Default: none is.
+   */
+  onLink?: (host: string) => boolean;
 }
 
 /** A NAT that keeps the identity port as the public port is "port-preserving". */
@@ -82,10 +89,13 @@ export function randomPorts(count: number, random: () => number): number[] {
 
 /**
  * Build the plan from a PUNCH_START received at `receivedAt`. Nodes behind the same
- * public address try each other's local addresses first.
+ * public address try each other's local addresses first: only those on one of our links,
+ * at most MAX_LOCAL_CANDIDATES.
  */
 export function planPunch(ps: PunchStart, receivedAt: number, self: SelfView, random: () => number = Math.random): PunchPlan {
-  const ordered = ps.sameNat ? [...ps.local, ps.public] : [ps.public];
+  const onLink = self.onLink ?? (() => false);
+  const locals = ps.sameNat ? ps.local.filter((e) => onLink(e.host)).slice(0, MAX_LOCAL_CANDIDATES) : [];
+  const ordered = [...locals, ps.public];
   const seen = new Set<string>();
   const candidates = ordered.filter((e) => (seen.has(key(e)) ? false : (seen.add(key(e)), true)));
   const mine = natKind(self.observed, self.listenPort, self.localHosts);

@@ -9,7 +9,7 @@ import type { NodeId } from '../api.js';
 import { SentinelError, errorMessage } from '../errors.js';
 import { nodeIdFromPublicKey, publicKeyFromNodeId, type Identity } from '../identity/index.js';
 import type { Logger } from '../log.js';
-import { ConnectionManager, Counters, DEAD_AFTER_MS, HANDSHAKE_TIMEOUT_MS, CONNECT_TIMEOUT_MS, MAX_WRITE_BUFFER_BYTES, PING_INTERVAL_MS, parseHostPort, systemClock, type Clock, type Session, type TransportLimits } from '../transport/index.js';
+import { ConnectionManager, Counters, DEAD_AFTER_MS, HANDSHAKE_TIMEOUT_MS, CONNECT_TIMEOUT_MS, MAX_PENDING_HANDSHAKES, MAX_WRITE_BUFFER_BYTES, PING_INTERVAL_MS, parseHostPort, systemClock, type Clock, type Session, type TransportLimits } from '../transport/index.js';
 import {
   FrameType,
   GoawayCode,
@@ -60,8 +60,13 @@ export const SIGNALER_LIMITS: TransportLimits = {
   handshakeTimeoutMs: HANDSHAKE_TIMEOUT_MS,
   connectTimeoutMs: CONNECT_TIMEOUT_MS,
   maxPendingHandshakesPerIp: SIGNAL_MAX_PENDING_PER_IP,
+  maxPendingHandshakes: MAX_PENDING_HANDSHAKES,
   maxSessionsPerIp: SIGNAL_MAX_SESSIONS_PER_IP,
   maxSessions: SIGNAL_MAX_SESSIONS,
+  // Every registered node is the same to the signaler (no trust classes): these are unused.
+  maxStrangerSessions: SIGNAL_MAX_SESSIONS,
+  maxStrangerSessionsPerIp: SIGNAL_MAX_SESSIONS_PER_IP,
+  strangerWriteBufferBytes: MAX_WRITE_BUFFER_BYTES,
   pingIntervalMs: PING_INTERVAL_MS,
   deadAfterMs: DEAD_AFTER_MS,
   maxWriteBufferBytes: MAX_WRITE_BUFFER_BYTES,

@@ -228,7 +228,8 @@ export class LmdbStore implements Store {
     const row = key && messages.get(key);
     if (!key || !row) return false;
     messages.put(key, { ...copyMessage(row), status });
-    if (status === 'delivered') outbox.remove(key);
+    // Answered for good: nothing more to send.
+    if (status === 'delivered' || status === 'refused') outbox.remove(key);
     return true;
   }
 

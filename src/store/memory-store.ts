@@ -87,7 +87,7 @@ export class MemoryStore implements Store {
     const entry = this.#byId.get(id);
     if (!entry) return false;
     entry.msg.status = status;
-    if (status === 'delivered') this.#unqueue(entry);
+    if (status === 'delivered' || status === 'refused') this.#unqueue(entry);
     return true;
   }
 

@@ -81,7 +81,7 @@ export interface Store {
   addMessage(peer: NodeId, msg: StoredMessage, opts?: { outbox?: boolean; held?: { bytes: number; at: number } }): Promise<boolean>;
   hasMessage(id: string): boolean;
   getMessage(id: string): StoredMessage | undefined;
-  /** Update a message's status; `delivered` also removes it from the outbox. Unknown id: no-op, resolves false. */
+  /** Update a message's status; `delivered` and `refused` also remove it from the outbox. Unknown id: no-op, resolves false. */
   setStatus(id: string, status: MessageStatus): Promise<boolean>;
   /**
    * The last `limit` messages with `peer`, oldest first (all if limit undefined); with

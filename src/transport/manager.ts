@@ -18,12 +18,13 @@ import type { SecureContext, TLSSocket } from 'node:tls';
 import type { ConnectMethod, NodeId } from '../api.js';
 import { SentinelError, errorCode, isSentinelError } from '../errors.js';
 import type { Identity } from '../identity/index.js';
-import { GoawayCode, type Hello } from '../wire/index.js';
+import { FrameType, GoawayCode, encodeFrame, encodeGoaway, type Hello } from '../wire/index.js';
 import { formatHostPort, normalizeHost } from './address.js';
 import type { Clock } from './clock.js';
 import type { Counters } from './counters.js';
-import type { TransportLimits } from './limits.js';
+import { HELLO_TIMEOUT_MS, type TransportLimits } from './limits.js';
 import { Session } from './session.js';
+import { decideSlot, type SlotClass } from './slots.js';
 import { createContext, secureSocket } from './tls.js';
 import { peekFirstByte, readExact } from './read-exact.js';
 import { PREAMBLE_SIZE, classifyFirstByte, decodePreamble, encodePreamble, punchRole } from '../punch/preamble.js';
@@ -60,6 +61,19 @@ export interface ManagerOptions {
   localHello: () => Hello;
   events: ManagerEvents;
   connector?: Connector;
+  /** What the user decided about a peer; decides session slots (default: everyone is a contact). */
+  classify?: (peer: NodeId) => SlotClass;
+}
+
+/** Options of {@link ConnectionManager.dial}. */
+export interface DialOptions {
+  /** The peer must prove this id; an existing session with it is returned instead of dialing. */
+  expected?: NodeId;
+  /** Called once TCP is connected (before TLS). */
+  onConnected?: () => void;
+  connectTimeoutMs?: number;
+  /** The user asked for this dial: the peer takes a contact's slot whatever its trust now. */
+  asContact?: boolean;
 }
 
 /** A plain node:net listener. */
@@ -102,7 +116,11 @@ export class ConnectionManager {
   private readonly active = new Map<NodeId, Session>();
   private readonly all = new Set<Session>();
   private readonly pendingByIp = new Map<string, number>();
+  /** Inbound sockets in their TLS handshake, oldest first (the first to go when full). */
+  private readonly pending = new Set<Duplex>();
   private readonly sessionsByIp = new Map<string, number>();
+  /** Inbound IP of each inbound session (per-IP stranger slots). */
+  private readonly inboundIp = new WeakMap<Session, string>();
   private readonly dialing = new Map<NodeId, Promise<Session>>();
   private readonly raw = new Set<Duplex>();
   private server: net.Server | undefined;
@@ -147,22 +165,38 @@ export class ConnectionManager {
       this.opts.counters.inc('inbound_refused.pending_per_ip');
       return void sock.destroy();
     }
-    if ((this.sessionsByIp.get(ip) ?? 0) >= this.opts.limits.maxSessionsPerIp || this.all.size >= this.opts.limits.maxSessions) {
-      this.opts.counters.inc('inbound_refused.sessions_limit');
+    if ((this.sessionsByIp.get(ip) ?? 0) >= this.opts.limits.maxSessionsPerIp) {
+      this.opts.counters.inc('inbound_refused.sessions_per_ip');
       return void sock.destroy();
     }
+    if (this.pending.size >= this.opts.limits.maxPendingHandshakes) {
+      // Full of handshakes: the oldest goes. A real handshake finishes long before a flood
+      // of new connections can push it out; a slow one (a drip) is what gets dropped.
+      const oldest = this.pending.values().next().value as Duplex;
+      this.pending.delete(oldest);
+      oldest.destroy();
+      this.opts.counters.inc('inbound_evicted.pending_full');
+    }
     bump(this.pendingByIp, ip, 1);
+    this.pending.add(sock);
     this.track(sock);
     this.acceptSecure(sock)
       .then(
-        (s) => this.establish(s.socket, s.peerId, 'inbound', address, ip, s.peerId),
+        (s) => {
+          this.pending.delete(sock);
+          return this.establish(s.socket, s.peerId, 'inbound', address, ip, s.peerId, false);
+        },
         (err: SentinelError) => {
           this.opts.counters.inc(`handshakes_failed.${err.code}`);
           this.opts.events.log('debug', `inbound handshake from ${address} failed: ${err.message}`);
           sock.destroy();
         },
       )
-      .finally(() => bump(this.pendingByIp, ip, -1));
+      .catch((err: SentinelError) => this.opts.events.log('debug', `inbound session from ${address} not admitted: ${err.message}`))
+      .finally(() => {
+        this.pending.delete(sock);
+        bump(this.pendingByIp, ip, -1);
+      });
   }
 
   /** An inbound connection is either a TLS dial or a punched connection (preamble first). */
@@ -200,7 +234,7 @@ export class ConnectionManager {
       const role = punchRole(this.opts.identity.id, claimed);
       const secured = await this.secure(sock, role, expected, deadline);
       // Several attempts may succeed at once: the duplicate rule (both sides agree) picks one.
-      return this.establish(secured.socket, expected, 'tcp-simultaneous-open', address, undefined, role === 'client' ? this.opts.identity.id : expected);
+      return await this.establish(secured.socket, expected, 'tcp-simultaneous-open', address, undefined, role === 'client' ? this.opts.identity.id : expected, false);
     } catch (err) {
       sock.destroy();
       const e = isSentinelError(err) ? err : new SentinelError('E_TLS', String(err));
@@ -217,27 +251,30 @@ export class ConnectionManager {
    * Dial `host:port`. With `expected`, the peer must prove that id; an existing session
    * with it is returned instead of dialing again, and concurrent dials share one attempt.
    */
-  async dial(host: string, port: number, expected?: NodeId, onConnected?: () => void, connectTimeoutMs?: number): Promise<{ session: Session; existing: boolean }> {
+  async dial(host: string, port: number, o: DialOptions = {}): Promise<{ session: Session; existing: boolean }> {
+    const { expected } = o;
     if (expected !== undefined) {
       if (expected === this.opts.identity.id) throw new SentinelError('E_SELF_DIAL');
+      if (this.classify(expected) === 'blocked' && !o.asContact) throw new SentinelError('E_BLOCKED', `${expected} is blocked`);
       const current = this.active.get(expected);
       if (current) return { session: current, existing: true };
       const inflight = this.dialing.get(expected);
       if (inflight) return { session: await inflight, existing: false };
-      const attempt = this.dialOnce(host, port, expected, onConnected, connectTimeoutMs).finally(() => this.dialing.delete(expected));
+      const attempt = this.dialOnce(host, port, o).finally(() => this.dialing.delete(expected));
       this.dialing.set(expected, attempt);
       return { session: await attempt, existing: false };
     }
-    const session = await this.dialOnce(host, port, undefined, onConnected, connectTimeoutMs);
+    const session = await this.dialOnce(host, port, o);
     return { session, existing: false };
   }
 
-  private async dialOnce(host: string, port: number, expected: NodeId | undefined, onConnected?: () => void, connectTimeoutMs?: number): Promise<Session> {
+  private async dialOnce(host: string, port: number, o: DialOptions): Promise<Session> {
     if (this.stopping) throw new SentinelError('E_SHUTDOWN');
+    const { expected } = o;
     const connector = this.opts.connector ?? tcpConnector;
-    const sock = await connector(host, port, connectTimeoutMs ?? this.opts.limits.connectTimeoutMs);
+    const sock = await connector(host, port, o.connectTimeoutMs ?? this.opts.limits.connectTimeoutMs);
     this.track(sock);
-    onConnected?.();
+    o.onConnected?.();
     const address = formatHostPort(sock.remoteAddress ?? host, sock.remotePort ?? port);
     let secured;
     try {
@@ -251,7 +288,7 @@ export class ConnectionManager {
       secured.socket.destroy();
       throw new SentinelError('E_SELF_DIAL', `${address} is this node`);
     }
-    return this.establish(secured.socket, secured.peerId, 'outbound', address, undefined, this.opts.identity.id);
+    return this.establish(secured.socket, secured.peerId, 'outbound', address, undefined, this.opts.identity.id, o.asContact === true);
   }
 
   private secure(raw: Duplex, role: 'client' | 'server', expected: NodeId | undefined, deadline?: number) {
@@ -264,9 +301,27 @@ export class ConnectionManager {
     sock.once('close', () => this.raw.delete(sock));
   }
 
-  /** `dialerId`: the node that opened the connection (for punched ones, the TLS client). */
-  private establish(socket: Duplex, peerId: NodeId, method: ConnectMethod, address: string, inboundIp: string | undefined, dialerId: NodeId): Session {
-    const session = new Session({
+  /** What the user decided about `peer`. */
+  private classify(peer: NodeId): SlotClass {
+    return this.opts.classify?.(peer) ?? 'contact';
+  }
+
+  /**
+   * Admit an authenticated connection (or refuse it: GOAWAY and close), start its session,
+   * and resolve once the peer's HELLO made it the active session for that peer (or the
+   * session the duplicate rule kept). `dialerId`: the node that opened the connection (for
+   * punched ones, the TLS client). `asContact`: the user asked for it.
+   */
+  private establish(socket: Duplex, peerId: NodeId, method: ConnectMethod, address: string, inboundIp: string | undefined, dialerId: NodeId, asContact: boolean): Promise<Session> {
+    const who = asContact ? 'contact' : this.classify(peerId);
+    const decision = decideSlot(who, this.counts(inboundIp), this.opts.limits);
+    if (decision.kind === 'refuse') return Promise.reject(this.refuse(socket, peerId, address, decision.reason));
+    if (decision.kind === 'evict') this.evictStranger();
+    let ready!: { resolve: (s: Session) => void; reject: (e: SentinelError) => void };
+    const result = new Promise<Session>((resolve, reject) => (ready = { resolve, reject }));
+    const helloTimer = this.opts.clock.setTimeout(() => session.close(GoawayCode.TIMEOUT, 'no HELLO', new SentinelError('E_HANDSHAKE_TIMEOUT', 'no HELLO in time')), HELLO_TIMEOUT_MS);
+    let registered = false;
+    const session: Session = new Session({
       socket,
       peerId,
       dialerId,
@@ -279,14 +334,23 @@ export class ConnectionManager {
       counters: this.opts.counters,
       handlers: {
         onFrame: (s, type, payload) => this.opts.events.onFrame(s, type, payload),
-        onHello: (s, hello) => this.opts.events.onHello(s, hello),
+        onHello: (s, hello) => {
+          if (!registered) {
+            registered = true;
+            this.opts.clock.clearTimeout(helloTimer);
+            ready.resolve(this.register(s));
+          }
+          this.opts.events.onHello(s, hello);
+        },
         onClose: (s, reason) => {
+          this.opts.clock.clearTimeout(helloTimer);
           this.all.delete(s);
           if (inboundIp !== undefined) bump(this.sessionsByIp, inboundIp, -1);
+          if (!registered) return ready.reject(reason ?? new SentinelError('E_PROTOCOL', 'the peer closed the session before its HELLO'));
           if (this.active.get(s.peerId) !== s) return;
           this.active.delete(s.peerId);
           // Another open session with this peer (kept while its dialer decides) takes over.
-          const next = [...this.all].filter((o) => o.peerId === s.peerId).pop();
+          const next = [...this.all].filter((o) => o.peerId === s.peerId && o.peerHello !== null).pop();
           if (next) {
             this.active.set(next.peerId, next);
             this.opts.events.onSessionUp(next, true);
@@ -294,10 +358,74 @@ export class ConnectionManager {
         },
       },
     });
+    this.assignSlot(session, who === 'stranger' ? 'stranger' : 'contact');
     this.all.add(session);
-    if (inboundIp !== undefined) bump(this.sessionsByIp, inboundIp, 1);
+    if (inboundIp !== undefined) {
+      bump(this.sessionsByIp, inboundIp, 1);
+      this.inboundIp.set(session, inboundIp);
+    }
     session.start();
-    return this.register(session);
+    return result;
+  }
+
+  /** Sessions counted for slot decisions (all open ones, HELLO or not). */
+  private counts(ip: string | undefined): { total: number; strangers: number; strangersFromIp?: number } {
+    let strangers = 0;
+    let fromIp = 0;
+    for (const s of this.all) {
+      if (s.slot !== 'stranger') continue;
+      strangers++;
+      if (ip !== undefined && this.inboundIp.get(s) === ip) fromIp++;
+    }
+    return { total: this.all.size, strangers, ...(ip !== undefined ? { strangersFromIp: fromIp } : {}) };
+  }
+
+  /** Closes the stranger session that has been idle longest (it makes room for a contact). */
+  private evictStranger(): void {
+    let victim: Session | undefined;
+    for (const s of this.all) if (s.slot === 'stranger' && (!victim || s.lastActive < victim.lastActive)) victim = s;
+    if (!victim) return;
+    this.opts.counters.inc('sessions_evicted.stranger');
+    victim.close(GoawayCode.BUSY, 'slot needed for a contact', new SentinelError('E_BUSY', 'evicted to make room for a contact'));
+  }
+
+  /** Says GOAWAY on a connection we do not admit, and closes it. */
+  private refuse(socket: Duplex, peerId: NodeId, address: string, reason: 'blocked' | 'busy'): SentinelError {
+    this.opts.counters.inc(`sessions_refused.${reason}`);
+    const code = reason === 'blocked' ? GoawayCode.REFUSED : GoawayCode.BUSY;
+    const text = reason === 'blocked' ? 'refused' : 'no free slot for strangers; try later';
+    try {
+      socket.end(encodeFrame(FrameType.GOAWAY, encodeGoaway({ code, reason: text })));
+    } catch {
+      // already gone
+    }
+    this.opts.clock.setTimeout(() => socket.destroy(), 2_000);
+    this.opts.events.log('debug', `session with ${peerId} (${address}) refused: ${reason}`);
+    return reason === 'blocked' ? new SentinelError('E_BLOCKED', `${peerId} is blocked`) : new SentinelError('E_BUSY', `no free session slot for ${peerId}`);
+  }
+
+  private assignSlot(s: Session, slot: 'contact' | 'stranger'): void {
+    s.slot = slot;
+    s.setWriteLimit(slot === 'stranger' ? this.opts.limits.strangerWriteBufferBytes : this.opts.limits.maxWriteBufferBytes);
+  }
+
+  /**
+   * The user changed what they think of `peer`: its sessions move to the matching slots;
+   * a blocked peer's sessions are closed.
+   */
+  retrust(peer: NodeId): void {
+    const who = this.classify(peer);
+    for (const s of [...this.all]) {
+      if (s.peerId !== peer) continue;
+      if (who === 'blocked') s.close(GoawayCode.REFUSED, 'refused', new SentinelError('E_BLOCKED', `${peer} was blocked`));
+      else this.assignSlot(s, who);
+    }
+  }
+
+  /** Sessions by slot, for status. */
+  slotCounts(): { contacts: number; strangers: number; pendingHandshakes: number } {
+    const c = this.counts(undefined);
+    return { contacts: c.total - c.strangers, strangers: c.strangers, pendingHandshakes: this.pending.size };
   }
 
   /** Apply the duplicate rule; returns the session that stays active. */

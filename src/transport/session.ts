@@ -5,7 +5,7 @@
  */
 import type { Duplex } from 'node:stream';
 import type { ConnectMethod, NodeId } from '../api.js';
-import { SentinelError, isSentinelError } from '../errors.js';
+import { SentinelError, isSentinelError, type ErrorCode } from '../errors.js';
 import {
   FrameDecoder,
   FrameType,
@@ -22,9 +22,10 @@ import {
   goawayCodeName,
   type Hello,
 } from '../wire/index.js';
+import { TokenBucket } from '../signaler/rate.js';
 import type { Clock } from './clock.js';
 import type { Counters } from './counters.js';
-import type { TransportLimits } from './limits.js';
+import { PING_RATE, type TransportLimits } from './limits.js';
 
 export interface SessionHandlers {
   onFrame(session: Session, type: number, payload: Buffer): void;
@@ -49,6 +50,14 @@ export interface SessionOptions {
 }
 
 const MAX_OUTSTANDING_PINGS = 8;
+/** The error a GOAWAY code becomes locally (others: E_PROTOCOL). */
+const GOAWAY_ERRORS: Record<number, ErrorCode> = {
+  [GoawayCode.DUPLICATE]: 'E_DUPLICATE_SESSION',
+  [GoawayCode.BUSY]: 'E_BUSY',
+  [GoawayCode.REFUSED]: 'E_REFUSED',
+};
+/** Frames a peer may send before its HELLO (anything else first is a protocol violation). */
+const BEFORE_HELLO = new Set<number>([FrameType.HELLO, FrameType.PING, FrameType.PONG, FrameType.GOAWAY]);
 /** Payloads from this size up are written without copying them behind the header. */
 const ZERO_COPY_MIN = 16 * 1024;
 
@@ -62,8 +71,14 @@ export class Session {
   /** Round-trip time of the last answered PING, ms. */
   rttMs: number | null = null;
   lastHeard: number;
+  /** Last time the peer sent an application frame (not HELLO, PING, PONG): eviction prefers idle sessions. */
+  lastActive: number;
   peerHello: Hello | null = null;
+  /** Which session slots this session takes (set by the connection manager). */
+  slot: 'contact' | 'stranger' = 'contact';
   private closed = false;
+  private writeLimit: number;
+  private readonly pingBucket: TokenBucket;
   private readonly decoder: FrameDecoder;
   private readonly pings = new Map<bigint, number>();
   private nonce = 0n;
@@ -77,7 +92,15 @@ export class Session {
     this.remoteAddress = opts.remoteAddress;
     this.establishedAt = opts.clock.now();
     this.lastHeard = this.establishedAt;
+    this.lastActive = this.establishedAt;
+    this.writeLimit = opts.limits.maxWriteBufferBytes;
+    this.pingBucket = new TokenBucket(PING_RATE.perSecond, PING_RATE.burst, this.establishedAt);
     this.decoder = new FrameDecoder({ maxPayload: opts.limits.maxPayload });
+  }
+
+  /** Bytes we queue for this peer before closing the session as not reading (strangers get less). */
+  setWriteLimit(bytes: number): void {
+    this.writeLimit = bytes;
   }
 
   get isClosed(): boolean {
@@ -111,8 +134,8 @@ export class Session {
   /** Queue a frame. Returns false when the session is closed. */
   send(type: number, payload: Uint8Array): boolean {
     if (this.closed) return false;
-    const { socket, limits } = this.opts;
-    if (socket.writableLength > limits.maxWriteBufferBytes) {
+    const { socket } = this.opts;
+    if (socket.writableLength > this.writeLimit) {
       this.close(GoawayCode.PROTOCOL_ERROR, 'peer is not reading', new SentinelError('E_PROTOCOL', 'write buffer limit reached'));
       return false;
     }
@@ -176,12 +199,17 @@ export class Session {
   }
 
   private onFrame(type: number, payload: Buffer): void {
+    if (this.peerHello === null && !BEFORE_HELLO.has(type)) {
+      throw new SentinelError('E_PROTOCOL', `frame type 0x${type.toString(16)} before HELLO`);
+    }
     switch (type) {
       case FrameType.HELLO:
+        if (this.peerHello !== null) throw new SentinelError('E_PROTOCOL', 'HELLO sent twice');
         this.peerHello = decodeHello(payload);
         this.opts.handlers.onHello(this, this.peerHello);
         return;
       case FrameType.PING:
+        if (!this.pingBucket.take(this.opts.clock.now())) throw new SentinelError('E_PROTOCOL', 'PING flood');
         this.send(FrameType.PONG, encodePing(decodePing(payload)));
         return;
       case FrameType.PONG:
@@ -192,7 +220,10 @@ export class Session {
         return;
     }
     const kind = classifyFrameType(type);
-    if (kind === 'handle') this.opts.handlers.onFrame(this, type, payload);
+    if (kind === 'handle') {
+      this.lastActive = this.opts.clock.now();
+      this.opts.handlers.onFrame(this, type, payload);
+    }
     else if (kind === 'ignore') this.opts.counters.inc('frames_unknown_ignored');
     else throw new SentinelError('E_FRAME_UNKNOWN_TYPE', `type 0x${type.toString(16)}`);
   }
@@ -200,7 +231,7 @@ export class Session {
   private onGoaway(payload: Buffer): void {
     const g = decodeGoaway(payload);
     const name = goawayCodeName(g.code) ?? String(g.code);
-    const code = g.code === GoawayCode.DUPLICATE ? 'E_DUPLICATE_SESSION' : 'E_PROTOCOL';
+    const code = GOAWAY_ERRORS[g.code] ?? 'E_PROTOCOL';
     this.opts.socket.end();
     const detail = `peer said GOAWAY ${name}${g.reason ? `: ${g.reason}` : ''}`;
     if (g.code === GoawayCode.NORMAL) this.terminate(undefined);

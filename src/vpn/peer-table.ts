@@ -1,11 +1,17 @@
 /**
- * The router's table peer id <-> VPN addresses, first come first served.
+ * The router's table peer id <-> VPN addresses.
+ *
+ * Every node's addresses are derived from its id, and an allowed peer's derived addresses
+ * are reserved for it (`reservedFor`): nobody else may claim them (with --vpn-ip), even
+ * while their owner is offline, and an owner claiming its own derived address takes it
+ * back from whoever held it. Other addresses are first come first served.
  *
  * A claim is refused when an address is outside the VPN prefixes, is one of our own
- * addresses, or is already held by another peer (its IPv4 or, far less likely, its
- * IPv6). A refused claim also removes the claimant's previous addresses: the peer has
- * moved to addresses it may not use, so traffic from its old ones would be stale. The
- * refusal is kept (one per claimant) until the claimant is set successfully or removed.
+ * addresses, is reserved for another peer, or is already held by another peer (its IPv4
+ * or, far less likely, its IPv6). A refused claim also removes the claimant's previous
+ * addresses: the peer has moved to addresses it may not use, so traffic from its old ones
+ * would be stale. The refusal is kept (one per claimant) until the claimant is set
+ * successfully or removed.
  */
 import type { NodeId } from '../api.js';
 import { canonicalVpnAddresses } from './addressing.js';
@@ -41,8 +47,14 @@ export class PeerTable {
   private readonly refused = new Map<NodeId, PeerCollision>();
   private refusedTotal = 0;
 
-  /** `self` must already be canonical. */
-  constructor(private readonly self: VpnAddresses) {}
+  /**
+   * `self` must already be canonical. `reservedFor(address)`: the peer an address is
+   * reserved for (an allowed peer's derived address), if any.
+   */
+  constructor(
+    private readonly self: VpnAddresses,
+    private readonly reservedFor: (address: string) => NodeId | undefined = () => undefined,
+  ) {}
 
   /** Sets (or replaces) the addresses of `peer`: null if accepted, else why not. Never throws. */
   set(peer: NodeId, addrs: VpnAddresses): PeerRefusal | null {
@@ -50,12 +62,16 @@ export class PeerTable {
     this.remove(peer);
     if (!canonical) return { reason: 'invalid_address', claimant: peer, ipv4: addrs.ipv4, ipv6: addrs.ipv6 };
     for (const address of [canonical.ipv4, canonical.ipv6]) {
-      const holder = this.holderOf(address);
-      if (holder === undefined) continue;
-      const collision: PeerCollision = { reason: 'collision', claimant: peer, address, holder };
-      this.refused.set(peer, collision);
-      this.refusedTotal += 1;
-      return { ...collision };
+      const owner = this.reservedFor(address);
+      const holder = owner !== undefined && owner !== peer ? owner : this.holderOf(address);
+      if (holder === undefined || holder === peer) continue;
+      if (owner === peer && holder !== 'self') {
+        // Its own derived address, held by someone else's claim: the owner takes it back.
+        this.remove(holder);
+        this.refuse({ reason: 'collision', claimant: holder, address, holder: peer });
+        continue;
+      }
+      return this.refuse({ reason: 'collision', claimant: peer, address, holder });
     }
     this.byPeer.set(peer, canonical);
     this.byAddress.set(canonical.ipv4, peer);
@@ -91,6 +107,12 @@ export class PeerTable {
   /** How many claims have been refused for a collision since the table was created. */
   get collisionsRefused(): number {
     return this.refusedTotal;
+  }
+
+  private refuse(collision: PeerCollision): PeerCollision {
+    this.refused.set(collision.claimant, collision);
+    this.refusedTotal += 1;
+    return { ...collision };
   }
 
   private holderOf(address: string): NodeId | 'self' | undefined {

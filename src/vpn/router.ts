@@ -36,6 +36,8 @@ export interface VpnRouterOptions {
   env: RouterEnv;
   /** Largest packet routed in either direction, MIN_VPN_MTU..MAX_VPN_MTU. */
   mtu: number;
+  /** The peer an address is reserved for (see PeerTable), if any. */
+  reservedFor?: (address: string) => NodeId | undefined;
 }
 
 /** Routes packets between one TUN device and the peers' sessions. */
@@ -62,7 +64,7 @@ export class VpnRouter {
     this.env = env;
     this.mtu = mtu;
     this.self = self;
-    this.table = new PeerTable(self);
+    this.table = new PeerTable(self, options.reservedFor);
     tun.onPackets((packets) => this.fromTun(packets));
   }
 

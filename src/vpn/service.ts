@@ -8,7 +8,7 @@ import type { NodeId, VpnStatus } from '../api.js';
 import { errorMessage } from '../errors.js';
 import type { Logger } from '../log.js';
 import { FrameType, decodePackets, decodeVpnAddr, encodePacketBatches, encodeVpnAddr } from '../wire/index.js';
-import { vpnAddressesOf } from './addressing.js';
+import { canonicalVpnAddresses, vpnAddressesOf } from './addressing.js';
 import type { AllowList } from './allow-list.js';
 import { VpnRouter } from './router.js';
 import type { TunDevice, VpnAddresses } from './types.js';
@@ -27,25 +27,36 @@ export interface VpnChannel {
  * the latency of everything behind it) growing.
  */
 export const VPN_QUEUE_LIMIT_BYTES = 512 * 1024;
-/** Announced peer addresses kept (oldest forgotten first; the derived ones are the fallback). */
-export const MAX_LEARNED_PEERS = 4096;
 
 export interface VpnServiceOptions {
   self: VpnAddresses;
   allow: AllowList;
   log: Logger;
   channelFor(peer: NodeId): VpnChannel | undefined;
+  counters?: { inc(name: string, by?: number): void };
 }
 
+/**
+ * Who routes where. Only allowed peers are in the router's table. A peer's VPN_ADDR is
+ * taken only from an allowed peer and only for as long as its session lasts (kept per
+ * connected peer, so bounded by the session slots); when the session ends its claim is
+ * removed. An allowed peer's derived addresses are reserved for it (see PeerTable), so
+ * nobody can claim them with --vpn-ip.
+ */
 export class VpnService {
   private router: VpnRouter | undefined;
   private tun: TunDevice | undefined;
   private state: VpnStatus['state'] = 'off';
   private reason: string | null = null;
   private readonly strayDrops = new Map<string, number>();
-  private readonly learned = new Map<NodeId, VpnAddresses>();
+  /** What each connected peer announced (VPN_ADDR), while its session lasts. */
+  private readonly announced = new Map<NodeId, VpnAddresses>();
+  /** Derived address -> the allowed peer it belongs to. */
+  private readonly reserved = new Map<string, NodeId>();
 
-  constructor(private readonly opts: VpnServiceOptions) {}
+  constructor(private readonly opts: VpnServiceOptions) {
+    for (const id of opts.allow.list()) this.reserve(id, true);
+  }
 
   get addresses(): VpnAddresses {
     return this.opts.self;
@@ -58,6 +69,7 @@ export class VpnService {
     this.router = new VpnRouter({
       tun,
       mtu,
+      reservedFor: (address) => this.reserved.get(address),
       env: {
         self: this.opts.self,
         isAllowed: (peer) => this.opts.allow.has(peer),
@@ -72,17 +84,37 @@ export class VpnService {
     this.reason = reason;
   }
 
-  /** A session became active: announce our addresses and route the peer's derived ones. */
+  /** A session became active: announce our addresses, and route the peer if it is allowed. */
   onSessionUp(ch: VpnChannel): void {
     if (!this.router) return;
     ch.send(FrameType.VPN_ADDR, encodeVpnAddr(this.opts.self));
-    this.learn(ch.peerId, vpnAddressesOf(ch.peerId));
+    if (this.opts.allow.has(ch.peerId)) this.route(ch.peerId);
+  }
+
+  /** The peer's last session ended: its claim ends with it. */
+  onSessionDown(peer: NodeId): void {
+    this.announced.delete(peer);
+    this.router?.removePeer(peer);
   }
 
   /** The peer announced the addresses it uses (they differ from the derived ones with --vpn-ip). */
   onVpnAddr(ch: VpnChannel, payload: Buffer): void {
     const addrs = decodeVpnAddr(payload);
-    if (this.router) this.learn(ch.peerId, addrs);
+    this.announced.set(ch.peerId, addrs);
+    if (!this.router) return;
+    if (!this.opts.allow.has(ch.peerId)) {
+      this.opts.counters?.inc('vpn.addr_ignored.not_allowed');
+      return;
+    }
+    this.route(ch.peerId);
+  }
+
+  /** The allow-list changed for `peer` (call after the change). */
+  onAllowChanged(peer: NodeId, allowed: boolean, connected: boolean): void {
+    this.reserve(peer, allowed);
+    if (!this.router) return;
+    if (allowed && connected) this.route(peer);
+    if (!allowed) this.router.removePeer(peer);
   }
 
   onPackets(ch: VpnChannel, payload: Buffer): void {
@@ -94,15 +126,22 @@ export class VpnService {
     this.router.fromPeer(ch.peerId, packets);
   }
 
-  /** A peer's VPN addresses: as announced, else derived from its id. */
+  /** A peer's VPN addresses: as routed, else as announced, else derived from its id. */
   addressesOf(peer: NodeId): VpnAddresses {
-    return this.learned.get(peer) ?? vpnAddressesOf(peer);
+    return this.router?.addressesOf(peer) ?? this.announced.get(peer) ?? vpnAddressesOf(peer);
   }
 
-  private learn(peer: NodeId, addrs: VpnAddresses): void {
-    // Bounded: peers announcing addresses come and go (new keys are free to make).
-    if (!this.learned.has(peer) && this.learned.size >= MAX_LEARNED_PEERS) this.learned.delete(this.learned.keys().next().value as NodeId);
-    this.learned.set(peer, addrs);
+  private reserve(peer: NodeId, allowed: boolean): void {
+    const derived = canonicalVpnAddresses(vpnAddressesOf(peer));
+    if (!derived) return;
+    for (const a of [derived.ipv4, derived.ipv6]) {
+      if (allowed) this.reserved.set(a, peer);
+      else if (this.reserved.get(a) === peer) this.reserved.delete(a);
+    }
+  }
+
+  private route(peer: NodeId): void {
+    const addrs = this.announced.get(peer) ?? vpnAddressesOf(peer);
     const refused = this.router?.setPeer(peer, addrs);
     if (!refused) return;
     this.opts.log.warn(
@@ -111,7 +150,6 @@ export class VpnService {
         : `VPN: ${refused.claimant} announced invalid addresses ${refused.ipv4} / ${refused.ipv6}`,
     );
   }
-
   /** Batch packets into as few PACKETS frames as the limits allow. */
   private sendPackets(peer: NodeId, packets: readonly Buffer[]): boolean {
     const ch = this.opts.channelFor(peer);

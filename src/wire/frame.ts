@@ -20,6 +20,12 @@ export const HEADER_SIZE = 6;
 export const MAX_PAYLOAD_SIZE = 1_048_576;
 
 const LENGTH_SIZE = 4;
+/**
+ * Payloads up to this size get their buffer when the header arrives; larger ones are
+ * collected as their bytes arrive and joined at the end, so a header announcing 1 MiB
+ * reserves nothing until the bytes are really sent.
+ */
+export const EAGER_PAYLOAD_BYTES = 64 * 1024;
 const VERSION_OFFSET = 4;
 const TYPE_OFFSET = 5;
 
@@ -79,9 +85,10 @@ function writeHeader(buf: Buffer, type: number, length: number): void {
 /**
  * Incremental frame parser: bytes in, frames out, no I/O.
  *
- * Chunks may split frames anywhere and carry many frames. Each byte is copied once: the
- * header into a fixed 6-byte buffer, the payload into a buffer allocated only after its
- * length passed the cap. The length is checked as soon as its 4 bytes are known and the
+ * Chunks may split frames anywhere and carry many frames. The header is copied into a fixed
+ * 6-byte buffer; a payload of up to EAGER_PAYLOAD_BYTES into a buffer allocated once its
+ * length passed the cap, a larger one piece by piece as it arrives (memory follows the
+ * bytes received, not the length announced). The length is checked as soon as its 4 bytes are known and the
  * version as soon as its byte is known. After any violation the decoder is failed and
  * every later call rethrows the same error.
  */
@@ -90,6 +97,9 @@ export class FrameDecoder {
   private readonly header = Buffer.alloc(HEADER_SIZE);
   private headerFill = 0;
   private payload: Buffer | null = null;
+  /** Pieces of a large payload (see EAGER_PAYLOAD_BYTES), and its announced length. */
+  private pieces: Buffer[] | null = null;
+  private expected = 0;
   private payloadFill = 0;
   private failure: SentinelError | null = null;
 
@@ -118,7 +128,7 @@ export class FrameDecoder {
     let offset = 0;
     try {
       while (offset < chunk.length) {
-        offset = this.payload ? this.fillPayload(chunk, offset, frames) : this.fillHeader(chunk, offset, frames);
+        offset = this.payload || this.pieces ? this.fillPayload(chunk, offset, frames) : this.fillHeader(chunk, offset, frames);
       }
     } catch (err) {
       this.failure = err instanceof SentinelError ? err : new SentinelError('E_FRAME_MALFORMED', undefined, { cause: err });
@@ -166,28 +176,32 @@ export class FrameDecoder {
 
   private startPayload(frames: Frame[]): void {
     // Length was validated against the cap by checkLength before we get here.
-    // Unsafe (uninitialised) is fine: the frame is emitted only once every byte is filled.
-    this.payload = Buffer.allocUnsafe(this.header.readUInt32BE(0));
+    this.expected = this.header.readUInt32BE(0);
     this.payloadFill = 0;
-    if (this.payload.length === 0) this.finishFrame(frames);
+    // Unsafe (uninitialised) is fine: the frame is emitted only once every byte is filled.
+    if (this.expected <= EAGER_PAYLOAD_BYTES) this.payload = Buffer.allocUnsafe(this.expected);
+    else this.pieces = [];
+    if (this.expected === 0) this.finishFrame(frames);
   }
 
   private fillPayload(chunk: Uint8Array, offset: number, frames: Frame[]): number {
-    const payload = this.payload as Buffer;
-    const n = Math.min(payload.length - this.payloadFill, chunk.length - offset);
-    payload.set(chunk.subarray(offset, offset + n), this.payloadFill);
+    const n = Math.min(this.expected - this.payloadFill, chunk.length - offset);
+    if (this.payload) this.payload.set(chunk.subarray(offset, offset + n), this.payloadFill);
+    else this.pieces?.push(Buffer.from(chunk.subarray(offset, offset + n)));
     this.payloadFill += n;
-    if (this.payloadFill === payload.length) this.finishFrame(frames);
+    if (this.payloadFill === this.expected) this.finishFrame(frames);
     return offset + n;
   }
 
   private finishFrame(frames: Frame[]): void {
+    const payload = this.payload ?? Buffer.concat(this.pieces ?? [], this.expected);
     frames.push({
       version: this.header.readUInt8(VERSION_OFFSET),
       type: this.header.readUInt8(TYPE_OFFSET),
-      payload: this.payload as Buffer,
+      payload,
     });
     this.payload = null;
+    this.pieces = null;
     this.payloadFill = 0;
     this.headerFill = 0;
   }

@@ -12,8 +12,10 @@ import type {
   NodeEvent,
   NodeId,
   PeerInfo,
+  RequestSummary,
   SendResult,
   StatusInfo,
+  TrustChange,
 } from '../../src/api.js';
 import { ERROR_CODES, SentinelError, type ErrorCode } from '../../src/errors.js';
 
@@ -44,6 +46,7 @@ export function fakePeer(over: Partial<PeerInfo> & { id: NodeId }): PeerInfo {
     lastSeen: 1_700_000_000_000,
     vpn: { ipv4: '100.64.0.2', ipv6: 'fd00::2', allowed: false },
     learnedFrom: 'manual',
+    trust: 'contact',
     ...over,
   };
 }
@@ -54,7 +57,7 @@ export interface FakeCall {
   args: unknown[];
 }
 
-type Failable = 'id' | 'status' | 'peers' | 'dial' | 'send' | 'broadcast' | 'history' | 'alias' | 'setAllowed';
+type Failable = 'id' | 'status' | 'peers' | 'dial' | 'send' | 'broadcast' | 'history' | 'alias' | 'setAllowed' | 'requests' | 'accept' | 'block' | 'unblock';
 
 /** The scriptable fake node. Public fields are meant to be read and set by tests. */
 export class FakeNode implements NodeApi {
@@ -123,6 +126,15 @@ export class FakeNode implements NodeApi {
       known: this.peerList.length,
       uptimeMs: 1234,
       counters: { droppedFrames: 0 },
+      trust: {
+        strangers: 'requests',
+        contacts: this.peerList.filter((p) => p.trust === 'contact').length,
+        remembered: this.peerList.filter((p) => p.trust === 'stranger').length,
+        blocked: this.peerList.filter((p) => p.trust === 'blocked').length,
+        sessions: { contacts: 0, strangers: 0, pendingHandshakes: 0 },
+        held: { count: 0, bytes: 0, requests: this.requestList().reduce((n, r) => n + r.count, 0) },
+        limits: { maxSessions: 1024 },
+      },
     };
   }
 
@@ -158,11 +170,58 @@ export class FakeNode implements NodeApi {
     return this.peerList.filter((p) => p.connected).map((p) => this.store(p, text));
   }
 
-  history(target: string | undefined, limit?: number): HistoryEntry[] {
-    this.enter('history', [target, limit]);
+  history(target: string | undefined, limit?: number, before?: string): HistoryEntry[] {
+    this.enter('history', before === undefined ? [target, limit] : [target, limit, before]);
     const peerId = target === undefined ? undefined : (this.lookup(target, true) as PeerInfo).id;
-    const mine = this.messages.filter((m) => peerId === undefined || m.from === peerId || m.to === peerId);
+    let mine = this.messages.filter((m) => peerId === undefined || m.from === peerId || m.to === peerId);
+    if (before !== undefined) {
+      const at = mine.findIndex((m) => m.id === before);
+      mine = at < 0 ? [] : mine.slice(0, at);
+    }
     return limit === undefined ? mine : mine.slice(-limit);
+  }
+
+  requests(): RequestSummary[] {
+    this.enter('requests', []);
+    return this.requestList();
+  }
+
+  async accept(target: string): Promise<TrustChange> {
+    this.enter('accept', [target]);
+    const peer = this.lookup(target, true) as PeerInfo;
+    peer.trust = 'contact';
+    let n = 0;
+    for (const m of this.messages) if (m.from === peer.id && m.request) (m.request = false), (m.status = 'received'), n++;
+    return { id: peer.id, trust: 'contact', requests: n };
+  }
+
+  async block(target: string): Promise<TrustChange> {
+    this.enter('block', [target]);
+    const peer = this.lookup(target, true) as PeerInfo;
+    peer.trust = 'blocked';
+    const before = this.messages.length;
+    this.messages = this.messages.filter((m) => !(m.from === peer.id && m.request));
+    return { id: peer.id, trust: 'blocked', requests: before - this.messages.length };
+  }
+
+  async unblock(target: string): Promise<TrustChange> {
+    this.enter('unblock', [target]);
+    const peer = this.lookup(target, true) as PeerInfo;
+    if (peer.trust === 'blocked') peer.trust = 'stranger';
+    return { id: peer.id, trust: peer.trust, requests: 0 };
+  }
+
+  private requestList(): RequestSummary[] {
+    const by = new Map<NodeId, RequestSummary>();
+    for (const m of this.messages) {
+      if (!m.request) continue;
+      const r = by.get(m.from) ?? { peer: m.from, count: 0, bytes: 0, first: m.timestamp, last: m.timestamp, preview: m.text.slice(0, 80) };
+      r.count++;
+      r.bytes += Buffer.byteLength(m.text);
+      r.last = m.timestamp;
+      by.set(m.from, r);
+    }
+    return [...by.values()];
   }
 
   async alias(target: string, alias: string): Promise<{ id: NodeId; alias: string }> {
@@ -184,15 +243,16 @@ export class FakeNode implements NodeApi {
     return () => this.listeners.delete(listener);
   }
 
-  /** Adds a message as if `from` had sent it to us, and emits the event. */
-  receive(from: NodeId, text: string): HistoryEntry {
+  /** Adds a message as if `from` had sent it to us (a message request with `request`), and emits the event. */
+  receive(from: NodeId, text: string, request = false): HistoryEntry {
     const message: HistoryEntry = {
       id: this.messageId(),
       from,
       to: this.selfId,
       text,
       timestamp: this.tick(),
-      status: 'received',
+      status: request ? 'request' : 'received',
+      request,
     };
     this.messages.push(message);
     this.emit({ type: 'message', message });
@@ -207,7 +267,7 @@ export class FakeNode implements NodeApi {
 
   private store(peer: PeerInfo, text: string): SendResult {
     const status = peer.connected ? 'delivered' : 'pending';
-    const entry: HistoryEntry = { id: this.messageId(), from: this.selfId, to: peer.id, text, timestamp: this.tick(), status };
+    const entry: HistoryEntry = { id: this.messageId(), from: this.selfId, to: peer.id, text, timestamp: this.tick(), status, request: false };
     this.messages.push(entry);
     return { id: entry.id, to: peer.id, status };
   }

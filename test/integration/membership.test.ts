@@ -33,15 +33,18 @@ describe('membership', () => {
     assert.equal(a.peers()[0]?.learnedFrom, 'manual');
   });
 
-  it('remembers at most maxKnownPeers peers: strangers beyond it are served but not saved', async () => {
-    const a = await net0.node({ maxKnownPeers: 2 });
+  it('strangers who dialed us are served; the stranger table is bounded and nobody is saved as a contact', async () => {
+    const a = await net0.node();
     const others = [await net0.node(), await net0.node(), await net0.node()];
     for (const o of others) await o.dial(`127.0.0.1:${a.port}`);
     await waitFor(() => a.status().peers === 3, 3_000, 'all connected');
-    await waitFor(() => a.status().counters['peers_not_saved.store_full'] === 1, 3_000, 'third not saved');
-    for (const o of others) await o.close();
-    await waitFor(() => a.status().peers === 0, 3_000, 'all gone');
-    assert.equal(a.status().known, 2);
+    assert.deepEqual(
+      a.peers().map((p) => p.trust),
+      ['stranger', 'stranger', 'stranger'],
+    );
+    assert.equal(a.status().trust.contacts, 0);
+    assert.equal(a.status().trust.sessions.strangers, 3);
+    for (const o of others) assert.equal(o.peers()[0]?.trust, 'contact', 'the dialer chose the peer');
   });
 });
 

@@ -96,7 +96,7 @@ describe('format helpers', () => {
 
   it('formatEvent hides our own messages', () => {
     const self = fakeId('self');
-    const msg = { id: '1', from: self, to: fakeId('x'), text: 'mine', timestamp: 0, status: 'delivered' as const };
+    const msg = { id: '1', from: self, to: fakeId('x'), text: 'mine', timestamp: 0, status: 'delivered' as const, request: false };
     assert.equal(formatEvent({ type: 'message', message: msg }, labeler([], self), self), null);
   });
 });

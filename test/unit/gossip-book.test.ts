@@ -112,6 +112,41 @@ describe('PeerBook', () => {
     assert.equal(book.counters.get('full'), 1);
   });
 
+  it('shares a full book fairly between sources: a flooding partner only evicts its own records', () => {
+    const book = new PeerBook({ maxRecords: 6 });
+    const friends = [quickSigner(), quickSigner()];
+    for (const f of friends) assert.equal(book.offer(signRecord(f, fields()), NOW, 'friend'), 'accepted');
+    for (let i = 0; i < 4; i++) assert.equal(book.offer(signRecord(quickSigner(), fields()), NOW, 'flooder'), 'accepted');
+    // Full. More from the flooder (the largest source) is refused before its signature is checked.
+    const dummy = encodePeerRecord({ publicKey: Buffer.alloc(32, 9), ...fields(), signature: new Uint8Array(64).fill(1) });
+    assert.equal(book.offer(dummy, NOW, 'flooder'), 'full');
+    assert.equal(book.counters.get('bad_signature'), 0, 'refused without any public-key work');
+    // A newcomer from someone else takes the flooder's oldest slot.
+    const newcomer = quickSigner();
+    assert.equal(book.offer(signRecord(newcomer, fields()), NOW, 'friend'), 'accepted');
+    assert.equal(book.counters.get('evicted'), 1);
+    assert.equal(book.size, 6);
+    assert.equal(book.all().filter((e) => e.from === 'friend').length, 3, 'both friends and the newcomer are held');
+    assert.equal(book.all().filter((e) => e.from === 'flooder').length, 3);
+    // An invalid newcomer evicts nothing.
+    assert.equal(book.offer(dummy, NOW, 'other'), 'bad_signature');
+    assert.equal(book.size, 6);
+    assert.equal(book.counters.get('evicted'), 1);
+  });
+
+  it('never evicts kept records (contacts) and admits them into a full book', () => {
+    const keepIds = new Set<string>();
+    const book = new PeerBook({ maxRecords: 2, keep: (id) => keepIds.has(id) });
+    const c = generateIdentity();
+    keepIds.add(a.id);
+    keepIds.add(c.id);
+    assert.equal(book.offer(signRecord(a, fields()), NOW, 'x'), 'accepted');
+    assert.equal(book.offer(signRecord(b, fields()), NOW, 'x'), 'accepted');
+    assert.equal(book.offer(signRecord(c, fields()), NOW, 'x'), 'accepted', 'a contact gets in even from the largest source');
+    assert.ok(book.get(a.id), 'the kept record stayed');
+    assert.equal(book.get(b.id), undefined, 'the other one made room');
+  });
+
   it('prunes expired records', () => {
     const book = new PeerBook();
     book.offer(signRecord(a, fields({ expiresAt: NOW + 10 })), NOW);

@@ -1,0 +1,112 @@
+/**
+ * The dial chain: how this node reaches another one.
+ *
+ *   by address (host:port)   TCP + TLS to it; whoever answers is the peer
+ *   by id                    an existing session, else each known address (short timeout
+ *                            when the signaler can help next), else hole punching
+ *                            coordinated by the signaler
+ *
+ * Dials the user asks for make the peer a contact (it takes a contact's session slot).
+ * Automatic dials to strangers (discovery hints, redials, --min-peers) go through the
+ * {@link DialBudget} and use known addresses only: a stranger cannot make this node flood
+ * a third party, or make the signaler coordinate punches on its behalf.
+ */
+import type { DialProgress, NodeId } from '../api.js';
+import { SentinelError, errorCode, errorMessage } from '../errors.js';
+import type { Logger } from '../log.js';
+import type { DialBudget } from '../peers/dial-budget.js';
+import type { PeerDirectory } from '../peers/directory.js';
+import type { PunchCoordinator } from '../punch/coordinator.js';
+import { formatHostPort, parseHostPort, type Clock, type ConnectionManager, type Counters, type Session } from '../transport/index.js';
+
+/** TCP connect timeout for a peer's known direct address when the signaler can help next. */
+export const DIRECT_TRY_TIMEOUT_MS = 1_500;
+/** TCP connect timeout per known address when no signaler can help (several may be stale). */
+export const KNOWN_ADDRESS_TIMEOUT_MS = 3_000;
+
+export type Progress = (stage: DialProgress['stage'], message: string) => void;
+
+export interface DialerDeps {
+  manager: ConnectionManager;
+  directory: PeerDirectory;
+  budget: DialBudget;
+  clock: Clock;
+  counters: Counters;
+  log: Logger;
+  /** The punch coordinator when the signaler and the addon are there, else why punching is unavailable. */
+  punch(): PunchCoordinator | string;
+}
+
+export class Dialer {
+  constructor(private readonly deps: DialerDeps) {}
+
+  /** Dial `host:port`; the answering peer takes a contact's slot (the user asked for it). */
+  async dialAddress(host: string, port: number, progress: Progress): Promise<{ session: Session; existing: boolean }> {
+    progress('connecting', `connecting to ${formatHostPort(host, port)}`);
+    return this.deps.manager.dial(host, port, { asContact: true, onConnected: () => progress('tls', 'TCP connected, TLS handshake') });
+  }
+
+  /**
+   * Reach `id`: an existing session, its known addresses, then hole punching. `asContact`:
+   * the user asked (or the peer is a contact).
+   */
+  async dialId(id: NodeId, progress: Progress, asContact: boolean): Promise<{ session: Session; existing: boolean }> {
+    const { manager, directory } = this.deps;
+    const current = manager.session(id);
+    if (current) return { session: current, existing: true };
+    const punch = this.deps.punch();
+    const canPunch = typeof punch !== 'string';
+    const failures: string[] = [];
+    const addresses = directory.get(id)?.addresses ?? [];
+    for (const addr of addresses) {
+      const a = parseHostPort(addr);
+      if (!a) continue;
+      progress('connecting', `connecting to ${addr}`);
+      try {
+        return await manager.dial(a.host, a.port, {
+          expected: id,
+          asContact,
+          onConnected: () => progress('tls', `TCP connected to ${addr}, TLS handshake`),
+          connectTimeoutMs: canPunch ? DIRECT_TRY_TIMEOUT_MS : KNOWN_ADDRESS_TIMEOUT_MS,
+        });
+      } catch (err) {
+        const code = errorCode(err);
+        if (code === 'E_SELF_DIAL' || code === 'E_BLOCKED' || code === 'E_REFUSED' || code === 'E_BUSY') throw err;
+        failures.push(`${addr}: ${errorMessage(err)}`);
+      }
+    }
+    if (!canPunch) {
+      if (addresses.length === 0) throw new SentinelError(punch === 'no signaler' ? 'E_NO_ADDRESS' : 'E_DIAL_FAILED', `${id}: ${punch === 'no signaler' ? 'no signaler configured; dial it once by host:port' : `no known address and hole punching unavailable (${punch})`}`);
+      throw new SentinelError('E_DIAL_FAILED', `${id}: ${[...failures, ...(punch === 'no signaler' ? [] : [`hole punching unavailable (${punch})`])].join('; ')}`);
+    }
+    const session = await punch.punchTo(id, (m) => progress(m.stage, m.message));
+    return { session, existing: false };
+  }
+
+  /**
+   * An automatic dial to a stranger at `endpoints` (host:port), within the budget; one
+   * endpoint after the other until one answers as `id`. Resolves with the session, or
+   * undefined when the budget refused or every endpoint failed (counted, logged at debug).
+   */
+  async dialStranger(id: NodeId, endpoints: readonly { host: string; port: number }[], why: string): Promise<Session | undefined> {
+    const { manager, budget, clock, counters, log } = this.deps;
+    if (manager.session(id)) return manager.session(id);
+    for (const e of endpoints) {
+      const ticket = budget.take(e.host, clock.now());
+      if (typeof ticket === 'string') {
+        counters.inc(`dials_refused.${ticket}`);
+        log.debug(`${why}: not dialing ${id} at ${formatHostPort(e.host, e.port)} (dial budget: ${ticket})`);
+        continue;
+      }
+      try {
+        const { session } = await manager.dial(e.host, e.port, { expected: id, connectTimeoutMs: DIRECT_TRY_TIMEOUT_MS });
+        return session;
+      } catch (err) {
+        log.debug(`${why}: ${id} at ${formatHostPort(e.host, e.port)}: ${errorMessage(err)}`);
+      } finally {
+        ticket.release();
+      }
+    }
+    return undefined;
+  }
+}

@@ -1,0 +1,149 @@
+/**
+ * The receiver's side of messaging: which CHAT messages are stored, and how the sender is
+ * answered. Checks run cheapest first, so a stranger cannot make us verify or store much:
+ *
+ *   trust of the session's peer -> blocked: refuse (final)
+ *   stranger and --strangers refuse -> refuse (final)
+ *   stranger over its CHAT rate -> refuse (temporary)
+ *   sender / recipient fields -> drop, counted (a forgery: no answer)
+ *   already stored -> ACK again
+ *   stranger over its held quota -> refuse (temporary)
+ *   signature -> drop, counted
+ *   store (durable) -> ACK; disk full -> refuse (temporary); other failure -> no answer
+ *
+ * A stranger's message is stored as a message request (`--strangers requests`, the
+ * default) or as an ordinary message (`accept`), and in both cases counts against the
+ * stranger quotas (held index) until the sender becomes a contact or the hold expires.
+ */
+import type { NodeEvent, NodeId, StrangerPolicy } from '../api.js';
+import { isSentinelError } from '../errors.js';
+import { verifySignature } from '../identity/index.js';
+import { MAX_TRACKED_CHAT_RATES, STRANGER_CHAT_RATE } from '../peers/limits.js';
+import { TokenBucket } from '../signaler/rate.js';
+import type { Store, Trust } from '../store/types.js';
+import type { Clock } from '../transport/clock.js';
+import type { Counters } from '../transport/counters.js';
+import { FrameType, MAX_ACK_IDS, MAX_REFUSED_IDS, RefuseCode, chatSigningInput, decodeChat, encodeAck, encodeChatRefused } from '../wire/index.js';
+import { fromWire, toHistoryEntry } from './convert.js';
+import type { MessageChannel } from './outbox.js';
+import type { HeldQuota } from './quota.js';
+
+export interface IntakeDeps {
+  identity: { id: NodeId };
+  store: Store;
+  clock: Clock;
+  counters: Counters;
+  quota: HeldQuota;
+  trust(peer: NodeId): Trust;
+  policy(): StrangerPolicy;
+  emit(e: NodeEvent): void;
+}
+
+type Reply = { kind: 'ack' } | { kind: 'refuse'; code: number };
+
+export class Intake {
+  private readonly rates = new Map<NodeId, TokenBucket>();
+  /** Answers gathered this turn, per channel: one ACK frame and one refusal frame per code. */
+  private readonly replies = new Map<MessageChannel, Map<string, Buffer[]>>();
+  private flushScheduled = false;
+
+  constructor(private readonly deps: IntakeDeps) {}
+
+  /** A CHAT frame from `channel`. A malformed payload throws (the session treats it as a protocol violation). */
+  onChat(channel: MessageChannel, payload: Buffer): void {
+    const { identity, store, counters, clock } = this.deps;
+    const peer = channel.peerId;
+    const wire = decodeChat(payload);
+    const trust = this.deps.trust(peer);
+    if (trust === 'blocked') return this.refuse(channel, wire.id, RefuseCode.REFUSED, 'blocked');
+    const stranger = trust === 'stranger';
+    const policy = this.deps.policy();
+    if (stranger && policy === 'refuse') return this.refuse(channel, wire.id, RefuseCode.REFUSED, 'policy');
+    if (stranger && !this.rateFor(peer).take(clock.now())) return this.refuse(channel, wire.id, RefuseCode.RATE_LIMITED, 'rate');
+    const msg = fromWire(wire, stranger && policy === 'requests' ? 'request' : 'received');
+    if (msg.from !== peer) return this.drop('sender_mismatch');
+    if (msg.to !== identity.id) return this.drop('wrong_recipient');
+    if (store.hasMessage(msg.id)) {
+      counters.inc('chat_duplicates');
+      return this.reply(channel, wire.id, { kind: 'ack' });
+    }
+    const bytes = Buffer.byteLength(msg.text, 'utf8');
+    const at = clock.now();
+    if (stranger) {
+      const over = this.deps.quota.reserve(peer, bytes);
+      if (over) return this.refuse(channel, wire.id, RefuseCode.QUOTA, `quota.${over}`);
+    }
+    const release = (): void => (stranger ? this.deps.quota.cancel(peer, bytes) : undefined);
+    if (!verifySignature(wire.from, chatSigningInput(wire), wire.signature)) {
+      release();
+      return this.drop('bad_signature');
+    }
+    store.addMessage(peer, msg, stranger ? { held: { bytes, at } } : {}).then(
+      (added) => {
+        if (!added) {
+          release();
+          counters.inc('chat_duplicates');
+        } else {
+          if (stranger) this.deps.quota.confirm({ peer, id: msg.id, bytes, at, request: msg.status === 'request' });
+          counters.inc(msg.status === 'request' ? 'chat_requests_stored' : 'chat_stored');
+          this.deps.emit({ type: 'message', message: toHistoryEntry(msg) });
+        }
+        this.reply(channel, wire.id, { kind: 'ack' });
+      },
+      (err: unknown) => {
+        release();
+        // Not acknowledged: the sender keeps it and sends it again later.
+        if (isSentinelError(err, 'E_STORE_FULL')) this.refuse(channel, wire.id, RefuseCode.STORE_FULL, 'store_full');
+        else counters.inc('chat_store_failed');
+      },
+    );
+  }
+
+  private rateFor(peer: NodeId): TokenBucket {
+    let b = this.rates.get(peer);
+    if (b) this.rates.delete(peer);
+    else {
+      b = new TokenBucket(STRANGER_CHAT_RATE.perSecond, STRANGER_CHAT_RATE.burst, this.deps.clock.now());
+      if (this.rates.size >= MAX_TRACKED_CHAT_RATES) this.rates.delete(this.rates.keys().next().value as NodeId);
+    }
+    this.rates.set(peer, b);
+    return b;
+  }
+
+  private drop(reason: string): void {
+    this.deps.counters.inc(`chat_rejected.${reason}`);
+  }
+
+  private refuse(channel: MessageChannel, id: Uint8Array, code: number, reason: string): void {
+    this.deps.counters.inc(`chat_refused.${reason}`);
+    this.reply(channel, id, { kind: 'refuse', code });
+  }
+
+  private reply(channel: MessageChannel, id: Uint8Array, r: Reply): void {
+    let byKind = this.replies.get(channel);
+    if (!byKind) this.replies.set(channel, (byKind = new Map()));
+    const key = r.kind === 'ack' ? 'ack' : String(r.code);
+    let ids = byKind.get(key);
+    if (!ids) byKind.set(key, (ids = []));
+    ids.push(Buffer.from(id));
+    if (this.flushScheduled) return;
+    this.flushScheduled = true;
+    // Answers for messages committed in the same store batch go out in one frame.
+    setImmediate(() => this.flush());
+  }
+
+  private flush(): void {
+    this.flushScheduled = false;
+    for (const [channel, byKind] of this.replies) {
+      for (const [key, ids] of byKind) {
+        const max = key === 'ack' ? MAX_ACK_IDS : MAX_REFUSED_IDS;
+        for (let i = 0; i < ids.length; i += max) {
+          const chunk = ids.slice(i, i + max);
+          if (key === 'ack') channel.send(FrameType.ACK, encodeAck({ ids: chunk }));
+          else channel.send(FrameType.CHAT_REFUSED, encodeChatRefused({ code: Number(key), ids: chunk }));
+        }
+      }
+    }
+    this.replies.clear();
+  }
+}

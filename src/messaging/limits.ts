@@ -1,0 +1,19 @@
+/** Named limits of message delivery (sender side). */
+
+/** Messages sent to one peer and not yet acknowledged, at most. */
+export const OUTBOX_WINDOW = 256;
+/** Messages read from the outbox per step of the pump. */
+export const OUTBOX_BATCH = 64;
+/**
+ * The pump stops writing while the session has this much queued, and goes on when it
+ * drains: a large outbox never fills the session's write buffer (which would close it).
+ */
+export const OUTBOX_MAX_QUEUED_BYTES = 1024 * 1024;
+/** A message sent and not acknowledged within this time is sent again (the receiver dedupes). */
+export const ACK_TIMEOUT_MS = 30_000;
+/** After a temporary refusal (quota, disk full, rate) the peer is retried after this... */
+export const REFUSAL_RETRY_MS = 30_000;
+/** ...doubling on each further refusal up to this. */
+export const REFUSAL_RETRY_CAP_MS = 15 * 60_000;
+/** How often the sender looks for timed-out messages and expired pauses. */
+export const OUTBOX_TICK_MS = 5_000;

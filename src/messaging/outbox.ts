@@ -1,0 +1,143 @@
+/**
+ * The sender's side of delivery: per connected peer, a window of messages in flight taken
+ * from the outbox in order, written only while the session's queue is short (and resumed on
+ * drain), resent when not acknowledged in time, paused with backoff after a temporary
+ * refusal. The store's outbox stays the truth; this only decides what to write when.
+ */
+import type { NodeId } from '../api.js';
+import type { Store, StoredMessage } from '../store/types.js';
+import type { Clock } from '../transport/clock.js';
+import { FrameType, encodeChat } from '../wire/index.js';
+import { toWire } from './convert.js';
+import { ACK_TIMEOUT_MS, OUTBOX_BATCH, OUTBOX_MAX_QUEUED_BYTES, OUTBOX_WINDOW, REFUSAL_RETRY_CAP_MS, REFUSAL_RETRY_MS } from './limits.js';
+
+/** What delivery needs from a session. */
+export interface MessageChannel {
+  readonly peerId: NodeId;
+  /** Bytes queued on the session and not yet written. */
+  readonly writableLength: number;
+  send(type: number, payload: Uint8Array): boolean;
+  /** Calls `cb` once, the next time the queue drains. */
+  onDrain(cb: () => void): void;
+}
+
+/** Limits of an {@link OutboxSender}; defaults from limits.ts. */
+export interface OutboxLimits {
+  window: number;
+  batch: number;
+  maxQueuedBytes: number;
+  ackTimeoutMs: number;
+  retryMs: number;
+  retryCapMs: number;
+}
+
+export const DEFAULT_OUTBOX_LIMITS: OutboxLimits = {
+  window: OUTBOX_WINDOW,
+  batch: OUTBOX_BATCH,
+  maxQueuedBytes: OUTBOX_MAX_QUEUED_BYTES,
+  ackTimeoutMs: ACK_TIMEOUT_MS,
+  retryMs: REFUSAL_RETRY_MS,
+  retryCapMs: REFUSAL_RETRY_CAP_MS,
+};
+
+interface Flow {
+  channel: MessageChannel;
+  /** id -> when it was (last) written; acknowledged ids stay until the store dropped them. */
+  inFlight: Map<string, number>;
+  pausedUntil: number;
+  retryMs: number;
+  waitingForDrain: boolean;
+}
+
+export class OutboxSender {
+  private readonly flows = new Map<NodeId, Flow>();
+  private readonly limits: OutboxLimits;
+
+  constructor(
+    private readonly store: Store,
+    private readonly clock: Clock,
+    limits: Partial<OutboxLimits> = {},
+  ) {
+    this.limits = { ...DEFAULT_OUTBOX_LIMITS, ...limits };
+  }
+
+  /** A session with the peer became active: start over from the head of its outbox. */
+  sessionUp(channel: MessageChannel): void {
+    this.flows.set(channel.peerId, { channel, inFlight: new Map(), pausedUntil: 0, retryMs: this.limits.retryMs, waitingForDrain: false });
+    this.pump(channel.peerId);
+  }
+
+  /** The session ended: nothing is in flight any more (the outbox keeps everything). */
+  sessionDown(peer: NodeId): void {
+    this.flows.delete(peer);
+  }
+
+  /** A message was added to the peer's outbox. */
+  queued(peer: NodeId): void {
+    this.pump(peer);
+  }
+
+  /** Messages in flight to `peer` now. */
+  inFlight(peer: NodeId): number {
+    return this.flows.get(peer)?.inFlight.size ?? 0;
+  }
+
+  /**
+   * The peer acknowledged `id` (or refused it for good) and the store no longer has it in
+   * the outbox: it leaves the window.
+   */
+  settled(peer: NodeId, id: string): void {
+    const f = this.flows.get(peer);
+    if (!f) return;
+    f.inFlight.delete(id);
+    f.retryMs = this.limits.retryMs;
+    this.pump(peer);
+  }
+
+  /** The peer refused these messages for now: pause the peer with backoff; they are resent then. */
+  deferred(peer: NodeId, ids: readonly string[]): void {
+    const f = this.flows.get(peer);
+    if (!f) return;
+    for (const id of ids) f.inFlight.delete(id);
+    f.pausedUntil = this.clock.now() + f.retryMs;
+    f.retryMs = Math.min(this.limits.retryCapMs, f.retryMs * 2);
+  }
+
+  /** Periodic: resend what timed out, resume paused peers whose pause is over. */
+  tick(): void {
+    const now = this.clock.now();
+    for (const [peer, f] of this.flows) {
+      for (const [id, at] of f.inFlight) if (now - at >= this.limits.ackTimeoutMs) f.inFlight.delete(id);
+      this.pump(peer);
+    }
+  }
+
+  private pump(peer: NodeId): void {
+    const f = this.flows.get(peer);
+    if (!f || this.clock.now() < f.pausedUntil) return;
+    while (f.inFlight.size < this.limits.window) {
+      if (f.channel.writableLength > this.limits.maxQueuedBytes) return this.waitForDrain(peer, f);
+      const next = this.unsent(peer, f);
+      if (next.length === 0) return;
+      for (const m of next) {
+        if (!f.channel.send(FrameType.CHAT, encodeChat(toWire(m)))) return; // session closed
+        f.inFlight.set(m.id, this.clock.now());
+        if (f.inFlight.size >= this.limits.window) return;
+      }
+    }
+  }
+
+  private unsent(peer: NodeId, f: Flow): StoredMessage[] {
+    const head = this.store.outbox(peer, f.inFlight.size + this.limits.batch);
+    return head.filter((m) => !f.inFlight.has(m.id)).slice(0, this.limits.batch);
+  }
+
+  private waitForDrain(peer: NodeId, f: Flow): void {
+    if (f.waitingForDrain) return;
+    f.waitingForDrain = true;
+    f.channel.onDrain(() => {
+      f.waitingForDrain = false;
+      if (this.flows.get(peer) === f) this.pump(peer);
+    });
+  }
+}
