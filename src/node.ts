@@ -3,12 +3,12 @@
  * TCP listener, control socket) and wires the modules together. `SentinelNode`
  * implements the public {@link NodeApi}.
  */
-import { promises as fs } from 'node:fs';
 import { lookup } from 'node:dns/promises';
 import { isIP, type Server } from 'node:net';
 import { join, resolve } from 'node:path';
 import type { DialProgress, DialResult, HistoryEntry, NodeApi, NodeEvent, NodeId, PeerInfo, SendResult, StatusInfo } from './api.js';
 import { startControlServer, controlSocketPath, type ControlServer } from './control/index.js';
+import { prepareDataDir } from './core/data-dir.js';
 import { SentinelError, errorCode, errorMessage } from './errors.js';
 import { isNodeId, loadOrCreateIdentity, resolveNodeId, type Identity } from './identity/index.js';
 import type { Logger } from './log.js';
@@ -111,18 +111,6 @@ export const DEFAULT_LIMITS: TransportLimits = {
   maxWriteBufferBytes: MAX_WRITE_BUFFER_BYTES,
   maxPayload: MAX_PAYLOAD_SIZE,
 };
-
-/** Create the data dir (0700) and prove it is writable; one-line E_DATA_DIR otherwise. */
-async function prepareDataDir(dir: string): Promise<void> {
-  try {
-    await fs.mkdir(dir, { recursive: true, mode: 0o700 });
-    const probe = join(dir, `.write-test-${process.pid}`);
-    await fs.writeFile(probe, '');
-    await fs.rm(probe);
-  } catch (err) {
-    throw new SentinelError('E_DATA_DIR', `${dir} is not a writable directory (${errorCode(err) ?? errorMessage(err)})`);
-  }
-}
 
 /** Start a node: everything is listening when this resolves. */
 export async function startNode(opts: NodeOptions): Promise<SentinelNode> {
