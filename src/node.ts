@@ -504,7 +504,8 @@ export class SentinelNode implements NodeApi {
     const peers = this.store.listPeers();
     const byAlias = peers.find((p) => p.alias !== null && p.alias === target.trim());
     if (byAlias) return byAlias.id;
-    return resolveNodeId(target, [...peers.map((p) => p.id), ...this.manager.sessions().map((s) => s.peerId)]);
+    // TODO(lead): pass the real contacts, and every other known peer as `others`.
+    return resolveNodeId(target, { contacts: [...peers.map((p) => p.id), ...this.manager.sessions().map((s) => s.peerId)], others: [] });
   }
 
   private emit(e: NodeEvent): void {

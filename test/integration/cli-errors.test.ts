@@ -186,9 +186,19 @@ describe('user errors', () => {
   });
 
   it('sentinel send to an unknown id prefix', async () => {
-    const r = await runClient(a.dataDir, ['send', 'zzzzzzzz', 'x', '--json']);
+    const r = await runClient(a.dataDir, ['send', 'z'.repeat(16), 'x', '--json']);
     assertOneLineFailure(r, EXIT_FAILURE, /unknown/i);
     assert.equal(r.stdout, '');
+  });
+
+  it('sentinel send to a prefix that is too short, or not an id at all', async () => {
+    const short = await runClient(a.dataDir, ['send', 'zzzzz', 'x']);
+    assertOneLineFailure(short, EXIT_FAILURE, /too short.*at least 6/);
+    const noContact = await runClient(a.dataDir, ['send', 'zzzzzzzz', 'x']);
+    assertOneLineFailure(noContact, EXIT_FAILURE, /no contact matches "zzzzzzzz"; a peer that is not a contact needs at least 16 characters/);
+    const bad = await runClient(a.dataDir, ['send', 'bob\u001b]0;x\u0007', 'x']);
+    const line = assertOneLineFailure(bad, EXIT_FAILURE, /not a valid node id: "bob\\x1b\]0;x\\x07"/);
+    assert.ok(!line.includes('\u001b'), 'no ESC byte on the terminal');
   });
 
   it('sentinel with an unknown flag is a usage error', async () => {
