@@ -18,6 +18,7 @@ import { runLabDialBench } from './lab-dial.js';
 import { runMessagingBench } from './messaging.js';
 import { machineFacts, renderConsole, renderMarkdown, type BenchResult } from './report.js';
 import { runSignalerBench } from './signaler.js';
+import { runTextBench } from './text.js';
 import { runStoreTable } from './store-table.js';
 import { runThroughputBench } from './throughput.js';
 import { runVpnBench } from './vpn.js';
@@ -33,6 +34,7 @@ export const BENCHMARKS: Readonly<Record<string, () => Promise<BenchResult>>> = 
   'lab-dial': () => runLabDialBench(),
   vpn: () => runVpnBench(),
   gossip: () => runGossipSim(),
+  text: () => runTextBench(),
 };
 
 /** Where the report goes: the repository root (run.js lives in dist/bench/). */

@@ -20,7 +20,7 @@ import type {
 import type { Dialer, Progress } from './connect/dialer.js';
 import { HISTORY_DEFAULT_LIMIT, HISTORY_MAX_LIMIT, HISTORY_MAX_REPLY_BYTES } from './control/limits.js';
 import type { EventBus } from './core/events.js';
-import { SentinelError, errorCode } from './errors.js';
+import { SentinelError } from './errors.js';
 import { isNodeId, resolveNodeId, type Identity } from './identity/index.js';
 import { toHistoryEntry, type Messenger } from './messaging/index.js';
 import type { PeerDirectory } from './peers/directory.js';
@@ -262,12 +262,7 @@ export class NodeFacade implements NodeApi {
     const contacts = directory.contacts();
     const contactSet = new Set(contacts);
     const others = [...directory.all().map((p) => p.id), ...manager.sessions().map((s) => s.peerId)].filter((id) => !contactSet.has(id));
-    try {
-      return resolveNodeId(text, contacts);
-    } catch (err) {
-      if (errorCode(err) !== 'E_UNKNOWN_ID') throw err;
-    }
-    return resolveNodeId(text, others);
+    return resolveNodeId(text, { contacts, others });
   }
 
   /** Records a user decision and tells every service that acts on it. */

@@ -4,7 +4,6 @@
  * together. Domain logic lives in the modules; `SentinelNode` is the {@link NodeApi}
  * (node-api.ts) plus start and stop.
  */
-import { promises as fs } from 'node:fs';
 import { lookup } from 'node:dns/promises';
 import { isIP, type Server } from 'node:net';
 import { join, resolve } from 'node:path';
@@ -12,7 +11,8 @@ import type { NodeEvent, StrangerPolicy } from './api.js';
 import { Dialer } from './connect/dialer.js';
 import { startControlServer, controlSocketPath, type ControlServer } from './control/index.js';
 import { EventBus } from './core/events.js';
-import { SentinelError, errorCode, errorMessage } from './errors.js';
+import { prepareDataDir } from './core/data-dir.js';
+import { SentinelError, errorMessage } from './errors.js';
 import { loadOrCreateIdentity, type Identity } from './identity/index.js';
 import type { Logger } from './log.js';
 import { Messenger } from './messaging/index.js';
@@ -96,18 +96,6 @@ export const DEFAULT_LIMITS: T.TransportLimits = {
   maxWriteBufferBytes: T.MAX_WRITE_BUFFER_BYTES,
   maxPayload: MAX_PAYLOAD_SIZE,
 };
-
-/** Create the data dir (0700) and prove it is writable; one-line E_DATA_DIR otherwise. */
-async function prepareDataDir(dir: string): Promise<void> {
-  try {
-    await fs.mkdir(dir, { recursive: true, mode: 0o700 });
-    const probe = join(dir, `.write-test-${process.pid}`);
-    await fs.writeFile(probe, '');
-    await fs.rm(probe);
-  } catch (err) {
-    throw new SentinelError('E_DATA_DIR', `${dir} is not a writable directory (${errorCode(err) ?? errorMessage(err)})`);
-  }
-}
 
 /** Start a node: everything is listening when this resolves. */
 export async function startNode(opts: NodeOptions): Promise<SentinelNode> {

@@ -1,23 +1,41 @@
 /**
  * Human-readable rendering shared by `sentinel` and the interactive shell. Pure: data in,
- * strings out. Text that came from peers is made safe for a terminal first.
+ * strings out. Every string that a peer can influence (names, aliases, addresses, reasons,
+ * progress and error details, message texts) is escaped here, at the last step before the
+ * terminal: one-line fields with {@link safeLine}, message bodies with {@link safeText}
+ * (line breaks kept, continuation lines indented). `--json` output does not come through
+ * here: it is exact JSON (see `safeJson` in core/text.ts).
  */
 
 import type { DialProgress, DialResult, HistoryEntry, NodeEvent, NodeId, PeerInfo, RequestSummary, SendResult, StatusInfo } from '../api.js';
+import { safeLine, safeText } from '../core/text.js';
 
 /** Characters of a node id shown in tables (a unique prefix is accepted as a target). */
 export const SHORT_ID_LENGTH = 12;
 
-// C0/C1 controls (escape sequences could repaint the user's terminal) and bidi overrides
-// (could make one peer's text look like another's).
-const UNSAFE = /[\u0000-\u0008\u000b-\u001f\u007f-\u009f\u202a-\u202e\u2066-\u2069]/g;
+/**
+ * Longest name or alias shown in a label or a table cell, in characters after escaping;
+ * longer ones end in `…` (the whole value is in `--json`). A peer's announced name is up
+ * to 64 bytes: without a cap one peer could widen every table.
+ */
+export const MAX_LABEL_CHARS = 32;
 
-/** Makes untrusted text inert on a terminal: controls become `\xNN`, tabs spaces. */
-export function printable(text: string): string {
-  return text
-    .replace(/\t/g, ' ')
-    .replace(/\r\n?/g, '\n')
-    .replace(UNSAFE, (c) => `\\x${c.charCodeAt(0).toString(16).padStart(2, '0')}`);
+/**
+ * Longest reason, progress message, address or error message shown on one line, in
+ * characters after escaping; longer ones end in `…`. Room for a whole 256-byte GOAWAY
+ * reason even when every byte is a control (4 characters each once escaped), and for a
+ * dial error listing every address tried.
+ */
+export const MAX_DETAIL_CHARS = 1024;
+
+/** One-line, escaped and capped {@link MAX_DETAIL_CHARS}: for reasons and details from peers. */
+export function safeDetail(text: string): string {
+  return safeLine(text, MAX_DETAIL_CHARS);
+}
+
+/** One-line, escaped and capped {@link MAX_LABEL_CHARS}: for names and aliases. */
+export function safeLabel(text: string): string {
+  return safeLine(text, MAX_LABEL_CHARS);
 }
 
 /** First characters of an id, marked as shortened. */
@@ -48,9 +66,13 @@ export function formatAgo(ms: number, now: number): string {
   return `${Math.floor(s / 86_400)}d ago`;
 }
 
-/** Left-aligned columns separated by two spaces; no trailing blanks. */
+/**
+ * Left-aligned columns separated by two spaces; no trailing blanks. Every cell is made one
+ * line ({@link safeLine}; already escaped cells are unchanged), so no cell can break the
+ * table whatever a column puts in it.
+ */
 export function formatTable(headers: readonly string[], rows: readonly (readonly string[])[]): string {
-  const all = [headers, ...rows];
+  const all = [headers, ...rows].map((r) => r.map((cell) => safeLine(cell)));
   const widths = headers.map((_, i) => Math.max(...all.map((r) => [...(r[i] ?? '')].length)));
   return all
     .map((r) =>
@@ -71,7 +93,7 @@ export function labeler(peers: readonly PeerInfo[], selfId?: NodeId): Labeler {
   return (id) => {
     if (id === selfId) return 'me';
     const p = byId.get(id);
-    return printable(p?.alias ?? p?.name ?? shortId(id));
+    return safeLabel(p?.alias ?? p?.name ?? shortId(id));
   };
 }
 
@@ -89,9 +111,9 @@ export function rttText(rttMs: number | null): string {
 /** Columns a peer table can show. */
 export const PEER_COLUMNS = {
   id: { header: 'ID', cell: (p: PeerInfo) => shortId(p.id) },
-  alias: { header: 'ALIAS', cell: (p: PeerInfo) => printable(p.alias ?? '-') },
-  name: { header: 'NAME', cell: (p: PeerInfo) => printable(p.name ?? '-') },
-  address: { header: 'ADDRESS', cell: (p: PeerInfo) => p.address ?? '-' },
+  alias: { header: 'ALIAS', cell: (p: PeerInfo) => safeLabel(p.alias ?? '-') },
+  name: { header: 'NAME', cell: (p: PeerInfo) => safeLabel(p.name ?? '-') },
+  address: { header: 'ADDRESS', cell: (p: PeerInfo) => safeDetail(p.address ?? '-') },
   connection: { header: 'CONNECTION', cell: (p: PeerInfo) => connectionText(p) },
   rtt: { header: 'RTT', cell: (p: PeerInfo) => rttText(p.rttMs) },
   vpn: { header: 'VPN', cell: (p: PeerInfo) => (p.vpn ? `${p.vpn.ipv4}${p.vpn.allowed ? '' : ' (not allowed)'}` : '-') },
@@ -113,23 +135,23 @@ export function formatPeers(peers: readonly PeerInfo[], columns: readonly PeerCo
 
 /**
  * `[time] from: text`; our own messages read `me -> to: text`, with ` (pending)` while
- * not yet delivered.
+ * not yet delivered. A text of several lines continues on indented lines ({@link safeText}).
  */
 export function formatHistoryLine(m: HistoryEntry, label: Labeler, selfId?: NodeId): string {
   const who = m.from === selfId ? `me -> ${label(m.to)}` : m.request ? `request from ${label(m.from)}` : label(m.from);
   const note = m.status === 'pending' ? ' (pending)' : m.status === 'refused' ? ' (refused by the peer)' : '';
-  return `[${formatTime(m.timestamp)}] ${who}: ${printable(m.text)}${note}`;
+  return `[${formatTime(m.timestamp)}] ${who}: ${safeText(m.text)}${note}`;
 }
 
 /** One dial progress line. */
 export function formatProgress(p: DialProgress): string {
-  return `[${p.stage}] ${printable(p.message)}`;
+  return `[${safeDetail(p.stage)}] ${safeDetail(p.message)}`;
 }
 
 /** Final line of a dial. */
 export function formatDialResult(r: DialResult): string {
-  if (r.existing) return `already connected to ${r.id} at ${r.address} (${r.method})`;
-  return `connected directly to ${r.id} at ${r.address} by ${r.method} in ${Math.round(r.ms)} ms`;
+  if (r.existing) return `already connected to ${r.id} at ${safeDetail(r.address)} (${safeDetail(r.method)})`;
+  return `connected directly to ${r.id} at ${safeDetail(r.address)} by ${safeDetail(r.method)} in ${Math.round(r.ms)} ms`;
 }
 
 /** Outcome of a send. */
@@ -140,10 +162,10 @@ export function formatSendResult(r: SendResult, label: Labeler): string {
 
 /** One line for `requests`: who, how many, since when, and the start of the first. */
 export function formatRequest(r: RequestSummary): string {
-  return `${r.peer}  ${r.count} request(s), ${r.bytes} bytes, first ${new Date(r.first).toISOString()}: ${printable(r.preview)}`;
+  return `${r.peer}  ${r.count} request(s), ${r.bytes} bytes, first ${new Date(r.first).toISOString()}: ${safeLine(r.preview, 80)}`;
 }
 
-/** Status as aligned `key: value` lines. */
+/** Status as aligned `key: value` lines; every key and value is escaped (one line each). */
 export function formatStatus(s: StatusInfo): string {
   const signaler = s.signaler.state === 'disabled' ? 'disabled' : `${s.signaler.address} (${s.signaler.state})`;
   const rows: Array<[string, string]> = [
@@ -162,8 +184,9 @@ export function formatStatus(s: StatusInfo): string {
     ['uptime', formatDuration(s.uptimeMs)],
     ...Object.entries(s.counters).map(([k, v]): [string, string] => [k, String(v)]),
   ];
-  const width = Math.max(...rows.map(([k]) => k.length)) + 1;
-  return rows.map(([k, v]) => `${`${k}:`.padEnd(width)} ${v}`).join('\n');
+  const safe = rows.map(([k, v]) => [safeDetail(k), safeDetail(v)] as const);
+  const width = Math.max(...safe.map(([k]) => [...k].length)) + 1;
+  return safe.map(([k, v]) => `${k}:${' '.repeat(width - [...k].length - 1)} ${v}`).join('\n');
 }
 
 /** `1h 2m 3s`-style duration. */
@@ -185,20 +208,20 @@ export function formatEvent(e: NodeEvent, label: Labeler, selfId: NodeId): strin
       if (e.message.from === selfId) return null;
       if (e.message.request) {
         const who = label(e.message.from);
-        return `[${formatClock(e.message.timestamp)}] message request from ${who}: ${printable(e.message.text)}\n  (not a contact: /accept ${shortId(e.message.from)} to accept, /block ${shortId(e.message.from)} to block)`;
+        return `[${formatClock(e.message.timestamp)}] message request from ${who}: ${safeText(e.message.text)}\n    (not a contact: /accept ${shortId(e.message.from)} to accept, /block ${shortId(e.message.from)} to block)`;
       }
-      return `[${formatClock(e.message.timestamp)}] ${label(e.message.from)}: ${printable(e.message.text)}`;
+      return `[${formatClock(e.message.timestamp)}] ${label(e.message.from)}: ${safeText(e.message.text)}`;
     case 'delivered':
       return `* delivered to ${label(e.to)}`;
     case 'refused':
       return `* ${label(e.to)} refused a message (it does not take messages from this node)`;
     case 'peer-connected': {
       const how = e.peer.method === 'inbound' ? 'from' : 'to';
-      const where = e.peer.address ? ` (${e.peer.method ?? 'connected'} ${how} ${e.peer.address})` : '';
-      const who = printable(e.peer.alias ?? e.peer.name ?? shortId(e.peer.id));
+      const where = e.peer.address ? ` (${safeDetail(e.peer.method ?? 'connected')} ${how} ${safeDetail(e.peer.address)})` : '';
+      const who = safeLabel(e.peer.alias ?? e.peer.name ?? shortId(e.peer.id));
       return `* ${who} connected${where}`;
     }
     case 'peer-disconnected':
-      return `* ${label(e.id)} disconnected: ${printable(e.reason)}`;
+      return `* ${label(e.id)} disconnected: ${safeDetail(e.reason)}`;
   }
 }

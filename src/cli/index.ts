@@ -15,7 +15,10 @@ export {
 export {
   SHORT_ID_LENGTH,
   PEER_COLUMNS,
-  printable,
+  MAX_LABEL_CHARS,
+  MAX_DETAIL_CHARS,
+  safeLabel,
+  safeDetail,
   shortId,
   formatTime,
   formatClock,

@@ -3,9 +3,9 @@
  * `sentinel-signaler`: the matchmaker. Prints its id and address, then serves until
  * SIGINT/SIGTERM, logging to stderr.
  */
-import { mkdir } from 'node:fs/promises';
 import { resolve } from 'node:path';
-import { errorCode, errorMessage, isSentinelError, SentinelError } from '../errors.js';
+import { prepareDataDir } from '../core/data-dir.js';
+import { errorMessage, isSentinelError } from '../errors.js';
 import { loadOrCreateIdentity } from '../identity/index.js';
 import { createLogger, isLogLevel, LOG_LEVELS, type LogLevel } from '../log.js';
 import { SignalerServer } from '../signaler/index.js';
@@ -65,9 +65,7 @@ export async function main(argv: string[], io: IO = process): Promise<number> {
   const log = createLogger((values['log-level'] as LogLevel | undefined) ?? 'info', (l) => io.stderr.write(`${l}\n`));
   let server: SignalerServer;
   try {
-    await mkdir(dataDir, { recursive: true, mode: 0o700 }).catch((err) => {
-      throw new SentinelError('E_DATA_DIR', `${dataDir} is not a usable directory (${errorCode(err) ?? errorMessage(err)})`);
-    });
+    await prepareDataDir(dataDir);
     const { identity } = await loadOrCreateIdentity(dataDir);
     server = new SignalerServer({ identity, log });
     await server.listen(port, host);

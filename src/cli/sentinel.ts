@@ -10,6 +10,7 @@ import type { DialProgress } from '../api.js';
 import { connectControl, type ControlClient } from '../control/client.js';
 import { controlSocketPath, type ControlMethod, type ControlParams, type ControlResults } from '../control/protocol.js';
 import { HISTORY_DEFAULT_LIMIT, HISTORY_MAX_LIMIT, HISTORY_MAX_REPLY_BYTES } from '../control/limits.js';
+import { safeJson } from '../core/text.js';
 import { errorMessage, isSentinelError } from '../errors.js';
 import { EXIT_FAILURE, EXIT_USAGE, formatOptions, intOption, isEntryPoint, parseArgv, usage, type OptionValues } from './args.js';
 import {
@@ -21,6 +22,8 @@ import {
   formatSendResult,
   formatStatus,
   labeler,
+  safeDetail,
+  safeLabel,
   type PeerColumn,
 } from './format.js';
 
@@ -194,7 +197,7 @@ the last ${HISTORY_DEFAULT_LIMIT} messages (--limit, at most ${HISTORY_MAX_LIMIT
     args: { min: 2, max: 2 },
     async run(ctx) {
       const r = await ctx.call('alias', { target: arg(ctx, 0), alias: arg(ctx, 1) });
-      ctx.out(ctx.json ? toJson(r) : `${r.alias} is now ${r.id}`);
+      ctx.out(ctx.json ? toJson(r) : `${safeLabel(r.alias)} is now ${r.id}`);
     },
   },
   ...(['allow', 'deny'] as const).map((name) => ({
@@ -251,7 +254,7 @@ export async function main(argv: readonly string[], io: CliIo): Promise<number> 
     await command.run({ args, options: values, json: values.json === true, call, out, err });
     return 0;
   } catch (e) {
-    err(`sentinel: ${errorMessage(e)}`);
+    err(`sentinel: ${safeDetail(errorMessage(e))}`);
     return isSentinelError(e, 'E_USAGE') ? EXIT_USAGE : EXIT_FAILURE;
   } finally {
     client?.close();
@@ -281,8 +284,9 @@ function arg(ctx: CommandContext, i: number): string {
   return v;
 }
 
+/** Exact JSON, inert on a terminal (controls JSON leaves raw are \\u-escaped too). */
 function toJson(value: unknown): string {
-  return JSON.stringify(value, null, 2);
+  return safeJson(value, 2);
 }
 
 function topHelp(): string {

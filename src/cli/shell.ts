@@ -1,7 +1,9 @@
 /**
  * The interactive terminal of `sentinel-node`: slash commands (data, below) plus plain
  * lines that go to every connected peer. Node events are printed above the line being
- * typed without garbling it. Lines run one at a time, in order.
+ * typed without garbling it. Lines run one at a time, in order. Everything printed that a
+ * peer can influence goes through the escaping formatters of format.ts (error messages
+ * too: they can quote a peer's reason).
  */
 
 import { clearLine, createInterface, cursorTo } from 'node:readline';
@@ -17,6 +19,8 @@ import {
   formatRequest,
   formatSendResult,
   labeler,
+  safeDetail,
+  safeLabel,
   shortId,
   type Labeler,
   type PeerColumn,
@@ -121,7 +125,7 @@ const COMMANDS: readonly ShellCommand[] = [
     async run(c) {
       const [target, alias] = expectWords(c, 2, 2);
       const r = await c.api.alias(target as string, alias as string);
-      c.print(`${r.alias} is now ${shortId(r.id)}`);
+      c.print(`${safeLabel(r.alias)} is now ${shortId(r.id)}`);
     },
   },
   ...([true, false] as const).map((allowed) => ({
@@ -238,13 +242,13 @@ async function runLine(line: string, env: LineEnv): Promise<void> {
   if (!line.startsWith('/')) return broadcast(line, env);
   const [name, rest] = splitFirst(line.slice(1));
   const command = COMMANDS.find((c) => c.name === name);
-  if (!command) return env.print(`unknown command /${name} (type /help for the list)`);
+  if (!command) return env.print(`unknown command /${safeDetail(name)} (type /help for the list)`);
   const words = rest.split(/\s+/).filter((w) => w !== '');
   try {
     await command.run({ ...env, words, rest });
   } catch (err) {
     if (err instanceof ShellUsageError) env.print(`usage: /${command.name} ${command.args}`.trimEnd());
-    else env.print(`error: ${errorMessage(err)}`);
+    else env.print(`error: ${safeDetail(errorMessage(err))}`);
   }
 }
 
@@ -257,7 +261,7 @@ async function broadcast(text: string, env: LineEnv): Promise<void> {
     const label = env.label();
     for (const r of results) if (r.status === 'pending') env.print(formatSendResult(r, label));
   } catch (err) {
-    env.print(`error: ${errorMessage(err)}`);
+    env.print(`error: ${safeDetail(errorMessage(err))}`);
   }
 }
 

@@ -2,11 +2,15 @@
  * The node's identity: an Ed25519 key kept in the data dir as PKCS#8 PEM (`node.key`,
  * mode 0600), created on first start and reused afterwards. A key file that exists but
  * cannot be read or parsed is an error (E_KEY_CORRUPT): never a silent new identity.
+ * A key file that others may read or write, that belongs to an untrusted user, or that is
+ * a symbolic link is refused (E_KEY_PERMISSIONS, with the fixing command; rules in
+ * core/permissions.ts). Callers prepare the data dir first (core/data-dir.ts).
  */
 import { createPrivateKey, createPublicKey, generateKeyPairSync, sign, verify, type KeyObject } from 'node:crypto';
-import { promises as fs } from 'node:fs';
+import { constants, promises as fs } from 'node:fs';
 import { join } from 'node:path';
 import type { NodeId } from '../api.js';
+import { currentUser, keyFileProblem, keyIsLink, shellWord, type RunningUser } from '../core/permissions.js';
 import { errorCode, SentinelError } from '../errors.js';
 import { createNodeCertificate, publicKeyObject } from './certificate.js';
 import { nodeIdFromPublicKey, PUBLIC_KEY_BYTES } from './node-id.js';
@@ -45,15 +49,14 @@ export function generateIdentity(): Identity {
   return identityFromPrivateKey(generateKeyPairSync('ed25519').privateKey);
 }
 
-/** Load the identity from `dataDir`, creating the key on first use. */
-export async function loadOrCreateIdentity(dataDir: string): Promise<{ identity: Identity; created: boolean }> {
+/**
+ * Load the identity from `dataDir`, creating the key on first use. `user` is whom the
+ * ownership rules trust: by default the running process; null skips the ownership and
+ * mode rules (as on platforms without uids).
+ */
+export async function loadOrCreateIdentity(dataDir: string, user?: RunningUser | null): Promise<{ identity: Identity; created: boolean }> {
   const file = join(dataDir, KEY_FILE);
-  let pem: string | undefined;
-  try {
-    pem = await fs.readFile(file, 'utf8');
-  } catch (err) {
-    if (errorCode(err) !== 'ENOENT') throw new SentinelError('E_KEY_CORRUPT', `cannot read ${file}: ${errorCode(err)}`, { cause: err });
-  }
+  const pem = await readKeyFile(file, user === undefined ? currentUser() : (user ?? undefined));
   if (pem !== undefined) {
     let key: KeyObject;
     try {
@@ -74,6 +77,38 @@ export async function loadOrCreateIdentity(dataDir: string): Promise<{ identity:
     throw new SentinelError('E_DATA_DIR', `cannot write ${file}: ${errorCode(err) ?? String(err)}`, { cause: err });
   }
   return { identity, created: true };
+}
+
+/**
+ * The key file's text, or undefined when there is none. Opened without following a link
+ * (and without blocking on a FIFO), then checked on the open descriptor, so what is
+ * checked is what is read.
+ */
+async function readKeyFile(file: string, user: RunningUser | undefined): Promise<string | undefined> {
+  let fh;
+  try {
+    fh = await fs.open(file, constants.O_RDONLY | constants.O_NOFOLLOW | constants.O_NONBLOCK);
+  } catch (err) {
+    const code = errorCode(err);
+    if (code === 'ENOENT') return undefined;
+    if (code === 'ELOOP') throw keyIsLink(file);
+    if (code === 'EACCES' && user) {
+      throw new SentinelError('E_KEY_PERMISSIONS', `cannot read ${file} (EACCES): it belongs to another user; run: sudo chown ${user.uid} ${shellWord(file)}`, { cause: err });
+    }
+    throw new SentinelError('E_KEY_CORRUPT', `cannot read ${file}: ${code}`, { cause: err });
+  }
+  try {
+    const st = await fh.stat();
+    if (!st.isFile()) throw new SentinelError('E_KEY_CORRUPT', `${file} is not a regular file`);
+    const problem = user ? keyFileProblem(file, st, user) : undefined;
+    if (problem) throw problem;
+    return await fh.readFile('utf8');
+  } catch (err) {
+    if (err instanceof SentinelError) throw err;
+    throw new SentinelError('E_KEY_CORRUPT', `cannot read ${file}: ${errorCode(err)}`, { cause: err });
+  } finally {
+    await fh.close();
+  }
 }
 
 const keyCache = new Map<string, KeyObject>();

@@ -4,8 +4,9 @@
  */
 import assert from 'node:assert/strict';
 import { existsSync } from 'node:fs';
-import { mkdir, readFile, stat, writeFile } from 'node:fs/promises';
+import { chmod, mkdir, readFile, stat, writeFile } from 'node:fs/promises';
 import { delimiter, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { after, before, describe, it, test } from 'node:test';
 import type { StatusInfo } from '../../src/api.js';
 import {
@@ -26,6 +27,8 @@ import {
 
 const EXIT_FAILURE = 1;
 const EXIT_USAGE = 2;
+/** Compiled `sentinel-signaler` entry point. */
+const SIGNALER_BIN = fileURLToPath(new URL('../../src/cli/sentinel-signaler.js', import.meta.url));
 
 /** Common flags so an error case fails for its own reason only. */
 function nodeArgs(dataDir: string, port = 0): string[] {
@@ -85,6 +88,52 @@ describe('identity key file', () => {
   });
 });
 
+describe('unsafe key and data dir permissions', () => {
+  it('a 0644 key stops the node with one line naming the chmod that fixes it; the key is kept', async (t) => {
+    const procs = useProcs(t);
+    const dir = await procs.tempDir('loose-key');
+    const first = await procs.startNode({ dataDir: dir });
+    assert.equal((await first.stop()).code, 0);
+    const keyFile = join(dir, 'node.key');
+    const pem = await readFile(keyFile, 'utf8');
+    await chmod(keyFile, 0o644);
+
+    const r = await procs.runNode(nodeArgs(dir));
+    const line = assertOneLineFailure(r, EXIT_FAILURE, /is readable by others \(mode 0644\); run: chmod 600 /);
+    assert.ok(line.endsWith(`run: chmod 600 ${keyFile}`), line);
+    assert.equal(await readFile(keyFile, 'utf8'), pem);
+    assert.equal(existsSync(join(dir, 'control.sock')), false);
+
+    await chmod(keyFile, 0o600);
+    const again = await procs.startNode({ dataDir: dir });
+    assert.equal(again.id, first.id, 'the same identity once fixed');
+  });
+
+  it('a world-writable data dir stops the node with one line naming the chmod', async (t) => {
+    const procs = useProcs(t);
+    const dir = await procs.tempDir('open-dir');
+    await chmod(dir, 0o777);
+    const r = await procs.runNode(nodeArgs(dir));
+    const line = assertOneLineFailure(r, EXIT_FAILURE, /writable by everyone \(mode 0777\); run: chmod 700 /);
+    assert.ok(line.endsWith(`run: chmod 700 ${dir}`), line);
+    assert.equal(existsSync(join(dir, 'node.key')), false, 'no key was written into it');
+  });
+
+  it('the signaler applies the same rules to its data dir and key', async (t) => {
+    const procs = useProcs(t);
+    const dir = await procs.tempDir('signaler-dir');
+    await chmod(dir, 0o770);
+    const args = ['--data-dir', dir, '--port', '0', '--host', '127.0.0.1'];
+    const r1 = await runScript(SIGNALER_BIN, args);
+    assertOneLineFailure(r1, EXIT_FAILURE, /^sentinel-signaler: .*writable by its group \(mode 0770\); run: chmod 700 /);
+    await chmod(dir, 0o700);
+    await writeFile(join(dir, 'node.key'), 'not even a key', { mode: 0o640 });
+    await chmod(join(dir, 'node.key'), 0o640);
+    const r2 = await runScript(SIGNALER_BIN, args);
+    assertOneLineFailure(r2, EXIT_FAILURE, /readable by others \(mode 0640\); run: chmod 600 /);
+  });
+});
+
 describe('user errors', () => {
   const procs = new Procs();
   let a: NodeProc;
@@ -137,9 +186,19 @@ describe('user errors', () => {
   });
 
   it('sentinel send to an unknown id prefix', async () => {
-    const r = await runClient(a.dataDir, ['send', 'zzzzzzzz', 'x', '--json']);
+    const r = await runClient(a.dataDir, ['send', 'z'.repeat(16), 'x', '--json']);
     assertOneLineFailure(r, EXIT_FAILURE, /unknown/i);
     assert.equal(r.stdout, '');
+  });
+
+  it('sentinel send to a prefix that is too short, or not an id at all', async () => {
+    const short = await runClient(a.dataDir, ['send', 'zzzzz', 'x']);
+    assertOneLineFailure(short, EXIT_FAILURE, /too short.*at least 6/);
+    const noContact = await runClient(a.dataDir, ['send', 'zzzzzzzz', 'x']);
+    assertOneLineFailure(noContact, EXIT_FAILURE, /no contact matches "zzzzzzzz"; a peer that is not a contact needs at least 16 characters/);
+    const bad = await runClient(a.dataDir, ['send', 'bob\u001b]0;x\u0007', 'x']);
+    const line = assertOneLineFailure(bad, EXIT_FAILURE, /not a valid node id: "bob\\x1b\]0;x\\x07"/);
+    assert.ok(!line.includes('\u001b'), 'no ESC byte on the terminal');
   });
 
   it('sentinel with an unknown flag is a usage error', async () => {

@@ -81,8 +81,11 @@ describe('messaging between nodes', () => {
     await b.alias(a.identity.id.slice(0, 8), 'alice');
     assert.equal((await b.send('alice', 'by alias')).status, 'delivered');
     assert.equal(b.peers()[0]?.alias, 'alice');
-    await assert.rejects(b.send('zzzz', 'x'), (e: { code?: string }) => e.code === 'E_UNKNOWN_ID');
-    await assert.rejects(b.dial('zzzz'), (e: { code?: string }) => e.code === 'E_UNKNOWN_ID');
+    const unknown = 'z'.repeat(16);
+    await assert.rejects(b.send(unknown, 'x'), (e: { code?: string }) => e.code === 'E_UNKNOWN_ID');
+    await assert.rejects(b.dial(unknown), (e: { code?: string }) => e.code === 'E_UNKNOWN_ID');
+    // Too short to be taken for an id prefix (issue 8: no short prefix may pick a stranger).
+    await assert.rejects(b.send('zzzz', 'x'), (e: { code?: string }) => e.code === 'E_ID_TOO_SHORT');
     await assert.rejects(b.alias(a.identity.id, 'bad alias!'), (e: { code?: string }) => e.code === 'E_BAD_REQUEST');
   });
 });

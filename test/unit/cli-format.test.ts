@@ -2,16 +2,23 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { formatOptions, intOption, isEntryPoint, parseArgv } from '../../src/cli/args.js';
 import {
+  MAX_DETAIL_CHARS,
+  MAX_LABEL_CHARS,
   formatAgo,
+  formatDialResult,
   formatDuration,
   formatEvent,
+  formatHistoryLine,
+  formatPeers,
+  formatProgress,
+  formatStatus,
   formatTable,
   labeler,
-  printable,
   shortId,
 } from '../../src/cli/format.js';
+import { TEXT_INDENT } from '../../src/core/text.js';
 import { isSentinelError } from '../../src/errors.js';
-import { fakeId, fakePeer } from '../helpers/fake-node.js';
+import { FakeNode, fakeId, fakePeer } from '../helpers/fake-node.js';
 
 const OPTS = {
   'data-dir': { type: 'string', valueName: 'DIR', description: 'data dir' },
@@ -66,12 +73,6 @@ describe('formatOptions and isEntryPoint', () => {
 });
 
 describe('format helpers', () => {
-  it('printable neutralises escapes and bidi overrides but keeps newlines and unicode', () => {
-    assert.equal(printable('a\u001b[31mb\u0007'), 'a\\x1b[31mb\\x07');
-    assert.equal(printable('x\u202ey'), 'x\\x202ey');
-    assert.equal(printable('line1\r\nline2\ttab ✓ é'), 'line1\nline2 tab ✓ é');
-  });
-
   it('formatTable pads every column but the last', () => {
     assert.equal(formatTable(['A', 'BB', 'C'], [['xxx', 'y', 'z'], ['é', '', 'long last']]), 'A    BB  C\nxxx  y   z\né        long last');
   });
@@ -84,6 +85,8 @@ describe('format helpers', () => {
     assert.equal(shortId('abc'), 'abc');
     const label = labeler([fakePeer({ id: a, alias: 'al', name: 'Al' }), fakePeer({ id: b, name: 'B\u001b' })], c);
     assert.deepEqual([label(a), label(b), label(c), label(fakeId('d'))], ['al', 'B\\x1b', 'me', shortId(fakeId('d'))]);
+    const long = labeler([fakePeer({ id: a, name: 'n'.repeat(64) })]);
+    assert.equal(long(a), `${'n'.repeat(MAX_LABEL_CHARS - 1)}…`);
   });
 
   it('formats durations and ages', () => {
@@ -98,5 +101,75 @@ describe('format helpers', () => {
     const self = fakeId('self');
     const msg = { id: '1', from: self, to: fakeId('x'), text: 'mine', timestamp: 0, status: 'delivered' as const, request: false };
     assert.equal(formatEvent({ type: 'message', message: msg }, labeler([], self), self), null);
+  });
+});
+
+/** Any character a terminal would act on, or that starts a line. */
+const RAW_UNSAFE = /[\u0000-\u001f\u007f-\u009f\u2028\u2029\u202a-\u202e\u2066-\u2069]/;
+const OSC_TITLE = '\u001b]0;pwned\u0007';
+const FORGED = `\n[12:00:00] alice: forged${OSC_TITLE}\u202e`;
+
+describe('peer-controlled text in formatters', () => {
+  const self = fakeId('self');
+  const evil = fakeId('evil');
+  const peer = fakePeer({ id: evil, name: `Mallory${FORGED}`, alias: null, address: `10.0.0.9:7000${FORGED}` });
+  const label = labeler([peer], self);
+
+  it('a message text keeps its lines, each continuation indented, with no escape byte', () => {
+    const message = { id: '1', from: evil, to: self, text: `hi${FORGED}\nbye\r\n`, timestamp: 0, status: 'received' as const, request: false };
+    for (const out of [formatEvent({ type: 'message', message }, label, self) ?? '', formatHistoryLine(message, label, self)]) {
+      const lines = out.split('\n');
+      assert.equal(lines.length, 4, out);
+      // The name is escaped and cut at MAX_LABEL_CHARS.
+      assert.match(lines[0] ?? '', /^\[[\d: -]+\] Mallory\\n\[12:00:00\] alice: forg…: hi$/);
+      for (const line of lines.slice(1)) assert.ok(line.startsWith(TEXT_INDENT), line);
+      assert.equal(lines[1], `${TEXT_INDENT}[12:00:00] alice: forged\\x1b]0;pwned\\x07\\u202e`);
+      for (const line of lines) assert.doesNotMatch(line, RAW_UNSAFE);
+    }
+  });
+
+  it('names, addresses and reasons are one line each', () => {
+    const outs = [
+      formatEvent({ type: 'peer-connected', peer }, label, self) ?? '',
+      formatEvent({ type: 'peer-disconnected', id: evil, reason: `bye${FORGED}` }, label, self) ?? '',
+      formatEvent({ type: 'delivered', id: '1', to: evil }, label, self) ?? '',
+      formatProgress({ stage: 'connecting', message: `trying${FORGED}` }),
+      formatDialResult({ id: evil, address: `1.2.3.4:5${FORGED}`, method: 'outbound', ms: 3, existing: false }),
+    ];
+    for (const out of outs) {
+      assert.equal(out.split('\n').length, 1, out);
+      assert.doesNotMatch(out, RAW_UNSAFE);
+    }
+    assert.match(outs[1] ?? '', /disconnected: bye\\n\[12:00:00\] alice: forged\\x1b\]0;pwned\\x07\\u202e$/);
+  });
+
+  it('a reason is cut at MAX_DETAIL_CHARS', () => {
+    const out = formatEvent({ type: 'peer-disconnected', id: evil, reason: '\u001b'.repeat(2000) }, label, self) ?? '';
+    const reason = out.slice(out.indexOf('disconnected: ') + 'disconnected: '.length);
+    // 255 whole `\\x1b` escapes (1,020 characters) and the ellipsis: an escape is never cut.
+    assert.equal(reason, `${'\\x1b'.repeat(255)}…`);
+    assert.ok([...reason].length <= MAX_DETAIL_CHARS);
+  });
+
+  it('a peer table has one line per peer whatever the cells hold', () => {
+    const out = formatPeers([peer, fakePeer({ id: self, alias: `a\tb${OSC_TITLE}` })], ['id', 'alias', 'name', 'address', 'vpn'], 0);
+    const lines = out.split('\n');
+    assert.equal(lines.length, 3, out);
+    for (const line of lines) assert.doesNotMatch(line, RAW_UNSAFE);
+    assert.match(lines[2] ?? '', /a\\tb\\x1b\]0;pwned\\x07/);
+    assert.equal(formatTable(['A', 'B'], [['x\ny', 'z']]), 'A     B\nx\\ny  z');
+  });
+
+  it('status values and keys are one line each', () => {
+    const s = new FakeNode().status();
+    s.name = `n${FORGED}`;
+    s.holePunching.reason = `no${FORGED}`;
+    s.vpn.collisions = [{ peer: evil, address: `100.64.0.9${FORGED}`, heldBy: self }];
+    s.counters = { [`x${FORGED}`]: 1 };
+    const out = formatStatus(s);
+    for (const line of out.split('\n')) {
+      assert.doesNotMatch(line, RAW_UNSAFE);
+      assert.match(line, /^[a-z\\[\]0-9:;. ]+:\s/i, `every line is a key: ${line}`);
+    }
   });
 });

@@ -9,6 +9,7 @@ import { after, afterEach, before, beforeEach, describe, it } from 'node:test';
 import { main } from '../../src/cli/sentinel.js';
 import { controlSocketPath } from '../../src/control/protocol.js';
 import { startControlServer, type ControlServer } from '../../src/control/server.js';
+import { SentinelError } from '../../src/errors.js';
 import { FakeNode, fakeId, fakePeer } from '../helpers/fake-node.js';
 
 interface Run {
@@ -118,6 +119,48 @@ describe('sentinel --json', () => {
 
   it('alias prints {id, alias}', async () => {
     assert.deepEqual(await runJson('alias', BOB.slice(0, 10), 'bobby'), { id: BOB, alias: 'bobby' });
+  });
+});
+
+describe('peer-controlled text through sentinel', () => {
+  const EVIL = 'x\n[00:00:00] alice: forged\u001b]0;title\u0007\u009b2J\u202e\u2028end';
+  /** Bytes a terminal acts on, outside the line feeds that separate output lines. */
+  const RAW_UNSAFE = /[\u0000-\u0009\u000b-\u001f\u007f-\u009f\u2028\u2029\u202a-\u202e\u2066-\u2069]/;
+
+  beforeEach(() => {
+    node.peerList[0] = { ...(node.peerList[0] as (typeof node.peerList)[0]), name: EVIL, address: `10.0.0.2:7000${EVIL}` };
+  });
+
+  it('--json is exact (parses back to the very text) and inert on a terminal', async () => {
+    node.receive(ALICE, EVIL);
+    for (const command of ['history', 'peers']) {
+      const r = await run(command, '--json');
+      assert.equal(r.code, 0);
+      assert.doesNotMatch(r.stdout, RAW_UNSAFE, `${command} --json has no raw control`);
+      const doc = JSON.parse(r.stdout) as Array<{ text?: string; name?: string }>;
+      if (command === 'history') assert.equal(doc[0]?.text, EVIL);
+      else assert.equal(doc[0]?.name, EVIL);
+    }
+  });
+
+  it('human output escapes names, addresses and texts; a message keeps its lines, indented', async () => {
+    node.receive(ALICE, EVIL);
+    const peers = await run('peers');
+    assert.equal(peers.stdout.trimEnd().split('\n').length, 3, 'one line per peer');
+    assert.doesNotMatch(peers.stdout, RAW_UNSAFE);
+    const history = await run('history');
+    const lines = history.stdout.trimEnd().split('\n');
+    assert.equal(lines.length, 2);
+    assert.match(lines[0] as string, /^\[[^\]]+\] alice: x$/);
+    assert.equal(lines[1], '    [00:00:00] alice: forged\\x1b]0;title\\x07\\x9b2J\\u202e\\u2028end');
+    assert.doesNotMatch(history.stdout, RAW_UNSAFE);
+  });
+
+  it('an error quoting a peer\'s reason is one escaped line', async () => {
+    node.fail('dial', new SentinelError('E_DIAL_FAILED', `peer said GOAWAY 3: ${EVIL}`));
+    const r = await run('dial', 'x:1');
+    assertOneLineFailure(r, 1, /peer said GOAWAY 3: x\\n\[00:00:00\] alice: forged\\x1b\]0;title\\x07/);
+    assert.doesNotMatch(r.stderr, RAW_UNSAFE);
   });
 });
 

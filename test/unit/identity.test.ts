@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { generateKeyPairSync, X509Certificate } from 'node:crypto';
-import { mkdtemp, readFile, rm, stat, writeFile } from 'node:fs/promises';
+import { execFileSync } from 'node:child_process';
+import { chmod, chown, mkdtemp, readFile, rm, stat, symlink, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
@@ -17,7 +18,6 @@ import {
   nodeIdFromCertificate,
   nodeIdFromPublicKey,
   publicKeyFromNodeId,
-  resolveNodeId,
   selfSignedCertificateDer,
   verifySignature,
 } from '../../src/identity/index.js';
@@ -73,25 +73,6 @@ describe('node ids', () => {
   });
 });
 
-describe('prefix resolution', () => {
-  const known = ['abcdef' + 'a'.repeat(50), 'abcxyz' + 'a'.repeat(50), 'qqq' + 'a'.repeat(53)];
-  it('accepts a unique prefix, case-insensitively', () => {
-    assert.equal(resolveNodeId('QQ', known), known[2]);
-    assert.equal(resolveNodeId('abcd', known), known[0]);
-  });
-  it('lists matches for an ambiguous prefix', () => {
-    assert.throws(() => resolveNodeId('abc', known), (e) => isSentinelError(e, 'E_AMBIGUOUS_ID') && /abcdef/.test(e.message) && /abcxyz/.test(e.message));
-  });
-  it('rejects unknown and empty input', () => {
-    assert.throws(() => resolveNodeId('zz', known), (e) => isSentinelError(e, 'E_UNKNOWN_ID'));
-    assert.throws(() => resolveNodeId('  ', known), (e) => isSentinelError(e, 'E_UNKNOWN_ID'));
-  });
-  it('passes a valid full id through even when unknown', () => {
-    const id = generateIdentity().id;
-    assert.equal(resolveNodeId(id, known), id);
-  });
-});
-
 describe('certificates', () => {
   it('yields the node id of the key that signed it', () => {
     const ident = generateIdentity();
@@ -133,7 +114,86 @@ describe('key file', () => {
   it('is an error when it holds a non-Ed25519 key', async () => {
     const dir = await tempDir();
     const { privateKey } = generateKeyPairSync('x25519');
-    await writeFile(join(dir, KEY_FILE), privateKey.export({ type: 'pkcs8', format: 'pem' }));
+    await writeFile(join(dir, KEY_FILE), privateKey.export({ type: 'pkcs8', format: 'pem' }), { mode: 0o600 });
     await assert.rejects(loadOrCreateIdentity(dir), (e) => isSentinelError(e, 'E_KEY_CORRUPT'));
+  });
+});
+
+describe('key file permissions', () => {
+  const OTHER_UID = 65534;
+  const isRoot = process.geteuid?.() === 0;
+  const NOT_ROOT = 'needs root (chown to another user); the pure rules in data-dir.test.ts cover it';
+
+  /** A data dir holding a valid key with `mode`; returns the dir, the key path and its id. */
+  async function withKey(mode: number): Promise<{ dir: string; file: string; id: string; pem: string }> {
+    const dir = await tempDir();
+    const { identity } = await loadOrCreateIdentity(dir);
+    const file = join(dir, KEY_FILE);
+    await chmod(file, mode);
+    return { dir, file, id: identity.id, pem: identity.keyPem };
+  }
+
+  it('refuses a 0644 key with the chmod that fixes it, and leaves it as it was', async () => {
+    const { dir, file, id, pem } = await withKey(0o644);
+    await assert.rejects(loadOrCreateIdentity(dir), (e) => {
+      assert.ok(isSentinelError(e, 'E_KEY_PERMISSIONS'));
+      assert.ok(e.message.endsWith(`${file} is readable by others (mode 0644); run: chmod 600 ${file}`), e.message);
+      return true;
+    });
+    assert.equal(await readFile(file, 'utf8'), pem);
+    assert.equal((await stat(file)).mode & 0o777, 0o644, 'not silently fixed');
+    await chmod(file, 0o600);
+    assert.equal((await loadOrCreateIdentity(dir)).identity.id, id, 'the same identity once fixed');
+  });
+
+  it('refuses every group or other bit, accepts 0600 and 0400', async () => {
+    for (const mode of [0o640, 0o604, 0o660, 0o606, 0o610, 0o601]) {
+      const { dir } = await withKey(mode);
+      await assert.rejects(loadOrCreateIdentity(dir), (e) => isSentinelError(e, 'E_KEY_PERMISSIONS'), `mode ${mode.toString(8)}`);
+    }
+    for (const mode of [0o600, 0o400]) {
+      const { dir, id } = await withKey(mode);
+      assert.equal((await loadOrCreateIdentity(dir)).identity.id, id);
+    }
+  });
+
+  it('refuses a key that is a symbolic link, even to a private key file, and a dangling link', async () => {
+    const { file: target } = await withKey(0o600);
+    const dir = await tempDir();
+    await symlink(target, join(dir, KEY_FILE));
+    await assert.rejects(loadOrCreateIdentity(dir), (e) => isSentinelError(e, 'E_KEY_PERMISSIONS') && /symbolic link/.test(e.message));
+    const dangling = await tempDir();
+    await symlink(join(dangling, 'nowhere'), join(dangling, KEY_FILE));
+    await assert.rejects(loadOrCreateIdentity(dangling), (e) => isSentinelError(e, 'E_KEY_PERMISSIONS'));
+    assert.ok((await stat(join(dangling, KEY_FILE)).catch(() => undefined)) === undefined, 'no key was created through the link');
+  });
+
+  it('refuses a FIFO named node.key without blocking on it', async (t) => {
+    const dir = await tempDir();
+    try {
+      execFileSync('mkfifo', ['-m', '600', join(dir, KEY_FILE)]);
+    } catch {
+      t.skip('mkfifo is not available');
+      return;
+    }
+    await assert.rejects(loadOrCreateIdentity(dir), (e) => isSentinelError(e, 'E_KEY_CORRUPT') && /not a regular file/.test(e.message));
+  });
+
+  it('refuses a key owned by another user', { skip: isRoot ? false : NOT_ROOT }, async () => {
+    const { dir, file } = await withKey(0o600);
+    await chown(file, OTHER_UID, OTHER_UID);
+    await assert.rejects(loadOrCreateIdentity(dir), (e) => {
+      assert.ok(isSentinelError(e, 'E_KEY_PERMISSIONS'));
+      assert.ok(e.message.endsWith(`${file} is owned by uid ${OTHER_UID}, not by the user running this (uid 0); run: chown 0 ${file}`), e.message);
+      return true;
+    });
+  });
+
+  it('as root under sudo, uses the invoking user\'s key; as a user, a root-owned one', { skip: isRoot ? false : NOT_ROOT }, async () => {
+    const { dir, file, id } = await withKey(0o600);
+    await chown(file, OTHER_UID, OTHER_UID);
+    assert.equal((await loadOrCreateIdentity(dir, { uid: 0, sudoUid: OTHER_UID })).identity.id, id);
+    await chown(file, 0, 0);
+    assert.equal((await loadOrCreateIdentity(dir, { uid: 1000 })).identity.id, id);
   });
 });

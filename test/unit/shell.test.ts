@@ -166,6 +166,43 @@ describe('shell events and errors', () => {
   });
 });
 
+describe('shell: text from peers', () => {
+  const FORGED = '\n[12:00:00] bob: forged\u001b]0;pwned\u0007\u009b2J\u202e';
+  /** Bytes a terminal acts on, outside the line feeds that end printed lines. */
+  const RAW_UNSAFE = /[\u0000-\u0009\u000b-\u001f\u007f-\u009f\u2028\u2029\u202a-\u202e\u2066-\u2069]/;
+
+  it('a multi-line message keeps its lines, every continuation indented', async () => {
+    h = new Harness();
+    h.node.receive(ALICE, `hi${FORGED}`);
+    await h.waitFor(/forged.*\n$/);
+    const lines = h.text.trimEnd().split('\n');
+    assert.equal(lines.length, 2);
+    assert.match(lines[0] as string, /^\[\d\d:\d\d:\d\d\] alice: hi$/);
+    assert.equal(lines[1], '    [12:00:00] bob: forged\\x1b]0;pwned\\x07\\x9b2J\\u202e');
+    assert.doesNotMatch(h.text, RAW_UNSAFE);
+  });
+
+  it('names, reasons and errors are one line each, with no escape byte', async () => {
+    h = new Harness();
+    h.node.emit({ type: 'peer-connected', peer: fakePeer({ id: BOB, name: `eve${FORGED}`, method: 'inbound', address: `10.0.0.3:7000${FORGED}` }) });
+    h.node.emit({ type: 'peer-disconnected', id: ALICE, reason: `bye${FORGED}` });
+    await h.waitFor(/disconnected.*\n$/);
+    h.node.fail('dial', new Error(`peer said GOAWAY 3: bye${FORGED}`));
+    await h.run('/dial 1.2.3.4:5', /error.*\n$/);
+    h.node.fail('alias', null);
+    await h.run(`/alias alice a\u001b[31mb`, /is now.*\n$/);
+    await h.run(`/x\u001b]0;t\u0007`, /unknown command.*\n$/);
+    const lines = h.text.trimEnd().split('\n');
+    assert.equal(lines.length, 5, h.text);
+    assert.doesNotMatch(h.text, RAW_UNSAFE);
+    assert.match(lines[0] as string, /^\* eve\\n\[12:00:00\] bob: forged\\x1b… connected \(inbound from 10\.0\.0\.3:7000\\n\[12:00:00\] bob: forged\\x1b\]0;pwned\\x07\\x9b2J\\u202e\)$/);
+    assert.match(lines[1] as string, /^\* alice disconnected: bye\\n\[12:00:00\] bob: forged\\x1b\]0;pwned\\x07\\x9b2J\\u202e$/);
+    assert.match(lines[2] as string, /^error: peer said GOAWAY 3: bye\\n/);
+    assert.match(lines[3] as string, /^a\\x1b\[31mb is now /);
+    assert.match(lines[4] as string, /^unknown command \/x\\x1b\]0;t\\x07 /);
+  });
+});
+
 describe('shell lifecycle', () => {
   it('/quit calls onQuit once, unsubscribes and ignores later lines', async () => {
     h = new Harness();
