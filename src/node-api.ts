@@ -224,8 +224,8 @@ export class NodeFacade implements NodeApi {
 
   async accept(target: string): Promise<TrustChange> {
     const id = this.resolve(target);
-    await this.setTrust(id, 'contact');
-    return { id, trust: 'contact', requests: await this.d.messenger.acceptFrom(id) };
+    if (id === this.d.identity.id) throw new SentinelError('E_BAD_REQUEST', 'this node is not a peer');
+    return { id, trust: 'contact', requests: await this.setTrust(id, 'contact') };
   }
 
   async block(target: string): Promise<TrustChange> {
@@ -265,16 +265,15 @@ export class NodeFacade implements NodeApi {
     return resolveNodeId(text, { contacts, others });
   }
 
-  /** Records a user decision and tells every service that acts on it. */
-  private async setTrust(id: NodeId, trust: Trust): Promise<void> {
-    if (this.d.directory.trustOf(id) === trust) return;
-    await this.d.directory.setTrust(id, trust);
-    await this.afterTrust(id, trust);
+  /** Records a user decision and tells every service that acts on it. Resolves with the requests accepted. */
+  private async setTrust(id: NodeId, trust: Trust): Promise<number> {
+    if (this.d.directory.trustOf(id) !== trust) await this.d.directory.setTrust(id, trust);
+    return this.afterTrust(id, trust);
   }
 
-  private async afterTrust(id: NodeId, trust: Trust): Promise<void> {
+  private async afterTrust(id: NodeId, trust: Trust): Promise<number> {
     this.d.manager.retrust(id);
-    // A new contact's waiting requests become ordinary messages.
-    if (trust === 'contact' && this.d.messenger.quota.usage(id).count > 0) await this.d.messenger.acceptFrom(id);
+    // A contact's waiting requests become ordinary messages.
+    return trust === 'contact' && this.d.messenger.quota.usage(id).count > 0 ? this.d.messenger.acceptFrom(id) : 0;
   }
 }

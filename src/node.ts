@@ -362,9 +362,9 @@ function build(
     log,
     addresses: () => ({ public: signaler()?.observed ? [signaler()?.observed as { host: string; port: number }] : [], local: localEndpoints(port(), opts.host) }),
     connected: () => manager.sessions(),
-    // Addresses of peers we already know; the book keeps the rest (bounded) for --min-peers.
+    // Hearsay: remembered while the stranger table has room, never instead of a peer we met.
     onLearned: (id, endpoints) => {
-      if (directory.get(id)) directory.observe(id, { learned: endpoints.map((e) => T.formatHostPort(e.host, e.port)), source: 'gossip' });
+      directory.observe(id, { learned: endpoints.map((e) => T.formatHostPort(e.host, e.port)), source: 'gossip', ifRoom: true });
     },
     keep: (id) => directory.isContact(id),
     ...(opts.gossipIntervalMs !== undefined ? { intervalMs: opts.gossipIntervalMs } : {}),
@@ -376,7 +376,7 @@ function build(
     clock,
     counters,
     log,
-    punch: () => puncher() ?? (signaler() === undefined ? 'no signaler' : native.ok ? 'signaler not ready' : native.reason),
+    punch: () => (signaler() === undefined ? 'no signaler' : !native.ok ? native.reason : (puncher() ?? 'signaler not started')),
   });
   const membership = new Membership({
     directory,

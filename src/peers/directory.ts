@@ -60,6 +60,11 @@ export interface Observation {
   source?: PeerSource;
   /** It was seen now (a session came up or went down). */
   seen?: boolean;
+  /**
+   * Only hearsay (gossip): a stranger not yet remembered is added only while there is room,
+   * never by forgetting another, so a flood of records cannot push out peers we met.
+   */
+  ifRoom?: boolean;
 }
 
 export class PeerDirectory {
@@ -172,13 +177,17 @@ export class PeerDirectory {
 
   /**
    * Records what was observed about `id` (kept in memory now, saved lazily). A stranger not
-   * yet remembered is added, forgetting the least recently seen one when full. Returns false
-   * for a blocked peer (nothing recorded).
+   * yet remembered is added, forgetting the least recently seen one when full (unless
+   * `ifRoom`). Returns false when nothing was recorded (a blocked peer, or no room).
    */
   observe(id: NodeId, seen: Observation): boolean {
     let rec = this.records.get(id);
     if (rec?.trust === 'blocked') return false;
     if (!rec) {
+      if (seen.ifRoom && this.strangers.size >= this.limits.maxStrangers) {
+        this.opts.counters.inc('peers.hearsay_not_kept');
+        return false;
+      }
       // Remembered from now on (the TTL counts from here even if it was not "seen").
       rec = { ...blank(id), lastSeen: this.opts.clock.now() };
       this.records.set(id, rec);

@@ -64,16 +64,24 @@ test('messages sent while the peer is down arrive once, in order, after it resta
   );
   assert.deepEqual(onB.map((m) => m.id), ids);
 
-  const expectOnA = (h: HistoryEntry[]): void => {
+  // B dialed A: to A, B is a stranger, so its messages wait as message requests.
+  const expectOnA = (h: HistoryEntry[], status: HistoryEntry['status']): void => {
     assert.deepEqual(h.map((m) => m.text), ['m0', 'm1', 'm2', 'm3'], 'in order, exactly once');
     assert.deepEqual(h.map((m) => m.id), ids);
-    assert.ok(h.every((m) => m.status === 'received' && m.from === b.id && m.to === idA));
+    assert.ok(h.every((m) => m.status === status && m.from === b.id && m.to === idA), JSON.stringify(h.map((m) => m.status)));
   };
-  expectOnA(await clientJson<HistoryEntry[]>(a.dataDir, ['history', b.id]));
+  expectOnA(await clientJson<HistoryEntry[]>(a.dataDir, ['history', b.id]), 'request');
+
+  // The requests survive a restart too; accepting B turns them into messages, durably.
+  assert.equal((await a.stop()).code, 0);
+  a = await procs.startNode({ dataDir: dirA, port });
+  expectOnA(await clientJson<HistoryEntry[]>(a.dataDir, ['history', b.id]), 'request');
+  await clientJson(a.dataDir, ['accept', b.id]);
+  expectOnA(await clientJson<HistoryEntry[]>(a.dataDir, ['history', b.id]), 'received');
 
   // And the history is on disk, not only in memory.
   assert.equal((await a.stop()).code, 0);
   a = await procs.startNode({ dataDir: dirA, port });
   assert.equal(a.id, idA);
-  expectOnA(await clientJson<HistoryEntry[]>(a.dataDir, ['history', b.id]));
+  expectOnA(await clientJson<HistoryEntry[]>(a.dataDir, ['history', b.id]), 'received');
 });

@@ -1,11 +1,13 @@
 /**
  * Two real `sentinel-node` processes on loopback, driven through the `sentinel` client:
- * dial by host:port, peer listings on both sides, messages both ways.
+ * dial by host:port, peer listings on both sides, messages both ways. B dials A, so A is
+ * B's contact while B is a stranger to A: B's first message is a message request on A
+ * until A accepts B.
  */
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
-import type { DialResult, HistoryEntry, PeerInfo, SendResult } from '../../src/api.js';
-import { Procs, binariesBuilt, clientJson, waitUntil, type NodeProc } from '../helpers/procs.js';
+import type { DialResult, HistoryEntry, PeerInfo, RequestSummary, SendResult, TrustChange } from '../../src/api.js';
+import { Procs, binariesBuilt, clientJson, runClient, waitUntil, type NodeProc } from '../helpers/procs.js';
 
 const PREFIX_LENGTH = 8;
 
@@ -70,18 +72,30 @@ describe('two nodes over loopback', () => {
     assert.equal(typeof onA.lastSeen, 'number');
   });
 
-  it('a message from B (to a prefix of A’s id) is received on A and delivered on B', async () => {
+  it('a message from B (to a prefix of A’s id) is a message request on A until A accepts B', async () => {
     const sent = await clientJson<SendResult>(b.dataDir, ['send', a.id.slice(0, PREFIX_LENGTH), 'hello']);
     assert.equal(sent.to, a.id);
     assert.match(sent.id, /^[0-9a-f]+$/);
 
-    const onA = await historyShows(a, b.id, sent.id, 'received');
+    const onA = await historyShows(a, b.id, sent.id, 'request');
     const copies = onA.filter((m) => m.id === sent.id);
     assert.equal(copies.length, 1);
-    assert.deepEqual({ from: copies[0]?.from, to: copies[0]?.to, text: copies[0]?.text }, { from: b.id, to: a.id, text: 'hello' });
-
+    assert.deepEqual({ from: copies[0]?.from, to: copies[0]?.to, text: copies[0]?.text, request: copies[0]?.request }, { from: b.id, to: a.id, text: 'hello', request: true });
     const onB = await historyShows(b, a.id, sent.id, 'delivered');
-    assert.equal(onB.filter((m) => m.id === sent.id).length, 1);
+    assert.equal(onB.filter((m) => m.id === sent.id).length, 1, 'a stored request is delivered');
+
+    const peersOfA = await clientJson<PeerInfo[]>(a.dataDir, ['peers']);
+    assert.equal(peersOfA.find((p) => p.id === b.id)?.trust, 'stranger');
+    assert.deepEqual((await clientJson<RequestSummary[]>(a.dataDir, ['requests'])).map((r) => [r.peer, r.count]), [[b.id, 1]]);
+    // A stranger's id needs 16 characters at least.
+    const short = await runClient(a.dataDir, ['send', b.id.slice(0, PREFIX_LENGTH), 'hi']);
+    assert.equal(short.code, 1);
+    assert.match(short.stderr, /E_ID_TOO_SHORT|at least 16/);
+
+    const accepted = await clientJson<TrustChange>(a.dataDir, ['accept', b.id]);
+    assert.deepEqual(accepted, { id: b.id, trust: 'contact', requests: 1 });
+    await historyShows(a, b.id, sent.id, 'received');
+    assert.deepEqual(await clientJson<RequestSummary[]>(a.dataDir, ['requests']), []);
   });
 
   it('a message from A back to B arrives too (several words, non-ASCII)', async () => {

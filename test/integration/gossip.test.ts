@@ -4,7 +4,7 @@ import tls from 'node:tls';
 import { after, describe, it } from 'node:test';
 import { generateIdentity } from '../../src/identity/index.js';
 import { signRecord } from '../../src/gossip/index.js';
-import { encodeFrame, encodeGossipPush, FrameType } from '../../src/wire/index.js';
+import { encodeFrame, encodeGossipPush, encodeHello, FrameType } from '../../src/wire/index.js';
 import { testnet, waitFor } from '../helpers/testnet.js';
 
 const net0 = testnet();
@@ -28,8 +28,12 @@ describe('gossip', () => {
     await a.close();
     a = await net0.node({ ...FAST, dataDir: dirA });
     assert.ok(a.peers().some((p) => p.id === c.identity.id), 'still known after a restart');
-    const r = await a.dial(c.identity.id.slice(0, 10));
+    assert.equal(a.peers().find((p) => p.id === c.identity.id)?.trust, 'stranger');
+    // C is a stranger to A: a short prefix is not enough, 16 characters are.
+    await assert.rejects(a.dial(c.identity.id.slice(0, 10)), { code: 'E_ID_TOO_SHORT' });
+    const r = await a.dial(c.identity.id.slice(0, 16));
     assert.equal(r.id, c.identity.id);
+    assert.equal(a.peers().find((p) => p.id === c.identity.id)?.trust, 'contact', 'dialed by the user: now a contact');
   });
 
   it('rejects and counts forged, expired, replayed and unsigned records pushed by a peer', async () => {
@@ -46,6 +50,7 @@ describe('gossip', () => {
     const sock = tls.connect({ host: '127.0.0.1', port: a.port, key: mallory.keyPem, cert: mallory.certPem, rejectUnauthorized: false, ALPNProtocols: ['sentinel/1'] });
     sock.on('error', () => {});
     await new Promise((r) => sock.once('secureConnect', r));
+    sock.write(encodeFrame(FrameType.HELLO, encodeHello({ listenPort: 0, name: '' })));
     sock.write(encodeFrame(FrameType.GOSSIP_PUSH, encodeGossipPush([good, forged, expired, unsigned])));
     sock.write(encodeFrame(FrameType.GOSSIP_PUSH, encodeGossipPush([good]))); // replay: same seq
     await waitFor(() => (a.status().counters['gossip.replayed'] ?? 0) >= 1, 3_000, 'replay counted');

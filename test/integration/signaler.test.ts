@@ -7,7 +7,7 @@ import { createLogger } from '../../src/log.js';
 import { loadNative } from '../../src/native/index.js';
 import { SignalerServer } from '../../src/signaler/index.js';
 import net from 'node:net';
-import { encodeFrame, encodeLookup, encodePunchRequest, encodeRegister, FrameType, FrameDecoder, decodeSignalError, decodeRegistered } from '../../src/wire/index.js';
+import { encodeFrame, encodeHello, encodeLookup, encodePunchRequest, encodeRegister, FrameType, FrameDecoder, decodeSignalError, decodeRegistered } from '../../src/wire/index.js';
 import { SIGNAL_MAX_PAYLOAD, REGISTER_RATE, REQUEST_RATE } from '../../src/signaler/index.js';
 import { startNode } from '../../src/node.js';
 import { testnet, waitFor } from '../helpers/testnet.js';
@@ -37,7 +37,8 @@ function rawClient(port: number) {
   sock.on('data', (d: Buffer) => frames.push(...dec.push(d)));
   sock.on('error', () => {});
   const closed = new Promise<void>((r) => sock.on('close', () => r()));
-  const ready = new Promise<void>((r) => sock.once('secureConnect', () => r()));
+  // Like a real client, HELLO first (anything else first is a protocol violation).
+  const ready = new Promise<void>((r) => sock.once('secureConnect', () => (sock.write(encodeFrame(FrameType.HELLO, encodeHello({ listenPort: 0, name: '' }))), r())));
   return { id, sock, frames, closed, ready, send: (type: number, p: Buffer) => sock.write(encodeFrame(type, p)) };
 }
 
@@ -96,6 +97,7 @@ describe('signaler', () => {
     const c2 = tls.connect({ host: '127.0.0.1', port: sig.port, key: c1.id.keyPem, cert: c1.id.certPem, rejectUnauthorized: false, ALPNProtocols: ['sentinel/1'] });
     c2.on('error', () => {});
     await new Promise((r) => c2.once('secureConnect', r));
+    c2.write(encodeFrame(FrameType.HELLO, encodeHello({ listenPort: 0, name: '' })));
     c2.write(encodeFrame(FrameType.REGISTER, encodeRegister({ listenPort: 2222, local: [] })));
     await c1.closed;
     await waitFor(() => sig.lookup(c1.id.id)?.listenPort === 2222, 3_000, 'replaced');
@@ -158,7 +160,7 @@ describe('signaler', () => {
     await waitFor(() => second.frames.some((f) => f.type === FrameType.REGISTERED), 3_000, 'second registered');
     const third = rawClient(sig.port);
     await third.closed;
-    assert.equal(sig.counters.get('inbound_refused.sessions_limit'), 1);
+    assert.equal(sig.counters.get('inbound_refused.sessions_per_ip'), 1);
     // Handshake time: a TCP client that never starts TLS is dropped.
     c.sock.destroy();
     second.sock.destroy();

@@ -10,7 +10,7 @@ import { after, describe, it } from 'node:test';
 import { isSentinelError, errorCode } from '../../src/errors.js';
 import { generateIdentity, selfSignedCertificateDer, type Identity } from '../../src/identity/index.js';
 import type { SentinelNode } from '../../src/node.js';
-import { encodeFrame, FrameType } from '../../src/wire/index.js';
+import { encodeFrame, encodeHello, encodePing, FrameType } from '../../src/wire/index.js';
 import { nextEvent, testnet, waitFor } from '../helpers/testnet.js';
 
 const net0 = testnet();
@@ -150,11 +150,15 @@ describe('malformed input', () => {
     await stillServes(a);
   });
 
+  const hello = encodeFrame(FrameType.HELLO, encodeHello({ listenPort: 0, name: 'raw' }));
   for (const [label, bytes, code] of [
     ['garbage frame bytes', Buffer.from('00000004ff01deadbeef', 'hex'), 'E_FRAME_VERSION'],
     ['an oversized length prefix', Buffer.from('7fffffff0101', 'hex'), 'E_FRAME_TOO_LARGE'],
-    ['an unknown critical frame type', encodeFrame(0x7f, Buffer.alloc(3)), 'E_FRAME_UNKNOWN_TYPE'],
+    ['an unknown critical frame type', Buffer.concat([hello, encodeFrame(0x7f, Buffer.alloc(3))]), 'E_FRAME_UNKNOWN_TYPE'],
     ['a malformed HELLO', encodeFrame(FrameType.HELLO, Buffer.from([0, 1, 200])), 'E_PAYLOAD_MALFORMED'],
+    ['a CHAT before HELLO', encodeFrame(FrameType.CHAT, Buffer.alloc(200)), 'E_PROTOCOL'],
+    ['a second HELLO', Buffer.concat([hello, hello]), 'E_PROTOCOL'],
+    ['a PING flood', Buffer.concat([hello, ...Array.from({ length: 50 }, (_, i) => encodeFrame(FrameType.PING, encodePing({ nonce: BigInt(i) })))]), 'E_PROTOCOL'],
   ] as const) {
     it(`${label} from an authenticated peer closes that session only`, async () => {
       const a = await net0.node();
@@ -179,6 +183,7 @@ describe('malformed input', () => {
       a.port,
       idOpts(evil),
       (s) => {
+        s.write(encodeFrame(FrameType.HELLO, encodeHello({ listenPort: 0, name: '' })));
         s.write(encodeFrame(0x90, Buffer.from('future')));
         setTimeout(() => {
           ok = a.peers().some((p) => p.id === evil.id && p.connected);
@@ -240,7 +245,7 @@ describe('sessions', () => {
     const mute = generateIdentity();
     const started = Date.now();
     const down = nextEvent(a, (e) => e.type === 'peer-disconnected' && e.id === mute.id, 3_000);
-    const r = rawTls(a.port, idOpts(mute), () => {}, 3_000);
+    const r = rawTls(a.port, idOpts(mute), (s) => s.write(encodeFrame(FrameType.HELLO, encodeHello({ listenPort: 0, name: '' }))), 3_000);
     const ev = await down;
     assert.equal(ev.type, 'peer-disconnected');
     assert.match(ev.type === 'peer-disconnected' ? ev.reason : '', /nothing heard/);

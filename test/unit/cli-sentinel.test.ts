@@ -89,7 +89,7 @@ describe('sentinel --json', () => {
     const peers = (await runJson('peers')) as Array<Record<string, unknown>>;
     assert.equal(peers.length, 2);
     for (const p of peers) {
-      assert.deepEqual(Object.keys(p).sort(), ['address', 'alias', 'connected', 'id', 'lastSeen', 'learnedFrom', 'method', 'name', 'path', 'rttMs', 'vpn']);
+      assert.deepEqual(Object.keys(p).sort(), ['address', 'alias', 'connected', 'id', 'lastSeen', 'learnedFrom', 'method', 'name', 'path', 'rttMs', 'trust', 'vpn']);
     }
     assert.equal(peers[0]?.id, ALICE);
   });
@@ -112,9 +112,30 @@ describe('sentinel --json', () => {
     const all = (await runJson('history')) as Array<{ text: string }>;
     assert.deepEqual(all.map((m) => m.text), ['one', 'two']);
     const last = (await runJson('history', 'alice', '--limit', '1')) as Array<Record<string, unknown>>;
-    assert.deepEqual(Object.keys(last[0] ?? {}).sort(), ['from', 'id', 'status', 'text', 'timestamp', 'to']);
+    assert.deepEqual(Object.keys(last[0] ?? {}).sort(), ['from', 'id', 'request', 'status', 'text', 'timestamp', 'to']);
     assert.equal(last[0]?.text, 'two');
     assert.deepEqual(node.callsOf('history').at(-1), ['alice', 1]);
+    const page = (await runJson('history', '--before', String(last[0]?.id))) as Array<{ text: string }>;
+    assert.deepEqual(page.map((m) => m.text), ['one'], 'the page before the given message');
+    const usage = await run('history', '--limit', '5000');
+    assert.equal(usage.code, 2, 'a limit over the page cap is a usage error');
+  });
+
+  it('marks message requests, lists them, and accepts or blocks their senders', async () => {
+    const stranger = fakeId('stranger');
+    node.peerList.push(fakePeer({ id: stranger, trust: 'stranger' }));
+    node.receive(stranger, 'hello from nobody', true);
+    node.receive(stranger, 'second', true);
+    const h = (await runJson('history')) as Array<{ text: string; request: boolean; status: string }>;
+    assert.deepEqual(h.filter((m) => m.request).map((m) => [m.text, m.status]), [['hello from nobody', 'request'], ['second', 'request']]);
+    const text = await run('history');
+    assert.match(text.stdout, /request from /);
+    const reqs = (await runJson('requests')) as Array<{ peer: string; count: number; preview: string }>;
+    assert.deepEqual(reqs.map((r) => [r.peer, r.count, r.preview]), [[stranger, 2, 'hello from nobody']]);
+    assert.deepEqual(await runJson('accept', stranger), { id: stranger, trust: 'contact', requests: 2 });
+    assert.deepEqual(await runJson('requests'), []);
+    assert.deepEqual(await runJson('block', stranger), { id: stranger, trust: 'blocked', requests: 0 });
+    assert.deepEqual(await runJson('unblock', stranger), { id: stranger, trust: 'stranger', requests: 0 });
   });
 
   it('alias prints {id, alias}', async () => {

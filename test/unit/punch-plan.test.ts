@@ -4,6 +4,7 @@ import { describe, it } from 'node:test';
 import { isSentinelError } from '../../src/errors.js';
 import { generateIdentity } from '../../src/identity/index.js';
 import { natKind, planPunch, PROBE_COUNT, punchRole, randomPorts, runPunch, SPRAY_COUNT, type PunchIo } from '../../src/punch/index.js';
+import { MAX_LOCAL_CANDIDATES } from '../../src/punch/guard.js';
 import type { Clock } from '../../src/transport/index.js';
 import type { PunchStart } from '../../src/wire/index.js';
 
@@ -32,9 +33,24 @@ describe('planPunch', () => {
     assert.equal(p.impossible, null);
     assert.equal(p.peer, peer.id);
   });
-  it('same NAT: local addresses first', () => {
-    const p = planPunch(start({ sameNat: true }), 0, easySelf);
+  it('same NAT: local addresses on our own links first, at most MAX_LOCAL_CANDIDATES', () => {
+    const onLink = (h: string): boolean => h.startsWith('192.168.2.');
+    const p = planPunch(start({ sameNat: true }), 0, { ...easySelf, onLink });
     assert.deepEqual(p.candidates.map((c) => c.host), ['192.168.2.10', '203.0.113.20']);
+    const many = Array.from({ length: 16 }, (_, i) => ({ host: `192.168.2.${i + 1}`, port: 8443 }));
+    const capped = planPunch(start({ sameNat: true, local: many }), 0, { ...easySelf, onLink });
+    assert.equal(capped.candidates.length, MAX_LOCAL_CANDIDATES + 1, 'locals are capped, the public endpoint stays');
+  });
+  it('same NAT: reported local addresses off our links are never dialed (reflection)', () => {
+    const victim = [{ host: '198.51.100.99', port: 22 }, { host: '10.9.9.9', port: 80 }];
+    const p = planPunch(start({ sameNat: true, local: victim }), 0, { ...easySelf, onLink: (h) => h.startsWith('192.168.') });
+    assert.deepEqual(p.candidates.map((c) => c.host), ['203.0.113.20']);
+    const noCheck = planPunch(start({ sameNat: true, local: victim }), 0, easySelf);
+    assert.deepEqual(noCheck.candidates.map((c) => c.host), ['203.0.113.20'], 'without an on-link test nothing local is dialed');
+  });
+  it('different NATs: the reported locals are ignored', () => {
+    const p = planPunch(start({ sameNat: false }), 0, { ...easySelf, onLink: () => true });
+    assert.deepEqual(p.candidates.map((c) => c.host), ['203.0.113.20']);
   });
   it('hard x hard: impossible, with the reason', () => {
     const p = planPunch(start({ public: { host: '203.0.113.20', port: 40000 } }), 0, hardSelf);

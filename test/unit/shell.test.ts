@@ -130,10 +130,17 @@ describe('shell plain lines', () => {
     assert.ok(!h.text.includes('nobody'), 'no complaint when someone is connected');
   });
 
-  it('says so when nobody is connected', async () => {
+  it('says so when no contact is connected', async () => {
     h = new Harness();
     h.node.peerList = [];
-    assert.match(await h.run('anyone there?', /\n/), /^nobody is connected/);
+    assert.match(await h.run('anyone there?', /\n/), /^no contact is connected/);
+    assert.deepEqual(h.node.callsOf('broadcast'), []);
+  });
+
+  it('plain text never goes out when only strangers are connected', async () => {
+    h = new Harness();
+    h.node.peerList = [fakePeer({ id: fakeId('stranger'), trust: 'stranger' })];
+    assert.match(await h.run('hello?', /\n/), /^no contact is connected/);
     assert.deepEqual(h.node.callsOf('broadcast'), []);
   });
 });

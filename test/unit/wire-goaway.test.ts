@@ -8,7 +8,7 @@ const malformed = (err: unknown) => isSentinelError(err, 'E_PAYLOAD_MALFORMED');
 
 describe('GOAWAY codec', () => {
   it('has the assigned codes', () => {
-    assert.deepEqual({ ...GoawayCode }, { NORMAL: 1, DUPLICATE: 2, PROTOCOL_ERROR: 3, TIMEOUT: 4, SHUTDOWN: 5 });
+    assert.deepEqual({ ...GoawayCode }, { NORMAL: 1, DUPLICATE: 2, PROTOCOL_ERROR: 3, TIMEOUT: 4, SHUTDOWN: 5, BUSY: 6, REFUSED: 7 });
     assert.equal(goawayCodeName(5), 'SHUTDOWN');
     assert.equal(goawayCodeName(0x1234), undefined);
   });

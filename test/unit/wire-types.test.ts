@@ -9,7 +9,7 @@ describe('frame types', () => {
       {
         HELLO: 0x01, PING: 0x02, PONG: 0x03, GOAWAY: 0x04, CHAT: 0x10, ACK: 0x11,
         REGISTER: 0x20, REGISTERED: 0x21, LOOKUP: 0x22, LOOKUP_RESULT: 0x23, PUNCH_REQUEST: 0x24, PUNCH_START: 0x25, SIGNAL_ERROR: 0x26,
-        PACKETS: 0x30, VPN_ADDR: 0x31, GOSSIP_PUSH: 0x80, GOSSIP_PULL_REPLY: 0x81,
+        PACKETS: 0x30, VPN_ADDR: 0x31, GOSSIP_PUSH: 0x80, GOSSIP_PULL_REPLY: 0x81, CHAT_REFUSED: 0x82,
       },
     );
   });
@@ -17,7 +17,7 @@ describe('frame types', () => {
   it('knows exactly the assigned types', () => {
     const known = [];
     for (let t = 0; t <= 0xff; t++) if (isKnownType(t)) known.push(t);
-    assert.deepEqual(known, [0x01, 0x02, 0x03, 0x04, 0x10, 0x11, 0x20, 0x21, 0x22, 0x23, 0x24, 0x25, 0x26, 0x30, 0x31, 0x80, 0x81]);
+    assert.deepEqual(known, [0x01, 0x02, 0x03, 0x04, 0x10, 0x11, 0x20, 0x21, 0x22, 0x23, 0x24, 0x25, 0x26, 0x30, 0x31, 0x80, 0x81, 0x82]);
   });
 
   it('splits critical 0x00-0x7f from optional 0x80-0xff', () => {
@@ -32,7 +32,7 @@ describe('frame types', () => {
     assert.equal(classifyFrameType(0x00), 'violation');
     assert.equal(classifyFrameType(0x7f), 'violation');
     assert.equal(classifyFrameType(FrameType.GOSSIP_PUSH), 'handle', 'a known optional type is handled');
-    assert.equal(classifyFrameType(0x82), 'ignore');
+    assert.equal(classifyFrameType(0x83), 'ignore');
     assert.equal(classifyFrameType(0xff), 'ignore');
   });
 
