@@ -21,7 +21,7 @@ const INJECTOR = `
 const tls = await import('node:tls');
 const { generateIdentity } = await import('${DIST}identity/index.js');
 const { signRecord } = await import('${DIST}gossip/index.js');
-const { encodeFrame, encodeGossipPush, FrameType } = await import('${DIST}wire/index.js');
+const { encodeFrame, encodeGossipPush, encodeHello, FrameType } = await import('${DIST}wire/index.js');
 const [host, port] = process.argv.slice(1);
 const victim = generateIdentity();
 const mallory = generateIdentity();
@@ -35,6 +35,7 @@ const expired = signRecord(victim, { ...fields, seq: now + 3, issuedAt: now - 12
 const s = tls.connect({ host, port: Number(port), key: mallory.keyPem, cert: mallory.certPem, rejectUnauthorized: false, ALPNProtocols: ['sentinel/1'] });
 s.on('error', (e) => { console.log('error ' + e.message); process.exit(1); });
 s.once('secureConnect', () => {
+  s.write(encodeFrame(FrameType.HELLO, encodeHello({ listenPort: 0, name: 'injector' })));
   s.write(encodeFrame(FrameType.GOSSIP_PUSH, encodeGossipPush([good, forged, unsigned, expired])));
   setTimeout(() => s.write(encodeFrame(FrameType.GOSSIP_PUSH, encodeGossipPush([good]))), 200);
   setTimeout(() => { console.log('pushed ' + victim.id); s.destroy(); process.exit(0); }, 800);
