@@ -1,5 +1,6 @@
 /*
- * sentinel_native: "fighter sockets" and the TUN device.
+ * sentinel_native: "fighter sockets", the TUN device, and UDP sockets that report the
+ * TTL of what they receive (for mDNS).
  *
  * TCP sockets bound with SO_REUSEADDR and SO_REUSEPORT, so that a listener and any
  * number of outgoing connections can share one local port (TCP hole punching by
@@ -16,14 +17,22 @@
  *   tunStartReading(fd, mtu, cb)                           cb(packets[, err]) per batch
  *   tunStopReading(fd)                                  -> bool
  *   tunWrite(fd, packets)                               -> number written
+ *   udpBind(host, port, reuseAddr)                      -> fd  (reports TTL / hop limit)
+ *   udpSetOption(fd, name, value)                          IP_TTL, IP_MULTICAST_TTL, ...
+ *   udpMembership(fd, group, ifaceAddr, join)              IPv4 multicast group
+ *   udpMulticastInterface(fd, ifaceAddr)                   IPv4 outgoing multicast interface
+ *   udpStartReading(fd, size, cb)                          cb([{ data, address, port, ttl }][, err])
+ *   udpStopReading(fd)                                  -> bool
+ *   udpSend(fd, data, host, port)                       -> bytes sent
  *
  * Every fd is non-blocking and close-on-exec. connect() throws synchronously for errors
  * found before the connection is in flight (bad address, socket/bind failure, immediate
  * connect failure); later outcomes go to cb, exactly once, from the event loop. After
  * cancel() the fd is closed and cb is never called.
  *
- * TUN (IFF_TUN | IFF_NO_PI: whole IP packets, no header) is read from the event loop, in
- * batches of up to TUN_BATCH packets per callback; close(fd) stops a reader on fd first.
+ * TUN (IFF_TUN | IFF_NO_PI: whole IP packets, no header) and UDP fds are read from the
+ * event loop, in batches of up to READ_BATCH packets per callback; close(fd) stops a reader
+ * on fd first.
  */
 #include <node_api.h>
 #include <uv.h>
@@ -234,14 +243,14 @@ static napi_value js_listen(napi_env env, napi_callback_info info) {
   return int_value(env, fd);
 }
 
-static bool tun_forget(napi_env env, int fd);
+static bool reader_forget(napi_env env, int fd);
 
 /* close(fd); a TUN reader on fd is stopped first. */
 static napi_value js_close(napi_env env, napi_callback_info info) {
   napi_value argv[1];
   int fd;
   if (!get_args(env, info, 1, argv) || !get_int(env, argv[0], 0, INT_MAX, "fd", &fd)) return NULL;
-  tun_forget(env, fd);
+  reader_forget(env, fd);
   if (close(fd) < 0) return throw_errno(env, "close", errno);
   return NULL;
 }
@@ -444,117 +453,104 @@ static napi_value js_connect(napi_env env, napi_callback_info info) {
   return handle;
 }
 
-/* ---- TUN device ------------------------------------------------------------------ */
+/* ---- fd readers (TUN devices, UDP sockets) ---------------------------------------- */
 
 /*
- * A TUN fd is read from the event loop: a uv_poll_t watches it, and on readability the
- * reader drains up to TUN_BATCH packets into one reusable buffer, copying each packet out
- * at its exact length, then calls JS once with the batch. No thread-pool round trip per
- * packet. Readers are kept in one list (keyed by env and fd, guarded for workers) so
- * tunStopReading(fd) and close(fd) find them; a reader is freed in its poll's close callback.
+ * A TUN or UDP fd is read from the event loop: a uv_poll_t watches it, and on readability
+ * the reader's drain function reads up to READ_BATCH packets into one reusable buffer,
+ * copying each out at its exact length, then calls JS once with the batch. No thread-pool
+ * round trip per packet. Readers are kept in one list (keyed by env and fd, guarded for
+ * workers) so tunStopReading(fd) / udpStopReading(fd) and close(fd) find them; a reader is
+ * freed in its poll's close callback.
  */
-#define TUN_BATCH 64
+#define READ_BATCH 64
 #define TUN_MTU_MAX 65535
 
-typedef struct tun_reader {
+typedef struct fd_reader fd_reader;
+
+/* Reads what is ready into a new JS array; sets *err (an errno) when the fd failed. */
+typedef napi_value (*drain_fn)(fd_reader *r, int *err);
+
+struct fd_reader {
   uv_poll_t poll; /* first member: the poll callback casts back to the reader */
   napi_env env;
   napi_ref callback;
   napi_async_context async;
-  struct tun_reader *next;
+  struct fd_reader *next;
+  drain_fn drain;
+  const char *syscall; /* named in the error of a failed read */
   int fd;
   bool stopped;
   bool busy;   /* inside the JS callback: stop() leaves the callback's release to us */
   bool hooked; /* env cleanup hook registered */
-  size_t mtu;
-  unsigned char buf[]; /* mtu bytes */
-} tun_reader;
+  size_t size;
+  unsigned char buf[]; /* size bytes */
+};
 
-static tun_reader *tun_readers = NULL;
-static pthread_mutex_t tun_lock = PTHREAD_MUTEX_INITIALIZER;
+static fd_reader *readers = NULL;
+static pthread_mutex_t readers_lock = PTHREAD_MUTEX_INITIALIZER;
 
 /* Remove and return the live reader for (env, fd), if any. */
-static tun_reader *tun_unlink(napi_env env, int fd) {
-  pthread_mutex_lock(&tun_lock);
-  tun_reader **p = &tun_readers, *r;
+static fd_reader *reader_unlink(napi_env env, int fd) {
+  pthread_mutex_lock(&readers_lock);
+  fd_reader **p = &readers, *r;
   while ((r = *p) != NULL && !(r->env == env && r->fd == fd)) p = &r->next;
   if (r != NULL) *p = r->next;
-  pthread_mutex_unlock(&tun_lock);
+  pthread_mutex_unlock(&readers_lock);
   return r;
 }
 
-static bool tun_link(tun_reader *r) {
-  pthread_mutex_lock(&tun_lock);
-  tun_reader *q = tun_readers;
+static bool reader_link(fd_reader *r) {
+  pthread_mutex_lock(&readers_lock);
+  fd_reader *q = readers;
   while (q != NULL && !(q->env == r->env && q->fd == r->fd)) q = q->next;
   if (q == NULL) {
-    r->next = tun_readers;
-    tun_readers = r;
+    r->next = readers;
+    readers = r;
   }
-  pthread_mutex_unlock(&tun_lock);
+  pthread_mutex_unlock(&readers_lock);
   return q == NULL;
 }
 
-static void tun_release_js(tun_reader *r) {
+static void reader_release_js(fd_reader *r) {
   if (r->callback) napi_delete_reference(r->env, r->callback);
   r->callback = NULL;
   if (r->async) napi_async_destroy(r->env, r->async);
   r->async = NULL;
 }
 
-static void on_tun_poll_closed(uv_handle_t *handle) {
+static void on_reader_closed(uv_handle_t *handle) {
   free(handle);
 }
 
-static void on_tun_env_cleanup(void *arg);
+static void on_reader_env_cleanup(void *arg);
 
 /* Stop an unlinked reader: the fd stays open (it is the caller's). */
-static void tun_stop(tun_reader *r) {
+static void reader_stop(fd_reader *r) {
   r->stopped = true;
-  if (r->hooked) napi_remove_env_cleanup_hook(r->env, on_tun_env_cleanup, r);
+  if (r->hooked) napi_remove_env_cleanup_hook(r->env, on_reader_env_cleanup, r);
   r->hooked = false;
-  if (!r->busy) tun_release_js(r);
-  uv_close((uv_handle_t *)&r->poll, on_tun_poll_closed);
+  if (!r->busy) reader_release_js(r);
+  uv_close((uv_handle_t *)&r->poll, on_reader_closed);
 }
 
-static void on_tun_env_cleanup(void *arg) {
-  tun_reader *r = arg;
+static void on_reader_env_cleanup(void *arg) {
+  fd_reader *r = arg;
   r->hooked = false;
-  if (tun_unlink(r->env, r->fd) == r) tun_stop(r);
+  if (reader_unlink(r->env, r->fd) == r) reader_stop(r);
 }
 
 /* Stop reading fd if it is being read (before close(2): libuv must not poll a closed fd). */
-static bool tun_forget(napi_env env, int fd) {
-  tun_reader *r = tun_unlink(env, fd);
-  if (r != NULL) tun_stop(r);
+static bool reader_forget(napi_env env, int fd) {
+  fd_reader *r = reader_unlink(env, fd);
+  if (r != NULL) reader_stop(r);
   return r != NULL;
 }
 
-/* Read up to TUN_BATCH packets into a new array; *err is set on a read error. */
-static napi_value tun_drain(tun_reader *r, int *err) {
-  napi_env env = r->env;
-  napi_value packets, packet;
-  void *data;
-  uint32_t count = 0;
-  if (napi_create_array(env, &packets) != napi_ok) return NULL;
-  while (count < TUN_BATCH) {
-    ssize_t n = read(r->fd, r->buf, r->mtu);
-    if (n < 0 && errno == EINTR) continue;
-    if (n < 0) {
-      if (errno != EAGAIN && errno != EWOULDBLOCK) *err = errno;
-      break;
-    }
-    if (n == 0) break; /* TUN has no EOF; never spin on an empty read */
-    if (napi_create_buffer_copy(env, (size_t)n, r->buf, &data, &packet) != napi_ok ||
-        napi_set_element(env, packets, count++, packet) != napi_ok) break;
-  }
-  return packets;
-}
-
-static void on_tun_readable(uv_poll_t *poll, int status, int events) {
-  (void)status; /* an error shows up as read()'s errno */
+static void on_readable(uv_poll_t *poll, int status, int events) {
+  (void)status; /* an error shows up as the read's errno */
   (void)events;
-  tun_reader *r = (tun_reader *)poll;
+  fd_reader *r = (fd_reader *)poll;
   if (r->stopped) return;
   napi_env env = r->env;
   napi_handle_scope scope;
@@ -562,13 +558,13 @@ static void on_tun_readable(uv_poll_t *poll, int status, int events) {
   uint32_t count = 0;
   int err = 0;
   napi_open_handle_scope(env, &scope);
-  argv[0] = tun_drain(r, &err);
+  argv[0] = r->drain(r, &err);
   if (argv[0] != NULL) napi_get_array_length(env, argv[0], &count);
   if (err) {
     /* A dead fd would wake us forever: stop first, then tell JS why. */
     r->busy = true;
-    if (tun_unlink(env, r->fd) == r) tun_stop(r);
-    argv[1] = errno_error(env, "read", err);
+    if (reader_unlink(env, r->fd) == r) reader_stop(r);
+    argv[1] = errno_error(env, r->syscall, err);
   } else {
     napi_get_undefined(env, &argv[1]);
   }
@@ -585,8 +581,86 @@ static void on_tun_readable(uv_poll_t *poll, int status, int events) {
   }
   /* Still allocated: the poll's close callback runs only after this one returns. */
   r->busy = false;
-  if (r->stopped) tun_release_js(r);
+  if (r->stopped) reader_release_js(r);
   napi_close_handle_scope(env, scope);
+}
+
+/*
+ * Start reading fd: argv = (fd, size, cb). `what` names the JS function in errors and the
+ * async resource. Throws EBUSY if fd is already read.
+ */
+static napi_value start_reading(napi_env env, napi_value *argv, int size_max, drain_fn drain,
+                                const char *syscall, const char *what) {
+  napi_value name;
+  napi_valuetype cb_type;
+  uv_loop_t *loop;
+  int fd, size;
+  if (!get_int(env, argv[0], 0, INT_MAX, "fd", &fd) || !get_int(env, argv[1], 1, size_max, "size", &size)) return NULL;
+  CALL(env, napi_typeof(env, argv[2], &cb_type));
+  if (cb_type != napi_function) return throw_arg(env, "callback must be a function");
+  CALL(env, napi_get_uv_event_loop(env, &loop));
+  fd_reader *r = calloc(1, sizeof *r + (size_t)size);
+  if (r == NULL) return throw_errno(env, what, ENOMEM);
+  r->env = env;
+  r->fd = fd;
+  r->size = (size_t)size;
+  r->drain = drain;
+  r->syscall = syscall;
+  if (!reader_link(r)) {
+    free(r);
+    return throw_errno(env, what, EBUSY);
+  }
+  int e = uv_poll_init(loop, &r->poll, fd);
+  if (e < 0) {
+    reader_unlink(env, fd);
+    free(r);
+    return throw_errno(env, "uv_poll_init", -e);
+  }
+  /* From here the poll owns r: every failure goes through reader_stop (uv_close, then free). */
+  napi_status s = napi_create_reference(env, argv[2], 1, &r->callback);
+  if (s == napi_ok) s = napi_create_string_utf8(env, what, NAPI_AUTO_LENGTH, &name);
+  if (s == napi_ok) s = napi_async_init(env, NULL, name, &r->async);
+  if (s == napi_ok) s = napi_add_env_cleanup_hook(env, on_reader_env_cleanup, r);
+  r->hooked = s == napi_ok;
+  e = s == napi_ok ? uv_poll_start(&r->poll, UV_READABLE, on_readable) : 0;
+  if (s != napi_ok || e < 0) {
+    reader_unlink(env, fd);
+    reader_stop(r);
+    return s != napi_ok ? fail(env) : throw_errno(env, "uv_poll_start", -e);
+  }
+  return NULL;
+}
+
+/* tunStopReading(fd) / udpStopReading(fd) -> true if fd was being read. The fd stays open. */
+static napi_value js_stop_reading(napi_env env, napi_callback_info info) {
+  napi_value argv[1], out;
+  int fd;
+  if (!get_args(env, info, 1, argv) || !get_int(env, argv[0], 0, INT_MAX, "fd", &fd)) return NULL;
+  CALL(env, napi_get_boolean(env, reader_forget(env, fd), &out));
+  return out;
+}
+
+/* ---- TUN device ------------------------------------------------------------------ */
+
+/* Read up to READ_BATCH packets into a new array; *err is set on a read error. */
+static napi_value tun_drain(fd_reader *r, int *err) {
+  napi_env env = r->env;
+  napi_value packets, packet;
+  void *data;
+  uint32_t count = 0;
+  if (napi_create_array(env, &packets) != napi_ok) return NULL;
+  while (count < READ_BATCH) {
+    ssize_t n = read(r->fd, r->buf, r->size);
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0) {
+      if (errno != EAGAIN && errno != EWOULDBLOCK) *err = errno;
+      break;
+    }
+    if (n == 0) break; /* TUN has no EOF; never spin on an empty read */
+    if (napi_create_buffer_copy(env, (size_t)n, r->buf, &data, &packet) != napi_ok ||
+        napi_set_element(env, packets, count++, packet) != napi_ok) break;
+  }
+  return packets;
 }
 
 /* tunOpen(name) -> { fd, name }; name '' lets the kernel choose (tun0, tun1, ...). */
@@ -629,52 +703,9 @@ static napi_value js_tun_open(napi_env env, napi_callback_info info) {
 
 /* tunStartReading(fd, mtu, cb): cb(packets) per batch; cb(packets, err) once if read fails. */
 static napi_value js_tun_start_reading(napi_env env, napi_callback_info info) {
-  napi_value argv[3], name;
-  napi_valuetype cb_type;
-  uv_loop_t *loop;
-  int fd, mtu;
-  if (!get_args(env, info, 3, argv) || !get_int(env, argv[0], 0, INT_MAX, "fd", &fd) ||
-      !get_int(env, argv[1], 1, TUN_MTU_MAX, "mtu", &mtu)) return NULL;
-  CALL(env, napi_typeof(env, argv[2], &cb_type));
-  if (cb_type != napi_function) return throw_arg(env, "callback must be a function");
-  CALL(env, napi_get_uv_event_loop(env, &loop));
-  tun_reader *r = calloc(1, sizeof *r + (size_t)mtu);
-  if (r == NULL) return throw_errno(env, "tunStartReading", ENOMEM);
-  r->env = env;
-  r->fd = fd;
-  r->mtu = (size_t)mtu;
-  if (!tun_link(r)) {
-    free(r);
-    return throw_errno(env, "tunStartReading", EBUSY);
-  }
-  int e = uv_poll_init(loop, &r->poll, fd);
-  if (e < 0) {
-    tun_unlink(env, fd);
-    free(r);
-    return throw_errno(env, "uv_poll_init", -e);
-  }
-  /* From here the poll owns r: every failure goes through tun_stop (uv_close, then free). */
-  napi_status s = napi_create_reference(env, argv[2], 1, &r->callback);
-  if (s == napi_ok) s = napi_create_string_utf8(env, "SentinelTunRead", NAPI_AUTO_LENGTH, &name);
-  if (s == napi_ok) s = napi_async_init(env, NULL, name, &r->async);
-  if (s == napi_ok) s = napi_add_env_cleanup_hook(env, on_tun_env_cleanup, r);
-  r->hooked = s == napi_ok;
-  e = s == napi_ok ? uv_poll_start(&r->poll, UV_READABLE, on_tun_readable) : 0;
-  if (s != napi_ok || e < 0) {
-    tun_unlink(env, fd);
-    tun_stop(r);
-    return s != napi_ok ? fail(env) : throw_errno(env, "uv_poll_start", -e);
-  }
-  return NULL;
-}
-
-/* tunStopReading(fd) -> true if fd was being read. The fd stays open. */
-static napi_value js_tun_stop_reading(napi_env env, napi_callback_info info) {
-  napi_value argv[1], out;
-  int fd;
-  if (!get_args(env, info, 1, argv) || !get_int(env, argv[0], 0, INT_MAX, "fd", &fd)) return NULL;
-  CALL(env, napi_get_boolean(env, tun_forget(env, fd), &out));
-  return out;
+  napi_value argv[3];
+  if (!get_args(env, info, 3, argv)) return NULL;
+  return start_reading(env, argv, TUN_MTU_MAX, tun_drain, "read", "SentinelTunRead");
 }
 
 /* An error that every later write would repeat: the fd itself is unusable. */
@@ -714,6 +745,194 @@ static napi_value js_tun_write(napi_env env, napi_callback_info info) {
   return int_value(env, (int)written);
 }
 
+/* ---- UDP sockets that report the received TTL -------------------------------------- */
+
+/*
+ * For mDNS (RFC 6762 §11: a response that did not arrive with IP TTL 255 was routed, so it
+ * is not from this link). Node's dgram cannot report the TTL of a received datagram; these
+ * sockets read it with recvmsg and IP_RECVTTL / IPV6_RECVHOPLIMIT. Which options, groups
+ * and interfaces to use is the caller's policy. A datagram longer than the read size is
+ * dropped (MSG_TRUNC), never delivered cut.
+ */
+#define UDP_DATAGRAM_MAX 65535
+
+static const struct { const char *name; int level; int opt; } udp_options[] = {
+  { "IP_TTL", IPPROTO_IP, IP_TTL },
+  { "IP_MULTICAST_TTL", IPPROTO_IP, IP_MULTICAST_TTL },
+  { "IP_MULTICAST_LOOP", IPPROTO_IP, IP_MULTICAST_LOOP },
+  { "IPV6_UNICAST_HOPS", IPPROTO_IPV6, IPV6_UNICAST_HOPS },
+  { "IPV6_MULTICAST_HOPS", IPPROTO_IPV6, IPV6_MULTICAST_HOPS },
+  { "IPV6_MULTICAST_LOOP", IPPROTO_IPV6, IPV6_MULTICAST_LOOP },
+};
+
+/* udpBind(host, port, reuseAddr) -> fd: non-blocking, close-on-exec, reporting TTL / hop limit. */
+static napi_value js_udp_bind(napi_env env, napi_callback_info info) {
+  napi_value argv[3];
+  struct sockaddr_storage addr;
+  socklen_t len;
+  bool reuse;
+  int one = 1;
+  if (!get_args(env, info, 3, argv) || !get_host_port(env, argv[0], argv[1], &addr, &len)) return NULL;
+  if (napi_get_value_bool(env, argv[2], &reuse) != napi_ok) return throw_arg(env, "reuseAddr must be a boolean");
+  const char *syscall = "socket";
+  int fd = socket(addr.ss_family, SOCK_DGRAM, 0);
+  if (fd < 0) return throw_errno(env, syscall, errno);
+  if (set_flags(fd) < 0) goto fail;
+  syscall = "setsockopt";
+  if (reuse && setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one) < 0) goto fail;
+  if (addr.ss_family == AF_INET6) {
+    if (!is_v4_mapped(&addr) && setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof one) < 0) goto fail;
+    if (setsockopt(fd, IPPROTO_IPV6, IPV6_RECVHOPLIMIT, &one, sizeof one) < 0) goto fail;
+  }
+  if ((addr.ss_family == AF_INET || is_v4_mapped(&addr)) &&
+      setsockopt(fd, IPPROTO_IP, IP_RECVTTL, &one, sizeof one) < 0) goto fail;
+  syscall = "bind";
+  if (bind(fd, (struct sockaddr *)&addr, len) < 0) goto fail;
+  return int_value(env, fd);
+fail: {
+    int e = errno;
+    close(fd);
+    return throw_errno(env, syscall, e);
+  }
+}
+
+/* udpSetOption(fd, name, value): an integer option named in udp_options[]. */
+static napi_value js_udp_set_option(napi_env env, napi_callback_info info) {
+  napi_value argv[3];
+  char name[32];
+  size_t n = 0;
+  int fd, value;
+  if (!get_args(env, info, 3, argv) || !get_int(env, argv[0], 0, INT_MAX, "fd", &fd) ||
+      !get_int(env, argv[2], 0, INT_MAX, "value", &value)) return NULL;
+  if (napi_get_value_string_utf8(env, argv[1], name, sizeof name, &n) != napi_ok) return throw_arg(env, "name must be a string");
+  for (size_t i = 0; i < sizeof udp_options / sizeof udp_options[0]; i++) {
+    if (strcmp(udp_options[i].name, name) != 0) continue;
+    if (setsockopt(fd, udp_options[i].level, udp_options[i].opt, &value, sizeof value) < 0) return throw_errno(env, "setsockopt", errno);
+    return NULL;
+  }
+  return throw_arg(env, "unknown UDP socket option");
+}
+
+/* The IPv4 address in argv (numeric text), or false with an exception pending. */
+static bool get_ipv4(napi_env env, napi_value v, struct in_addr *out) {
+  struct sockaddr_storage addr;
+  socklen_t len;
+  if (!get_addr(env, v, 0, &addr, &len)) return false;
+  if (addr.ss_family != AF_INET) return throw_errno(env, "setsockopt", EAFNOSUPPORT), false;
+  *out = ((struct sockaddr_in *)&addr)->sin_addr;
+  return true;
+}
+
+/* udpMembership(fd, group, ifaceAddr, join): IP_ADD_MEMBERSHIP / IP_DROP_MEMBERSHIP (IPv4). */
+static napi_value js_udp_membership(napi_env env, napi_callback_info info) {
+  napi_value argv[4];
+  struct ip_mreq m;
+  bool join;
+  int fd;
+  if (!get_args(env, info, 4, argv) || !get_int(env, argv[0], 0, INT_MAX, "fd", &fd) ||
+      !get_ipv4(env, argv[1], &m.imr_multiaddr) || !get_ipv4(env, argv[2], &m.imr_interface)) return NULL;
+  if (napi_get_value_bool(env, argv[3], &join) != napi_ok) return throw_arg(env, "join must be a boolean");
+  if (setsockopt(fd, IPPROTO_IP, join ? IP_ADD_MEMBERSHIP : IP_DROP_MEMBERSHIP, &m, sizeof m) < 0) {
+    return throw_errno(env, "setsockopt", errno);
+  }
+  return NULL;
+}
+
+/* udpMulticastInterface(fd, ifaceAddr): IP_MULTICAST_IF (IPv4; 0.0.0.0 = the routing default). */
+static napi_value js_udp_multicast_interface(napi_env env, napi_callback_info info) {
+  napi_value argv[2];
+  struct in_addr iface;
+  int fd;
+  if (!get_args(env, info, 2, argv) || !get_int(env, argv[0], 0, INT_MAX, "fd", &fd) || !get_ipv4(env, argv[1], &iface)) return NULL;
+  if (setsockopt(fd, IPPROTO_IP, IP_MULTICAST_IF, &iface, sizeof iface) < 0) return throw_errno(env, "setsockopt", errno);
+  return NULL;
+}
+
+/* { data, address, port, ttl } for one datagram (ttl -1 when no control message said). */
+static napi_value datagram_value(napi_env env, const unsigned char *buf, size_t n,
+                                 const struct sockaddr_storage *from, socklen_t from_len, int ttl) {
+  char host[HOST_MAX], serv[8];
+  void *data;
+  napi_value out, v;
+  if (getnameinfo((const struct sockaddr *)from, from_len, host, sizeof host, serv, sizeof serv,
+                  NI_NUMERICHOST | NI_NUMERICSERV) != 0) return NULL;
+  if (napi_create_object(env, &out) != napi_ok) return NULL;
+  if (napi_create_buffer_copy(env, n, buf, &data, &v) != napi_ok || napi_set_named_property(env, out, "data", v) != napi_ok) return NULL;
+  if (napi_create_string_utf8(env, host, NAPI_AUTO_LENGTH, &v) != napi_ok || napi_set_named_property(env, out, "address", v) != napi_ok) return NULL;
+  if (napi_create_int32(env, atoi(serv), &v) != napi_ok || napi_set_named_property(env, out, "port", v) != napi_ok) return NULL;
+  if (napi_create_int32(env, ttl, &v) != napi_ok || napi_set_named_property(env, out, "ttl", v) != napi_ok) return NULL;
+  return out;
+}
+
+/* The TTL / hop limit carried by a received message's control data, or -1. */
+static int received_ttl(struct msghdr *msg) {
+  int ttl = -1;
+  for (struct cmsghdr *c = CMSG_FIRSTHDR(msg); c != NULL; c = CMSG_NXTHDR(msg, c)) {
+    bool v4 = c->cmsg_level == IPPROTO_IP && c->cmsg_type == IP_TTL;
+    bool v6 = c->cmsg_level == IPPROTO_IPV6 && c->cmsg_type == IPV6_HOPLIMIT;
+    if ((v4 || v6) && c->cmsg_len >= CMSG_LEN(sizeof ttl)) memcpy(&ttl, CMSG_DATA(c), sizeof ttl);
+  }
+  return ttl;
+}
+
+/* Read up to READ_BATCH datagrams with their source and TTL; *err is set on a read error. */
+static napi_value udp_drain(fd_reader *r, int *err) {
+  napi_env env = r->env;
+  napi_value list, item;
+  uint32_t count = 0;
+  if (napi_create_array(env, &list) != napi_ok) return NULL;
+  while (count < READ_BATCH) {
+    struct sockaddr_storage from;
+    union { char buf[2 * CMSG_SPACE(sizeof(int))]; struct cmsghdr align; } control;
+    struct iovec iov = { r->buf, r->size };
+    struct msghdr msg;
+    memset(&msg, 0, sizeof msg);
+    msg.msg_name = &from;
+    msg.msg_namelen = sizeof from;
+    msg.msg_iov = &iov;
+    msg.msg_iovlen = 1;
+    msg.msg_control = control.buf;
+    msg.msg_controllen = sizeof control.buf;
+    ssize_t n = recvmsg(r->fd, &msg, 0);
+    if (n < 0 && (errno == EINTR || errno == ECONNREFUSED)) continue; /* ECONNREFUSED: a queued ICMP error, now consumed */
+    if (n < 0) {
+      if (errno != EAGAIN && errno != EWOULDBLOCK) *err = errno;
+      break;
+    }
+    if (msg.msg_flags & MSG_TRUNC) continue;
+    item = datagram_value(env, r->buf, (size_t)n, &from, msg.msg_namelen, received_ttl(&msg));
+    if (item == NULL || napi_set_element(env, list, count++, item) != napi_ok) break;
+  }
+  return list;
+}
+
+/* udpStartReading(fd, size, cb): cb(datagrams) per batch; cb(datagrams, err) once if a read fails. */
+static napi_value js_udp_start_reading(napi_env env, napi_callback_info info) {
+  napi_value argv[3];
+  if (!get_args(env, info, 3, argv)) return NULL;
+  return start_reading(env, argv, UDP_DATAGRAM_MAX, udp_drain, "recvmsg", "SentinelUdpRead");
+}
+
+/* udpSend(fd, data, host, port) -> bytes sent. One non-blocking sendto(2); EAGAIN throws. */
+static napi_value js_udp_send(napi_env env, napi_callback_info info) {
+  napi_value argv[4];
+  struct sockaddr_storage addr;
+  socklen_t len;
+  void *data;
+  size_t size;
+  bool ok;
+  int fd;
+  if (!get_args(env, info, 4, argv) || !get_int(env, argv[0], 0, INT_MAX, "fd", &fd)) return NULL;
+  CALL(env, napi_is_buffer(env, argv[1], &ok));
+  if (!ok) return throw_arg(env, "data must be a Buffer");
+  CALL(env, napi_get_buffer_info(env, argv[1], &data, &size));
+  if (!get_host_port(env, argv[2], argv[3], &addr, &len)) return NULL;
+  ssize_t n;
+  do n = sendto(fd, data, size, 0, (struct sockaddr *)&addr, len); while (n < 0 && errno == EINTR);
+  if (n < 0) return throw_errno(env, "sendto", errno);
+  return int_value(env, (int)n);
+}
+
 /* ---- module ------------------------------------------------------------------------ */
 
 NAPI_MODULE_INIT() {
@@ -724,8 +943,15 @@ NAPI_MODULE_INIT() {
     { "sockname", NULL, js_sockname, NULL, NULL, NULL, napi_enumerable, NULL },
     { "tunOpen", NULL, js_tun_open, NULL, NULL, NULL, napi_enumerable, NULL },
     { "tunStartReading", NULL, js_tun_start_reading, NULL, NULL, NULL, napi_enumerable, NULL },
-    { "tunStopReading", NULL, js_tun_stop_reading, NULL, NULL, NULL, napi_enumerable, NULL },
+    { "tunStopReading", NULL, js_stop_reading, NULL, NULL, NULL, napi_enumerable, NULL },
     { "tunWrite", NULL, js_tun_write, NULL, NULL, NULL, napi_enumerable, NULL },
+    { "udpBind", NULL, js_udp_bind, NULL, NULL, NULL, napi_enumerable, NULL },
+    { "udpSetOption", NULL, js_udp_set_option, NULL, NULL, NULL, napi_enumerable, NULL },
+    { "udpMembership", NULL, js_udp_membership, NULL, NULL, NULL, napi_enumerable, NULL },
+    { "udpMulticastInterface", NULL, js_udp_multicast_interface, NULL, NULL, NULL, napi_enumerable, NULL },
+    { "udpStartReading", NULL, js_udp_start_reading, NULL, NULL, NULL, napi_enumerable, NULL },
+    { "udpStopReading", NULL, js_stop_reading, NULL, NULL, NULL, napi_enumerable, NULL },
+    { "udpSend", NULL, js_udp_send, NULL, NULL, NULL, napi_enumerable, NULL },
   };
   if (napi_define_properties(env, exports, sizeof table / sizeof table[0], table) != napi_ok) return fail(env);
   return exports;

@@ -3,10 +3,15 @@
  * so the decisions are exact under test.
  */
 import type { NodeId } from '../api.js';
+import { TokenBucket } from '../signaler/rate.js';
 import {
+  ADDRESS_WINDOW_MS,
+  HINT_RATE,
   HINT_REPEAT_MS,
   HINT_WINDOW_MS,
   MAX_HINTS_PER_ID,
+  MAX_IDS_PER_ADDRESS,
+  MAX_TRACKED_ADDRESSES,
   MAX_TRACKED_IDS,
   MAX_UNICAST_RESPONSES_PER_S,
   MIN_MULTICAST_RESPONSE_INTERVAL_MS,
@@ -47,17 +52,29 @@ export class HintLimiter {
 
   /** True when a hint for `id` with endpoint-set `key` should be reported now (and records it). */
   admit(id: NodeId, key: string, now: number): boolean {
-    const h = this.touch(id);
-    h.times = h.times.filter((t) => now - t < this.limits.windowMs);
+    if (!this.allows(id, key, now)) return false;
+    this.record(id, key, now);
+    return true;
+  }
+
+  /** Whether {@link admit} would pass, without recording anything. */
+  allows(id: NodeId, key: string, now: number): boolean {
+    const h = this.ids.get(id);
+    if (!h) return true;
     const last = h.lastByKey.get(key);
     if (last !== undefined && now - last < this.limits.repeatMs) return false;
-    if (h.times.length >= this.limits.maxPerId) return false;
+    return h.times.filter((t) => now - t < this.limits.windowMs).length < this.limits.maxPerId;
+  }
+
+  /** Records a hint that was passed on. */
+  record(id: NodeId, key: string, now: number): void {
+    const h = this.touch(id);
+    h.times = h.times.filter((t) => now - t < this.limits.windowMs);
     h.times.push(now);
     h.lastByKey.delete(key);
     h.lastByKey.set(key, now);
     // Keys per id are bounded by what the window admits.
     while (h.lastByKey.size > this.limits.maxPerId) h.lastByKey.delete(h.lastByKey.keys().next().value as string);
-    return true;
   }
 
   /** How many ids are remembered. */
@@ -106,5 +123,125 @@ export class ResponseLimiter {
     if (this.unicast.length >= this.unicastPerSecond) return false;
     this.unicast.push(now);
     return true;
+  }
+}
+
+/** Bounds of {@link AddressIds}. */
+export interface AddressLimits {
+  maxIdsPerAddress: number;
+  addressWindowMs: number;
+  maxTrackedAddresses: number;
+}
+
+export const DEFAULT_ADDRESS_LIMITS: AddressLimits = {
+  maxIdsPerAddress: MAX_IDS_PER_ADDRESS,
+  addressWindowMs: ADDRESS_WINDOW_MS,
+  maxTrackedAddresses: MAX_TRACKED_ADDRESSES,
+};
+
+/**
+ * Which ids were recently announced at which IP address: at most `maxIdsPerAddress`
+ * different ids per address within `addressWindowMs`, so fresh ids cannot aim dial after dial at
+ * one victim. An id already seen at the address within the window is always allowed.
+ */
+export class AddressIds {
+  /** Address -> id -> when it was last admitted there. */
+  private readonly byAddress = new Map<string, Map<NodeId, number>>();
+
+  constructor(private readonly limits: AddressLimits = DEFAULT_ADDRESS_LIMITS) {}
+
+  /** Whether `id` may be announced at `address` now (nothing is recorded). */
+  allows(address: string, id: NodeId, now: number): boolean {
+    const ids = this.fresh(address, now);
+    return ids === undefined || ids.has(id) || ids.size < this.limits.maxIdsPerAddress;
+  }
+
+  /** Records that `id` was passed on at `address`. */
+  record(address: string, id: NodeId, now: number): void {
+    const ids = this.fresh(address, now) ?? new Map<NodeId, number>();
+    ids.set(id, now);
+    this.byAddress.delete(address);
+    this.byAddress.set(address, ids);
+    while (this.byAddress.size > this.limits.maxTrackedAddresses) this.byAddress.delete(this.byAddress.keys().next().value as string);
+  }
+
+  /** How many addresses are remembered. */
+  get size(): number {
+    return this.byAddress.size;
+  }
+
+  /** The ids seen at `address` within the window (older ones forgotten), or undefined. */
+  private fresh(address: string, now: number): Map<NodeId, number> | undefined {
+    const ids = this.byAddress.get(address);
+    if (!ids) return undefined;
+    for (const [id, t] of ids) if (now - t >= this.limits.addressWindowMs) ids.delete(id);
+    if (ids.size === 0) this.byAddress.delete(address);
+    return ids.size === 0 ? undefined : ids;
+  }
+}
+
+/** A dialable endpoint of a hint. */
+export interface HintEndpoint {
+  host: string;
+  port: number;
+}
+
+/** Why {@link HintGate.admit} refused a hint; counted as `mdns.hints_limited.<reason>`. */
+export type HintRefusal = 'address' | 'id' | 'global';
+
+/** What {@link HintGate.admit} decided. */
+export type HintVerdict =
+  | { ok: true; endpoints: HintEndpoint[]; limitedEndpoints: number }
+  | { ok: false; reason: HintRefusal; limitedEndpoints: number };
+
+/** Every bound of {@link HintGate}. */
+export interface HintGateLimits extends HintLimits, AddressLimits {
+  perSecond: number;
+  burst: number;
+}
+
+export const DEFAULT_HINT_GATE_LIMITS: HintGateLimits = {
+  ...DEFAULT_HINT_LIMITS,
+  ...DEFAULT_ADDRESS_LIMITS,
+  perSecond: HINT_RATE.perSecond,
+  burst: HINT_RATE.burst,
+};
+
+/**
+ * The one place a hint is admitted, in this order, so a refused hint spends nothing:
+ *
+ * 1. per address: endpoints at an address that already had `maxIdsPerAddress` other ids
+ *    within the window are removed ({@link AddressIds}); none left: refused (`address`);
+ * 2. per id: {@link HintLimiter} on the remaining endpoints (`id`);
+ * 3. global: one token from a bucket shared by all ids (`global`).
+ *
+ * Only an admitted hint is recorded by 1 and 2.
+ */
+export class HintGate {
+  private readonly ids: HintLimiter;
+  private readonly addresses: AddressIds;
+  private bucket: TokenBucket | undefined;
+
+  constructor(private readonly limits: HintGateLimits = DEFAULT_HINT_GATE_LIMITS) {
+    this.ids = new HintLimiter(limits);
+    this.addresses = new AddressIds(limits);
+  }
+
+  admit(id: NodeId, endpoints: readonly HintEndpoint[], now: number): HintVerdict {
+    const allowed = endpoints.filter((e) => this.addresses.allows(e.host, id, now));
+    const limitedEndpoints = endpoints.length - allowed.length;
+    if (allowed.length === 0) return { ok: false, reason: 'address', limitedEndpoints };
+    const key = endpointsKey(allowed);
+    if (!this.ids.allows(id, key, now)) return { ok: false, reason: 'id', limitedEndpoints };
+    this.bucket ??= new TokenBucket(this.limits.perSecond, this.limits.burst, now);
+    if (!this.bucket.take(now)) return { ok: false, reason: 'global', limitedEndpoints };
+    this.ids.record(id, key, now);
+    for (const e of allowed) this.addresses.record(e.host, id, now);
+    return { ok: true, endpoints: allowed, limitedEndpoints };
+  }
+
+  /** Ids and addresses remembered (both bounded). */
+  get size(): { ids: number; addresses: number } {
+    return { ids: this.ids.size, addresses: this.addresses.size };
   }
 }
