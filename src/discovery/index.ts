@@ -11,7 +11,7 @@ export { lanAddresses, usableAddress } from './address.js';
 export { buildAnnouncement, hostName, instanceName, txtEntries, SERVICES_ENUMERATION, type Announcement } from './records.js';
 export { matchQuery, parseResponse, parseTxt, type DropReason, type ParsedResponse, type QueryMatch } from './parse.js';
 export {
-  AddressIds,
+  AddressHints,
   HintGate,
   HintLimiter,
   ResponseLimiter,

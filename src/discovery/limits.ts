@@ -64,17 +64,17 @@ export const INTERFACES_REFRESH_MS = 5_000;
  */
 export const HINT_RATE = { perSecond: 4, burst: 32 } as const;
 /**
- * Different node ids that may be announced at one IP address per
- * {@link ADDRESS_WINDOW_MS}: a host runs a node or a few, and this bounds the dials a
- * flood of fresh ids can aim at one victim. An id already seen at the address is not
- * counted again. Endpoints over the cap are removed from the hint
+ * Hints naming one IP address passed on per {@link ADDRESS_WINDOW_MS}, whatever the ids:
+ * each is a dial to that address, and a real host (one node or a few, each hint repeated
+ * at most every {@link HINT_REPEAT_MS}) needs no more. This bounds what a flood of fresh
+ * ids can aim at one victim. Endpoints over the cap are removed from the hint
  * (`mdns.dropped.endpoint_limited`).
  */
-export const MAX_IDS_PER_ADDRESS = 4;
-/** Window of {@link MAX_IDS_PER_ADDRESS}. */
+export const MAX_HINTS_PER_ADDRESS = 4;
+/** Window of {@link MAX_HINTS_PER_ADDRESS}. */
 export const ADDRESS_WINDOW_MS = 10_000;
 /**
- * Addresses whose recent ids are remembered; the least recently used is forgotten first.
+ * Addresses whose recent hints are remembered; the least recently used is forgotten first.
  * Entries only appear for admitted hints, so under {@link HINT_RATE} no more than
  * 32 + 4 x 10 = 72 are fresh within one window: the cap is never what frees a victim.
  */

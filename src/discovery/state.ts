@@ -10,7 +10,7 @@ import {
   HINT_REPEAT_MS,
   HINT_WINDOW_MS,
   MAX_HINTS_PER_ID,
-  MAX_IDS_PER_ADDRESS,
+  MAX_HINTS_PER_ADDRESS,
   MAX_TRACKED_ADDRESSES,
   MAX_TRACKED_IDS,
   MAX_UNICAST_RESPONSES_PER_S,
@@ -126,42 +126,40 @@ export class ResponseLimiter {
   }
 }
 
-/** Bounds of {@link AddressIds}. */
+/** Bounds of {@link AddressHints}. */
 export interface AddressLimits {
-  maxIdsPerAddress: number;
+  maxHintsPerAddress: number;
   addressWindowMs: number;
   maxTrackedAddresses: number;
 }
 
 export const DEFAULT_ADDRESS_LIMITS: AddressLimits = {
-  maxIdsPerAddress: MAX_IDS_PER_ADDRESS,
+  maxHintsPerAddress: MAX_HINTS_PER_ADDRESS,
   addressWindowMs: ADDRESS_WINDOW_MS,
   maxTrackedAddresses: MAX_TRACKED_ADDRESSES,
 };
 
 /**
- * Which ids were recently announced at which IP address: at most `maxIdsPerAddress`
- * different ids per address within `addressWindowMs`, so fresh ids cannot aim dial after dial at
- * one victim. An id already seen at the address within the window is always allowed.
+ * When hints naming each IP address were passed on: at most `maxHintsPerAddress` per
+ * address within `addressWindowMs`, whatever the ids, so fresh ids cannot aim dial after
+ * dial at one victim.
  */
-export class AddressIds {
-  /** Address -> id -> when it was last admitted there. */
-  private readonly byAddress = new Map<string, Map<NodeId, number>>();
+export class AddressHints {
+  /** Address -> times of the hints passed on within the window (at most the cap). */
+  private readonly byAddress = new Map<string, number[]>();
 
   constructor(private readonly limits: AddressLimits = DEFAULT_ADDRESS_LIMITS) {}
 
-  /** Whether `id` may be announced at `address` now (nothing is recorded). */
-  allows(address: string, id: NodeId, now: number): boolean {
-    const ids = this.fresh(address, now);
-    return ids === undefined || ids.has(id) || ids.size < this.limits.maxIdsPerAddress;
+  /** Whether one more hint may name `address` now (nothing is recorded). */
+  allows(address: string, now: number): boolean {
+    return this.recent(address, now).length < this.limits.maxHintsPerAddress;
   }
 
-  /** Records that `id` was passed on at `address`. */
-  record(address: string, id: NodeId, now: number): void {
-    const ids = this.fresh(address, now) ?? new Map<NodeId, number>();
-    ids.set(id, now);
+  /** Records a hint naming `address`. */
+  record(address: string, now: number): void {
+    const times = [...this.recent(address, now), now];
     this.byAddress.delete(address);
-    this.byAddress.set(address, ids);
+    this.byAddress.set(address, times.slice(-this.limits.maxHintsPerAddress));
     while (this.byAddress.size > this.limits.maxTrackedAddresses) this.byAddress.delete(this.byAddress.keys().next().value as string);
   }
 
@@ -170,13 +168,11 @@ export class AddressIds {
     return this.byAddress.size;
   }
 
-  /** The ids seen at `address` within the window (older ones forgotten), or undefined. */
-  private fresh(address: string, now: number): Map<NodeId, number> | undefined {
-    const ids = this.byAddress.get(address);
-    if (!ids) return undefined;
-    for (const [id, t] of ids) if (now - t >= this.limits.addressWindowMs) ids.delete(id);
-    if (ids.size === 0) this.byAddress.delete(address);
-    return ids.size === 0 ? undefined : ids;
+  /** The hint times of `address` within the window; an address with none is forgotten. */
+  private recent(address: string, now: number): number[] {
+    const times = (this.byAddress.get(address) ?? []).filter((t) => now - t < this.limits.addressWindowMs);
+    if (times.length === 0) this.byAddress.delete(address);
+    return times;
   }
 }
 
@@ -210,8 +206,8 @@ export const DEFAULT_HINT_GATE_LIMITS: HintGateLimits = {
 /**
  * The one place a hint is admitted, in this order, so a refused hint spends nothing:
  *
- * 1. per address: endpoints at an address that already had `maxIdsPerAddress` other ids
- *    within the window are removed ({@link AddressIds}); none left: refused (`address`);
+ * 1. per address: endpoints at an address already named by `maxHintsPerAddress` hints
+ *    within the window are removed ({@link AddressHints}); none left: refused (`address`);
  * 2. per id: {@link HintLimiter} on the remaining endpoints (`id`);
  * 3. global: one token from a bucket shared by all ids (`global`).
  *
@@ -219,16 +215,16 @@ export const DEFAULT_HINT_GATE_LIMITS: HintGateLimits = {
  */
 export class HintGate {
   private readonly ids: HintLimiter;
-  private readonly addresses: AddressIds;
+  private readonly addresses: AddressHints;
   private bucket: TokenBucket | undefined;
 
   constructor(private readonly limits: HintGateLimits = DEFAULT_HINT_GATE_LIMITS) {
     this.ids = new HintLimiter(limits);
-    this.addresses = new AddressIds(limits);
+    this.addresses = new AddressHints(limits);
   }
 
   admit(id: NodeId, endpoints: readonly HintEndpoint[], now: number): HintVerdict {
-    const allowed = endpoints.filter((e) => this.addresses.allows(e.host, id, now));
+    const allowed = endpoints.filter((e) => this.addresses.allows(e.host, now));
     const limitedEndpoints = endpoints.length - allowed.length;
     if (allowed.length === 0) return { ok: false, reason: 'address', limitedEndpoints };
     const key = endpointsKey(allowed);
@@ -236,7 +232,7 @@ export class HintGate {
     this.bucket ??= new TokenBucket(this.limits.perSecond, this.limits.burst, now);
     if (!this.bucket.take(now)) return { ok: false, reason: 'global', limitedEndpoints };
     this.ids.record(id, key, now);
-    for (const e of allowed) this.addresses.record(e.host, id, now);
+    for (const e of allowed) this.addresses.record(e.host, now);
     return { ok: true, endpoints: allowed, limitedEndpoints };
   }
 

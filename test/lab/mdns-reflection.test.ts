@@ -13,7 +13,7 @@ import assert from 'node:assert/strict';
 import { createRequire } from 'node:module';
 import { after, before, describe, it, type TestContext } from 'node:test';
 import type { StatusInfo } from '../../src/api.js';
-import { ADDRESS_WINDOW_MS, MAX_IDS_PER_ADDRESS } from '../../src/discovery/index.js';
+import { ADDRESS_WINDOW_MS, MAX_HINTS_PER_ADDRESS } from '../../src/discovery/index.js';
 import { buildLab, exec, loadRuleset, spawnIn, type Lab, type LabProcess } from './index.js';
 import { SentinelLab, tail, type LabNode } from './sentinel-procs.js';
 import { labAvailable, sleep } from './gate.js';
@@ -159,9 +159,9 @@ if (labOk) describe('mDNS reflection on a lab LAN', { timeout: 180_000 }, () => 
     const p2 = await procs.startNode('p2', { port: NODE_PORT, signaler: 'none', waitForSignaler: false });
     const r = await attackDone;
     const windows = Math.ceil((ATTACK_S * 1_000 + SETTLE_MS) / ADDRESS_WINDOW_MS);
-    assert.ok(r.syns <= MAX_IDS_PER_ADDRESS * windows, `${r.syns} SYNs at the victim (bound ${MAX_IDS_PER_ADDRESS * windows})\n${tail(n1.stderr())}`);
+    assert.ok(r.syns <= MAX_HINTS_PER_ADDRESS * windows, `${r.syns} SYNs at the victim (bound ${MAX_HINTS_PER_ADDRESS * windows})\n${tail(n1.stderr())}`);
     assert.ok(r.syns > 0, 'the attack was on-link and well-formed: a few hints do get through (this test would notice a dead attack)');
-    assert.ok((r.counters['mdns.hints_limited.address'] ?? 0) >= 8 * RATE_PPS * ATTACK_S - MAX_IDS_PER_ADDRESS * windows, JSON.stringify(r.counters));
+    assert.ok((r.counters['mdns.hints_limited.address'] ?? 0) >= 8 * RATE_PPS * ATTACK_S - MAX_HINTS_PER_ADDRESS * windows, JSON.stringify(r.counters));
     const deadline = Date.now() + DISCOVERY_TIMEOUT_MS;
     for (;;) {
       const peers = await n1.peers();

@@ -14,7 +14,7 @@ import {
   ADDRESS_WINDOW_MS,
   HINT_RATE,
   INTERFACES_REFRESH_MS,
-  MAX_IDS_PER_ADDRESS,
+  MAX_HINTS_PER_ADDRESS,
   FakeMdnsNetwork,
   HintGate,
   LinkSubnets,
@@ -124,18 +124,31 @@ describe('sourceDrop (RFC 6762 §11)', () => {
 });
 
 describe('HintGate', () => {
-  const limits: HintGateLimits = { repeatMs: 10_000, maxPerId: 4, windowMs: 10_000, maxTrackedIds: 64, maxIdsPerAddress: 2, addressWindowMs: 10_000, maxTrackedAddresses: 8, perSecond: 1, burst: 3 };
+  const limits: HintGateLimits = { repeatMs: 10_000, maxPerId: 4, windowMs: 10_000, maxTrackedIds: 64, maxHintsPerAddress: 2, addressWindowMs: 10_000, maxTrackedAddresses: 8, perSecond: 1, burst: 3 };
   const at = (host: string): { host: string; port: number }[] => [{ host, port: 1 }];
 
-  it('at most maxIdsPerAddress different ids per address per window; an id already there passes', () => {
+  it('at most maxHintsPerAddress hints naming one address per window, whatever the ids', () => {
     const g = new HintGate({ ...limits, burst: 100 });
     const [a, b, c] = [freshId(), freshId(), freshId()];
     assert.equal(g.admit(a, at('10.0.0.9'), 0).ok, true);
     assert.equal(g.admit(b, at('10.0.0.9'), 1).ok, true);
     assert.deepEqual(g.admit(c, at('10.0.0.9'), 2), { ok: false, reason: 'address', limitedEndpoints: 1 });
-    assert.equal(g.admit(a, [{ host: '10.0.0.9', port: 2 }], 3).ok, true, 'a is already known at that address');
+    assert.equal(g.admit(a, [{ host: '10.0.0.9', port: 2 }], 3).ok, false, 'a known id counts too');
     assert.equal(g.admit(c, at('10.0.0.8'), 4).ok, true, 'other addresses are not affected');
-    assert.equal(g.admit(c, at('10.0.0.9'), 10_001).ok, true, 'the window slides');
+    assert.equal(g.admit(c, at('10.0.0.9'), 10_000).ok, true, 'the window slides');
+  });
+
+  it('the same few ids cannot name one address more often by varying the other endpoints', () => {
+    const g = new HintGate({ ...limits, burst: 100 });
+    const [a, b] = [freshId(), freshId()];
+    let atVictim = 0;
+    for (let k = 0; k < 20; k++) {
+      for (const id of [a, b]) {
+        const v = g.admit(id, [{ host: '10.0.0.9', port: 1 }, { host: `10.0.1.${k}`, port: 1 }], k);
+        if (v.ok && v.endpoints.some((e) => e.host === '10.0.0.9')) atVictim++;
+      }
+    }
+    assert.equal(atVictim, limits.maxHintsPerAddress);
   });
 
   it('removes only the endpoints at a full address from a hint', () => {
@@ -248,12 +261,12 @@ describe('the reported attack, replayed on the fake LAN', () => {
     }
   }
 
-  it('4,000 announced ids at one on-link victim over 10 s become MAX_IDS_PER_ADDRESS hints; a real peer is still found', () => {
+  it('4,000 announced ids at one on-link victim over 10 s become MAX_HINTS_PER_ADDRESS hints; a real peer is still found', () => {
     const o = observer();
     flood(o, '192.168.1.77', 10);
     const atVictim = o.heard.filter(([, eps]) => eps.some((e) => e.host === '192.168.1.77'));
-    assert.equal(atVictim.length, MAX_IDS_PER_ADDRESS, 'one window of 10 s');
-    assert.equal(o.disc.counters['mdns.hints_limited.address'], 4_000 - MAX_IDS_PER_ADDRESS);
+    assert.equal(atVictim.length, MAX_HINTS_PER_ADDRESS, 'one window of 10 s');
+    assert.equal(o.disc.counters['mdns.hints_limited.address'], 4_000 - MAX_HINTS_PER_ADDRESS);
     // The real peer announces itself during the attack (same clock, same second).
     const real = o.net.join('192.168.1.11');
     const realId = freshId();
@@ -265,7 +278,7 @@ describe('the reported attack, replayed on the fake LAN', () => {
   it('over 30 s the victim gets one window of ids at a time', () => {
     const o = observer();
     flood(o, '192.168.1.77', 30);
-    assert.equal(o.heard.length, MAX_IDS_PER_ADDRESS * Math.ceil(30_000 / ADDRESS_WINDOW_MS));
+    assert.equal(o.heard.length, MAX_HINTS_PER_ADDRESS * Math.ceil(30_000 / ADDRESS_WINDOW_MS));
   });
 
   it('an off-link victim gets nothing, and so does anyone when the attacker is off-link', () => {
