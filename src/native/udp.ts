@@ -1,6 +1,6 @@
 /**
  * UDP sockets that report the IP TTL (IPv6 hop limit) of each datagram they receive,
- * through the addon (native/binding.c: recvmsg with IP_RECVTTL / IPV6_RECVHOPLIMIT).
+ * through the addon (native/udp.c: recvmsg with IP_RECVTTL / IPV6_RECVHOPLIMIT).
  * Node's dgram cannot: mDNS needs it to drop responses that were routed (RFC 6762 §11).
  *
  * {@link TtlUdpSocket} offers the part of `dgram.Socket` that multicast-dns uses, so it
