@@ -1,5 +1,6 @@
 /*
- * sentinel_native: "fighter sockets" and the TUN device.
+ * sentinel_native: "fighter sockets", the TUN device, and UDP sockets that report the
+ * TTL of what they receive (for mDNS).
  *
  * TCP sockets bound with SO_REUSEADDR and SO_REUSEPORT, so that a listener and any
  * number of outgoing connections can share one local port (TCP hole punching by
@@ -16,179 +17,30 @@
  *   tunStartReading(fd, mtu, cb)                           cb(packets[, err]) per batch
  *   tunStopReading(fd)                                  -> bool
  *   tunWrite(fd, packets)                               -> number written
+ *   udpBind(host, port, reuseAddr)                      -> fd  (reports TTL / hop limit)
+ *   udpSetOption(fd, name, value)                          IP_TTL, IP_MULTICAST_TTL, ...
+ *   udpMembership(fd, group, ifaceAddr, join)              IPv4 multicast group
+ *   udpMulticastInterface(fd, ifaceAddr)                   IPv4 outgoing multicast interface
+ *   udpStartReading(fd, size, cb)                          cb([{ data, address, port, ttl }][, err])
+ *   udpStopReading(fd)                                  -> bool
+ *   udpSend(fd, data, host, port)                       -> bytes sent
  *
  * Every fd is non-blocking and close-on-exec. connect() throws synchronously for errors
  * found before the connection is in flight (bad address, socket/bind failure, immediate
  * connect failure); later outcomes go to cb, exactly once, from the event loop. After
  * cancel() the fd is closed and cb is never called.
  *
- * TUN (IFF_TUN | IFF_NO_PI: whole IP packets, no header) is read from the event loop, in
- * batches of up to TUN_BATCH packets per callback; close(fd) stops a reader on fd first.
+ * TUN (IFF_TUN | IFF_NO_PI: whole IP packets, no header) and UDP fds are read from the
+ * event loop, in batches of up to READ_BATCH packets per callback; close(fd) stops a reader
+ * on fd first.
+ *
+ * Files: binding.c (fighter sockets, close, sockname, the export table), util.c (errno
+ * errors, argument checks), reader.c (event-loop readers), tun.c, udp.c; shared
+ * declarations in sentinel_native.h.
  */
-#include <node_api.h>
-#include <uv.h>
+#include "sentinel_native.h"
 
-#include <errno.h>
-#include <fcntl.h>
-#include <limits.h>
-#include <netdb.h>
-#include <net/if.h>
-#include <netinet/in.h>
-#include <pthread.h>
-#include <stdbool.h>
-#include <stdio.h>
-#include <stdlib.h>
-#include <string.h>
-#include <sys/ioctl.h>
-#include <sys/socket.h>
-#include <unistd.h>
-#ifdef __linux__
-#include <linux/if_tun.h>
-#endif
-
-#define HOST_MAX 96
-
-/* ---- errors ------------------------------------------------------------------ */
-
-#define ERRNO_NAME(e) { e, #e }
-static const struct { int num; const char *name; } errno_names[] = {
-  ERRNO_NAME(EACCES),       ERRNO_NAME(EADDRINUSE),   ERRNO_NAME(EADDRNOTAVAIL),
-  ERRNO_NAME(EAFNOSUPPORT), ERRNO_NAME(EAGAIN),       ERRNO_NAME(EALREADY),
-  ERRNO_NAME(EBADF),        ERRNO_NAME(ECANCELED),    ERRNO_NAME(ECONNABORTED),
-  ERRNO_NAME(ECONNREFUSED), ERRNO_NAME(ECONNRESET),   ERRNO_NAME(EHOSTUNREACH),
-  ERRNO_NAME(EINPROGRESS),  ERRNO_NAME(EINTR),        ERRNO_NAME(EINVAL),
-  ERRNO_NAME(EISCONN),      ERRNO_NAME(EMFILE),       ERRNO_NAME(ENETDOWN),
-  ERRNO_NAME(ENETUNREACH),  ERRNO_NAME(ENFILE),       ERRNO_NAME(ENOBUFS),
-  ERRNO_NAME(ENOMEM),       ERRNO_NAME(ENOPROTOOPT),  ERRNO_NAME(ENOTCONN),
-  ERRNO_NAME(ENOTSOCK),     ERRNO_NAME(EPERM),        ERRNO_NAME(EPIPE),
-  ERRNO_NAME(EPROTONOSUPPORT), ERRNO_NAME(ETIMEDOUT),
-  ERRNO_NAME(EBUSY),        ERRNO_NAME(EIO),          ERRNO_NAME(EMSGSIZE),
-  ERRNO_NAME(ENODEV),       ERRNO_NAME(ENOENT),       ERRNO_NAME(ENOSYS),
-  ERRNO_NAME(ENXIO),
-#ifdef EBADFD
-  ERRNO_NAME(EBADFD),
-#endif
-#ifdef EHOSTDOWN
-  ERRNO_NAME(EHOSTDOWN),
-#endif
-};
-
-/* The errno's symbolic name, or "E<number>" for ones outside the table. */
-static const char *errno_name(int num, char *buf, size_t len) {
-  for (size_t i = 0; i < sizeof errno_names / sizeof errno_names[0]; i++) {
-    if (errno_names[i].num == num) return errno_names[i].name;
-  }
-  snprintf(buf, len, "E%d", num);
-  return buf;
-}
-
-static napi_value errno_error(napi_env env, const char *syscall, int num) {
-  char buf[24], msg[160];
-  const char *name = errno_name(num, buf, sizeof buf);
-  snprintf(msg, sizeof msg, "%s %s (%s)", syscall, name, strerror(num));
-  napi_value code, text, err, errno_v, syscall_v;
-  napi_create_string_utf8(env, name, NAPI_AUTO_LENGTH, &code);
-  napi_create_string_utf8(env, msg, NAPI_AUTO_LENGTH, &text);
-  napi_create_error(env, code, text, &err);
-  napi_create_int32(env, -num, &errno_v);
-  napi_create_string_utf8(env, syscall, NAPI_AUTO_LENGTH, &syscall_v);
-  napi_set_named_property(env, err, "errno", errno_v);
-  napi_set_named_property(env, err, "syscall", syscall_v);
-  return err;
-}
-
-static napi_value throw_errno(napi_env env, const char *syscall, int num) {
-  napi_throw(env, errno_error(env, syscall, num));
-  return NULL;
-}
-
-static napi_value throw_arg(napi_env env, const char *msg) {
-  napi_throw_type_error(env, "ERR_INVALID_ARG_VALUE", msg);
-  return NULL;
-}
-
-/* Turn a failed N-API call into a JS exception (unless one is already pending). */
-static napi_value fail(napi_env env) {
-  const napi_extended_error_info *info = NULL;
-  napi_get_last_error_info(env, &info);
-  const char *msg = info && info->error_message ? info->error_message : "N-API call failed";
-  bool pending = false;
-  napi_is_exception_pending(env, &pending);
-  if (!pending) napi_throw_error(env, "ERR_NATIVE", msg);
-  return NULL;
-}
-
-#define CALL(env, expr)                       \
-  do {                                        \
-    if ((expr) != napi_ok) return fail(env);  \
-  } while (0)
-
-/* ---- arguments ----------------------------------------------------------------- */
-
-static bool get_args(napi_env env, napi_callback_info info, size_t want, napi_value *argv) {
-  size_t argc = want;
-  if (napi_get_cb_info(env, info, &argc, argv, NULL, NULL) != napi_ok) return fail(env), false;
-  if (argc < want) return throw_arg(env, "missing arguments"), false;
-  return true;
-}
-
-static bool get_int(napi_env env, napi_value v, int min, int max, const char *what, int *out) {
-  double d;
-  if (napi_get_value_double(env, v, &d) != napi_ok || d != d || d < min || d > max || d != (double)(int)d) {
-    char msg[96];
-    snprintf(msg, sizeof msg, "%s must be an integer in %d..%d", what, min, max);
-    return throw_arg(env, msg), false;
-  }
-  *out = (int)d;
-  return true;
-}
-
-/* Parse a numeric IPv4/IPv6 address (scope ids allowed) and a port into *addr. */
-static bool get_addr(napi_env env, napi_value v, int port, struct sockaddr_storage *addr, socklen_t *len) {
-  char host[HOST_MAX];
-  size_t n = 0;
-  if (napi_get_value_string_utf8(env, v, host, sizeof host, &n) != napi_ok || n == 0 || n >= sizeof host - 1) {
-    return throw_arg(env, "host must be a numeric IP address string"), false;
-  }
-  struct addrinfo hints, *res = NULL;
-  memset(&hints, 0, sizeof hints);
-  hints.ai_flags = AI_NUMERICHOST;
-  hints.ai_socktype = SOCK_STREAM;
-  if (getaddrinfo(host, NULL, &hints, &res) != 0 || res == NULL) {
-    return throw_arg(env, "host must be a numeric IP address string"), false;
-  }
-  memset(addr, 0, sizeof *addr);
-  memcpy(addr, res->ai_addr, res->ai_addrlen);
-  *len = res->ai_addrlen;
-  freeaddrinfo(res);
-  if (addr->ss_family == AF_INET6) ((struct sockaddr_in6 *)addr)->sin6_port = htons((uint16_t)port);
-  else ((struct sockaddr_in *)addr)->sin_port = htons((uint16_t)port);
-  return true;
-}
-
-static bool get_host_port(napi_env env, napi_value host, napi_value port_v,
-                          struct sockaddr_storage *addr, socklen_t *len) {
-  int port;
-  return get_int(env, port_v, 0, 65535, "port", &port) && get_addr(env, host, port, addr, len);
-}
-
-static napi_value int_value(napi_env env, int n) {
-  napi_value v;
-  CALL(env, napi_create_int32(env, n, &v));
-  return v;
-}
-
-/* ---- sockets ------------------------------------------------------------------- */
-
-static bool is_v4_mapped(const struct sockaddr_storage *addr) {
-  return addr->ss_family == AF_INET6 && IN6_IS_ADDR_V4MAPPED(&((const struct sockaddr_in6 *)addr)->sin6_addr);
-}
-
-static int set_flags(int fd) {
-  int fl = fcntl(fd, F_GETFL);
-  if (fl < 0 || fcntl(fd, F_SETFL, fl | O_NONBLOCK) < 0) return -1;
-  return fcntl(fd, F_SETFD, FD_CLOEXEC);
-}
+/* ---- fighter sockets ----------------------------------------------------------- */
 
 /*
  * socket + SO_REUSEADDR + SO_REUSEPORT (+ IPV6_V6ONLY, so IPv4 and IPv6 sockets can
@@ -216,7 +68,7 @@ fail: {
 }
 
 /* listen(host, port, backlog) -> fd */
-static napi_value js_listen(napi_env env, napi_callback_info info) {
+napi_value js_listen(napi_env env, napi_callback_info info) {
   napi_value argv[3];
   struct sockaddr_storage addr;
   socklen_t len;
@@ -234,20 +86,18 @@ static napi_value js_listen(napi_env env, napi_callback_info info) {
   return int_value(env, fd);
 }
 
-static bool tun_forget(napi_env env, int fd);
-
 /* close(fd); a TUN reader on fd is stopped first. */
 static napi_value js_close(napi_env env, napi_callback_info info) {
   napi_value argv[1];
   int fd;
   if (!get_args(env, info, 1, argv) || !get_int(env, argv[0], 0, INT_MAX, "fd", &fd)) return NULL;
-  tun_forget(env, fd);
+  reader_forget(env, fd);
   if (close(fd) < 0) return throw_errno(env, "close", errno);
   return NULL;
 }
 
 /* sockname(fd) -> { address, port } */
-static napi_value js_sockname(napi_env env, napi_callback_info info) {
+napi_value js_sockname(napi_env env, napi_callback_info info) {
   napi_value argv[1], out, address, port;
   struct sockaddr_storage addr;
   socklen_t len = sizeof addr;
@@ -409,7 +259,7 @@ static napi_value start_watch(napi_env env, connect_req *req, napi_value cb) {
 }
 
 /* connect(localHost, localPort, host, port, cb) -> handle */
-static napi_value js_connect(napi_env env, napi_callback_info info) {
+napi_value js_connect(napi_env env, napi_callback_info info) {
   napi_value argv[5];
   napi_valuetype cb_type;
   struct sockaddr_storage local, remote;
@@ -444,276 +294,6 @@ static napi_value js_connect(napi_env env, napi_callback_info info) {
   return handle;
 }
 
-/* ---- TUN device ------------------------------------------------------------------ */
-
-/*
- * A TUN fd is read from the event loop: a uv_poll_t watches it, and on readability the
- * reader drains up to TUN_BATCH packets into one reusable buffer, copying each packet out
- * at its exact length, then calls JS once with the batch. No thread-pool round trip per
- * packet. Readers are kept in one list (keyed by env and fd, guarded for workers) so
- * tunStopReading(fd) and close(fd) find them; a reader is freed in its poll's close callback.
- */
-#define TUN_BATCH 64
-#define TUN_MTU_MAX 65535
-
-typedef struct tun_reader {
-  uv_poll_t poll; /* first member: the poll callback casts back to the reader */
-  napi_env env;
-  napi_ref callback;
-  napi_async_context async;
-  struct tun_reader *next;
-  int fd;
-  bool stopped;
-  bool busy;   /* inside the JS callback: stop() leaves the callback's release to us */
-  bool hooked; /* env cleanup hook registered */
-  size_t mtu;
-  unsigned char buf[]; /* mtu bytes */
-} tun_reader;
-
-static tun_reader *tun_readers = NULL;
-static pthread_mutex_t tun_lock = PTHREAD_MUTEX_INITIALIZER;
-
-/* Remove and return the live reader for (env, fd), if any. */
-static tun_reader *tun_unlink(napi_env env, int fd) {
-  pthread_mutex_lock(&tun_lock);
-  tun_reader **p = &tun_readers, *r;
-  while ((r = *p) != NULL && !(r->env == env && r->fd == fd)) p = &r->next;
-  if (r != NULL) *p = r->next;
-  pthread_mutex_unlock(&tun_lock);
-  return r;
-}
-
-static bool tun_link(tun_reader *r) {
-  pthread_mutex_lock(&tun_lock);
-  tun_reader *q = tun_readers;
-  while (q != NULL && !(q->env == r->env && q->fd == r->fd)) q = q->next;
-  if (q == NULL) {
-    r->next = tun_readers;
-    tun_readers = r;
-  }
-  pthread_mutex_unlock(&tun_lock);
-  return q == NULL;
-}
-
-static void tun_release_js(tun_reader *r) {
-  if (r->callback) napi_delete_reference(r->env, r->callback);
-  r->callback = NULL;
-  if (r->async) napi_async_destroy(r->env, r->async);
-  r->async = NULL;
-}
-
-static void on_tun_poll_closed(uv_handle_t *handle) {
-  free(handle);
-}
-
-static void on_tun_env_cleanup(void *arg);
-
-/* Stop an unlinked reader: the fd stays open (it is the caller's). */
-static void tun_stop(tun_reader *r) {
-  r->stopped = true;
-  if (r->hooked) napi_remove_env_cleanup_hook(r->env, on_tun_env_cleanup, r);
-  r->hooked = false;
-  if (!r->busy) tun_release_js(r);
-  uv_close((uv_handle_t *)&r->poll, on_tun_poll_closed);
-}
-
-static void on_tun_env_cleanup(void *arg) {
-  tun_reader *r = arg;
-  r->hooked = false;
-  if (tun_unlink(r->env, r->fd) == r) tun_stop(r);
-}
-
-/* Stop reading fd if it is being read (before close(2): libuv must not poll a closed fd). */
-static bool tun_forget(napi_env env, int fd) {
-  tun_reader *r = tun_unlink(env, fd);
-  if (r != NULL) tun_stop(r);
-  return r != NULL;
-}
-
-/* Read up to TUN_BATCH packets into a new array; *err is set on a read error. */
-static napi_value tun_drain(tun_reader *r, int *err) {
-  napi_env env = r->env;
-  napi_value packets, packet;
-  void *data;
-  uint32_t count = 0;
-  if (napi_create_array(env, &packets) != napi_ok) return NULL;
-  while (count < TUN_BATCH) {
-    ssize_t n = read(r->fd, r->buf, r->mtu);
-    if (n < 0 && errno == EINTR) continue;
-    if (n < 0) {
-      if (errno != EAGAIN && errno != EWOULDBLOCK) *err = errno;
-      break;
-    }
-    if (n == 0) break; /* TUN has no EOF; never spin on an empty read */
-    if (napi_create_buffer_copy(env, (size_t)n, r->buf, &data, &packet) != napi_ok ||
-        napi_set_element(env, packets, count++, packet) != napi_ok) break;
-  }
-  return packets;
-}
-
-static void on_tun_readable(uv_poll_t *poll, int status, int events) {
-  (void)status; /* an error shows up as read()'s errno */
-  (void)events;
-  tun_reader *r = (tun_reader *)poll;
-  if (r->stopped) return;
-  napi_env env = r->env;
-  napi_handle_scope scope;
-  napi_value cb, recv, argv[2], result;
-  uint32_t count = 0;
-  int err = 0;
-  napi_open_handle_scope(env, &scope);
-  argv[0] = tun_drain(r, &err);
-  if (argv[0] != NULL) napi_get_array_length(env, argv[0], &count);
-  if (err) {
-    /* A dead fd would wake us forever: stop first, then tell JS why. */
-    r->busy = true;
-    if (tun_unlink(env, r->fd) == r) tun_stop(r);
-    argv[1] = errno_error(env, "read", err);
-  } else {
-    napi_get_undefined(env, &argv[1]);
-  }
-  if (argv[0] != NULL && (count > 0 || err)) {
-    r->busy = true;
-    napi_get_reference_value(env, r->callback, &cb);
-    napi_get_global(env, &recv);
-    if (napi_make_callback(env, r->async, recv, cb, 2, argv, &result) != napi_ok) {
-      bool pending = false;
-      napi_value exc;
-      napi_is_exception_pending(env, &pending);
-      if (pending && napi_get_and_clear_last_exception(env, &exc) == napi_ok) napi_fatal_exception(env, exc);
-    }
-  }
-  /* Still allocated: the poll's close callback runs only after this one returns. */
-  r->busy = false;
-  if (r->stopped) tun_release_js(r);
-  napi_close_handle_scope(env, scope);
-}
-
-/* tunOpen(name) -> { fd, name }; name '' lets the kernel choose (tun0, tun1, ...). */
-static napi_value js_tun_open(napi_env env, napi_callback_info info) {
-  napi_value argv[1];
-  char name[64];
-  size_t n = 0;
-  if (!get_args(env, info, 1, argv)) return NULL;
-#ifdef __linux__
-  if (napi_get_value_string_utf8(env, argv[0], name, sizeof name, &n) != napi_ok || n >= IFNAMSIZ) {
-    return throw_arg(env, "name must be a string of at most 15 bytes");
-  }
-  int fd = open("/dev/net/tun", O_RDWR | O_NONBLOCK | O_CLOEXEC);
-  if (fd < 0) return throw_errno(env, "open", errno);
-  struct ifreq ifr;
-  memset(&ifr, 0, sizeof ifr);
-  ifr.ifr_flags = IFF_TUN | IFF_NO_PI;
-  memcpy(ifr.ifr_name, name, n);
-  if (ioctl(fd, TUNSETIFF, &ifr) < 0) {
-    int e = errno;
-    close(fd);
-    return throw_errno(env, "ioctl", e);
-  }
-  napi_value out, fd_v, name_v;
-  ifr.ifr_name[IFNAMSIZ - 1] = '\0';
-  if (napi_create_object(env, &out) != napi_ok || napi_create_int32(env, fd, &fd_v) != napi_ok ||
-      napi_create_string_utf8(env, ifr.ifr_name, NAPI_AUTO_LENGTH, &name_v) != napi_ok ||
-      napi_set_named_property(env, out, "fd", fd_v) != napi_ok ||
-      napi_set_named_property(env, out, "name", name_v) != napi_ok) {
-    close(fd);
-    return fail(env);
-  }
-  return out;
-#else
-  (void)name;
-  (void)n;
-  return throw_errno(env, "open", ENOSYS);
-#endif
-}
-
-/* tunStartReading(fd, mtu, cb): cb(packets) per batch; cb(packets, err) once if read fails. */
-static napi_value js_tun_start_reading(napi_env env, napi_callback_info info) {
-  napi_value argv[3], name;
-  napi_valuetype cb_type;
-  uv_loop_t *loop;
-  int fd, mtu;
-  if (!get_args(env, info, 3, argv) || !get_int(env, argv[0], 0, INT_MAX, "fd", &fd) ||
-      !get_int(env, argv[1], 1, TUN_MTU_MAX, "mtu", &mtu)) return NULL;
-  CALL(env, napi_typeof(env, argv[2], &cb_type));
-  if (cb_type != napi_function) return throw_arg(env, "callback must be a function");
-  CALL(env, napi_get_uv_event_loop(env, &loop));
-  tun_reader *r = calloc(1, sizeof *r + (size_t)mtu);
-  if (r == NULL) return throw_errno(env, "tunStartReading", ENOMEM);
-  r->env = env;
-  r->fd = fd;
-  r->mtu = (size_t)mtu;
-  if (!tun_link(r)) {
-    free(r);
-    return throw_errno(env, "tunStartReading", EBUSY);
-  }
-  int e = uv_poll_init(loop, &r->poll, fd);
-  if (e < 0) {
-    tun_unlink(env, fd);
-    free(r);
-    return throw_errno(env, "uv_poll_init", -e);
-  }
-  /* From here the poll owns r: every failure goes through tun_stop (uv_close, then free). */
-  napi_status s = napi_create_reference(env, argv[2], 1, &r->callback);
-  if (s == napi_ok) s = napi_create_string_utf8(env, "SentinelTunRead", NAPI_AUTO_LENGTH, &name);
-  if (s == napi_ok) s = napi_async_init(env, NULL, name, &r->async);
-  if (s == napi_ok) s = napi_add_env_cleanup_hook(env, on_tun_env_cleanup, r);
-  r->hooked = s == napi_ok;
-  e = s == napi_ok ? uv_poll_start(&r->poll, UV_READABLE, on_tun_readable) : 0;
-  if (s != napi_ok || e < 0) {
-    tun_unlink(env, fd);
-    tun_stop(r);
-    return s != napi_ok ? fail(env) : throw_errno(env, "uv_poll_start", -e);
-  }
-  return NULL;
-}
-
-/* tunStopReading(fd) -> true if fd was being read. The fd stays open. */
-static napi_value js_tun_stop_reading(napi_env env, napi_callback_info info) {
-  napi_value argv[1], out;
-  int fd;
-  if (!get_args(env, info, 1, argv) || !get_int(env, argv[0], 0, INT_MAX, "fd", &fd)) return NULL;
-  CALL(env, napi_get_boolean(env, tun_forget(env, fd), &out));
-  return out;
-}
-
-/* An error that every later write would repeat: the fd itself is unusable. */
-static bool fd_dead(int e) {
-#ifdef EBADFD
-  if (e == EBADFD) return true;
-#endif
-  return e == EBADF || e == EFAULT;
-}
-
-/*
- * tunWrite(fd, packets) -> number written. One non-blocking write(2) per packet; a packet
- * the kernel refuses (EAGAIN, EINVAL for a non-IP packet, EIO while the link is down, ...)
- * is dropped and not counted. Throws only when the fd is unusable (EBADF, EBADFD).
- */
-static napi_value js_tun_write(napi_env env, napi_callback_info info) {
-  napi_value argv[2], item;
-  bool ok;
-  uint32_t len, written = 0;
-  int fd;
-  if (!get_args(env, info, 2, argv) || !get_int(env, argv[0], 0, INT_MAX, "fd", &fd)) return NULL;
-  CALL(env, napi_is_array(env, argv[1], &ok));
-  if (!ok) return throw_arg(env, "packets must be an array of Buffers");
-  CALL(env, napi_get_array_length(env, argv[1], &len));
-  for (uint32_t i = 0; i < len; i++) {
-    void *data;
-    size_t size;
-    ssize_t n;
-    CALL(env, napi_get_element(env, argv[1], i, &item));
-    CALL(env, napi_is_buffer(env, item, &ok));
-    if (!ok) return throw_arg(env, "packets must be an array of Buffers");
-    CALL(env, napi_get_buffer_info(env, item, &data, &size));
-    do n = write(fd, data, size); while (n < 0 && errno == EINTR);
-    if (n >= 0) written++;
-    else if (fd_dead(errno)) return throw_errno(env, "write", errno);
-  }
-  return int_value(env, (int)written);
-}
-
 /* ---- module ------------------------------------------------------------------------ */
 
 NAPI_MODULE_INIT() {
@@ -724,8 +304,15 @@ NAPI_MODULE_INIT() {
     { "sockname", NULL, js_sockname, NULL, NULL, NULL, napi_enumerable, NULL },
     { "tunOpen", NULL, js_tun_open, NULL, NULL, NULL, napi_enumerable, NULL },
     { "tunStartReading", NULL, js_tun_start_reading, NULL, NULL, NULL, napi_enumerable, NULL },
-    { "tunStopReading", NULL, js_tun_stop_reading, NULL, NULL, NULL, napi_enumerable, NULL },
+    { "tunStopReading", NULL, js_stop_reading, NULL, NULL, NULL, napi_enumerable, NULL },
     { "tunWrite", NULL, js_tun_write, NULL, NULL, NULL, napi_enumerable, NULL },
+    { "udpBind", NULL, js_udp_bind, NULL, NULL, NULL, napi_enumerable, NULL },
+    { "udpSetOption", NULL, js_udp_set_option, NULL, NULL, NULL, napi_enumerable, NULL },
+    { "udpMembership", NULL, js_udp_membership, NULL, NULL, NULL, napi_enumerable, NULL },
+    { "udpMulticastInterface", NULL, js_udp_multicast_interface, NULL, NULL, NULL, napi_enumerable, NULL },
+    { "udpStartReading", NULL, js_udp_start_reading, NULL, NULL, NULL, napi_enumerable, NULL },
+    { "udpStopReading", NULL, js_stop_reading, NULL, NULL, NULL, napi_enumerable, NULL },
+    { "udpSend", NULL, js_udp_send, NULL, NULL, NULL, napi_enumerable, NULL },
   };
   if (napi_define_properties(env, exports, sizeof table / sizeof table[0], table) != napi_ok) return fail(env);
   return exports;

@@ -45,3 +45,37 @@ export const MAX_HINTS_PER_ID = 4;
 export const HINT_WINDOW_MS = 10_000;
 /** Node ids whose hint history is remembered; the least recently seen is forgotten first. */
 export const MAX_TRACKED_IDS = 256;
+
+/**
+ * IP TTL (IPv6 hop limit) every mDNS packet is sent with (RFC 6762 §11). A router
+ * decrements it, so a response received with any other TTL did not come from this link
+ * and is dropped (`mdns.dropped.ttl`), where the transport can read the TTL.
+ */
+export const MDNS_TTL = 255;
+/** Largest mDNS packet read (RFC 6762 §17: 9,000 bytes); a longer datagram is dropped. */
+export const MDNS_MAX_PACKET_BYTES = 9_000;
+/** How long the interface list behind the on-link checks is reused before it is read again. */
+export const INTERFACES_REFRESH_MS = 5_000;
+
+/**
+ * Global hint budget: hints passed on per second over all ids, whatever their addresses
+ * (token bucket). Each hint can cost a dial per endpoint, so this bounds what a stream of
+ * fresh ids can make the node do. Refusals: `mdns.hints_limited.global`.
+ */
+export const HINT_RATE = { perSecond: 4, burst: 32 } as const;
+/**
+ * Hints naming one IP address passed on per {@link ADDRESS_WINDOW_MS}, whatever the ids:
+ * each is a dial to that address, and a real host (one node or a few, each hint repeated
+ * at most every {@link HINT_REPEAT_MS}) needs no more. This bounds what a flood of fresh
+ * ids can aim at one victim. Endpoints over the cap are removed from the hint
+ * (`mdns.dropped.endpoint_limited`).
+ */
+export const MAX_HINTS_PER_ADDRESS = 4;
+/** Window of {@link MAX_HINTS_PER_ADDRESS}. */
+export const ADDRESS_WINDOW_MS = 10_000;
+/**
+ * Addresses whose recent hints are remembered; the least recently used is forgotten first.
+ * Entries only appear for admitted hints, so under {@link HINT_RATE} no more than
+ * 32 + 4 x 10 = 72 are fresh within one window: the cap is never what frees a victim.
+ */
+export const MAX_TRACKED_ADDRESSES = 256;

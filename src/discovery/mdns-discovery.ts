@@ -6,7 +6,13 @@
  * so the receiver must dial the reported endpoints *expecting* the announced id (the TLS
  * session proves it) and must not let a hint replace addresses it has already verified.
  * Discovery itself keeps no peer table that a spoofed packet could corrupt.
+ *
+ * Because every hint makes the node dial, a response is passed on only if it came from
+ * this link (RFC 6762 §11: source inside one of our interfaces' subnets, and TTL 255
+ * where the transport reads it), only its on-link endpoints are kept, and the hint must
+ * pass the {@link HintGate} (per address, per id, global budget).
  */
+import { networkInterfaces } from 'node:os';
 import type { NodeId } from '../api.js';
 import type { Logger } from '../log.js';
 import { errorMessage } from '../errors.js';
@@ -15,15 +21,18 @@ import { usableAddress } from './address.js';
 import {
   ANNOUNCE_INTERVAL_MS,
   BROWSE_INTERVAL_MS,
+  INTERFACES_REFRESH_MS,
   LEGACY_UNICAST_TTL_S,
   MAX_ADDRESSES_PER_ANNOUNCEMENT,
   MDNS_PORT,
+  MDNS_TTL,
   SERVICE_TYPE,
   STARTUP_REPEAT_MS,
 } from './limits.js';
+import { LinkSubnets, type InterfaceList } from './link.js';
 import { matchQuery, parseResponse } from './parse.js';
 import { buildAnnouncement, buildEnumeration, type Announcement } from './records.js';
-import { DEFAULT_HINT_LIMITS, HintLimiter, ResponseLimiter, endpointsKey, type HintLimits } from './state.js';
+import { DEFAULT_HINT_GATE_LIMITS, HintGate, ResponseLimiter, type HintGateLimits } from './state.js';
 import type { MdnsPacketIn, MdnsRecordOut, MdnsRemote, MdnsResponseOut, MdnsTransport } from './transport.js';
 
 /** A dialable endpoint reported by discovery. */
@@ -54,13 +63,19 @@ export interface MdnsDiscoveryOptions {
   /** Where `mdns.*` counters go (e.g. the node's); default a private instance. */
   counters?: Pick<Counters, 'inc'>;
   timing?: Partial<MdnsTiming>;
-  hintLimits?: Partial<HintLimits>;
+  hintLimits?: Partial<HintGateLimits>;
+  /** Our interfaces, for the on-link checks; default `os.networkInterfaces()`, re-read every 5 s. */
+  interfaces?: () => InterfaceList;
 }
+
+/** Why a whole response was dropped before parsing: `mdns.dropped.<reason>`. */
+export type SourceDrop = 'off_link' | 'ttl';
 
 /** mDNS advertiser, responder and browser for one node. */
 export class MdnsDiscovery {
   private readonly timing: MdnsTiming;
-  private readonly hints: HintLimiter;
+  private readonly hints: HintGate;
+  private link: { at: number; subnets: LinkSubnets } | undefined;
   private readonly responses = new ResponseLimiter();
   private readonly counts = new Map<string, number>();
   private timers: unknown[] = [];
@@ -74,7 +89,7 @@ export class MdnsDiscovery {
       startupRepeatMs: STARTUP_REPEAT_MS,
       ...opts.timing,
     };
-    this.hints = new HintLimiter({ ...DEFAULT_HINT_LIMITS, ...opts.hintLimits });
+    this.hints = new HintGate({ ...DEFAULT_HINT_GATE_LIMITS, ...opts.hintLimits });
   }
 
   /** Counters of this instance (`mdns.*`), also forwarded to `opts.counters`. */
@@ -92,6 +107,8 @@ export class MdnsDiscovery {
     t.on('response', (p, from) => this.running && this.guard(() => this.onResponse(p, from)));
     t.on('warning', (err) => this.count('mdns.warnings', `mDNS: ${errorMessage(err)}`));
     t.on('error', (err) => this.opts.log.warn(`mDNS socket error: ${errorMessage(err)}`));
+    const ttl = t.ttlSupport ?? { ok: false, reason: 'the transport does not say' };
+    if (!ttl.ok) this.count('mdns.ttl_unchecked', `mDNS: received TTL not readable (${ttl.reason}); only the on-link check applies`);
     const { clock } = this.opts;
     const round = (): void => {
       this.announce();
@@ -165,7 +182,7 @@ export class MdnsDiscovery {
       if (!this.responses.unicastAllowed(now)) return this.count('mdns.responses_limited');
       const all = [...records.answers, ...(records.additionals ?? [])].map((r): MdnsRecordOut => legacy(r));
       const id = typeof packet.id === 'number' ? packet.id : 0;
-      this.opts.transport.respond({ id, questions: match.questions, answers: all }, from);
+      this.opts.transport.respond({ id, questions: match.questions, answers: all }, { address: from.address, port: from.port });
       return;
     }
     if (!this.responses.multicast(now)) return this.count('mdns.responses_limited');
@@ -173,16 +190,24 @@ export class MdnsDiscovery {
   }
 
   private onResponse(packet: MdnsPacketIn, from: MdnsRemote): void {
+    const now = this.opts.clock.now();
+    const link = this.subnets(now);
+    const drop = sourceDrop(from, link);
+    if (drop) return this.count(`mdns.dropped.${drop}`, `mDNS: dropped a response from ${from.address} (${drop === 'ttl' ? `TTL ${from.ttl}` : 'not on this link'})`);
     const parsed = parseResponse(packet, this.opts.selfId);
     for (const reason of parsed.dropped) this.count(`mdns.dropped.${reason}`, `mDNS: dropped part of a response from ${from.address}: ${reason}`);
     if (parsed.own > 0) this.count('mdns.own', undefined, parsed.own);
-    const now = this.opts.clock.now();
     for (const peer of parsed.peers) {
-      const endpoints = peer.addresses.map((host) => ({ host, port: peer.port }));
-      if (!this.hints.admit(peer.id, endpointsKey(endpoints), now)) {
-        this.count('mdns.hints_limited');
+      const onLink = peer.addresses.filter((host) => link.contains(host));
+      if (onLink.length < peer.addresses.length) this.count('mdns.dropped.endpoint_off_link', `mDNS: ${peer.id} announced off-link addresses (from ${from.address})`, peer.addresses.length - onLink.length);
+      if (onLink.length === 0) continue;
+      const verdict = this.hints.admit(peer.id, onLink.map((host) => ({ host, port: peer.port })), now);
+      if (verdict.limitedEndpoints > 0) this.count('mdns.dropped.endpoint_limited', undefined, verdict.limitedEndpoints);
+      if (!verdict.ok) {
+        this.count(`mdns.hints_limited.${verdict.reason}`);
         continue;
       }
+      const endpoints = verdict.endpoints;
       this.count('mdns.hints');
       this.opts.log.debug(`mDNS: ${peer.id} announced ${endpoints.map((e) => `${e.host}:${e.port}`).join(', ')} (from ${from.address})`);
       try {
@@ -191,6 +216,14 @@ export class MdnsDiscovery {
         this.opts.log.warn(`mDNS: onPeer failed: ${errorMessage(err)}`);
       }
     }
+  }
+
+  /** Our interfaces' subnets, read again when older than {@link INTERFACES_REFRESH_MS}. */
+  private subnets(now: number): LinkSubnets {
+    if (this.link === undefined || now - this.link.at >= INTERFACES_REFRESH_MS) {
+      this.link = { at: now, subnets: LinkSubnets.of((this.opts.interfaces ?? networkInterfaces)()) };
+    }
+    return this.link.subnets;
   }
 
   /** Runs `fn`, turning a throw (a bad packet, a closed socket) into a counted debug line. */
@@ -212,4 +245,14 @@ export class MdnsDiscovery {
 /** A record for a legacy unicast answer: TTL capped, no cache-flush bit (RFC 6762 §6.7). */
 function legacy(r: MdnsRecordOut): MdnsRecordOut {
   return { name: r.name, type: r.type, ttl: Math.min(r.ttl, LEGACY_UNICAST_TTL_S), data: r.data };
+}
+
+/**
+ * Whether a response must be dropped whole for where it came from (RFC 6762 §11): a
+ * source outside our subnets, or a known TTL other than 255 (the packet was routed).
+ */
+export function sourceDrop(from: MdnsRemote, link: LinkSubnets): SourceDrop | null {
+  if (!link.contains(from.address)) return 'off_link';
+  if (from.ttl !== undefined && from.ttl !== MDNS_TTL) return 'ttl';
+  return null;
 }

@@ -5,8 +5,10 @@
  * a list of Buffers), synchronously.
  */
 import { EventEmitter } from 'node:events';
-import { MDNS_PORT } from './limits.js';
-import type { MdnsPacketIn, MdnsQueryOut, MdnsRemote, MdnsResponseOut, MdnsTransport } from './transport.js';
+import type { NetworkInterfaceInfo } from 'node:os';
+import { MDNS_PORT, MDNS_TTL } from './limits.js';
+import type { InterfaceList } from './link.js';
+import type { MdnsPacketIn, MdnsQueryOut, MdnsRemote, MdnsResponseOut, MdnsTransport, TtlSupport } from './transport.js';
 
 /** One packet that crossed the fake network. */
 export interface FakeMdnsDelivery {
@@ -21,6 +23,8 @@ export interface FakeMdnsDelivery {
 export class FakeMdnsTransport implements MdnsTransport {
   private readonly events = new EventEmitter();
   destroyed = false;
+  /** Like the native transport: every delivery carries the TTL it was sent with. */
+  readonly ttlSupport: TtlSupport = { ok: true };
 
   constructor(
     private readonly net: FakeMdnsNetwork,
@@ -56,14 +60,20 @@ export class FakeMdnsNetwork {
   /** Every packet sent, in order. */
   readonly log: FakeMdnsDelivery[] = [];
 
-  /** A new member at `address` sending from `port` (5353; another port makes it a legacy unicast querier). */
+  /**
+   * A new member at `address` sending from `port` (5353; another port makes it a legacy
+   * unicast querier). Its packets arrive with TTL 255, as from a real host on the link.
+   */
   join(address: string, port: number = MDNS_PORT): FakeMdnsTransport {
-    const t = new FakeMdnsTransport(this, { address, port });
+    const t = new FakeMdnsTransport(this, { address, port, ttl: MDNS_TTL });
     this.members.push(t);
     return t;
   }
 
-  /** Sends `packet` as if from `from` (which need not be a member): the way to inject spoofed packets. */
+  /**
+   * Sends `packet` as if from `from` (which need not be a member): the way to inject
+   * spoofed packets. `from.ttl` is what the receiver sees (absent: unknown).
+   */
   inject(kind: 'query' | 'response', packet: MdnsPacketIn, from: MdnsRemote): void {
     this.send(kind, { self: from }, packet, null);
   }
@@ -77,7 +87,7 @@ export class FakeMdnsNetwork {
       if (to !== null && (m.self.address !== to.address || m.self.port !== to.port)) continue;
       // Only port-5353 sockets are in the multicast group.
       if (to === null && m.self.port !== MDNS_PORT) continue;
-      m.deliver(kind, decodedShape(copy), sender.self);
+      m.deliver(kind, decodedShape(copy), { ...sender.self });
     }
   }
 }
@@ -96,4 +106,19 @@ function decodedShape(packet: object): MdnsPacketIn {
     }
   }
   return copy;
+}
+
+/**
+ * An interface list (as `os.networkInterfaces()` returns it) with one interface per CIDR,
+ * e.g. `fakeInterfaces('192.168.1.10/24', 'fd00::10/64')`, for the on-link checks in tests.
+ */
+export function fakeInterfaces(...cidrs: string[]): InterfaceList {
+  const out: InterfaceList = {};
+  cidrs.forEach((cidr, i) => {
+    const address = cidr.slice(0, cidr.lastIndexOf('/'));
+    const v6 = address.includes(':');
+    const info = { address, cidr, netmask: '', mac: '02:00:00:00:00:00', internal: false, family: v6 ? 'IPv6' : 'IPv4', ...(v6 ? { scopeid: 0 } : {}) };
+    out[`eth${i}`] = [info as NetworkInterfaceInfo];
+  });
+  return out;
 }

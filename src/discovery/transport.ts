@@ -48,7 +48,12 @@ export interface MdnsPacketIn {
 export interface MdnsRemote {
   address: string;
   port: number;
+  /** IP TTL (IPv6 hop limit) the packet arrived with, when the transport can read it. */
+  ttl?: number;
 }
+
+/** Whether a transport reports the TTL of received packets, and if not, why not. */
+export type TtlSupport = { ok: true } | { ok: false; reason: string };
 
 /** Packet I/O for discovery. */
 export interface MdnsTransport {
@@ -61,4 +66,6 @@ export interface MdnsTransport {
   on(event: 'warning' | 'error', listener: (err: Error) => void): void;
   /** Closes the socket. Idempotent. */
   destroy(): void;
+  /** Whether `from.ttl` is filled in; absent means unknown (treated as not). */
+  readonly ttlSupport?: TtlSupport;
 }

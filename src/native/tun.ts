@@ -1,5 +1,5 @@
 /**
- * Typed access to the addon's TUN functions (native/binding.c). A TUN fd carries whole
+ * Typed access to the addon's TUN functions (native/tun.c). A TUN fd carries whole
  * IPv4/IPv6 packets (IFF_TUN | IFF_NO_PI). Reading runs on the event loop (a uv_poll_t on
  * the fd) and delivers packets in batches of up to {@link TUN_BATCH}; writing is one
  * non-blocking write(2) per packet. Interface configuration (addresses, MTU, link up) is

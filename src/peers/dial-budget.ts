@@ -54,7 +54,7 @@ export class DialBudget {
     if (this.inFlight >= this.limits.maxInFlight) return 'in_flight';
     const bucket = this.hostBucket(host, now);
     // Check the host first: a refused host must not use up the node-wide rate.
-    if (!bucket.peek(now)) return 'host_rate';
+    if (!bucket.canTake(now)) return 'host_rate';
     if (!this.global.take(now)) return 'rate';
     bucket.take(now);
     this.inFlight++;

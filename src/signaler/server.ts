@@ -4,12 +4,17 @@
  * It records the session's observed public address and the node's self-reported local
  * addresses, answers lookups, and coordinates hole punching by telling both sides each
  * other's addresses and when to start (see timing.ts and docs/PROTOCOL.md).
+ *
+ * Nothing a node sends makes the signaler push unbounded work onto another node: at most
+ * 4 checked local endpoints are kept per registration and forwarded only to nodes behind
+ * the same public address (locals.ts), and PUNCH_STARTs to one target are rate-limited
+ * per pair, per requester address and in total (rate.ts PunchLimiter).
  */
 import type { NodeId } from '../api.js';
 import { SentinelError, errorMessage } from '../errors.js';
 import { nodeIdFromPublicKey, publicKeyFromNodeId, type Identity } from '../identity/index.js';
 import type { Logger } from '../log.js';
-import { ConnectionManager, Counters, DEAD_AFTER_MS, HANDSHAKE_TIMEOUT_MS, CONNECT_TIMEOUT_MS, MAX_PENDING_HANDSHAKES, MAX_WRITE_BUFFER_BYTES, PING_INTERVAL_MS, parseHostPort, systemClock, type Clock, type Session, type TransportLimits } from '../transport/index.js';
+import { ConnectionManager, Counters, DEAD_AFTER_MS, HANDSHAKE_TIMEOUT_MS, CONNECT_TIMEOUT_MS, MAX_WRITE_BUFFER_BYTES, PING_INTERVAL_MS, parseHostPort, systemClock, type Clock, type Session, type TransportLimits } from '../transport/index.js';
 import {
   FrameType,
   GoawayCode,
@@ -35,8 +40,10 @@ import {
   SIGNAL_MAX_PENDING_PER_IP,
   SIGNAL_MAX_SESSIONS,
   SIGNAL_MAX_SESSIONS_PER_IP,
+  SIGNAL_MAX_PENDING_HANDSHAKES,
 } from './limits.js';
-import { TokenBucket } from './rate.js';
+import { filterLocals, localsFor } from './locals.js';
+import { DEFAULT_PUNCH_LIMITS, PunchLimiter, TokenBucket, type PunchLimits, type PunchRefusal } from './rate.js';
 import { punchDelays } from './timing.js';
 
 export interface Registration {
@@ -54,13 +61,15 @@ export interface SignalerOptions {
   clock?: Clock;
   limits?: Partial<TransportLimits>;
   registerTimeoutMs?: number;
+  /** Punch limits; defaults from limits.ts. */
+  punchLimits?: Partial<PunchLimits>;
 }
 
 export const SIGNALER_LIMITS: TransportLimits = {
   handshakeTimeoutMs: HANDSHAKE_TIMEOUT_MS,
   connectTimeoutMs: CONNECT_TIMEOUT_MS,
   maxPendingHandshakesPerIp: SIGNAL_MAX_PENDING_PER_IP,
-  maxPendingHandshakes: MAX_PENDING_HANDSHAKES,
+  maxPendingHandshakes: SIGNAL_MAX_PENDING_HANDSHAKES,
   maxSessionsPerIp: SIGNAL_MAX_SESSIONS_PER_IP,
   maxSessions: SIGNAL_MAX_SESSIONS,
   // Every registered node is the same to the signaler (no trust classes): these are unused.
@@ -73,6 +82,13 @@ export const SIGNALER_LIMITS: TransportLimits = {
   maxPayload: SIGNAL_MAX_PAYLOAD,
 };
 
+/** The SIGNAL_ERROR reason of each punch refusal. */
+const PUNCH_REFUSED: Record<PunchRefusal, string> = {
+  pair: 'punch to this node requested too recently; retry in a few seconds',
+  target_ip: 'too many punch requests to this node from your address; retry later',
+  target: 'too many punch requests to this node; retry later',
+};
+
 export class SignalerServer {
   readonly counters = new Counters();
   private readonly clock: Clock;
@@ -80,10 +96,12 @@ export class SignalerServer {
   private readonly registry = new Map<NodeId, Registration>();
   private readonly registerBuckets = new WeakMap<Session, TokenBucket>();
   private readonly requestBuckets = new WeakMap<Session, TokenBucket>();
+  private readonly punches: PunchLimiter;
   port = 0;
 
   constructor(private readonly opts: SignalerOptions) {
     this.clock = opts.clock ?? systemClock;
+    this.punches = new PunchLimiter({ ...DEFAULT_PUNCH_LIMITS, ...opts.punchLimits });
     this.manager = new ConnectionManager({
       replaceStale: true,
       identity: opts.identity,
@@ -136,6 +154,7 @@ export class SignalerServer {
   private onSessionDown(id: NodeId): void {
     // Only the active session's end unregisters: a replaced (stale) one is not active.
     this.registry.delete(id);
+    this.punches.forget(id);
     this.opts.log.debug(`unregistered ${id}`);
   }
 
@@ -169,7 +188,10 @@ export class SignalerServer {
     const hp = parseHostPort(s.remoteAddress);
     if (!hp) throw new SentinelError('E_PROTOCOL', `cannot parse observed address ${s.remoteAddress}`);
     const observed = { host: hp.host, port: hp.port };
-    this.registry.set(s.peerId, { id: s.peerId, session: s, observed, local: m.local, listenPort: m.listenPort, registeredAt: this.clock.now() });
+    const { kept, dropped } = filterLocals(m.local, observed.host);
+    for (const reason of dropped) this.counters.inc(`locals_dropped.${reason}`);
+    if (dropped.length > 0) this.opts.log.debug(`${s.peerId}: dropped ${dropped.length} of ${m.local.length} local endpoint(s) (${[...new Set(dropped)].join(', ')})`);
+    this.registry.set(s.peerId, { id: s.peerId, session: s, observed, local: kept, listenPort: m.listenPort, registeredAt: this.clock.now() });
     this.counters.inc('registrations');
     s.send(FrameType.REGISTERED, encodeRegistered({ observed }));
     this.opts.log.debug(`registered ${s.peerId} at ${s.remoteAddress}`);
@@ -196,12 +218,18 @@ export class SignalerServer {
     return reg;
   }
 
+  /**
+   * A lookup sends nothing to the target and one small answer to the asker, so the
+   * per-session request rate is its only limit: a per-target limit would only let
+   * strangers make a node impossible to look up.
+   */
   private onLookup(s: Session, payload: Buffer): void {
     const m = decodeLookup(payload);
     if (!this.admit(s, m.reqId)) return;
     const reg = this.target(s, m.reqId, m.target);
-    if (!reg) return;
-    s.send(FrameType.LOOKUP_RESULT, encodeLookupResult({ reqId: m.reqId, target: m.target, public: reg.observed, local: reg.local }));
+    const me = this.registry.get(s.peerId);
+    if (!reg || !me) return;
+    s.send(FrameType.LOOKUP_RESULT, encodeLookupResult({ reqId: m.reqId, target: m.target, public: reg.observed, local: localsFor(reg, me.observed.host) }));
   }
 
   private onPunchRequest(s: Session, payload: Buffer): void {
@@ -214,12 +242,18 @@ export class SignalerServer {
       s.send(FrameType.SIGNAL_ERROR, encodeSignalError({ reqId: m.reqId, code: SignalErrorCode.BAD_REQUEST, reason: 'cannot punch to yourself' }));
       return;
     }
+    const refused = this.punches.admit(me.id, me.observed.host, peer.id, this.clock.now());
+    if (refused) {
+      this.counters.inc(`rate_limited.punch_${refused}`);
+      s.send(FrameType.SIGNAL_ERROR, encodeSignalError({ reqId: m.reqId, code: SignalErrorCode.RATE_LIMITED, reason: PUNCH_REFUSED[refused] }));
+      return;
+    }
     const delays = punchDelays(me.session.rttMs ?? DEFAULT_RTT_MS, peer.session.rttMs ?? DEFAULT_RTT_MS, PUNCH_MARGIN_MS);
     const sameNat = me.observed.host === peer.observed.host;
     const common = { attempts: PUNCH_ATTEMPTS, intervalMs: PUNCH_INTERVAL_MS, sameNat };
     try {
-      peer.session.send(FrameType.PUNCH_START, encodePunchStart({ reqId: 0, peer: publicKeyFromNodeId(me.id), delayMs: delays.b, listenPort: me.listenPort, public: me.observed, local: me.local, ...common }));
-      s.send(FrameType.PUNCH_START, encodePunchStart({ reqId: m.reqId, peer: m.target, delayMs: delays.a, listenPort: peer.listenPort, public: peer.observed, local: peer.local, ...common }));
+      peer.session.send(FrameType.PUNCH_START, encodePunchStart({ reqId: 0, peer: publicKeyFromNodeId(me.id), delayMs: delays.b, listenPort: me.listenPort, public: me.observed, local: localsFor(me, peer.observed.host), ...common }));
+      s.send(FrameType.PUNCH_START, encodePunchStart({ reqId: m.reqId, peer: m.target, delayMs: delays.a, listenPort: peer.listenPort, public: peer.observed, local: localsFor(peer, me.observed.host), ...common }));
       this.counters.inc('punches');
     } catch (err) {
       this.opts.log.warn(`punch coordination failed: ${errorMessage(err)}`);

@@ -10,12 +10,15 @@ import {
   FakeMdnsNetwork,
   MdnsDiscovery,
   buildAnnouncement,
+  fakeInterfaces,
   type DiscoveredEndpoint,
   type MdnsRecordOut,
   type MdnsTransport,
 } from '../../src/discovery/index.js';
 
 const quiet: Logger = { debug: () => {}, info: () => {}, warn: () => {}, error: () => {} };
+/** The fake LAN's subnet, as our interfaces see it. */
+const lan = (): ReturnType<typeof fakeInterfaces> => fakeInterfaces('192.168.1.2/24');
 
 /** A clock whose timers fire only when the test advances it. */
 function manualClock(): Clock & { advance(ms: number): void } {
@@ -64,6 +67,7 @@ function member(net: FakeMdnsNetwork, clock: Clock, ip: string, port = 8443): Me
     transport,
     clock,
     log: quiet,
+    interfaces: lan,
   });
   return { id, ip, disc, transport, heard };
 }
@@ -116,10 +120,10 @@ describe('MdnsDiscovery on a fake LAN', () => {
   it('announces nothing without a port or a LAN address', () => {
     const net = new FakeMdnsNetwork();
     const clock = manualClock();
-    const d = new MdnsDiscovery({ selfId: generateIdentity().id, port: () => 0, addresses: () => ['192.168.1.9'], onPeer: () => {}, transport: net.join('192.168.1.9'), clock, log: quiet });
+    const d = new MdnsDiscovery({ selfId: generateIdentity().id, port: () => 0, addresses: () => ['192.168.1.9'], onPeer: () => {}, transport: net.join('192.168.1.9'), clock, log: quiet, interfaces: lan });
     d.start();
     assert.equal(net.log.filter((p) => p.kind === 'response').length, 0);
-    const e = new MdnsDiscovery({ selfId: generateIdentity().id, port: () => 1, addresses: () => ['127.0.0.1'], onPeer: () => {}, transport: net.join('192.168.1.8'), clock, log: quiet });
+    const e = new MdnsDiscovery({ selfId: generateIdentity().id, port: () => 1, addresses: () => ['127.0.0.1'], onPeer: () => {}, transport: net.join('192.168.1.8'), clock, log: quiet, interfaces: lan });
     e.start();
     assert.equal(net.log.filter((p) => p.kind === 'response').length, 0);
     assert.ok((e.counters['mdns.announce_skipped'] ?? 0) > 0);
