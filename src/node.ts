@@ -6,6 +6,7 @@
  */
 import { lookup } from 'node:dns/promises';
 import { isIP, type Server } from 'node:net';
+import { networkInterfaces } from 'node:os';
 import { join, resolve } from 'node:path';
 import type { NodeEvent, StrangerPolicy } from './api.js';
 import { Dialer } from './connect/dialer.js';
@@ -243,6 +244,12 @@ export class SentinelNode extends NodeFacade {
       port: () => this.port,
       addresses: () => lanAddresses(),
       onPeer: (id, endpoints) => membership.onHint(id, endpoints, 'mdns'),
+      // The VPN's own subnet is not a LAN: hints must not point into the tunnel.
+      interfaces: () => {
+        const all = networkInterfaces();
+        if (this.opts.vpn && this.opts.vpn.mode !== 'off') delete all[this.opts.vpn.tunName];
+        return all;
+      },
       transport: createMulticastTransport(),
       clock,
       log: this.log,

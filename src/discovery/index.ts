@@ -6,7 +6,7 @@ export { MdnsDiscovery, sourceDrop, type DiscoveredEndpoint, type MdnsDiscoveryO
 export type { MdnsPacketIn, MdnsQueryOut, MdnsQuestionOut, MdnsRecordOut, MdnsRemote, MdnsResponseOut, MdnsTransport, TtlSupport } from './transport.js';
 export { createMulticastTransport, type MulticastTransportOptions } from './multicast.js';
 export { FakeMdnsNetwork, FakeMdnsTransport, fakeInterfaces, type FakeMdnsDelivery } from './memory.js';
-export { LinkSubnets, prefixLength, type InterfaceList } from './link.js';
+export { LinkSubnets, prefixLength, type InterfaceList } from '../core/link.js';
 export { lanAddresses, usableAddress } from './address.js';
 export { buildAnnouncement, hostName, instanceName, txtEntries, SERVICES_ENUMERATION, type Announcement } from './records.js';
 export { matchQuery, parseResponse, parseTxt, type DropReason, type ParsedResponse, type QueryMatch } from './parse.js';

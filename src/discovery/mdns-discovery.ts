@@ -29,7 +29,7 @@ import {
   SERVICE_TYPE,
   STARTUP_REPEAT_MS,
 } from './limits.js';
-import { LinkSubnets, type InterfaceList } from './link.js';
+import { LinkSubnets, type InterfaceList } from '../core/link.js';
 import { matchQuery, parseResponse } from './parse.js';
 import { buildAnnouncement, buildEnumeration, type Announcement } from './records.js';
 import { DEFAULT_HINT_GATE_LIMITS, HintGate, ResponseLimiter, type HintGateLimits } from './state.js';

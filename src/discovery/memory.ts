@@ -7,7 +7,7 @@
 import { EventEmitter } from 'node:events';
 import type { NetworkInterfaceInfo } from 'node:os';
 import { MDNS_PORT, MDNS_TTL } from './limits.js';
-import type { InterfaceList } from './link.js';
+import type { InterfaceList } from '../core/link.js';
 import type { MdnsPacketIn, MdnsQueryOut, MdnsRemote, MdnsResponseOut, MdnsTransport, TtlSupport } from './transport.js';
 
 /** One packet that crossed the fake network. */

@@ -15,7 +15,7 @@ import { fighterConnect } from '../native/index.js';
 import type { SignalerClient } from '../signaler/client.js';
 import { tcpConnector, type Clock, type ConnectionManager, type Session } from '../transport/index.js';
 import type { Endpoint, PunchStart } from '../wire/index.js';
-import { isOnLink, localSubnets } from '../core/on-link.js';
+import { LinkSubnets } from '../core/link.js';
 import type { Counters } from '../transport/index.js';
 import { PunchGuard } from './guard.js';
 import { planPunch, type PunchPlan } from './plan.js';
@@ -83,8 +83,8 @@ export class PunchCoordinator {
 
   private async execute(ps: PunchStart, receivedAt: number, ours: boolean, progress: (m: string) => void): Promise<Session> {
     const { clock, log } = this.deps;
-    const subnets = localSubnets();
-    const plan = planPunch(ps, receivedAt, { observed: this.deps.signaler.observed, listenPort: this.deps.port(), localHosts: this.deps.localHosts(), onLink: (h) => isOnLink(h, subnets) });
+    const link = LinkSubnets.of(networkInterfaces());
+    const plan = planPunch(ps, receivedAt, { observed: this.deps.signaler.observed, listenPort: this.deps.port(), localHosts: this.deps.localHosts(), onLink: (h) => link.contains(h) });
     const ticket = this.guard.take(this.deps.trust(plan.peer), plan.birthday !== null, ours, clock.now());
     if (typeof ticket === 'string') {
       this.deps.counters.inc(`punch_refused.${ticket}`);

@@ -20,6 +20,7 @@ import {
   decodePunchStart,
   decodeSignalError,
   encodeFrame,
+  encodeHello,
   encodeLookup,
   encodePunchRequest,
   encodeRegister,
@@ -66,6 +67,8 @@ async function client(port: number, opts: { localAddress?: string; local?: Endpo
   sock.on('data', (d: Buffer) => frames.push(...dec.push(d)));
   sock.on('error', () => {});
   await new Promise<void>((r) => sock.once('secureConnect', () => r()));
+  // HELLO first, as every real client does.
+  sock.write(encodeFrame(FrameType.HELLO, encodeHello({ listenPort: 0, name: '' })));
   const c: Client = {
     id,
     frames,

@@ -1,7 +1,8 @@
 /**
- * What "on this link" means for mDNS (RFC 6762 §11): an address inside the subnet of one
- * of our interfaces, or an IPv6 link-local address. Built from an interface list (what
- * `os.networkInterfaces()` returns, injectable for tests); pure otherwise.
+ * What "on this link" means: an address inside the subnet of one of our interfaces, or an
+ * IPv6 link-local address. mDNS uses it for sources and announced endpoints (RFC 6762
+ * §11), hole punching for the "local" endpoints a peer reports. Built from an interface
+ * list (what `os.networkInterfaces()` returns, injectable for tests); pure otherwise.
  */
 import { BlockList, isIP } from 'node:net';
 import type { NetworkInterfaceInfo } from 'node:os';
