@@ -129,7 +129,7 @@ export async function startNode(opts: NodeOptions): Promise<SentinelNode> {
   const dataDir = resolve(opts.dataDir);
   await prepareDataDir(dataDir);
   const { identity, created } = await loadOrCreateIdentity(dataDir);
-  const store = await openLmdbStore(join(dataDir, 'store'));
+  const store = await openLmdbStore(join(dataDir, 'store'), { log: opts.log });
   const node = new SentinelNode(opts, dataDir, identity, store);
   try {
     await node.start(created);
@@ -387,6 +387,7 @@ export class SentinelNode implements NodeApi {
 
   status(): StatusInfo {
     const control = this.control?.counters;
+    const store = this.store.health();
     return {
       id: this.identity.id,
       name: this.opts.name ?? null,
@@ -403,7 +404,8 @@ export class SentinelNode implements NodeApi {
       peers: this.manager.sessions().length,
       known: this.store.listPeers().length,
       uptimeMs: this.clock.now() - this.startedAt,
-      counters: { ...this.counters.toJSON(), ...this.gossip.counters(), ...(control ? { 'control.bad_requests': control.badRequests } : {}) },
+      store: { full: store.full, freeBytes: store.freeBytes, reserveBytes: store.reserveBytes },
+      counters: { ...this.counters.toJSON(), ...this.gossip.counters(), ...store.counters, ...(control ? { 'control.bad_requests': control.badRequests } : {}) },
     };
   }
 
