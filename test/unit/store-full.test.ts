@@ -10,7 +10,7 @@ import { isSentinelError } from '../../src/errors.js';
 import { generateIdentity } from '../../src/identity/index.js';
 import { Messenger, type MessageChannel } from '../../src/messaging/index.js';
 import { FullNotice } from '../../src/store/full-notice.js';
-import { MemoryStore, STORE_CRITICAL_RESERVE_BYTES, STORE_RESERVE_BYTES, WRITE_OVERHEAD_BYTES } from '../../src/store/index.js';
+import { FULL_WARNING_INTERVAL_MS, MemoryStore, STORE_CRITICAL_RESERVE_BYTES, STORE_RESERVE_BYTES, WRITE_OVERHEAD_BYTES } from '../../src/store/index.js';
 import { FreeSpaceGuard, approxEncodedBytes, fitsReserve } from '../../src/store/space.js';
 import { classifyCommitFailure, commitCause } from '../../src/store/write-errors.js';
 import { Counters, systemClock } from '../../src/transport/index.js';
@@ -130,23 +130,30 @@ describe('FreeSpaceGuard', () => {
     assert.deepEqual(guard.state(), { full: false, freeBytes: null });
   });
 
-  it('keeps the critical reserve below the message reserve', () => {
+  it('keeps bookkeeping writes to the critical reserve', async () => {
     assert.ok(STORE_CRITICAL_RESERVE_BYTES < STORE_RESERVE_BYTES);
+    const { io } = fakeDisk(STORE_CRITICAL_RESERVE_BYTES + 2 * WRITE_OVERHEAD_BYTES);
+    const guard = new FreeSpaceGuard(io);
+    await assert.rejects(guard.admit(guard.estimate(0), 'message'), refusedFull);
+    (await guard.admit(guard.estimate(0), 'bookkeeping'))();
+    (await guard.admit(guard.estimate(0), 'bookkeeping'))();
+    await assert.rejects(guard.admit(guard.estimate(0), 'bookkeeping'), refusedFull, 'the critical reserve itself is never used');
   });
 });
 
 describe('FullNotice', () => {
   it('warns at most once per interval, with the number of refusals in between, and says when writes resume', () => {
-    const notice = new FullNotice(60_000);
+    const notice = new FullNotice();
     const lines: string[] = [];
     const say = (l: string | null): void => void (l !== null && lines.push(l));
     say(notice.refused(0, '1 KiB free'));
-    for (let t = 1; t < 60_000; t += 100) say(notice.refused(t, 'x'));
+    let quiet = 0;
+    for (let t = 1; t < FULL_WARNING_INTERVAL_MS; t += 100, quiet++) say(notice.refused(t, 'x'));
     assert.equal(lines.length, 1);
     assert.match(lines[0] ?? '', /^store: disk full, refusing writes until space is freed: 1 KiB free$/);
-    say(notice.refused(60_000, '0 B free'));
+    say(notice.refused(FULL_WARNING_INTERVAL_MS, '0 B free'));
     assert.equal(lines.length, 2);
-    assert.match(lines[1] ?? '', /\(601 writes refused since the last warning\)$/);
+    assert.ok(lines[1]?.endsWith(`(${quiet + 1} writes refused since the last warning)`), lines[1]);
     say(notice.admitted());
     assert.match(lines[2] ?? '', /^store: disk space is available again, writes resumed$/);
     say(notice.admitted());
@@ -154,9 +161,9 @@ describe('FullNotice', () => {
   });
 
   it('says at most two lines per interval when writes flap around the threshold', () => {
-    const notice = new FullNotice(60_000);
+    const notice = new FullNotice();
     let lines = 0;
-    for (let t = 0; t < 60_000; t += 10) {
+    for (let t = 0; t < FULL_WARNING_INTERVAL_MS; t += 10) {
       if (notice.refused(t, 'x') !== null) lines += 1;
       if (notice.admitted() !== null) lines += 1;
     }
