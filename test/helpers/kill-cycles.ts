@@ -13,7 +13,7 @@
 import type { ChildProcess } from 'node:child_process';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
-import type { HistoryEntry, NodeId } from '../../src/api.js';
+import type { NodeId } from '../../src/api.js';
 import { connectControl, controlSocketPath, type ControlClient } from '../../src/control/index.js';
 import { errorCode, errorMessage } from '../../src/errors.js';
 import { openLmdbStore, type StoredMessage } from '../../src/store/index.js';
@@ -70,7 +70,6 @@ export const DEFAULT_MAX_KILL_DELAY_MS = 250;
 const READY_TIMEOUT_MS = 20_000;
 const READY_POLL_MS = 20;
 const DIAL_ATTEMPTS = 20;
-const HISTORY_LIMIT = 1_000_000;
 
 /** mulberry32: small, seedable, good enough to pick kill moments. */
 export function seededRandom(seed: number): () => number {
@@ -194,6 +193,9 @@ export async function runKillCycles(opts: KillCyclesOptions): Promise<KillCycles
   const b = new CycledNode('B', await opts.procs.tempDir('kill-b'), portB, opts.procs);
   await Promise.all([a.start(), b.start()]);
   await b.dial(a);
+  // Each is the other's contact (chosen by the user), not a stranger held to quotas.
+  await (await a.ready()).client.call('alias', { target: b.id, alias: 'b' });
+  await (await b.ready()).client.call('alias', { target: a.id, alias: 'a' });
 
   const acked: Acked[] = [];
   const errors: Record<string, number> = {};
@@ -275,18 +277,27 @@ export async function runKillCycles(opts: KillCyclesOptions): Promise<KillCycles
   };
 }
 
-/** Polls both nodes until neither has a message of its own pending; returns how many remain. */
+/**
+ * Polls both stores until neither outbox holds anything (every message delivered);
+ * returns how many remain. The stores are read directly (LMDB allows readers in other
+ * processes), so no control API paging limit applies.
+ */
 async function waitDrained(nodes: CycledNode[], timeoutMs: number): Promise<number> {
   const deadline = performance.now() + timeoutMs;
   for (;;) {
-    let pending = 0;
-    for (const n of nodes) {
-      const { client } = await n.ready();
-      const history: HistoryEntry[] = await client.call('history', { limit: HISTORY_LIMIT });
-      pending += history.filter((m) => m.from === n.id && m.status === 'pending').length;
-    }
-    if (pending === 0 || performance.now() > deadline) return pending;
+    let queued = 0;
+    for (const n of nodes) queued += await outboxSize(n.dataDir);
+    if (queued === 0 || performance.now() > deadline) return queued;
     await sleep(200);
+  }
+}
+
+async function outboxSize(dataDir: string): Promise<number> {
+  const store = await openLmdbStore(join(dataDir, 'store'));
+  try {
+    return store.outboxPeers().reduce((n, peer) => n + store.outbox(peer).length, 0);
+  } finally {
+    await store.close();
   }
 }
 

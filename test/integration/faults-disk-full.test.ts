@@ -34,6 +34,8 @@ test('a node whose disk fills keeps serving, acknowledges nothing it cannot stor
   let s = await procs.startNode({ dataDir: senderDir, port: senderPort });
   const dial = await clientJson<DialResult>(s.dataDir, ['dial', `127.0.0.1:${r.port}`]);
   assert.equal(dial.id, r.id);
+  // S is R's contact (a stranger's messages would be held to quotas, another subject).
+  await clientJson(r.dataDir, ['alias', s.id, 'sender']);
   const before = await clientJson<SendResult>(s.dataDir, ['send', r.id, 'before the disk filled']);
   assert.equal(before.status, 'delivered');
 
