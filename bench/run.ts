@@ -12,6 +12,7 @@ import { dirname, join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { fileURLToPath } from 'node:url';
 import { runDialBench } from './dial.js';
+import { runFaultsBench } from './faults.js';
 import { runGossipSim } from './gossip-sim.js';
 import { runHandshakeBench } from './handshake.js';
 import { runLabDialBench } from './lab-dial.js';
@@ -35,6 +36,7 @@ export const BENCHMARKS: Readonly<Record<string, () => Promise<BenchResult>>> = 
   vpn: () => runVpnBench(),
   gossip: () => runGossipSim(),
   text: () => runTextBench(),
+  faults: () => runFaultsBench(),
 };
 
 /** Where the report goes: the repository root (run.js lives in dist/bench/). */

@@ -94,6 +94,8 @@ export interface StatusInfo {
   /** Number of known peers (connected or not). */
   known: number;
   uptimeMs: number;
+  /** The durable store's disk space (absent from nodes that predate it). */
+  store?: StoreStatus;
   /** Named counters: dropped frames, refused handshakes, ... */
   counters: Record<string, number>;
   vpn: VpnStatus;
@@ -113,6 +115,16 @@ export interface TrustStatus {
   held: { count: number; bytes: number; requests: number };
   /** The named limits in force (see docs/SECURITY.md). */
   limits: Record<string, number>;
+}
+
+/** The store part of `status`. */
+export interface StoreStatus {
+  /** True while new messages are refused (E_STORE_FULL) for lack of disk space. */
+  full: boolean;
+  /** Free bytes on the data dir's filesystem at the last check, null when unknown. */
+  freeBytes: number | null;
+  /** Free space the store keeps in reserve: messages are refused below it. */
+  reserveBytes: number;
 }
 
 /** The VPN part of `status`. */

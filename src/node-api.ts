@@ -70,6 +70,7 @@ export class NodeFacade implements NodeApi {
     const signaler = d.signaler();
     const counts = d.directory.counts();
     const requests = d.messenger.requests().reduce((n, r) => n + r.count, 0);
+    const store = d.store.health();
     return {
       id: d.identity.id,
       name: d.name,
@@ -86,7 +87,8 @@ export class NodeFacade implements NodeApi {
       peers: d.manager.sessions().length,
       known: counts.contact + counts.stranger + counts.blocked,
       uptimeMs: d.clock.now() - d.startedAt,
-      counters: { ...d.counters.toJSON(), ...d.extraCounters() },
+      store: { full: store.full, freeBytes: store.freeBytes, reserveBytes: store.reserveBytes },
+      counters: { ...d.counters.toJSON(), ...d.extraCounters(), ...store.counters },
       trust: {
         strangers: d.policy,
         contacts: counts.contact,

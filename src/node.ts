@@ -103,7 +103,7 @@ export async function startNode(opts: NodeOptions): Promise<SentinelNode> {
   const dataDir = resolve(opts.dataDir);
   await prepareDataDir(dataDir);
   const { identity, created } = await loadOrCreateIdentity(dataDir);
-  const store = await openLmdbStore(join(dataDir, 'store'));
+  const store = await openLmdbStore(join(dataDir, 'store'), { log: opts.log });
   const node = new SentinelNode(opts, dataDir, identity, store);
   try {
     await node.start(created);
@@ -199,7 +199,8 @@ export class SentinelNode extends NodeFacade {
   async start(created: boolean): Promise<void> {
     const { store, parts } = this;
     const meta = store.getMeta<{ id: string; createdAt: number }>('identity');
-    await store.putMeta('identity', { id: this.identity.id, createdAt: !created && meta?.id === this.identity.id ? meta.createdAt : parts.clock.now() });
+    // Written once per identity: a node must be able to start on a full disk.
+    if (created || meta?.id !== this.identity.id) await store.putMeta('identity', { id: this.identity.id, createdAt: parts.clock.now() });
     await this.startVpn();
     // Listen first: once the control socket answers, the node can be dialed.
     this.port = await parts.manager.listen(this.opts.port, this.opts.host);

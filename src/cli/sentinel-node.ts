@@ -14,7 +14,7 @@ import { MAX_NAME_BYTES } from '../wire/index.js';
 import { EXIT_FAILURE, EXIT_USAGE, formatOptions, intOption, isEntryPoint, parseArgv, usage, type OptionValues } from './args.js';
 import { parseVpnIpv4Override, VPN_IPV4_PREFIX } from '../vpn/index.js';
 import { DEFAULT_MIN_PEERS } from '../membership/reconnect.js';
-import { runAsProcess, untilSignal } from './process.js';
+import { attachToCrashPolicy, runAsProcess, untilSignal, untilStopped } from './process.js';
 import { createShell } from './shell.js';
 
 const OPTIONS = {
@@ -82,6 +82,8 @@ export async function main(argv: string[], io: IO = process): Promise<number> {
     io.stderr.write(`sentinel-node: ${isSentinelError(err) ? err.message : errorMessage(err)}\n`);
     return EXIT_FAILURE;
   }
+  // Survived unhandled rejections show in `status` and go to the node's log.
+  attachToCrashPolicy({ count: (name) => node.counters.inc(name), log });
   return interactive ? runInteractive(node, io) : runHeadless(node);
 }
 
@@ -140,22 +142,21 @@ function parseVpn(values: OptionValues<typeof OPTIONS>): VpnOptions | null {
 }
 
 function runHeadless(node: SentinelNode): Promise<number> {
-  return untilSignal(() => node.close());
+  return untilSignal(() => node.close(), 'sentinel-node');
 }
 
 function runInteractive(node: SentinelNode, io: IO): Promise<number> {
   io.stdout.write(`Sentinel node ${node.identity.id}\nlistening on port ${node.port}, data in ${node.dataDir}\nType /help for commands.\n`);
-  return new Promise((done) => {
-    let stopped = false;
-    const stop = (): void => {
-      if (stopped) return;
-      stopped = true;
+  // /quit and signals share one bounded stop (a second request exits at once).
+  const stopper = untilStopped(
+    async () => {
       shell.close();
-      node.close().then(() => done(0), () => done(EXIT_FAILURE));
-    };
-    const shell = createShell({ api: node, input: process.stdin, output: io.stdout, terminal: true, onQuit: stop });
-    process.on('SIGTERM', stop);
-  });
+      await node.close();
+    },
+    { name: 'sentinel-node' },
+  );
+  const shell = createShell({ api: node, input: process.stdin, output: io.stdout, terminal: true, onQuit: () => stopper.stop() });
+  return stopper.exitCode;
 }
 
 if (isEntryPoint(import.meta.url)) runAsProcess('sentinel-node', main);

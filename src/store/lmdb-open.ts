@@ -1,9 +1,31 @@
 /**
  * Opening the LMDB environment behind {@link LmdbStore}: directory preparation, a
- * pre-flight check of the data file, and the named sub-databases.
+ * pre-flight check of the data file, the named sub-databases, and the free-space probe.
+ *
+ * Options chosen for a disk that can fill up (measured on a full 16 MiB tmpfs, lmdb 3.5.6):
+ *
+ * - `useWritemap: false` (pages are written with `pwrite`). With a write map, LMDB
+ *   `ftruncate`s the data file to the map size (a sparse file) and writes through the
+ *   map: on a full filesystem the first write to an unbacked page kills the process with
+ *   SIGBUS (reproduced). With `pwrite`, a full disk is an error code (a short write,
+ *   reported as EIO, or ENOSPC) and the transaction is simply not committed.
+ * - `eventTurnBatching: false`. With event-turn batching, lmdb-js opens each batch with
+ *   an internal write whose promise nobody can reach; when that batch's commit fails,
+ *   the promise rejects unhandled and Node 20 ends the process (reproduced: "Commit
+ *   failed" as an unhandled rejection). Without it, writes queued while the writer
+ *   thread is busy still share the next transaction (one fsync for many writes), and
+ *   each `transaction()` stays atomic.
+ * - `overlappingSync: false`. With overlapping sync, durability needs `root.flushed`,
+ *   which is resolved only by a *successful* later commit: after a failed commit it
+ *   never resolves (reproduced), so a write, or `close()`, waiting for it hangs. Without
+ *   it, LMDB fsyncs the data pages inside the commit and writes the meta page with
+ *   O_DSYNC, so a commit promise resolves only once the data is on disk. Throughput
+ *   is unchanged within noise (bench/store.ts figures in BENCHMARKS.md).
+ * - No fixed `mapSize`: lmdb-js grows the map itself (doubling) as the file grows, so
+ *   MDB_MAP_FULL only happens at address-space limits; it is reported as E_STORE_FULL.
  */
 import { constants } from 'node:fs';
-import { access, mkdir, stat } from 'node:fs/promises';
+import { access, mkdir, stat, statfs } from 'node:fs/promises';
 import { open, type Database, type RootDatabase } from 'lmdb';
 import type { NodeId } from '../api.js';
 import { SentinelError, errorMessage, isSentinelError } from '../errors.js';
@@ -57,8 +79,11 @@ export async function openLmdbHandles(path: string): Promise<LmdbHandles> {
       // Always a directory, even when the name contains a dot.
       noSubdir: false,
       maxDbs: SUB_DATABASES,
-      // Durability is never traded away: see LmdbStore for how promises wait for fsync.
+      // Durability is never traded away: a commit resolves once fsync'd (see the header).
       noSync: false,
+      overlappingSync: false,
+      eventTurnBatching: false,
+      useWritemap: false,
     });
     return {
       root,
@@ -84,4 +109,10 @@ async function prepareDirectory(path: string): Promise<void> {
   } catch (err) {
     throw new SentinelError('E_DATA_DIR', `${path}: ${errorMessage(err)}`, { cause: err });
   }
+}
+
+/** Bytes an unprivileged writer may still use on the filesystem holding `path` (statfs). */
+export async function statfsFreeBytes(path: string): Promise<number> {
+  const s = await statfs(path);
+  return s.bavail * s.bsize;
 }

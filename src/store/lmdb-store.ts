@@ -1,46 +1,82 @@
 /**
  * {@link Store} on LMDB (the `lmdb` package): one environment, named sub-databases
- * (see {@link LmdbHandles}), synchronous snapshot reads and batched asynchronous writes.
+ * (see {@link LmdbHandles}), synchronous snapshot reads and asynchronous writes.
  *
- * Durability. lmdb-js queues every asynchronous write (`put`, `remove`, `transaction`)
- * issued in one event turn into a single LMDB transaction that a worker thread commits.
- * With `overlappingSync` (the default on Linux and macOS) the returned promise resolves
- * when the transaction is *committed* (visible), and the fsync happens afterwards, off the
- * writer lock. The environment's `flushed` thenable resolves once the last queued commit
- * is fsync'd; because flushes complete in commit order, awaiting it after our commit
- * promise covers our transaction. So every write here is
- * `await <commit promise>; await root.flushed;` (see `#durable`), and no Promise of this
- * store resolves before its data is on disk. (Without overlappingSync, LMDB syncs inside
- * commit and `flushed` is the commit itself, so the same code stays correct.)
+ * Durability. Every write is an asynchronous lmdb-js write or `transaction()`. The
+ * environment runs without overlapping sync (see `lmdb-open.ts`), so LMDB fsyncs inside
+ * the commit and a write's promise resolves only once its transaction is on disk: no
+ * Promise of this store resolves before its data is durable.
  *
  * Throughput. No write uses a synchronous transaction: each write enqueues work and
- * returns, so thousands of concurrent `addMessage` calls made in the same turn run as
- * callbacks of one LMDB transaction, with one commit and one fsync.
+ * returns; writes queued while the writer thread commits share the next transaction
+ * and its fsync, so thousands of concurrent `addMessage` calls cost a few commits.
+ *
+ * A full disk. Every write is first admitted by a {@link FreeSpaceGuard} (statfs with a
+ * named reserve, `limits.ts`): a write that would eat into the reserve is refused with
+ * E_STORE_FULL before LMDB sees it. A commit that fails anyway (something else filled the
+ * disk since the check) is classified by `write-errors.ts`: E_STORE_FULL for lack of
+ * space, E_STORE otherwise; lmdb-js's extra rejected promise is handled. Reads keep
+ * working, nothing is half-written (a failed transaction commits nothing), and writes
+ * succeed again as soon as space returns: the guard samples the disk again at most every
+ * `FREE_SPACE_RESAMPLE_MIN_MS` while refusing. Refusals are counted
+ * (`store.full_refusals`; other failures `store.write_failures`) and logged at most once
+ * per `FULL_WARNING_INTERVAL_MS`.
  */
 import type { MessageStatus, NodeId } from '../api.js';
-import { SentinelError, errorMessage } from '../errors.js';
-import { openLmdbHandles, type HeldRow, type LmdbHandles, type MessageKey } from './lmdb-open.js';
+import { SentinelError, errorMessage, isSentinelError } from '../errors.js';
+import type { Logger } from '../log.js';
+import { FullNotice } from './full-notice.js';
+import type { SpaceLimits } from './limits.js';
+import { openLmdbHandles, statfsFreeBytes, type HeldRow, type LmdbHandles, type MessageKey } from './lmdb-open.js';
 import { copyMessage, copyPeer, normalizeLimit } from './records.js';
-import type { HeldAction, HeldMessage, PeerRecord, Store, StoredMessage } from './types.js';
+import { FreeSpaceGuard, approxEncodedBytes, formatBytes, type WriteClass } from './space.js';
+import type { HeldAction, HeldMessage, PeerRecord, Store, StoreHealth, StoredMessage } from './types.js';
+import { classifyCommitFailure, commitCause, isNoSpace, isShortWrite } from './write-errors.js';
 
 /** Upper bound for sequence numbers in range queries; never assigned. */
 const MAX_SEQ = Number.MAX_SAFE_INTEGER;
 
+/** Options of {@link openLmdbStore}. */
+export interface LmdbStoreOptions {
+  /** Where the (rate-limited) disk-full warnings go; default nowhere. */
+  log?: Pick<Logger, 'warn' | 'info'>;
+  /** Shrunk limits, for tests. */
+  space?: Partial<SpaceLimits>;
+  /** Free bytes on the store's filesystem; default statfs of the store directory. */
+  freeBytes?: () => Promise<number>;
+  /** Clock for sampling and warnings; default Date.now. */
+  now?: () => number;
+}
+
 /** The durable store. Obtain one with {@link openLmdbStore}. */
 export class LmdbStore implements Store {
   readonly #h: LmdbHandles;
+  readonly #path: string;
+  readonly #guard: FreeSpaceGuard;
+  readonly #notice = new FullNotice();
+  readonly #log: Pick<Logger, 'warn' | 'info'> | undefined;
+  readonly #now: () => number;
+  /** Writes started and not settled yet; close() waits for them. */
+  readonly #inFlight = new Set<Promise<unknown>>();
   /** Next store-wide sequence number; only touched inside write transactions. */
   #nextSeq: number;
   #closed = false;
+  #fullRefusals = 0;
+  #writeFailures = 0;
 
-  private constructor(handles: LmdbHandles) {
+  private constructor(handles: LmdbHandles, path: string, opts: LmdbStoreOptions) {
     this.#h = handles;
+    this.#path = path;
+    this.#log = opts.log;
+    this.#now = opts.now ?? Date.now;
+    const freeBytes = opts.freeBytes ?? (() => statfsFreeBytes(path));
+    this.#guard = new FreeSpaceGuard({ freeBytes, now: this.#now }, opts.space);
     this.#nextSeq = lastSeq(handles) + 1;
   }
 
   /** See {@link openLmdbStore}. */
-  static async open(path: string): Promise<LmdbStore> {
-    return new LmdbStore(await openLmdbHandles(path));
+  static async open(path: string, opts: LmdbStoreOptions = {}): Promise<LmdbStore> {
+    return new LmdbStore(await openLmdbHandles(path), path, opts);
   }
 
   getMeta<T = unknown>(key: string): T | undefined {
@@ -52,7 +88,7 @@ export class LmdbStore implements Store {
   async putMeta(key: string, value: unknown): Promise<void> {
     this.#live();
     const { meta } = this.#h;
-    await this.#durable(value === undefined ? meta.remove(key) : meta.put(key, value));
+    await this.#write('bookkeeping', approxEncodedBytes(key) + approxEncodedBytes(value), () => (value === undefined ? meta.remove(key) : meta.put(key, value)));
   }
 
   getPeer(id: NodeId): PeerRecord | undefined {
@@ -69,12 +105,13 @@ export class LmdbStore implements Store {
 
   async putPeer(rec: PeerRecord): Promise<void> {
     this.#live();
-    await this.#durable(this.#h.peers.put(rec.id, copyPeer(rec)));
+    const row = copyPeer(rec);
+    await this.#write('bookkeeping', approxEncodedBytes(row), () => this.#h.peers.put(row.id, row));
   }
 
   async deletePeer(id: NodeId): Promise<void> {
     this.#live();
-    await this.#durable(this.#h.peers.remove(id));
+    await this.#write('bookkeeping', 64, () => this.#h.peers.remove(id));
   }
 
   async addMessage(peer: NodeId, msg: StoredMessage, opts: { outbox?: boolean; held?: HeldRow } = {}): Promise<boolean> {
@@ -82,8 +119,8 @@ export class LmdbStore implements Store {
     const row = copyMessage(msg);
     const queue = opts.outbox === true;
     const held = opts.held ? { bytes: opts.held.bytes, at: opts.held.at } : undefined;
-    // Enqueued, not run: all calls of this turn share one transaction and one fsync.
-    return this.#durable(this.#h.root.transaction(() => this.#insert(peer, row, queue, held)));
+    // Enqueued, not run: writes queued together share one transaction and one fsync.
+    return this.#write('message', approxEncodedBytes(row), () => this.#h.root.transaction(() => this.#insert(peer, row, queue, held)));
   }
 
   hasMessage(id: string): boolean {
@@ -99,7 +136,10 @@ export class LmdbStore implements Store {
 
   async setStatus(id: string, status: MessageStatus): Promise<boolean> {
     this.#live();
-    return this.#durable(this.#h.root.transaction(() => this.#updateStatus(id, status)));
+    // The row is rewritten (copy on write): it needs about its own size again.
+    const key = this.#h.ids.get(id);
+    const size = key ? approxEncodedBytes(this.#h.messages.get(key)) : 0;
+    return this.#write('bookkeeping', size, () => this.#h.root.transaction(() => this.#updateStatus(id, status)));
   }
 
   history(peer: NodeId, limit?: number, before?: string): StoredMessage[] {
@@ -165,18 +205,31 @@ export class LmdbStore implements Store {
     return out.sort((a, b) => a.at - b.at);
   }
 
+  /** Bookkeeping (also frees space): allowed on a full disk down to the critical reserve. */
   async releaseHeld(ids: readonly string[], action: HeldAction): Promise<number> {
     this.#live();
     const list = [...ids];
-    return this.#durable(this.#h.root.transaction(() => list.reduce((n, id) => n + (this.#release(id, action) ? 1 : 0), 0)));
+    return this.#write('bookkeeping', 64 * list.length, () => this.#h.root.transaction(() => list.reduce((n, id) => n + (this.#release(id, action) ? 1 : 0), 0)));
   }
 
-  /** Waits for queued writes to be flushed, then closes. Idempotent. */
+  /** Free space and write refusals, for `status`. Also starts a fresh free-space sample when the last is stale. */
+  health(): StoreHealth {
+    if (!this.#closed) this.#guard.refreshIfStale();
+    const { full, freeBytes } = this.#guard.state();
+    return {
+      full,
+      freeBytes,
+      reserveBytes: this.#guard.limits.reserveBytes,
+      counters: { 'store.full_refusals': this.#fullRefusals, 'store.write_failures': this.#writeFailures },
+    };
+  }
+
+  /** Waits for the writes already started to settle, then closes. Idempotent. */
   async close(): Promise<void> {
     if (this.#closed) return;
     this.#closed = true;
+    await Promise.allSettled(this.#inFlight);
     try {
-      await this.#h.root.flushed;
       await this.#h.root.close();
     } catch (err) {
       throw new SentinelError('E_STORE', `close failed: ${errorMessage(err)}`, { cause: err });
@@ -238,15 +291,61 @@ export class LmdbStore implements Store {
     return row && copyMessage(row);
   }
 
-  /** Resolves with the commit's result once it is committed and fsync'd (see file header). */
-  async #durable<T>(commit: Promise<T>): Promise<T> {
+  /**
+   * Admits a write of about `payloadBytes` (or refuses it: E_STORE_FULL), starts it and
+   * resolves with its result once it is committed and fsync'd (see the file header).
+   */
+  #write<T>(cls: WriteClass, payloadBytes: number, start: () => Promise<T>): Promise<T> {
+    const op = this.#admitAndRun(cls, payloadBytes, start);
+    this.#inFlight.add(op);
+    const done = (): void => void this.#inFlight.delete(op);
+    op.then(done, done);
+    return op;
+  }
+
+  async #admitAndRun<T>(cls: WriteClass, payloadBytes: number, start: () => Promise<T>): Promise<T> {
+    let release: () => void;
     try {
-      const result = await commit;
-      await this.#h.root.flushed;
+      release = await this.#guard.admit(this.#guard.estimate(payloadBytes), cls);
+    } catch (err) {
+      if (isSentinelError(err, 'E_STORE_FULL')) this.#refused();
+      throw err;
+    }
+    try {
+      const result = await start();
+      if (cls === 'message') this.#resumed();
       return result;
     } catch (err) {
-      throw new SentinelError('E_STORE', `write failed: ${errorMessage(err)}`, { cause: err });
+      throw await this.#failure(err);
+    } finally {
+      release();
     }
+  }
+
+  /** The coded error for a failed commit (always handling lmdb-js's inner promise). */
+  async #failure(err: unknown): Promise<SentinelError> {
+    const cause = await commitCause(err);
+    const free = isNoSpace(cause) ? 0 : isShortWrite(cause) ? await this.#guard.freshFreeBytes() : Number.POSITIVE_INFINITY;
+    if (classifyCommitFailure(cause, free, this.#guard.limits.reserveBytes) === 'full') {
+      this.#guard.markFull();
+      this.#refused();
+      return new SentinelError('E_STORE_FULL', `the data file could not grow (${errorMessage(cause)})`, { cause });
+    }
+    this.#writeFailures += 1;
+    return new SentinelError('E_STORE', `write failed: ${errorMessage(cause)}`, { cause });
+  }
+
+  #refused(): void {
+    this.#fullRefusals += 1;
+    const { freeBytes } = this.#guard.state();
+    const detail = `${formatBytes(freeBytes ?? 0)} free in ${this.#path}, ${formatBytes(this.#guard.limits.reserveBytes)} kept in reserve`;
+    const line = this.#notice.refused(this.#now(), detail);
+    if (line !== null) this.#log?.warn(line);
+  }
+
+  #resumed(): void {
+    const line = this.#notice.admitted();
+    if (line !== null) this.#log?.info(line);
   }
 
   #live(): void {
@@ -259,8 +358,8 @@ export class LmdbStore implements Store {
  * @throws SentinelError `E_DATA_DIR` when `path` cannot be used as a directory,
  *   `E_STORE` when the data file is damaged or cannot be opened.
  */
-export function openLmdbStore(path: string): Promise<LmdbStore> {
-  return LmdbStore.open(path);
+export function openLmdbStore(path: string, opts: LmdbStoreOptions = {}): Promise<LmdbStore> {
+  return LmdbStore.open(path, opts);
 }
 
 function lastSeq(h: LmdbHandles): number {

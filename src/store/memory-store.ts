@@ -2,12 +2,14 @@
  * {@link Store} in memory, for tests of other modules. It behaves like the LMDB store
  * (ordering, dedupe, outbox, copies in and out, errors after close) except that a
  * write is visible to reads as soon as the call returns, before its promise settles,
- * and nothing survives the process.
+ * and nothing survives the process. {@link MemoryStore.failWrites} makes every write
+ * fail like the LMDB store on a full (or broken) disk, for tests of the callers.
  */
 import type { MessageStatus, NodeId } from '../api.js';
 import { SentinelError } from '../errors.js';
 import { copyMessage, copyPeer, normalizeLimit } from './records.js';
-import type { HeldAction, HeldMessage, PeerRecord, Store, StoredMessage } from './types.js';
+import { STORE_RESERVE_BYTES } from './limits.js';
+import type { HeldAction, HeldMessage, PeerRecord, Store, StoreHealth, StoredMessage } from './types.js';
 
 interface Entry {
   peer: NodeId;
@@ -25,6 +27,26 @@ export class MemoryStore implements Store {
   /** peer -> queued entries in queue order. */
   readonly #outbox = new Map<NodeId, Set<Entry>>();
   #closed = false;
+  #failing: 'E_STORE_FULL' | 'E_STORE' | null = null;
+  #fullRefusals = 0;
+  #writeFailures = 0;
+
+  /**
+   * From now on every write rejects with this code and changes nothing (null: writes
+   * work again), as the LMDB store does on a full disk (`E_STORE_FULL`) or a failing one.
+   */
+  failWrites(code: 'E_STORE_FULL' | 'E_STORE' | null): void {
+    this.#failing = code;
+  }
+
+  health(): StoreHealth {
+    return {
+      full: this.#failing === 'E_STORE_FULL',
+      freeBytes: null,
+      reserveBytes: STORE_RESERVE_BYTES,
+      counters: { 'store.full_refusals': this.#fullRefusals, 'store.write_failures': this.#writeFailures },
+    };
+  }
 
   getMeta<T = unknown>(key: string): T | undefined {
     this.#live();
@@ -35,6 +57,7 @@ export class MemoryStore implements Store {
   /** Stores a copy of `value`; `undefined` removes the key. */
   async putMeta(key: string, value: unknown): Promise<void> {
     this.#live();
+    this.#writable();
     if (value === undefined) this.#meta.delete(key);
     else this.#meta.set(key, structuredClone(value));
   }
@@ -53,16 +76,19 @@ export class MemoryStore implements Store {
 
   async putPeer(rec: PeerRecord): Promise<void> {
     this.#live();
+    this.#writable();
     this.#peers.set(rec.id, copyPeer(rec));
   }
 
   async deletePeer(id: NodeId): Promise<void> {
     this.#live();
+    this.#writable();
     this.#peers.delete(id);
   }
 
   async addMessage(peer: NodeId, msg: StoredMessage, opts: { outbox?: boolean; held?: { bytes: number; at: number } } = {}): Promise<boolean> {
     this.#live();
+    this.#writable();
     if (this.#byId.has(msg.id)) return false;
     const entry: Entry = { peer, msg: copyMessage(msg), ...(opts.held ? { held: { ...opts.held } } : {}) };
     this.#byId.set(msg.id, entry);
@@ -84,6 +110,7 @@ export class MemoryStore implements Store {
 
   async setStatus(id: string, status: MessageStatus): Promise<boolean> {
     this.#live();
+    this.#writable();
     const entry = this.#byId.get(id);
     if (!entry) return false;
     entry.msg.status = status;
@@ -125,6 +152,7 @@ export class MemoryStore implements Store {
 
   async releaseHeld(ids: readonly string[], action: HeldAction): Promise<number> {
     this.#live();
+    this.#writable();
     let n = 0;
     for (const id of ids) {
       const e = this.#byId.get(id);
@@ -167,6 +195,13 @@ export class MemoryStore implements Store {
 
   #live(): void {
     if (this.#closed) throw new SentinelError('E_STORE', 'store is closed');
+  }
+
+  #writable(): void {
+    if (this.#failing === null) return;
+    if (this.#failing === 'E_STORE_FULL') this.#fullRefusals += 1;
+    else this.#writeFailures += 1;
+    throw new SentinelError(this.#failing, 'simulated by MemoryStore.failWrites');
   }
 }
 

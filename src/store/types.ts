@@ -38,6 +38,21 @@ export interface StoredMessage {
   status: MessageStatus;
 }
 
+/** How the store is doing, for `status`. */
+export interface StoreHealth {
+  /** True while new messages are refused for lack of disk space (E_STORE_FULL). */
+  full: boolean;
+  /** Free bytes on the store's filesystem at the last check, or null when unknown. */
+  freeBytes: number | null;
+  /** Free space kept in reserve: new messages are refused below it. */
+  reserveBytes: number;
+  /**
+   * `store.full_refusals`: writes refused for lack of space (before or at commit);
+   * `store.write_failures`: writes that failed for any other reason.
+   */
+  counters: { 'store.full_refusals': number; 'store.write_failures': number };
+}
+
 /**
  * A message received from a stranger, indexed so that the stranger quotas (count and bytes,
  * per stranger and in total) survive restarts, until it is accepted, deleted or released.
@@ -59,6 +74,8 @@ export type HeldAction = 'accept' | 'delete' | 'release';
 /**
  * The embedded store. Every method that returns a Promise resolves only after the
  * write is committed AND flushed to disk, so a caller may tell the user "saved".
+ * A write that cannot be made durable rejects with SentinelError `E_STORE_FULL` (no disk
+ * space) or `E_STORE` (anything else) and changes nothing; reads keep working.
  * Reads are synchronous snapshots.
  */
 export interface Store {
@@ -104,6 +121,8 @@ export interface Store {
    * with how many were affected.
    */
   releaseHeld(ids: readonly string[], action: HeldAction): Promise<number>;
+  /** Free space and write refusals (never throws, also after close). */
+  health(): StoreHealth;
 
   close(): Promise<void>;
 }

@@ -25,7 +25,9 @@ export class AllowList {
     if (allowed) this.ids.add(id);
     else this.ids.delete(id);
     const snapshot = this.list();
-    this.writes = this.writes.then(() => this.store.putMeta(META_KEY, snapshot));
-    return this.writes;
+    // A failed write must not make every later one fail: chain on the settled previous write.
+    const next = this.writes.catch(() => {}).then(() => this.store.putMeta(META_KEY, snapshot));
+    this.writes = next;
+    return next;
   }
 }
