@@ -208,7 +208,7 @@ export function formatEvent(e: NodeEvent, label: Labeler, selfId: NodeId): strin
       if (e.message.from === selfId) return null;
       if (e.message.request) {
         const who = label(e.message.from);
-        return `[${formatClock(e.message.timestamp)}] message request from ${who}: ${safeText(e.message.text)}\n    (not a contact: /accept ${shortId(e.message.from)} to accept, /block ${shortId(e.message.from)} to block)`;
+        return `[${formatClock(e.message.timestamp)}] message request from ${who}: ${safeText(e.message.text)}\n    (not a contact: /requests lists what it sent, /accept ${e.message.from} to accept, /block ${e.message.from} to block)`;
       }
       return `[${formatClock(e.message.timestamp)}] ${label(e.message.from)}: ${safeText(e.message.text)}`;
     case 'delivered':

@@ -64,6 +64,25 @@ interface ShellCommand {
   run(ctx: ShellContext): void | Promise<void>;
 }
 
+/** A stranger's message requests are announced at most once per this interval (the rest: /requests). */
+export const REQUEST_NOTICE_INTERVAL_MS = 60_000;
+/** Senders whose last notice is remembered (least recently noticed forgotten first). */
+const MAX_NOTICED_SENDERS = 256;
+
+/** Which message-request notices to print: bounded memory, at most one per sender per interval. */
+export class RequestNotices {
+  private readonly last = new Map<NodeId, number>();
+
+  admit(sender: NodeId, now: number): boolean {
+    const at = this.last.get(sender);
+    if (at !== undefined && now - at < REQUEST_NOTICE_INTERVAL_MS) return false;
+    this.last.delete(sender);
+    this.last.set(sender, now);
+    if (this.last.size > MAX_NOTICED_SENDERS) this.last.delete(this.last.keys().next().value as NodeId);
+    return true;
+  }
+}
+
 /** Messages `/history` shows when no count is given. */
 export const DEFAULT_HISTORY_COUNT = 20;
 const PEER_TABLE: readonly PeerColumn[] = ['id', 'alias', 'address', 'connection', 'rtt'];
@@ -191,7 +210,10 @@ export function createShell(opts: ShellOptions): Shell {
       return (id) => shortId(id);
     }
   };
+  const requests = new RequestNotices();
   const unsubscribe = api.onEvent((e) => {
+    // Message requests come from strangers: one notice per sender per interval, not one per message.
+    if (e.type === 'message' && e.message.request && !requests.admit(e.message.from, Date.now())) return;
     const line = formatEvent(e, label(), selfId ?? '');
     if (line !== null) print(line);
   });

@@ -146,6 +146,18 @@ describe('shell plain lines', () => {
 });
 
 describe('shell events and errors', () => {
+  it('announces a stranger\'s message requests once per interval, with how to accept or block', async () => {
+    h = new Harness();
+    const stranger = fakeId('stranger');
+    h.node.peerList.push(fakePeer({ id: stranger, trust: 'stranger' }));
+    for (let i = 0; i < 30; i++) h.node.receive(stranger, `spam ${i}`, true);
+    h.node.receive(ALICE, 'a contact still shows');
+    await h.waitFor(/contact still shows/);
+    assert.equal(h.text.match(/message request from/g)?.length, 1, h.text);
+    assert.match(h.text, new RegExp(`/accept ${stranger}`));
+    assert.match(h.text, /\/requests/);
+  });
+
   it('prints incoming messages and peer events', async () => {
     h = new Harness();
     h.node.receive(ALICE, 'ping \u001b]0;pwned\u0007');
