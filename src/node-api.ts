@@ -227,7 +227,7 @@ export class NodeFacade implements NodeApi {
   async accept(target: string): Promise<TrustChange> {
     const id = this.resolve(target);
     if (id === this.d.identity.id) throw new SentinelError('E_BAD_REQUEST', 'this node is not a peer');
-    return { id, trust: 'contact', requests: await this.setTrust(id, 'contact') };
+    return { id, trust: 'contact', requests: await this.setTrust(id, 'contact', true) };
   }
 
   async block(target: string): Promise<TrustChange> {
@@ -267,8 +267,13 @@ export class NodeFacade implements NodeApi {
     return resolveNodeId(text, { contacts, others });
   }
 
-  /** Records a user decision and tells every service that acts on it. Resolves with the requests accepted. */
-  private async setTrust(id: NodeId, trust: Trust): Promise<number> {
+  /**
+   * Records a user decision and tells every service that acts on it (also when nothing
+   * changed, with `always`: accepting a contact still accepts its requests). Resolves with
+   * the requests accepted.
+   */
+  private async setTrust(id: NodeId, trust: Trust, always = false): Promise<number> {
+    if (this.d.directory.trustOf(id) === trust && !always) return 0;
     if (this.d.directory.trustOf(id) !== trust) await this.d.directory.setTrust(id, trust);
     return this.afterTrust(id, trust);
   }
