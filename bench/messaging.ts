@@ -144,6 +144,9 @@ export async function runMessagingBench(opts: MessagingOptions = {}): Promise<Be
   try {
     await b.dial(`127.0.0.1:${a.port}`);
     await b.send(a.identity.id, 'warm-up');
+    // Two nodes that chose each other (B dialed A; A accepts B's first message): contacts,
+    // so no stranger quota applies.
+    await a.accept(b.identity.id);
     batch = await batched(a, b, total, window);
     await sleep(200); // let the last commits and ACK frames settle before the paced run
     pace = await paced(a, b, rate, pacedMs);

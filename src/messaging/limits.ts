@@ -1,7 +1,7 @@
 /** Named limits of message delivery (sender side). */
 
-/** Messages sent to one peer and not yet acknowledged, at most. */
-export const OUTBOX_WINDOW = 256;
+/** Messages sent to one peer and not yet acknowledged, at most (the queued-bytes gate below bounds the bytes). */
+export const OUTBOX_WINDOW = 1024;
 /** Messages read from the outbox per step of the pump. */
 export const OUTBOX_BATCH = 64;
 /**

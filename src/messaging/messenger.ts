@@ -194,6 +194,7 @@ export class Messenger {
   }
 
   private finish(peer: NodeId, id: string, status: 'delivered' | 'refused'): void {
+    this.outbox.answered(peer, id);
     this.deps.store.setStatus(id, status).then(
       () => {
         this.outbox.settled(peer, id);

@@ -44,6 +44,13 @@ interface Flow {
   channel: MessageChannel;
   /** id -> when it was (last) written; acknowledged ids stay until the store dropped them. */
   inFlight: Map<string, number>;
+  /**
+   * The last message written in outbox order: the next ones are read after it, so each
+   * step reads only new entries. Cleared (back to the head) when something must be resent.
+   */
+  cursor: string | undefined;
+  /** Answered (acknowledged or refused for good) but maybe still in the store's outbox: never resent. */
+  answered: Set<string>;
   pausedUntil: number;
   retryMs: number;
   waitingForDrain: boolean;
@@ -63,7 +70,7 @@ export class OutboxSender {
 
   /** A session with the peer became active: start over from the head of its outbox. */
   sessionUp(channel: MessageChannel): void {
-    this.flows.set(channel.peerId, { channel, inFlight: new Map(), pausedUntil: 0, retryMs: this.limits.retryMs, waitingForDrain: false });
+    this.flows.set(channel.peerId, { channel, inFlight: new Map(), cursor: undefined, answered: new Set(), pausedUntil: 0, retryMs: this.limits.retryMs, waitingForDrain: false });
     this.pump(channel.peerId);
   }
 
@@ -83,15 +90,21 @@ export class OutboxSender {
   }
 
   /**
-   * The peer acknowledged `id` (or refused it for good) and the store no longer has it in
-   * the outbox: it leaves the window.
+   * The peer acknowledged `id` (or refused it for good): it leaves the window at once (the
+   * store drops it from the outbox a moment later; until {@link settled} it is not resent).
    */
-  settled(peer: NodeId, id: string): void {
+  answered(peer: NodeId, id: string): void {
     const f = this.flows.get(peer);
     if (!f) return;
     f.inFlight.delete(id);
+    f.answered.add(id);
     f.retryMs = this.limits.retryMs;
     this.pump(peer);
+  }
+
+  /** The store no longer has `id` in the outbox. */
+  settled(peer: NodeId, id: string): void {
+    this.flows.get(peer)?.answered.delete(id);
   }
 
   /** The peer refused these messages for now: pause the peer with backoff; they are resent then. */
@@ -99,6 +112,7 @@ export class OutboxSender {
     const f = this.flows.get(peer);
     if (!f) return;
     for (const id of ids) f.inFlight.delete(id);
+    f.cursor = undefined;
     f.pausedUntil = this.clock.now() + f.retryMs;
     f.retryMs = Math.min(this.limits.retryCapMs, f.retryMs * 2);
   }
@@ -107,7 +121,13 @@ export class OutboxSender {
   tick(): void {
     const now = this.clock.now();
     for (const [peer, f] of this.flows) {
-      for (const [id, at] of f.inFlight) if (now - at >= this.limits.ackTimeoutMs) f.inFlight.delete(id);
+      let expired = false;
+      for (const [id, at] of f.inFlight) {
+        if (now - at < this.limits.ackTimeoutMs) continue;
+        f.inFlight.delete(id);
+        expired = true;
+      }
+      if (expired) f.cursor = undefined;
       this.pump(peer);
     }
   }
@@ -122,14 +142,27 @@ export class OutboxSender {
       for (const m of next) {
         if (!f.channel.send(FrameType.CHAT, encodeChat(toWire(m)))) return; // session closed
         f.inFlight.set(m.id, this.clock.now());
+        f.cursor = m.id;
         if (f.inFlight.size >= this.limits.window) return;
       }
     }
   }
 
+  /**
+   * The next messages to write, read a page at a time after the cursor (from the head when
+   * resending), skipping pages that are all in flight. Bounded: at most a window's worth
+   * of pages.
+   */
   private unsent(peer: NodeId, f: Flow): StoredMessage[] {
-    const head = this.store.outbox(peer, f.inFlight.size + this.limits.batch);
-    return head.filter((m) => !f.inFlight.has(m.id)).slice(0, this.limits.batch);
+    const pages = Math.ceil(this.limits.window / this.limits.batch) + 1;
+    for (let i = 0; i < pages; i++) {
+      const page = this.store.outbox(peer, this.limits.batch, f.cursor);
+      if (page.length === 0) return [];
+      const fresh = page.filter((m) => !f.inFlight.has(m.id) && !f.answered.has(m.id));
+      if (fresh.length > 0) return fresh;
+      f.cursor = (page[page.length - 1] as StoredMessage).id;
+    }
+    return [];
   }
 
   private waitForDrain(peer: NodeId, f: Flow): void {

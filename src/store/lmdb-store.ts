@@ -172,12 +172,14 @@ export class LmdbStore implements Store {
     return out.reverse();
   }
 
-  outbox(peer: NodeId, limit?: number): StoredMessage[] {
+  outbox(peer: NodeId, limit?: number, after?: string): StoredMessage[] {
     this.#live();
     const n = normalizeLimit(limit);
     if (n === 0) return [];
+    const from = after === undefined ? undefined : this.#h.ids.get(after);
+    const start: MessageKey | [NodeId] = from && from[0] === peer ? [peer, from[1] + 1] : [peer];
     const out: StoredMessage[] = [];
-    for (const key of this.#h.outbox.getKeys({ start: [peer], end: [peer, MAX_SEQ], ...(n === undefined ? {} : { limit: n }) })) {
+    for (const key of this.#h.outbox.getKeys({ start, end: [peer, MAX_SEQ], ...(n === undefined ? {} : { limit: n }) })) {
       const msg = this.#read(key);
       if (msg) out.push(msg);
     }

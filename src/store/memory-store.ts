@@ -128,9 +128,15 @@ export class MemoryStore implements Store {
     return lastOf(this.#before([...this.#byId.values()], before), limit).map((e) => copyMessage(e.msg));
   }
 
-  outbox(peer: NodeId, limit?: number): StoredMessage[] {
+  outbox(peer: NodeId, limit?: number, after?: string): StoredMessage[] {
     this.#live();
-    const queued = [...(this.#outbox.get(peer) ?? [])];
+    let queued = [...(this.#outbox.get(peer) ?? [])];
+    const pivot = after === undefined ? undefined : this.#byId.get(after);
+    if (pivot && pivot.peer === peer) {
+      const rank = new Map([...this.#byId.values()].map((e, i) => [e, i]));
+      const at = rank.get(pivot) as number;
+      queued = queued.filter((e) => (rank.get(e) as number) > at);
+    }
     const n = normalizeLimit(limit);
     return (n === undefined ? queued : queued.slice(0, n)).map((e) => copyMessage(e.msg));
   }

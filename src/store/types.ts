@@ -107,8 +107,11 @@ export interface Store {
   history(peer: NodeId, limit?: number, before?: string): StoredMessage[];
   /** The last `limit` messages across all conversations, oldest first, in store order; `before` as in history. */
   allHistory(limit?: number, before?: string): StoredMessage[];
-  /** The first `limit` messages queued for `peer` (all if undefined), in the order they were queued. */
-  outbox(peer: NodeId, limit?: number): StoredMessage[];
+  /**
+   * The first `limit` messages queued for `peer` (all if undefined), in the order they were
+   * queued; with `after` (a message id of that conversation), only those queued after it.
+   */
+  outbox(peer: NodeId, limit?: number, after?: string): StoredMessage[];
   /** Peers that have at least one queued message. */
   outboxPeers(): NodeId[];
 
