@@ -14,6 +14,8 @@ export const RECONNECT_CAP_MS = 60_000;
 export const MAINTAIN_INTERVAL_MS = 1_000;
 /** Default for --min-peers. */
 export const DEFAULT_MIN_PEERS = 3;
+/** Peers with a pending retry, at most (the oldest is given up first): bounded whatever gossip brings. */
+export const MAX_RETRY_ENTRIES = 1_024;
 
 interface Entry {
   backoff: Backoff;
@@ -29,7 +31,7 @@ export class ReconnectPlanner {
   /** A session with `peer` went down: schedule a retry. */
   lost(peer: NodeId, now: number): void {
     const backoff = new Backoff(RECONNECT_BASE_MS, RECONNECT_CAP_MS, this.random);
-    this.entries.set(peer, { backoff, at: now + backoff.next(), inFlight: false });
+    this.put(peer, { backoff, at: now + backoff.next(), inFlight: false });
   }
 
   /** A dial attempt failed: back off further. */
@@ -37,6 +39,16 @@ export class ReconnectPlanner {
     const e = this.entries.get(peer) ?? { backoff: new Backoff(RECONNECT_BASE_MS, RECONNECT_CAP_MS, this.random), at: now, inFlight: false };
     e.at = now + e.backoff.next();
     e.inFlight = false;
+    this.put(peer, e);
+  }
+
+  /** How many peers have a retry pending. */
+  get size(): number {
+    return this.entries.size;
+  }
+
+  private put(peer: NodeId, e: Entry): void {
+    if (!this.entries.has(peer) && this.entries.size >= MAX_RETRY_ENTRIES) this.entries.delete(this.entries.keys().next().value as NodeId);
     this.entries.set(peer, e);
   }
 

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { RECONNECT_BASE_MS, RECONNECT_CAP_MS, ReconnectPlanner } from '../../src/membership/reconnect.js';
+import { MAX_RETRY_ENTRIES, RECONNECT_BASE_MS, RECONNECT_CAP_MS, ReconnectPlanner } from '../../src/membership/reconnect.js';
 
 describe('ReconnectPlanner', () => {
   it('retries a lost peer after a jittered, growing, capped backoff', () => {
@@ -33,5 +33,23 @@ describe('ReconnectPlanner', () => {
     ];
     assert.deepEqual(p.toFill(known, new Set(['x']), 3, 1), ['b', 'e']);
     assert.deepEqual(p.toFill(known, new Set(['x', 'y', 'z']), 3, 1), []);
+  });
+
+  it('keeps at most MAX_RETRY_ENTRIES pending retries, giving up the oldest first', () => {
+    const p = new ReconnectPlanner(() => 0.5);
+    for (let i = 0; i < MAX_RETRY_ENTRIES + 50; i++) p.failed(`peer-${i}`, 0);
+    assert.equal(p.size, MAX_RETRY_ENTRIES);
+    assert.equal(p.backingOff('peer-0', 0), false, 'the oldest was given up');
+    assert.equal(p.backingOff(`peer-${MAX_RETRY_ENTRIES + 49}`, 0), true);
+  });
+
+  it('fills --min-peers with contacts first', () => {
+    const p = new ReconnectPlanner(() => 0.5);
+    const known = [
+      { id: 's1', lastSeen: 300, dialable: true },
+      { id: 'c1', lastSeen: 100, dialable: true, contact: true },
+      { id: 's2', lastSeen: 200, dialable: true },
+    ];
+    assert.deepEqual(p.toFill(known, new Set(), 2, 0), ['c1', 's1']);
   });
 });
