@@ -112,6 +112,7 @@ export function rttText(rttMs: number | null): string {
 export const PEER_COLUMNS = {
   id: { header: 'ID', cell: (p: PeerInfo) => shortId(p.id) },
   alias: { header: 'ALIAS', cell: (p: PeerInfo) => safeLabel(p.alias ?? '-') },
+  trust: { header: 'TRUST', cell: (p: PeerInfo) => p.trust ?? '-' },
   name: { header: 'NAME', cell: (p: PeerInfo) => safeLabel(p.name ?? '-') },
   address: { header: 'ADDRESS', cell: (p: PeerInfo) => safeDetail(p.address ?? '-') },
   connection: { header: 'CONNECTION', cell: (p: PeerInfo) => connectionText(p) },

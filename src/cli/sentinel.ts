@@ -35,7 +35,7 @@ export interface CliIo {
 
 /** Data directory used when `--data-dir` is not given. */
 export const DEFAULT_DATA_DIR = './.sentinel';
-const PEER_TABLE: readonly PeerColumn[] = ['id', 'alias', 'name', 'address', 'connection', 'rtt', 'vpn', 'lastSeen'];
+const PEER_TABLE: readonly PeerColumn[] = ['id', 'alias', 'trust', 'name', 'address', 'connection', 'rtt', 'vpn', 'lastSeen'];
 
 const OPTIONS = {
   'data-dir': { type: 'string', valueName: 'DIR', description: `data directory of the node (default ${DEFAULT_DATA_DIR})` },

@@ -85,7 +85,7 @@ export class RequestNotices {
 
 /** Messages `/history` shows when no count is given. */
 export const DEFAULT_HISTORY_COUNT = 20;
-const PEER_TABLE: readonly PeerColumn[] = ['id', 'alias', 'address', 'connection', 'rtt'];
+const PEER_TABLE: readonly PeerColumn[] = ['id', 'alias', 'trust', 'address', 'connection', 'rtt'];
 
 class ShellUsageError extends Error {}
 
@@ -277,7 +277,11 @@ async function runLine(line: string, env: LineEnv): Promise<void> {
 async function broadcast(text: string, env: LineEnv): Promise<void> {
   const nobody = 'no contact is connected; use /dial <target> first (or /msg <id> <text> to queue a message)';
   try {
-    if (!env.api.peers().some((p) => p.connected && p.trust === 'contact')) return env.print(nobody);
+    const connected = env.api.peers().filter((p) => p.connected);
+    if (!connected.some((p) => p.trust === 'contact')) {
+      const strangers = connected.length;
+      return env.print(strangers === 0 ? nobody : `${nobody}; ${strangers} stranger(s) connected: plain text never goes to strangers (/accept <id> makes one a contact)`);
+    }
     const results = await env.api.broadcast(text);
     if (results.length === 0) return env.print(nobody);
     const label = env.label();

@@ -202,8 +202,8 @@ describe('sentinel human output', () => {
     assert.equal(r.code, 0);
     const lines = r.stdout.trimEnd().split('\n');
     assert.equal(lines.length, 3);
-    assert.match(lines[0] as string, /^ID +ALIAS +NAME +ADDRESS +CONNECTION +RTT +VPN +LAST SEEN$/);
-    assert.match(lines[1] as string, new RegExp(`^${ALICE.slice(0, 12)}… +alice +Alice +10\\.0\\.0\\.2:7000 +direct, outbound +4 ms +100\\.64\\.0\\.2 \\(not allowed\\) +`));
+    assert.match(lines[0] as string, /^ID +ALIAS +TRUST +NAME +ADDRESS +CONNECTION +RTT +VPN +LAST SEEN$/);
+    assert.match(lines[1] as string, new RegExp(`^${ALICE.slice(0, 12)}… +alice +contact +Alice +10\\.0\\.0\\.2:7000 +direct, outbound +4 ms +100\\.64\\.0\\.2 \\(not allowed\\) +`));
     assert.match(lines[2] as string, /offline +- +100\.64\.0\.2 \(not allowed\) +never$/);
     const col = (lines[0] as string).indexOf('ADDRESS');
     assert.equal((lines[1] as string).indexOf('10.0.0.2'), col, 'columns align');

@@ -64,8 +64,8 @@ describe('shell commands', () => {
     h = new Harness();
     const out = await h.run('/peers', /offline.*\n/);
     const lines = out.trimEnd().split('\n');
-    assert.match(lines[0] as string, /^ID +ALIAS +ADDRESS +CONNECTION +RTT$/);
-    assert.match(lines[1] as string, new RegExp(`^${ALICE.slice(0, 12)}… +alice +10\\.0\\.0\\.2:7000 +direct, outbound +5 ms$`));
+    assert.match(lines[0] as string, /^ID +ALIAS +TRUST +ADDRESS +CONNECTION +RTT$/);
+    assert.match(lines[1] as string, new RegExp(`^${ALICE.slice(0, 12)}… +alice +contact +10\\.0\\.0\\.2:7000 +direct, outbound +5 ms$`));
     assert.doesNotMatch(out, new RegExp(ALICE));
   });
 
@@ -140,7 +140,7 @@ describe('shell plain lines', () => {
   it('plain text never goes out when only strangers are connected', async () => {
     h = new Harness();
     h.node.peerList = [fakePeer({ id: fakeId('stranger'), trust: 'stranger' })];
-    assert.match(await h.run('hello?', /\n/), /^no contact is connected/);
+    assert.match(await h.run('hello?', /\n/), /^no contact is connected.*1 stranger\(s\) connected: plain text never goes to strangers/);
     assert.deepEqual(h.node.callsOf('broadcast'), []);
   });
 });
