@@ -65,9 +65,9 @@ function asRecord(x: unknown): RecordIn | null {
 function recordsOf(packet: MdnsPacketIn): RecordIn[] | DropReason {
   const sections = [packet.answers ?? [], packet.additionals ?? []];
   if (!sections.every(Array.isArray)) return 'bad_packet';
-  const all = (sections as unknown[][]).flat();
-  if (all.length > MAX_RECORDS_PER_PACKET) return 'too_many_records';
-  return all.map(asRecord).filter((r): r is RecordIn => r !== null);
+  // Count before copying: dns-packet can return tens of thousands of records for a small packet (found by fuzzing).
+  if ((sections as unknown[][]).reduce((n, s) => n + s.length, 0) > MAX_RECORDS_PER_PACKET) return 'too_many_records';
+  return (sections as unknown[][]).flat().map(asRecord).filter((r): r is RecordIn => r !== null);
 }
 
 /** TXT data (a string, a Buffer or a list of them) as key/value pairs; null when malformed. */
@@ -125,6 +125,32 @@ function readInstance(records: RecordIn[], instance: string, dropped: DropReason
 
 function fail(dropped: DropReason[], reason: DropReason): null {
   dropped.push(reason);
+  return null;
+}
+
+/** Bytes in a DNS header (RFC 1035 §4.1.1): id, flags, then the four section counts. */
+const DNS_HEADER_BYTES = 12;
+/** Smallest question: the root name (1 byte), type and class. */
+const MIN_QUESTION_BYTES = 5;
+/** Smallest resource record: the root name (1 byte), type, class, TTL and data length. */
+const MIN_RECORD_BYTES = 11;
+
+/**
+ * Checks a raw packet's header before it is decoded; null when it may be decoded.
+ *
+ * dns-packet trusts the section counts, and a record that ends early rewinds its reader
+ * to the start of the packet: a 160-byte packet declaring 3 x 65,535 records decodes to
+ * 196,605 of them (about 1 s of CPU, found by fuzzing). So a packet is refused when it
+ * declares more questions, or more records, than MAX_RECORDS_PER_PACKET (we would not
+ * look at them anyway) or more than its length can hold. Never throws.
+ */
+export function checkPacketHeader(packet: Uint8Array): DropReason | null {
+  if (packet.length < DNS_HEADER_BYTES) return 'bad_packet';
+  const count = (at: number): number => (packet[at]! << 8) | packet[at + 1]!;
+  const questions = count(4);
+  const records = count(6) + count(8) + count(10);
+  if (questions > MAX_RECORDS_PER_PACKET || records > MAX_RECORDS_PER_PACKET) return 'too_many_records';
+  if (questions * MIN_QUESTION_BYTES + records * MIN_RECORD_BYTES > packet.length - DNS_HEADER_BYTES) return 'bad_packet';
   return null;
 }
 
