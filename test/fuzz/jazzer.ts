@@ -204,7 +204,7 @@ async function readStats(file: string): Promise<Record<string, number>> {
 }
 
 /** Files in `dir` (crash artifacts), or none. */
-export async function listFiles(dir: string): Promise<string[]> {
+async function listFiles(dir: string): Promise<string[]> {
   try {
     return (await readdir(dir)).map((f) => join(dir, f));
   } catch {
