@@ -46,6 +46,8 @@ export interface ParsedResponse {
 /** A record as decoded, checked for the fields every record has. */
 interface RecordIn {
   name: string;
+  /** `name` lowercased once: names are compared per instance, and lowercasing each time cost O(instances x records) copies (found by fuzzing). */
+  key: string;
   type: string;
   ttl: number;
   data: unknown;
@@ -58,7 +60,7 @@ function asRecord(x: unknown): RecordIn | null {
   const r = x as Record<string, unknown>;
   if (typeof r['name'] !== 'string' || typeof r['type'] !== 'string') return null;
   const ttl = typeof r['ttl'] === 'number' && Number.isFinite(r['ttl']) ? r['ttl'] : 0;
-  return { name: r['name'], type: r['type'], ttl, data: r['data'] };
+  return { name: r['name'], key: r['name'].toLowerCase(), type: r['type'], ttl, data: r['data'] };
 }
 
 /** The records of the answer and additional sections, or a reason to drop the packet. */
@@ -88,8 +90,8 @@ export function parseTxt(data: unknown): Map<string, string> | null {
   return out;
 }
 
-function srvOf(records: RecordIn[], instance: string): { port: number; target: string } | null {
-  const srv = records.filter((r) => r.type === 'SRV' && same(r.name, instance));
+function srvOf(records: RecordIn[], instanceKey: string): { port: number; target: string } | null {
+  const srv = records.filter((r) => r.type === 'SRV' && r.key === instanceKey);
   if (srv.length !== 1) return null;
   const d = srv[0]?.data;
   if (typeof d !== 'object' || d === null) return null;
@@ -101,17 +103,19 @@ function srvOf(records: RecordIn[], instance: string): { port: number; target: s
 
 /** Reads one service instance; `dropped` collects per-address and whole-instance reasons. */
 function readInstance(records: RecordIn[], instance: string, dropped: DropReason[]): Announcement | null {
-  if (!instance.toLowerCase().endsWith(`.${SERVICE_TYPE}`)) return fail(dropped, 'bad_instance');
-  const srv = srvOf(records, instance);
+  const key = instance.toLowerCase();
+  if (!key.endsWith(`.${SERVICE_TYPE}`)) return fail(dropped, 'bad_instance');
+  const srv = srvOf(records, key);
   if (!srv) return fail(dropped, 'bad_srv');
-  const txts = records.filter((r) => r.type === 'TXT' && same(r.name, instance));
+  const txts = records.filter((r) => r.type === 'TXT' && r.key === key);
   const txt = txts.length === 1 ? parseTxt(txts[0]?.data) : null;
   if (!txt) return fail(dropped, 'bad_txt');
   if (txt.get('v') !== TXT_VERSION) return fail(dropped, 'bad_version');
   const id = txt.get('id');
   if (id === undefined || !isNodeId(id)) return fail(dropped, 'bad_id');
   if (!same(instance, instanceName(id)) || !same(srv.target, hostName(id))) return fail(dropped, 'name_mismatch');
-  const raw = records.filter((r) => (r.type === 'A' || r.type === 'AAAA') && same(r.name, srv.target));
+  const target = srv.target.toLowerCase();
+  const raw = records.filter((r) => (r.type === 'A' || r.type === 'AAAA') && r.key === target);
   if (raw.length > MAX_ADDRESSES_PER_ANNOUNCEMENT) return fail(dropped, 'too_many_addresses');
   const addresses: string[] = [];
   for (const r of raw) {
@@ -162,7 +166,7 @@ export function parseResponse(packet: MdnsPacketIn, selfId: NodeId): ParsedRespo
     result.dropped.push(records);
     return result;
   }
-  const ptrs = records.filter((r) => r.type === 'PTR' && same(r.name, SERVICE_TYPE));
+  const ptrs = records.filter((r) => r.type === 'PTR' && r.key === SERVICE_TYPE);
   if (ptrs.length > MAX_INSTANCES_PER_PACKET) {
     result.dropped.push('too_many_instances');
     return result;
@@ -202,18 +206,20 @@ export function matchQuery(packet: MdnsPacketIn, selfId: NodeId): QueryMatch {
   const match: QueryMatch = { service: false, enumeration: false, questions: [] };
   const questions = Array.isArray(packet.questions) ? packet.questions.slice(0, MAX_RECORDS_PER_PACKET) : [];
   const names: [string, readonly string[]][] = [
-    [SERVICE_TYPE, ANSWERABLE['service'] ?? []],
-    [instanceName(selfId), ANSWERABLE['instance'] ?? []],
-    [hostName(selfId), ANSWERABLE['host'] ?? []],
+    [SERVICE_TYPE.toLowerCase(), ANSWERABLE['service'] ?? []],
+    [instanceName(selfId).toLowerCase(), ANSWERABLE['instance'] ?? []],
+    [hostName(selfId).toLowerCase(), ANSWERABLE['host'] ?? []],
   ];
+  const enumeration = SERVICES_ENUMERATION.toLowerCase();
   for (const q of questions) {
     const { name, type } = (typeof q === 'object' && q !== null ? q : {}) as Record<string, unknown>;
     if (typeof name !== 'string' || typeof type !== 'string') continue;
     const asked = { name, type } as MdnsQuestionOut;
-    if (same(name, SERVICES_ENUMERATION) && (type === 'PTR' || type === 'ANY')) {
+    const key = name.toLowerCase(); // once per question, not once per comparison
+    if (key === enumeration && (type === 'PTR' || type === 'ANY')) {
       match.enumeration = true;
       match.questions.push(asked);
-    } else if (names.some(([n, types]) => same(name, n) && types.includes(type))) {
+    } else if (names.some(([n, types]) => key === n && types.includes(type))) {
       match.service = true;
       match.questions.push(asked);
     }

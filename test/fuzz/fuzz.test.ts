@@ -12,7 +12,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import { runFastCheck, type FuzzRun } from './fast-check.js';
-import { ALL_TARGETS, jazzerAvailable, runJazzer, type JazzerLaunch } from './jazzer.js';
+import { ALL_TARGETS, FUZZ_DIR, jazzerAvailable, runJazzer, type JazzerLaunch } from './jazzer.js';
 import { CI_FAST_CHECK_RUNS, CI_JAZZER_SECONDS } from './limits.js';
 import { PLANTED_RANGE_ERROR } from './planted.js';
 import { FUZZ_TARGETS } from './targets.js';
@@ -53,7 +53,8 @@ describe('fuzz targets under jazzer (coverage-guided)', () => {
 
   it(`every target in one process for ${CI_JAZZER_SECONDS} s (${launch.runtime})`, { timeout: (CI_JAZZER_SECONDS + 120) * 1000 }, () =>
     withTempDir(async (dir) => {
-      const r = await runJazzer(launch, { target: ALL_TARGETS, seconds: CI_JAZZER_SECONDS, corpusDir: join(dir, 'corpus'), crashDir: join(dir, 'crashes') });
+      // The corpus is thrown away; a crashing input is kept in .fuzz/crashes/all/ for replay.
+      const r = await runJazzer(launch, { target: ALL_TARGETS, seconds: CI_JAZZER_SECONDS, corpusDir: join(dir, 'corpus'), crashDir: join(FUZZ_DIR, 'crashes', ALL_TARGETS) });
       assert.equal(r.crashes, 0, failure(r));
       const idle = FUZZ_TARGETS.filter((t) => !(r.perTarget[t.name]! > 0)).map((t) => t.name);
       assert.deepEqual(idle, [], `targets that never ran: ${idle.join(', ')}`);

@@ -17,7 +17,7 @@ import {
   type MdnsPacketIn,
 } from '../../src/discovery/index.js';
 import { checkPacketHeader } from '../../src/discovery/parse.js';
-import { measureBounded } from './check.js';
+import { allocationMark, measureBounded } from './check.js';
 import { ALICE, BOB } from './seeds.js';
 
 /**
@@ -69,6 +69,23 @@ describe('fuzzing regressions: mDNS', () => {
     assert.deepEqual(parsed, { peers: [], own: 0, goodbyes: 0, dropped: ['too_many_records'] });
   });
 
+  it('parseResponse lowercases each name once, not once per comparison (allocation linear in the packet)', () => {
+    // Found by jazzer (mdns target): 8 PTRs to one long instance name (a 2-byte pointer
+    // each) and 56 SRV records named by pointer made every instance lowercase every SRV
+    // name again: ~190 KB of garbage and ~5x the CPU of a normal announcement for 1.4 KB.
+    const packet = longNamesPacket();
+    assert.equal(checkPacketHeader(packet), null);
+    const decoded = dnsPacket.decode(packet) as unknown as MdnsPacketIn;
+    const samples: number[] = [];
+    for (let i = 0; i < 11; i++) {
+      const before = allocationMark();
+      parseResponse(decoded, ALICE.id);
+      samples.push(allocationMark() - before);
+    }
+    const median = samples.sort((a, b) => a - b)[5]!;
+    assert.ok(median <= 32 * packet.length + 64 * 1024, `parseResponse allocated ${median} bytes for a ${packet.length}-byte packet`);
+  });
+
   it(
     'the mDNS socket drops such a packet before dns-packet decodes it',
     { todo: 'discovery/multicast.ts must call checkPacketHeader on each datagram before multicast-dns decodes it', timeout: 30_000 },
@@ -112,4 +129,25 @@ async function freeUdpPort(): Promise<number> {
   const { port } = probe.address();
   probe.close();
   return port;
+}
+
+/** A 1.4 KB response: 8 PTRs to one 86-character instance name, then 56 SRV records named by a pointer to it. */
+function longNamesPacket(): Buffer {
+  const label = (text: string): Buffer => {
+    const b = Buffer.from(text, 'utf8');
+    return Buffer.concat([Buffer.from([b.length]), b]);
+  };
+  const u16 = (n: number): Buffer => Buffer.from([n >> 8, n & 0xff]);
+  const record = (name: Buffer, type: number, data: Buffer): Buffer => Buffer.concat([name, u16(type), u16(1), Buffer.from([0, 0, 0, 120]), u16(data.length), data]);
+  const PTR = 12;
+  const SRV = 33;
+  const header = Buffer.concat([u16(0), u16(0x8400), u16(0), u16(64), u16(0), u16(0)]);
+  const service = Buffer.concat([label('_sentinel'), label('_tcp'), label('local'), Buffer.from([0])]);
+  const toService = Buffer.from([0xc0, 12]);
+  const instance = Buffer.concat([label('世'.repeat(21)), label('世'.repeat(21)), label('世'.repeat(21)), toService]);
+  const toInstance = Buffer.from([0xc0, 12 + service.length + 10]);
+  const records = [record(service, PTR, instance)];
+  while (records.length < 8) records.push(record(toService, PTR, toInstance));
+  while (records.length < 64) records.push(record(toInstance, SRV, Buffer.concat([u16(0), u16(0), u16(7000), Buffer.from([0])])));
+  return Buffer.concat([header, ...records]);
 }
