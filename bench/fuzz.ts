@@ -127,6 +127,17 @@ export function replaceSection(markdown: string, heading: string, body: string):
   return `${markdown.slice(0, start)}${body}${rest ? `\n${rest}` : ''}`;
 }
 
+/**
+ * For `npm run bench`, which rewrites BENCHMARKS.md whole: `fresh` with the fuzzing
+ * section of `old` carried over (unchanged when `old` has none).
+ */
+export function keepFuzzSection(old: string, fresh: string): string {
+  const start = old.indexOf(`${FUZZ_SECTION}\n`);
+  if (start < 0) return fresh;
+  const next = old.indexOf('\n## ', start + FUZZ_SECTION.length);
+  return replaceSection(fresh, FUZZ_SECTION, next < 0 ? old.slice(start) : old.slice(start, next + 1));
+}
+
 async function main(args: readonly string[]): Promise<number> {
   const o = parseArgs(args);
   const check = jazzerAvailable();

@@ -5,7 +5,7 @@
  */
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { FUZZ_SECTION, replaceSection } from '../../bench/fuzz.js';
+import { FUZZ_SECTION, keepFuzzSection, replaceSection } from '../../bench/fuzz.js';
 import { SentinelError } from '../../src/errors.js';
 import { FuzzViolation, REFUSED, allocationBound, measureBounded, onlyCoded } from './check.js';
 import { mutate, runFastCheck } from './fast-check.js';
@@ -82,5 +82,12 @@ describe('the fuzzing section of BENCHMARKS.md', () => {
     const middle = `# Sentinel benchmarks\n\n## A\n\na\n\n${FUZZ_SECTION}\n\nold\n\n## B\n\nb\n`;
     assert.equal(replaceSection(middle, FUZZ_SECTION, body), `# Sentinel benchmarks\n\n## A\n\na\n\n${body}\n## B\n\nb\n`);
     assert.equal(replaceSection(once, FUZZ_SECTION, body), once);
+  });
+
+  it('survives a full rewrite of the file by npm run bench (keepFuzzSection)', () => {
+    const old = `# Sentinel benchmarks\n\n## A\n\nold a\n\n${body}\n## B\n\nold b\n`;
+    const fresh = '# Sentinel benchmarks\n\n## A\n\nnew a\n\n## B\n\nnew b\n';
+    assert.equal(keepFuzzSection(old, fresh), `${fresh}\n${body}\n`);
+    assert.equal(keepFuzzSection('# none\n', fresh), fresh);
   });
 });
