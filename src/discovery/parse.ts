@@ -9,6 +9,7 @@ import { usableAddress } from './address.js';
 import {
   MAX_ADDRESSES_PER_ANNOUNCEMENT,
   MAX_INSTANCES_PER_PACKET,
+  MAX_PACKET_BYTES,
   MAX_RECORDS_PER_PACKET,
   MAX_TXT_ENTRY_BYTES,
   SERVICE_TYPE,
@@ -30,7 +31,8 @@ export type DropReason =
   | 'name_mismatch'
   | 'bad_address'
   | 'too_many_addresses'
-  | 'no_address';
+  | 'no_address'
+  | 'too_large';
 
 /** What a response packet told us. */
 export interface ParsedResponse {
@@ -146,9 +148,11 @@ const MIN_RECORD_BYTES = 11;
  * to the start of the packet: a 160-byte packet declaring 3 x 65,535 records decodes to
  * 196,605 of them (about 1 s of CPU, found by fuzzing). So a packet is refused when it
  * declares more questions, or more records, than MAX_RECORDS_PER_PACKET (we would not
- * look at them anyway) or more than its length can hold. Never throws.
+ * look at them anyway) or more than its length can hold, and when it is longer than
+ * MAX_PACKET_BYTES. Never throws.
  */
 export function checkPacketHeader(packet: Uint8Array): DropReason | null {
+  if (packet.length > MAX_PACKET_BYTES) return 'too_large';
   if (packet.length < DNS_HEADER_BYTES) return 'bad_packet';
   const count = (at: number): number => (packet[at]! << 8) | packet[at + 1]!;
   const questions = count(4);

@@ -23,3 +23,9 @@ export const HANG_SECONDS = 10;
 export const ALLOC_FACTOR = 64;
 /** Fixed part of the allocation bound (object headers, one Buffer pool slab, V8 allocation granularity). */
 export const ALLOC_SLACK_BYTES = 256 * 1024;
+/**
+ * Extra allocation allowed per input byte in the mDNS target: dns-packet turns every bit
+ * of an NSEC/NSEC3 type bitmap into a type-name string (about 290 bytes per packet byte).
+ * Linear, and capped by MAX_PACKET_BYTES (discovery/limits.ts), so accepted, not hidden.
+ */
+export const DNS_PACKET_ALLOC_PER_BYTE = 384;

@@ -10,6 +10,7 @@ import dnsPacket from 'dns-packet';
 import { isSentinelError } from '../../src/errors.js';
 import { nodeIdFromCertificate } from '../../src/identity/index.js';
 import {
+  MAX_PACKET_BYTES,
   MAX_RECORDS_PER_PACKET,
   buildAnnouncement,
   createMulticastTransport,
@@ -49,11 +50,13 @@ describe('fuzzing regressions: certificates', () => {
 });
 
 describe('fuzzing regressions: mDNS', () => {
-  it('the header check refuses packets that declare more records than MAX_RECORDS_PER_PACKET or than they can hold', () => {
+  it('the header check refuses packets over MAX_PACKET_BYTES, or declaring more records than MAX_RECORDS_PER_PACKET or than they can hold', () => {
     assert.equal(REWINDING_PACKET.length, 160);
     assert.equal(checkPacketHeader(REWINDING_PACKET), 'too_many_records');
     assert.equal(checkPacketHeader(worstCase()), 'too_many_records');
     assert.equal(checkPacketHeader(Buffer.alloc(11)), 'bad_packet');
+    assert.equal(checkPacketHeader(Buffer.alloc(MAX_PACKET_BYTES + 1)), 'too_large');
+    assert.equal(checkPacketHeader(Buffer.alloc(MAX_PACKET_BYTES)), null);
     const claimsTen = Buffer.alloc(12 + 10 * 11 - 1);
     claimsTen.writeUInt16BE(10, 6);
     assert.equal(checkPacketHeader(claimsTen), 'bad_packet');

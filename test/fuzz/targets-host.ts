@@ -36,6 +36,7 @@ import {
 import { classifyFirstByte, decodePreamble, encodePreamble } from '../../src/punch/preamble.js';
 import type { ErrorCode } from '../../src/errors.js';
 import { REFUSED, expect, measureBounded, mustNotThrow, onlyCoded, parseBounded } from './check.js';
+import { DNS_PACKET_ALLOC_PER_BYTE } from './limits.js';
 import { ALICE, BOB, V4_PACKET, V6_PACKET, fixedIdentity } from './seeds.js';
 import { chunked, codecTarget, type FuzzTarget } from './target.js';
 
@@ -69,18 +70,20 @@ function checkQuery(packet: MdnsPacketIn): void {
 /**
  * Raw UDP payload as the node receives it: the header check, dns-packet's decode (a throw
  * there is multicast-dns' 'warning', counted), then our parsers. Both parsers run on
- * every packet (the node picks one by the QR bit). The allocation bound covers dns-packet
- * too, since it runs on every packet anyone sends to port 5353.
+ * every packet (the node picks one by the QR bit). dns-packet's allocation is bounded too
+ * (it runs on every packet anyone sends to port 5353), with its own per-byte allowance.
  */
 function runMdns(data: Buffer): void {
   if (mustNotThrow('checkPacketHeader', () => checkPacketHeader(data)) !== null) return;
-  measureBounded('dns-packet decode + parseResponse + matchQuery', data.length, 0, () => {
-    let packet: MdnsPacketIn;
+  const packet = measureBounded('dns-packet decode', data.length, DNS_PACKET_ALLOC_PER_BYTE * data.length, () => {
     try {
-      packet = dnsPacket.decode(data) as unknown as MdnsPacketIn;
+      return dnsPacket.decode(data) as unknown as MdnsPacketIn;
     } catch {
-      return;
+      return null;
     }
+  });
+  if (packet === null) return;
+  measureBounded('parseResponse + matchQuery', data.length, 0, () => {
     checkResponse(packet);
     checkQuery(packet);
   });
