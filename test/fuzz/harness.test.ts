@@ -23,7 +23,7 @@ describe('fuzz checks', () => {
 
   it('measureBounded reports an allocation over the bound, not one under it', () => {
     assert.equal(measureBounded('small', 10, 0, () => Buffer.alloc(16).length), 16);
-    assert.throws(() => measureBounded('big', 10, 0, () => Buffer.alloc(allocationBound(10) + 4096)), /big allocated \d+ bytes for a 10-byte input/);
+    assert.throws(() => measureBounded('big', 10, 0, () => Buffer.alloc(allocationBound(10) + 8 * 1024 * 1024)), /big allocated \d+ bytes for a 10-byte input/);
     assert.equal(measureBounded('capped', 10, 1 << 20, () => Buffer.alloc(1 << 20).length), 1 << 20);
   });
 
@@ -62,15 +62,22 @@ describe('fuzz target table', () => {
 });
 
 describe('fast-check engine on planted bugs', () => {
-  for (const planted of [PLANTED_RANGE_ERROR, PLANTED_ALLOCATION]) {
-    it(`finds ${planted.name} and returns an input that reproduces it`, { timeout: 60_000 }, () => {
-      const r = runFastCheck(planted, { runs: 2000, seed: 42 });
-      assert.equal(r.crashes, 1, `${planted.name} was not found in ${r.execs} inputs`);
-      const input = r.crashInput;
-      assert.ok(input, 'no input returned');
-      assert.throws(() => planted.run(Buffer.from(input)), FuzzViolation);
-    });
-  }
+  it('finds planted-range-error and returns an input that reproduces it', { timeout: 60_000 }, () => {
+    const r = runFastCheck(PLANTED_RANGE_ERROR, { runs: 2000, seed: 42 });
+    assert.equal(r.crashes, 1, `not found in ${r.execs} inputs`);
+    const input = r.crashInput;
+    assert.ok(input, 'no input returned');
+    assert.throws(() => PLANTED_RANGE_ERROR.run(Buffer.from(input)), /RangeError/);
+  });
+
+  it('finds planted-allocation and returns the input that triggers it', { timeout: 60_000 }, () => {
+    const r = runFastCheck(PLANTED_ALLOCATION, { runs: 2000, seed: 42 });
+    assert.equal(r.crashes, 1, `not found in ${r.execs} inputs`);
+    assert.match(r.crashMessage ?? '', /allocated \d+ bytes for a 2-byte input/);
+    // A replay is not asserted: a garbage collection between the two marks can hide the
+    // allocation (the check never invents one). The planted trigger is a first byte 0xA5.
+    assert.deepEqual([r.crashInput?.length, r.crashInput?.[0]], [2, 0xa5]);
+  });
 });
 
 describe('the fuzzing section of BENCHMARKS.md', () => {
