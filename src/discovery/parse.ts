@@ -9,6 +9,7 @@ import { usableAddress } from './address.js';
 import {
   MAX_ADDRESSES_PER_ANNOUNCEMENT,
   MAX_INSTANCES_PER_PACKET,
+  MAX_PACKET_BYTES,
   MAX_RECORDS_PER_PACKET,
   MAX_TXT_ENTRY_BYTES,
   SERVICE_TYPE,
@@ -30,7 +31,8 @@ export type DropReason =
   | 'name_mismatch'
   | 'bad_address'
   | 'too_many_addresses'
-  | 'no_address';
+  | 'no_address'
+  | 'too_large';
 
 /** What a response packet told us. */
 export interface ParsedResponse {
@@ -46,6 +48,8 @@ export interface ParsedResponse {
 /** A record as decoded, checked for the fields every record has. */
 interface RecordIn {
   name: string;
+  /** `name` lowercased once: names are compared per instance, and lowercasing each time cost O(instances x records) copies (found by fuzzing). */
+  key: string;
   type: string;
   ttl: number;
   data: unknown;
@@ -58,16 +62,16 @@ function asRecord(x: unknown): RecordIn | null {
   const r = x as Record<string, unknown>;
   if (typeof r['name'] !== 'string' || typeof r['type'] !== 'string') return null;
   const ttl = typeof r['ttl'] === 'number' && Number.isFinite(r['ttl']) ? r['ttl'] : 0;
-  return { name: r['name'], type: r['type'], ttl, data: r['data'] };
+  return { name: r['name'], key: r['name'].toLowerCase(), type: r['type'], ttl, data: r['data'] };
 }
 
 /** The records of the answer and additional sections, or a reason to drop the packet. */
 function recordsOf(packet: MdnsPacketIn): RecordIn[] | DropReason {
   const sections = [packet.answers ?? [], packet.additionals ?? []];
   if (!sections.every(Array.isArray)) return 'bad_packet';
-  const all = (sections as unknown[][]).flat();
-  if (all.length > MAX_RECORDS_PER_PACKET) return 'too_many_records';
-  return all.map(asRecord).filter((r): r is RecordIn => r !== null);
+  // Count before copying: dns-packet can return tens of thousands of records for a small packet (found by fuzzing).
+  if ((sections as unknown[][]).reduce((n, s) => n + s.length, 0) > MAX_RECORDS_PER_PACKET) return 'too_many_records';
+  return (sections as unknown[][]).flat().map(asRecord).filter((r): r is RecordIn => r !== null);
 }
 
 /** TXT data (a string, a Buffer or a list of them) as key/value pairs; null when malformed. */
@@ -88,8 +92,8 @@ export function parseTxt(data: unknown): Map<string, string> | null {
   return out;
 }
 
-function srvOf(records: RecordIn[], instance: string): { port: number; target: string } | null {
-  const srv = records.filter((r) => r.type === 'SRV' && same(r.name, instance));
+function srvOf(records: RecordIn[], instanceKey: string): { port: number; target: string } | null {
+  const srv = records.filter((r) => r.type === 'SRV' && r.key === instanceKey);
   if (srv.length !== 1) return null;
   const d = srv[0]?.data;
   if (typeof d !== 'object' || d === null) return null;
@@ -101,17 +105,19 @@ function srvOf(records: RecordIn[], instance: string): { port: number; target: s
 
 /** Reads one service instance; `dropped` collects per-address and whole-instance reasons. */
 function readInstance(records: RecordIn[], instance: string, dropped: DropReason[]): Announcement | null {
-  if (!instance.toLowerCase().endsWith(`.${SERVICE_TYPE}`)) return fail(dropped, 'bad_instance');
-  const srv = srvOf(records, instance);
+  const key = instance.toLowerCase();
+  if (!key.endsWith(`.${SERVICE_TYPE}`)) return fail(dropped, 'bad_instance');
+  const srv = srvOf(records, key);
   if (!srv) return fail(dropped, 'bad_srv');
-  const txts = records.filter((r) => r.type === 'TXT' && same(r.name, instance));
+  const txts = records.filter((r) => r.type === 'TXT' && r.key === key);
   const txt = txts.length === 1 ? parseTxt(txts[0]?.data) : null;
   if (!txt) return fail(dropped, 'bad_txt');
   if (txt.get('v') !== TXT_VERSION) return fail(dropped, 'bad_version');
   const id = txt.get('id');
   if (id === undefined || !isNodeId(id)) return fail(dropped, 'bad_id');
   if (!same(instance, instanceName(id)) || !same(srv.target, hostName(id))) return fail(dropped, 'name_mismatch');
-  const raw = records.filter((r) => (r.type === 'A' || r.type === 'AAAA') && same(r.name, srv.target));
+  const target = srv.target.toLowerCase();
+  const raw = records.filter((r) => (r.type === 'A' || r.type === 'AAAA') && r.key === target);
   if (raw.length > MAX_ADDRESSES_PER_ANNOUNCEMENT) return fail(dropped, 'too_many_addresses');
   const addresses: string[] = [];
   for (const r of raw) {
@@ -128,6 +134,34 @@ function fail(dropped: DropReason[], reason: DropReason): null {
   return null;
 }
 
+/** Bytes in a DNS header (RFC 1035 §4.1.1): id, flags, then the four section counts. */
+const DNS_HEADER_BYTES = 12;
+/** Smallest question: the root name (1 byte), type and class. */
+const MIN_QUESTION_BYTES = 5;
+/** Smallest resource record: the root name (1 byte), type, class, TTL and data length. */
+const MIN_RECORD_BYTES = 11;
+
+/**
+ * Checks a raw packet's header before it is decoded; null when it may be decoded.
+ *
+ * dns-packet trusts the section counts, and a record that ends early rewinds its reader
+ * to the start of the packet: a 160-byte packet declaring 3 x 65,535 records decodes to
+ * 196,605 of them (about 1 s of CPU, found by fuzzing). So a packet is refused when it
+ * declares more questions, or more records, than MAX_RECORDS_PER_PACKET (we would not
+ * look at them anyway) or more than its length can hold, and when it is longer than
+ * MAX_PACKET_BYTES. Never throws.
+ */
+export function checkPacketHeader(packet: Uint8Array): DropReason | null {
+  if (packet.length > MAX_PACKET_BYTES) return 'too_large';
+  if (packet.length < DNS_HEADER_BYTES) return 'bad_packet';
+  const count = (at: number): number => (packet[at]! << 8) | packet[at + 1]!;
+  const questions = count(4);
+  const records = count(6) + count(8) + count(10);
+  if (questions > MAX_RECORDS_PER_PACKET || records > MAX_RECORDS_PER_PACKET) return 'too_many_records';
+  if (questions * MIN_QUESTION_BYTES + records * MIN_RECORD_BYTES > packet.length - DNS_HEADER_BYTES) return 'bad_packet';
+  return null;
+}
+
 /** Reads every Sentinel announcement in a response packet. */
 export function parseResponse(packet: MdnsPacketIn, selfId: NodeId): ParsedResponse {
   const result: ParsedResponse = { peers: [], own: 0, goodbyes: 0, dropped: [] };
@@ -136,7 +170,7 @@ export function parseResponse(packet: MdnsPacketIn, selfId: NodeId): ParsedRespo
     result.dropped.push(records);
     return result;
   }
-  const ptrs = records.filter((r) => r.type === 'PTR' && same(r.name, SERVICE_TYPE));
+  const ptrs = records.filter((r) => r.type === 'PTR' && r.key === SERVICE_TYPE);
   if (ptrs.length > MAX_INSTANCES_PER_PACKET) {
     result.dropped.push('too_many_instances');
     return result;
@@ -176,18 +210,20 @@ export function matchQuery(packet: MdnsPacketIn, selfId: NodeId): QueryMatch {
   const match: QueryMatch = { service: false, enumeration: false, questions: [] };
   const questions = Array.isArray(packet.questions) ? packet.questions.slice(0, MAX_RECORDS_PER_PACKET) : [];
   const names: [string, readonly string[]][] = [
-    [SERVICE_TYPE, ANSWERABLE['service'] ?? []],
-    [instanceName(selfId), ANSWERABLE['instance'] ?? []],
-    [hostName(selfId), ANSWERABLE['host'] ?? []],
+    [SERVICE_TYPE.toLowerCase(), ANSWERABLE['service'] ?? []],
+    [instanceName(selfId).toLowerCase(), ANSWERABLE['instance'] ?? []],
+    [hostName(selfId).toLowerCase(), ANSWERABLE['host'] ?? []],
   ];
+  const enumeration = SERVICES_ENUMERATION.toLowerCase();
   for (const q of questions) {
     const { name, type } = (typeof q === 'object' && q !== null ? q : {}) as Record<string, unknown>;
     if (typeof name !== 'string' || typeof type !== 'string') continue;
     const asked = { name, type } as MdnsQuestionOut;
-    if (same(name, SERVICES_ENUMERATION) && (type === 'PTR' || type === 'ANY')) {
+    const key = name.toLowerCase(); // once per question, not once per comparison
+    if (key === enumeration && (type === 'PTR' || type === 'ANY')) {
       match.enumeration = true;
       match.questions.push(asked);
-    } else if (names.some(([n, types]) => same(name, n) && types.includes(type))) {
+    } else if (names.some(([n, types]) => key === n && types.includes(type))) {
       match.service = true;
       match.questions.push(asked);
     }

@@ -71,7 +71,13 @@ export function nodeIdFromCertificate(input: Uint8Array | X509Certificate): Node
   }
   const cached = verified.get(cert.fingerprint256);
   if (cached) return cached;
-  const key = cert.publicKey;
+  let key: KeyObject;
+  try {
+    // node:crypto throws a plain OpenSSL error for a key algorithm it cannot load (found by fuzzing).
+    key = cert.publicKey;
+  } catch (err) {
+    throw new SentinelError('E_BAD_CERT', 'certificate key cannot be read', { cause: err });
+  }
   if (key.asymmetricKeyType !== 'ed25519') {
     throw new SentinelError('E_BAD_CERT', `certificate key is ${key.asymmetricKeyType ?? 'unknown'}, not ed25519`);
   }
