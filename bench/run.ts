@@ -6,13 +6,14 @@
  *
  * Figures only: nothing passes or fails on time. Exit status 1 means a benchmark broke.
  */
-import { writeFile } from 'node:fs/promises';
+import { readFile, writeFile } from 'node:fs/promises';
 import { availableParallelism, loadavg } from 'node:os';
 import { dirname, join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { fileURLToPath } from 'node:url';
 import { runDialBench } from './dial.js';
 import { runFaultsBench } from './faults.js';
+import { keepFuzzSection } from './fuzz.js';
 import { runGossipSim } from './gossip-sim.js';
 import { runHandshakeBench } from './handshake.js';
 import { runLabDialBench } from './lab-dial.js';
@@ -79,7 +80,9 @@ async function main(args: readonly string[]): Promise<void> {
   const began = performance.now();
   const results = await runBenchmarks(names);
   if (args.length > 0) return;
-  await writeFile(REPORT_PATH, renderMarkdown(results, facts, startedAt, performance.now() - began));
+  // The fuzzing section comes from `npm run fuzz` (a separate, longer run): kept as it is.
+  const previous = await readFile(REPORT_PATH, 'utf8').catch(() => '');
+  await writeFile(REPORT_PATH, keepFuzzSection(previous, renderMarkdown(results, facts, startedAt, performance.now() - began)));
   console.log(`wrote ${REPORT_PATH}`);
 }
 

@@ -106,6 +106,7 @@ export class MdnsDiscovery {
     t.on('query', (p, from) => this.running && this.guard(() => this.onQuery(p, from)));
     t.on('response', (p, from) => this.running && this.guard(() => this.onResponse(p, from)));
     t.on('warning', (err) => this.count('mdns.warnings', `mDNS: ${errorMessage(err)}`));
+    t.on('dropped', (reason) => this.count(`mdns.dropped.${reason}`));
     t.on('error', (err) => this.opts.log.warn(`mDNS socket error: ${errorMessage(err)}`));
     const ttl = t.ttlSupport ?? { ok: false, reason: 'the transport does not say' };
     if (!ttl.ok) this.count('mdns.ttl_unchecked', `mDNS: received TTL not readable (${ttl.reason}); only the on-link check applies`);

@@ -15,6 +15,7 @@ import { EventEmitter } from 'node:events';
 import { errorMessage } from '../errors.js';
 import { TtlUdpSocket, loadUdpNative, type TtlRemoteInfo } from '../native/index.js';
 import { MDNS_IPV4_GROUP, MDNS_MAX_PACKET_BYTES, MDNS_PORT, MDNS_TTL } from './limits.js';
+import { checkPacketHeader, type DropReason } from './parse.js';
 import type { MdnsPacketIn, MdnsQueryOut, MdnsRemote, MdnsResponseOut, MdnsTransport, TtlSupport } from './transport.js';
 
 /** Longest wait for pending sends (e.g. the goodbye) before the socket is closed anyway. */
@@ -46,10 +47,28 @@ function remote(rinfo: TtlRemoteInfo | dgram.RemoteInfo): MdnsRemote {
   return ttl === undefined ? { address: rinfo.address, port: rinfo.port } : { address: rinfo.address, port: rinfo.port, ttl };
 }
 
+/**
+ * multicast-dns decodes every datagram with dns-packet before we see it, and some packets
+ * make that decoder loop (parse.ts `checkPacketHeader`, found by fuzzing): those are
+ * refused from the raw bytes first and reported as `dropped`.
+ */
+function guardDecoding(socket: EventEmitter, onDrop: (reason: DropReason) => void): void {
+  const on = socket.on.bind(socket);
+  socket.on = ((event: string, listener: (...args: unknown[]) => void) => {
+    if (event !== 'message') return on(event, listener);
+    return on(event, (data: Buffer, rinfo: unknown) => {
+      const refused = checkPacketHeader(data);
+      if (refused) onDrop(refused);
+      else listener(data, rinfo);
+    });
+  }) as typeof socket.on;
+}
+
 /** Opens the mDNS socket. Bind errors arrive as `error` events, never as throws. */
 export function createMulticastTransport(opts: MulticastTransportOptions = {}): MdnsTransport {
   const { socket, ttlSupport } = openSocket(opts);
   const events = new EventEmitter();
+  guardDecoding(socket, (reason) => events.emit('dropped', reason));
   // Unicast answers too (multicast-dns sets the multicast TTL itself).
   socket.once('listening', () => {
     try {

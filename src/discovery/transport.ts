@@ -1,3 +1,5 @@
+import type { DropReason } from './parse.js';
+
 /**
  * The narrow socket interface discovery runs on: the part of a `multicast-dns` instance we
  * use. The real one is {@link createMulticastTransport}; tests use {@link FakeMdnsNetwork}.
@@ -64,6 +66,8 @@ export interface MdnsTransport {
   on(event: 'query' | 'response', listener: (packet: MdnsPacketIn, from: MdnsRemote) => void): void;
   /** `warning`: a packet that did not decode, or a send that failed; `error`: the socket failed (e.g. bind refused). */
   on(event: 'warning' | 'error', listener: (err: Error) => void): void;
+  /** A packet refused from its raw bytes, before decoding (see parse.ts `checkPacketHeader`). */
+  on(event: 'dropped', listener: (reason: DropReason) => void): void;
   /** Closes the socket. Idempotent. */
   destroy(): void;
   /** Whether `from.ttl` is filled in; absent means unknown (treated as not). */

@@ -27,6 +27,7 @@ import { parseIpPacket } from '../../src/vpn/ip.js';
 import { canonicalIp, parseIpv4, parseIpv6 } from '../../src/wire/index.js';
 import {
   isNodeId,
+  MIN_STRANGER_PREFIX,
   nodeIdFromCertificate,
   nodeIdFromPublicKey,
   publicKeyFromNodeId,
@@ -209,8 +210,13 @@ function runNodeId(data: Buffer): void {
   const pub = onlyCoded('publicKeyFromNodeId', ['E_BAD_ID'], () => publicKeyFromNodeId(text));
   expect(isNodeId(text) === (pub !== REFUSED), () => `isNodeId disagrees with publicKeyFromNodeId on ${JSON.stringify(text)}`);
   if (pub !== REFUSED) expect(nodeIdFromPublicKey(pub) === text, () => `id ${text} is not canonical`);
-  const resolved = onlyCoded('resolveNodeId', RESOLVE_CODES, () => resolveNodeId(text, KNOWN_IDS));
-  if (resolved !== REFUSED) expect(isNodeId(resolved), () => `resolved to an invalid id ${resolved}`);
+  const peers = { contacts: KNOWN_IDS.slice(0, 2), others: KNOWN_IDS.slice(2) };
+  const resolved = onlyCoded('resolveNodeId', RESOLVE_CODES, () => resolveNodeId(text, peers));
+  if (resolved !== REFUSED) {
+    expect(isNodeId(resolved), () => `resolved to an invalid id ${resolved}`);
+    // A stranger is never picked by a short prefix.
+    expect(resolved !== CAROL.id || text.trim().length >= MIN_STRANGER_PREFIX, () => `${JSON.stringify(text)} resolved to a stranger`);
+  }
 }
 
 function nodeIdSeeds(): Uint8Array[] {

@@ -6,6 +6,8 @@ import { MAX_PAYLOAD_SIZE, FrameDecoder, FrameType, classifyFrameType, encodeFra
 import {
   chatSigningInput,
   decodeAck,
+  decodeChatRefused,
+  encodeChatRefused,
   decodeChat,
   decodeGoaway,
   decodeGossipPullReply,
@@ -129,6 +131,14 @@ export const WIRE_CODECS: readonly CodecTarget[] = [
     decode: decodeAck,
     encode: encodeAck,
     samples: () => [{ ids: [counting(16)] }, { ids: Array.from({ length: 40 }, (_, i) => counting(16, i)) }],
+  }),
+  codecTarget({
+    name: 'chat-refused',
+    about: 'CHAT_REFUSED payload: decode, re-encode',
+    frameTypes: [FrameType.CHAT_REFUSED],
+    decode: decodeChatRefused,
+    encode: encodeChatRefused,
+    samples: () => [{ code: 1, ids: [counting(16)] }, { code: 0xff, ids: Array.from({ length: 40 }, (_, i) => counting(16, i)) }],
   }),
   codecTarget({
     name: 'register',

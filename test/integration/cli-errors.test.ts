@@ -218,7 +218,9 @@ test('`npx sentinel-node --help` works from the repository root', async (t) => {
     return;
   }
   // --no-install: use this package's own bin, never fetch anything from the registry.
-  const r = await run('npx', ['--no-install', 'sentinel-node', '--help'], { cwd: REPO_ROOT, timeoutMs: 30_000 });
+  // Scripts off: npx links the repository and would otherwise run its install script (a
+  // node-gyp rebuild of the addon) in the repository while other tests use the addon.
+  const r = await run('npx', ['--no-install', 'sentinel-node', '--help'], { cwd: REPO_ROOT, timeoutMs: 30_000, env: { ...process.env, npm_config_ignore_scripts: 'true' } });
   assert.equal(r.code, 0, `stderr:\n${r.stderr}`);
   assert.match(r.stdout, /^Usage: sentinel-node/m);
   assert.match(r.stdout, /--data-dir\b/);
