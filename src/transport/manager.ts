@@ -14,22 +14,23 @@
  */
 import net from 'node:net';
 import type { Duplex } from 'node:stream';
-import type { SecureContext, TLSSocket } from 'node:tls';
+import type { SecureContext } from 'node:tls';
 import type { ConnectMethod, NodeId } from '../api.js';
 import { SentinelError, errorCode, isSentinelError } from '../errors.js';
 import type { Identity } from '../identity/index.js';
-import { FrameType, GoawayCode, encodeFrame, encodeGoaway, type Hello } from '../wire/index.js';
+import { GoawayCode, type Hello } from '../wire/index.js';
 import { formatHostPort, normalizeHost } from './address.js';
 import type { Clock } from './clock.js';
 import type { Counters } from './counters.js';
 import { HELLO_TIMEOUT_MS, type TransportLimits } from './limits.js';
 import { Session } from './session.js';
-import { decideSlot, type SlotClass } from './slots.js';
+import { countSlots, decideSlot, idlestStranger, refuseConnection, type SlotClass, type SlotCounts } from './slots.js';
+import { PendingHandshakes } from './pending.js';
+import { plainListen, tcpConnector } from './connect.js';
+import { connectionTag, preferred } from './duplicates.js';
 import { createContext, secureSocket } from './tls.js';
 import { peekFirstByte, readExact } from './read-exact.js';
 import { PREAMBLE_SIZE, classifyFirstByte, decodePreamble, encodePreamble, punchRole } from '../punch/preamble.js';
-
-export const SIMULTANEOUS_WINDOW_MS = 5_000;
 
 /** Opens a TCP connection (injected so hole punching can supply its own sockets). */
 export type Connector = (host: string, port: number, timeoutMs: number) => Promise<Duplex & { remoteAddress?: string; remotePort?: number }>;
@@ -76,48 +77,11 @@ export interface DialOptions {
   asContact?: boolean;
 }
 
-/** A plain node:net listener. */
-export function plainListen(port: number, host: string | undefined): Promise<net.Server> {
-  const server = net.createServer();
-  return new Promise((resolve, reject) => {
-    server.once('error', reject);
-    server.listen({ port, host }, () => {
-      server.removeListener('error', reject);
-      resolve(server);
-    });
-  });
-}
-
-/** Plain TCP connect (ephemeral local port) with a timeout and optional abort; errors carry errno names. */
-export function tcpConnector(host: string, port: number, timeoutMs: number, signal?: AbortSignal): Promise<net.Socket> {
-  return new Promise((resolve, reject) => {
-    const sock = net.connect({ host, port });
-    const fail = (detail: string, cause?: unknown): void => {
-      clearTimeout(timer);
-      signal?.removeEventListener('abort', onAbort);
-      sock.destroy();
-      reject(new SentinelError('E_DIAL_FAILED', `TCP connect to ${formatHostPort(host, port)}: ${detail}`, { cause }));
-    };
-    const onAbort = (): void => fail('aborted');
-    const timer = setTimeout(() => fail(`timed out after ${timeoutMs} ms`), timeoutMs);
-    signal?.addEventListener('abort', onAbort, { once: true });
-    sock.once('connect', () => {
-      clearTimeout(timer);
-      signal?.removeEventListener('abort', onAbort);
-      sock.removeAllListeners('error');
-      resolve(sock);
-    });
-    sock.once('error', (err) => fail(errorCode(err) ?? err.message, err));
-  });
-}
-
 export class ConnectionManager {
   private readonly context: SecureContext;
   private readonly active = new Map<NodeId, Session>();
   private readonly all = new Set<Session>();
-  private readonly pendingByIp = new Map<string, number>();
-  /** Inbound sockets in their TLS handshake, oldest first (the first to go when full). */
-  private readonly pending = new Set<Duplex>();
+  private readonly pending: PendingHandshakes<net.Socket>;
   private readonly sessionsByIp = new Map<string, number>();
   /** Inbound IP of each inbound session (per-IP stranger slots). */
   private readonly inboundIp = new WeakMap<Session, string>();
@@ -128,6 +92,7 @@ export class ConnectionManager {
 
   constructor(private readonly opts: ManagerOptions) {
     this.context = createContext(opts.identity);
+    this.pending = new PendingHandshakes({ perIp: opts.limits.maxPendingHandshakesPerIp, total: opts.limits.maxPendingHandshakes });
   }
 
   /** Listen for inbound connections. Resolves with the bound port. */
@@ -161,29 +126,24 @@ export class ConnectionManager {
     const ip = normalizeHost(sock.remoteAddress ?? '?');
     const address = formatHostPort(ip, sock.remotePort ?? 0);
     if (this.stopping) return void sock.destroy();
-    if ((this.pendingByIp.get(ip) ?? 0) >= this.opts.limits.maxPendingHandshakesPerIp) {
-      this.opts.counters.inc('inbound_refused.pending_per_ip');
-      return void sock.destroy();
-    }
     if ((this.sessionsByIp.get(ip) ?? 0) >= this.opts.limits.maxSessionsPerIp) {
       this.opts.counters.inc('inbound_refused.sessions_per_ip');
       return void sock.destroy();
     }
-    if (this.pending.size >= this.opts.limits.maxPendingHandshakes) {
-      // Full of handshakes: the oldest goes. A real handshake finishes long before a flood
-      // of new connections can push it out; a slow one (a drip) is what gets dropped.
-      const oldest = this.pending.values().next().value as Duplex;
-      this.pending.delete(oldest);
-      oldest.destroy();
+    const admitted = this.pending.admit(sock, ip);
+    if ('refused' in admitted) {
+      this.opts.counters.inc(`inbound_refused.${admitted.refused}`);
+      return void sock.destroy();
+    }
+    if (admitted.evicted) {
+      admitted.evicted.destroy();
       this.opts.counters.inc('inbound_evicted.pending_full');
     }
-    bump(this.pendingByIp, ip, 1);
-    this.pending.add(sock);
     this.track(sock);
     this.acceptSecure(sock)
       .then(
         (s) => {
-          this.pending.delete(sock);
+          this.pending.done(sock);
           return this.establish(s.socket, s.peerId, 'inbound', address, ip, s.peerId, false);
         },
         (err: SentinelError) => {
@@ -193,10 +153,7 @@ export class ConnectionManager {
         },
       )
       .catch((err: SentinelError) => this.opts.events.log('debug', `inbound session from ${address} not admitted: ${err.message}`))
-      .finally(() => {
-        this.pending.delete(sock);
-        bump(this.pendingByIp, ip, -1);
-      });
+      .finally(() => this.pending.done(sock));
   }
 
   /** An inbound connection is either a TLS dial or a punched connection (preamble first). */
@@ -369,21 +326,13 @@ export class ConnectionManager {
   }
 
   /** Sessions counted for slot decisions (all open ones, HELLO or not). */
-  private counts(ip: string | undefined): { total: number; strangers: number; strangersFromIp?: number } {
-    let strangers = 0;
-    let fromIp = 0;
-    for (const s of this.all) {
-      if (s.slot !== 'stranger') continue;
-      strangers++;
-      if (ip !== undefined && this.inboundIp.get(s) === ip) fromIp++;
-    }
-    return { total: this.all.size, strangers, ...(ip !== undefined ? { strangersFromIp: fromIp } : {}) };
+  private counts(ip: string | undefined): SlotCounts {
+    return countSlots(this.all, ip === undefined ? undefined : (s) => this.inboundIp.get(s) === ip);
   }
 
   /** Closes the stranger session that has been idle longest (it makes room for a contact). */
   private evictStranger(): void {
-    let victim: Session | undefined;
-    for (const s of this.all) if (s.slot === 'stranger' && (!victim || s.lastActive < victim.lastActive)) victim = s;
+    const victim = idlestStranger(this.all);
     if (!victim) return;
     this.opts.counters.inc('sessions_evicted.stranger');
     victim.close(GoawayCode.BUSY, 'slot needed for a contact', new SentinelError('E_BUSY', 'evicted to make room for a contact'));
@@ -392,16 +341,8 @@ export class ConnectionManager {
   /** Says GOAWAY on a connection we do not admit, and closes it. */
   private refuse(socket: Duplex, peerId: NodeId, address: string, reason: 'blocked' | 'busy'): SentinelError {
     this.opts.counters.inc(`sessions_refused.${reason}`);
-    const code = reason === 'blocked' ? GoawayCode.REFUSED : GoawayCode.BUSY;
-    const text = reason === 'blocked' ? 'refused' : 'no free slot for strangers; try later';
-    try {
-      socket.end(encodeFrame(FrameType.GOAWAY, encodeGoaway({ code, reason: text })));
-    } catch {
-      // already gone
-    }
-    this.opts.clock.setTimeout(() => socket.destroy(), 2_000);
     this.opts.events.log('debug', `session with ${peerId} (${address}) refused: ${reason}`);
-    return reason === 'blocked' ? new SentinelError('E_BLOCKED', `${peerId} is blocked`) : new SentinelError('E_BUSY', `no free session slot for ${peerId}`);
+    return refuseConnection(socket, peerId, reason, this.opts.clock);
   }
 
   private assignSlot(s: Session, slot: 'contact' | 'stranger'): void {
@@ -465,22 +406,6 @@ export class ConnectionManager {
     const server = this.server;
     if (server) await new Promise<void>((resolve) => server.close(() => resolve()));
   }
-}
-
-/** The duplicate rule (see the file comment). */
-export function preferred(older: Session, newer: Session): Session {
-  if (newer.establishedAt - older.establishedAt > SIMULTANEOUS_WINDOW_MS) return newer;
-  if (older.dialerId !== newer.dialerId) return older.dialerId < newer.dialerId ? older : newer;
-  return older.tag <= newer.tag ? older : newer;
-}
-
-/**
- * A value both ends of one TLS connection compute identically (an RFC 5705 exporter), so
- * both sides rank two connections between the same nodes the same way.
- */
-export function connectionTag(socket: Duplex): string {
-  const tls = socket as Partial<TLSSocket>;
-  return typeof tls.exportKeyingMaterial === 'function' ? tls.exportKeyingMaterial(16, 'sentinel connection tag', Buffer.alloc(0)).toString('hex') : '';
 }
 
 function bump(map: Map<string, number>, key: string, by: number): void {

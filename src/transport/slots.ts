@@ -11,6 +11,11 @@
  *
  * So strangers take few slots and go first, and contacts always get in.
  */
+import type { Duplex } from 'node:stream';
+import type { NodeId } from '../api.js';
+import { SentinelError } from '../errors.js';
+import { FrameType, GoawayCode, encodeFrame, encodeGoaway } from '../wire/index.js';
+import type { Clock } from './clock.js';
 import type { TransportLimits } from './limits.js';
 
 /** What the user decided about the peer, as the transport needs it. */
@@ -38,4 +43,47 @@ export function decideSlot(
   const perIpFull = counts.strangersFromIp !== undefined && counts.strangersFromIp >= limits.maxStrangerSessionsPerIp;
   if (counts.strangers >= limits.maxStrangerSessions || perIpFull || counts.total >= limits.maxSessions) return { kind: 'refuse', reason: 'busy' };
   return { kind: 'admit' };
+}
+
+/** What {@link countSlots} needs of a session. */
+export interface Slotted {
+  readonly slot: 'contact' | 'stranger';
+  readonly lastActive: number;
+}
+
+/** Sessions by slot; `fromIp` tells which inbound sessions share the newcomer's IP. */
+export function countSlots<S extends Slotted>(sessions: Iterable<S>, fromIp?: (s: S) => boolean): SlotCounts {
+  let total = 0;
+  let strangers = 0;
+  let sameIp = 0;
+  for (const s of sessions) {
+    total++;
+    if (s.slot !== 'stranger') continue;
+    strangers++;
+    if (fromIp?.(s)) sameIp++;
+  }
+  return { total, strangers, ...(fromIp ? { strangersFromIp: sameIp } : {}) };
+}
+
+/** The stranger session that has been idle longest (application frames only), if any. */
+export function idlestStranger<S extends Slotted>(sessions: Iterable<S>): S | undefined {
+  let victim: S | undefined;
+  for (const s of sessions) if (s.slot === 'stranger' && (!victim || s.lastActive < victim.lastActive)) victim = s;
+  return victim;
+}
+
+/**
+ * Says GOAWAY (REFUSED for a blocked peer, BUSY otherwise) on an authenticated connection
+ * we do not admit, and closes it; returns the error the local side reports.
+ */
+export function refuseConnection(socket: Duplex, peerId: NodeId, reason: 'blocked' | 'busy', clock: Clock): SentinelError {
+  const code = reason === 'blocked' ? GoawayCode.REFUSED : GoawayCode.BUSY;
+  const text = reason === 'blocked' ? 'refused' : 'no free slot for strangers; try later';
+  try {
+    socket.end(encodeFrame(FrameType.GOAWAY, encodeGoaway({ code, reason: text })));
+  } catch {
+    // already gone
+  }
+  clock.setTimeout(() => socket.destroy(), 2_000);
+  return reason === 'blocked' ? new SentinelError('E_BLOCKED', `${peerId} is blocked`) : new SentinelError('E_BUSY', `no free session slot for ${peerId}`);
 }
