@@ -5,10 +5,10 @@
  * (node-api.ts) plus start and stop.
  */
 import { lookup } from 'node:dns/promises';
-import { isIP, type Server } from 'node:net';
+import { isIP } from 'node:net';
 import { networkInterfaces } from 'node:os';
 import { join, resolve } from 'node:path';
-import type { NodeEvent, StrangerPolicy } from './api.js';
+import type { NodeEvent } from './api.js';
 import { Dialer } from './connect/dialer.js';
 import { startControlServer, controlSocketPath, type ControlServer } from './control/index.js';
 import { EventBus } from './core/events.js';
@@ -17,7 +17,8 @@ import { SentinelError, errorMessage } from './errors.js';
 import { loadOrCreateIdentity, type Identity } from './identity/index.js';
 import type { Logger } from './log.js';
 import { Messenger } from './messaging/index.js';
-import { fighterConnect, fighterListen, loadNative } from './native/index.js';
+import { fighterConnect, loadNative } from './native/index.js';
+import { exclusiveFighterListen } from './connect/listen.js';
 import { PunchCoordinator, localEndpoints } from './punch/index.js';
 import { AllowList } from './vpn/allow-list.js';
 import { GossipService } from './gossip/index.js';
@@ -30,73 +31,15 @@ import { PeerDirectory } from './peers/directory.js';
 import { PeerLifecycle } from './peers/lifecycle.js';
 import { SessionRecorder } from './peers/recorder.js';
 import { VpnService } from './vpn/service.js';
-import { VPN_IPV4_PREFIX_LENGTH, VPN_IPV6_PREFIX_LENGTH, openNativeTun, vpnAddressesOf, type NativeTunOptions, type TunDevice } from './vpn/index.js';
+import { VPN_IPV4_PREFIX_LENGTH, VPN_IPV6_PREFIX_LENGTH, openNativeTun, vpnAddressesOf } from './vpn/index.js';
 import { SignalerClient, parseSignalerAddress } from './signaler/index.js';
 import { openLmdbStore, type Store } from './store/index.js';
 import * as T from './transport/index.js';
 import { FrameRouter } from './transport/router.js';
-import { FrameType, MAX_PAYLOAD_SIZE, type Hello } from './wire/index.js';
+import { FrameType, type Hello } from './wire/index.js';
+import { DEFAULT_LIMITS, type NodeOptions } from './node-options.js';
 
-export const DEFAULT_PORT = 8443;
-export const DEFAULT_SIGNALER = '127.0.0.1:8888';
-export { DEFAULT_TUN_NAME, DEFAULT_TUN_MTU as DEFAULT_MTU, MIN_TUN_MTU as MIN_MTU, MAX_TUN_MTU as MAX_MTU } from './vpn/index.js';
-export { DELIVERY_WAIT_MS } from './node-api.js';
-export { DIRECT_TRY_TIMEOUT_MS, KNOWN_ADDRESS_TIMEOUT_MS } from './connect/dialer.js';
-
-/** VPN settings from the command line. `off`: no TUN, but `allow` is still applied. */
-export interface VpnOptions {
-  mode: 'off' | 'required' | 'optional';
-  tunName: string;
-  mtu: number;
-  /** IPv4 override inside 100.64.0.0/10, or null for the derived address. */
-  ipv4: string | null;
-  /** Peers to add to the allow-list at start (ids or unique prefixes of known ids). */
-  allow: string[];
-}
-
-export interface NodeOptions {
-  dataDir: string;
-  port: number;
-  /** Listen host; default all interfaces (dual-stack). */
-  host?: string;
-  name?: string | null;
-  /** `host:port` or `host:port#<id>` of the signaler, or null for none. */
-  signaler?: string | null;
-  /** Use fighter sockets (native addon) when it loads: 'auto' (default) or 'off'. */
-  native?: 'auto' | 'off';
-  vpn?: VpnOptions | null;
-  /** Keep at least this many sessions by dialing known peers (default DEFAULT_MIN_PEERS). */
-  minPeers?: number;
-  /** Redial lost peers with backoff (default true). */
-  reconnect?: boolean;
-  /** Advertise and browse `_sentinel._tcp.local` on the LAN (default true). */
-  mdns?: boolean;
-  /** What to do with messages from strangers (default `requests`). */
-  strangers?: StrangerPolicy;
-  /** Gossip round interval (default GOSSIP_INTERVAL_MS). */
-  gossipIntervalMs?: number;
-  /** Opens the TUN device (injected by tests; default: the native one). */
-  openTun?: (o: NativeTunOptions) => Promise<TunDevice>;
-  log: Logger;
-  limits?: Partial<T.TransportLimits>;
-  clock?: T.Clock;
-}
-
-export const DEFAULT_LIMITS: T.TransportLimits = {
-  handshakeTimeoutMs: T.HANDSHAKE_TIMEOUT_MS,
-  connectTimeoutMs: T.CONNECT_TIMEOUT_MS,
-  maxPendingHandshakesPerIp: T.MAX_PENDING_HANDSHAKES_PER_IP,
-  maxPendingHandshakes: T.MAX_PENDING_HANDSHAKES,
-  maxSessionsPerIp: T.MAX_SESSIONS_PER_IP,
-  maxSessions: T.MAX_SESSIONS,
-  maxStrangerSessions: T.MAX_STRANGER_SESSIONS,
-  maxStrangerSessionsPerIp: T.MAX_STRANGER_SESSIONS_PER_IP,
-  strangerWriteBufferBytes: T.STRANGER_WRITE_BUFFER_BYTES,
-  pingIntervalMs: T.PING_INTERVAL_MS,
-  deadAfterMs: T.DEAD_AFTER_MS,
-  maxWriteBufferBytes: T.MAX_WRITE_BUFFER_BYTES,
-  maxPayload: MAX_PAYLOAD_SIZE,
-};
+export * from './node-options.js';
 
 /** Start a node: everything is listening when this resolves. */
 export async function startNode(opts: NodeOptions): Promise<SentinelNode> {
@@ -412,18 +355,4 @@ function build(
     .add({ onSessionUp: (s) => vpn.onSessionUp(s), onSessionDown: (id) => vpn.onSessionDown(id) })
     .add({ onSessionDown: (id) => gossip.onSessionDown(id) });
   return { clock, counters, limits, allowList, directory, events, lifecycle, manager, messenger, vpn, gossip, membership, dialer, native };
-}
-
-/**
- * A fighter listener (SO_REUSEPORT) on the identity port, but only if nobody else holds
- * that port: SO_REUSEPORT would otherwise let a second node share it silently. A plain
- * bind (without SO_REUSEPORT) fails with EADDRINUSE against any existing holder.
- */
-async function exclusiveFighterListen(port: number, host: string | undefined): Promise<Server> {
-  const h = host ?? '0.0.0.0';
-  if (port !== 0) {
-    const probe = await T.plainListen(port, h);
-    await new Promise<void>((r) => probe.close(() => r()));
-  }
-  return fighterListen({ host: h, port });
 }
