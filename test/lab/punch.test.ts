@@ -207,7 +207,7 @@ if (labOk) describe('hole punching with the real binaries in the NAT lab', { tim
     for (const l of [...lines, `stdout: ${r.stdout.trim()}`]) t.diagnostic(l);
     const lookup = lines.findIndex((l) => /signaler/i.test(l) && l.includes(a.id));
     const punch = lines.findIndex((l) => /punching attempt/i.test(l));
-    assert.ok(lookup >= 0, `a line about asking the signaler for ${a.id}:\n${r.stderr}`);
+    assert.ok(lookup >= 0, `a line about asking the signaler for ${a.id}:\n${r.stderr}\nstdout: ${r.stdout}\n${logs(a, b)}`);
     assert.ok(punch > lookup, `a "punching attempt" line after the lookup:\n${r.stderr}`);
     assert.match(lines.at(-1) ?? '', /connected/, 'the last progress line says connected');
     assert.match(r.stdout, new RegExp(`connected directly to ${a.id}`));
