@@ -25,26 +25,42 @@ export interface Ack {
 
 /** Encodes an ACK payload. Throws E_PAYLOAD_MALFORMED on a bad count or id size. */
 export function encodeAck(ack: Ack): Buffer {
-  const count = ack.ids.length;
-  if (count < 1 || count > MAX_ACK_IDS) {
-    throw new SentinelError('E_PAYLOAD_MALFORMED', `encode: ACK needs 1..${MAX_ACK_IDS} ids, got ${count}`);
-  }
-  const w = new PayloadWriter(2 + count * MSG_ID_SIZE).u16(count);
-  for (const id of ack.ids) {
-    requireBytes(id, MSG_ID_SIZE, 'ACK id');
-    w.bytes(id);
-  }
-  return w.done();
+  return writeIdList(new PayloadWriter(idListSize(ack.ids, MAX_ACK_IDS, 'ACK')), ack.ids, 'ACK').done();
 }
 
 /** Decodes an ACK payload strictly. Throws E_PAYLOAD_MALFORMED. */
 export function decodeAck(payload: Uint8Array): Ack {
   const r = new PayloadReader(payload, 'ACK');
+  const ids = readIdList(r, MAX_ACK_IDS);
+  r.end();
+  return { ids };
+}
+
+/**
+ * An id list as ACK lays it out (and CHAT_REFUSED after its code): `count u16`, then
+ * `count` message ids of 16 bytes. Bytes the list takes; throws on a count out of 1..max.
+ */
+export function idListSize(ids: readonly Uint8Array[], max: number, what: string): number {
+  if (ids.length < 1 || ids.length > max) throw new SentinelError('E_PAYLOAD_MALFORMED', `encode: ${what} needs 1..${max} ids, got ${ids.length}`);
+  return 2 + ids.length * MSG_ID_SIZE;
+}
+
+/** Writes an id list (see {@link idListSize}, which checks the count). */
+export function writeIdList(w: PayloadWriter, ids: readonly Uint8Array[], what: string): PayloadWriter {
+  w.u16(ids.length);
+  for (const id of ids) {
+    requireBytes(id, MSG_ID_SIZE, `${what} id`);
+    w.bytes(id);
+  }
+  return w;
+}
+
+/** Reads an id list that must fill the rest of the payload. */
+export function readIdList(r: PayloadReader, max: number): Uint8Array[] {
   const count = r.u16();
-  if (count < 1 || count > MAX_ACK_IDS) r.fail(`count ${count} not in 1..${MAX_ACK_IDS}`);
+  if (count < 1 || count > max) r.fail(`count ${count} not in 1..${max}`);
   if (r.remaining !== count * MSG_ID_SIZE) r.fail(`count ${count} but ${r.remaining} id byte(s) follow`);
   const ids: Uint8Array[] = [];
   for (let i = 0; i < count; i++) ids.push(r.bytes(MSG_ID_SIZE));
-  r.end();
-  return { ids };
+  return ids;
 }

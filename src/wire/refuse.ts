@@ -14,9 +14,8 @@
  * A node that predates this frame ignores it (optional range) and keeps resending, as
  * before.
  */
-import { PayloadReader, PayloadWriter, requireBytes, requireUint } from './bytes.js';
-import { MSG_ID_SIZE } from './chat.js';
-import { SentinelError } from '../errors.js';
+import { idListSize, readIdList, writeIdList } from './ack.js';
+import { PayloadReader, PayloadWriter, requireUint } from './bytes.js';
 
 /** Most message ids one CHAT_REFUSED may carry. */
 export const MAX_REFUSED_IDS = 1024;
@@ -49,27 +48,15 @@ export function isFinalRefusal(code: number): boolean {
 /** Encodes a CHAT_REFUSED payload. Throws E_PAYLOAD_MALFORMED on a bad code, count or id size. */
 export function encodeChatRefused(m: ChatRefused): Buffer {
   requireUint(m.code, 0xff, 'code');
-  const count = m.ids.length;
-  if (count < 1 || count > MAX_REFUSED_IDS) {
-    throw new SentinelError('E_PAYLOAD_MALFORMED', `encode: CHAT_REFUSED needs 1..${MAX_REFUSED_IDS} ids, got ${count}`);
-  }
-  const w = new PayloadWriter(3 + count * MSG_ID_SIZE).u8(m.code).u16(count);
-  for (const id of m.ids) {
-    requireBytes(id, MSG_ID_SIZE, 'CHAT_REFUSED id');
-    w.bytes(id);
-  }
-  return w.done();
+  const w = new PayloadWriter(1 + idListSize(m.ids, MAX_REFUSED_IDS, 'CHAT_REFUSED')).u8(m.code);
+  return writeIdList(w, m.ids, 'CHAT_REFUSED').done();
 }
 
 /** Decodes a CHAT_REFUSED payload strictly. Throws E_PAYLOAD_MALFORMED. */
 export function decodeChatRefused(payload: Uint8Array): ChatRefused {
   const r = new PayloadReader(payload, 'CHAT_REFUSED');
   const code = r.u8();
-  const count = r.u16();
-  if (count < 1 || count > MAX_REFUSED_IDS) r.fail(`count ${count} not in 1..${MAX_REFUSED_IDS}`);
-  if (r.remaining !== count * MSG_ID_SIZE) r.fail(`count ${count} but ${r.remaining} id byte(s) follow`);
-  const ids: Uint8Array[] = [];
-  for (let i = 0; i < count; i++) ids.push(r.bytes(MSG_ID_SIZE));
+  const ids = readIdList(r, MAX_REFUSED_IDS);
   r.end();
   return { code, ids };
 }
