@@ -157,7 +157,10 @@ the last ${HISTORY_DEFAULT_LIMIT} messages (--limit, at most ${HISTORY_MAX_LIMIT
       const [{ id: self }, peers] = [await ctx.call('id', {}), await ctx.call('peers', {})];
       const label = labeler(peers, self);
       ctx.out(entries.map((m) => formatHistoryLine(m, label, self)).join('\n'));
-      if (entries.length >= (limit ?? HISTORY_DEFAULT_LIMIT)) ctx.err(`(older messages: sentinel history${ctx.args[0] ? ` ${ctx.args[0]}` : ''} --before ${entries[0]?.id})`);
+      // A page may stop short of --limit (the byte cap): ask whether anything older exists.
+      const oldest = entries[0]?.id;
+      const older = oldest === undefined ? [] : await ctx.call('history', { ...params, limit: 1, before: oldest });
+      if (older.length > 0) ctx.err(`(older messages: sentinel history${ctx.args[0] ? ` ${ctx.args[0]}` : ''} --before ${oldest})`);
     },
   },
   {

@@ -117,6 +117,9 @@ describe('sentinel --json', () => {
     assert.deepEqual(node.callsOf('history').at(-1), ['alice', 1]);
     const page = (await runJson('history', '--before', String(last[0]?.id))) as Array<{ text: string }>;
     assert.deepEqual(page.map((m) => m.text), ['one'], 'the page before the given message');
+    const paged = await run('history', '--limit', '1');
+    assert.match(paged.stderr, new RegExp(`older messages: sentinel history --before ${String(last[0]?.id)}`), 'says how to see the page before');
+    assert.doesNotMatch((await run('history')).stderr, /older messages/, 'nothing older: no hint');
     const usage = await run('history', '--limit', '5000');
     assert.equal(usage.code, 2, 'a limit over the page cap is a usage error');
   });
