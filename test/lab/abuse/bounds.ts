@@ -30,5 +30,9 @@ export const MAX_PUNCH_PEAK_FDS = PROBE_COUNT + 200;
  * default 4) come every second at first: 7 measured here; one more for slack.
  */
 export const SYNS_PER_PROBE_SOCKET = 8;
-/** CPU share the victim may use on its own, idle, after a gossip flood (the review saw 11-12% forever). */
-export const MAX_IDLE_CPU_PERCENT_AFTER_FLOOD = 5;
+/**
+ * CPU share (of one core) the victim may use on its own, idle, after a gossip flood: about
+ * 1-3% measured, over a 10 s window. The review saw 11-12% forever; before the fix in
+ * membership.ts (the book read once per redial) it was 10%, growing to 22% in 5 minutes.
+ */
+export const MAX_IDLE_CPU_PERCENT_AFTER_FLOOD = 6;

@@ -137,13 +137,13 @@ export class AbuseHarness {
 
   /**
    * `n` dials of `from` to `target` (host:port: each dial is a new TCP + TLS session, so
-   * the victim admits the contact afresh every time), `DIAL_GAP_MS` apart, stopping early
-   * when `more()` says so.
+   * the victim admits the contact afresh every time), `gapMs` apart, stopping early when
+   * `more()` says so.
    */
-  async dials(from: LabNode, target: string, n: number, more: () => boolean = () => true): Promise<DialSample[]> {
+  async dials(from: LabNode, target: string, n: number, more: () => boolean = () => true, gapMs = DIAL_GAP_MS): Promise<DialSample[]> {
     const out: DialSample[] = [];
     for (let i = 0; i < n && more(); i++) {
-      if (i > 0) await sleep(DIAL_GAP_MS);
+      if (i > 0) await sleep(gapMs);
       out.push(await this.dialOnce(from, target));
     }
     return out;

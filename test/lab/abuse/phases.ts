@@ -66,6 +66,8 @@ export interface PhaseOptions {
   attack(): Promise<AttackResult[]>;
   /** Time the attack gets to build up before C dials (default 1 s). */
   warmupMs?: number;
+  /** Dials during the attack, at most (default {@link SAMPLES}), and the pause between them (default DIAL_GAP_MS). */
+  duringDials?: { count: number; gapMs: number };
   /** SIGTERM V while the attack still runs (after the samples and messages). */
   stopDuringAttack?: boolean;
   /** After the samples and messages, while the attack still runs: the scenario's own look (figures). */
@@ -94,7 +96,7 @@ export async function measure(o: PhaseOptions, meta: { id: string; findings: num
     void attacks.finally(() => (attackDone = true));
     await sleep(o.warmupMs ?? 1_000);
     const [during, sent] = await Promise.all([
-      h.dials(contact, victimTarget, n.during, () => !attackDone),
+      h.dials(contact, victimTarget, o.duringDials?.count ?? n.during, () => !attackDone, o.duringDials?.gapMs),
       h.sendMessages(contact, victim.id, n.messages, `during ${meta.id}`),
     ]);
     const figures: Record<string, number | string> = {};
