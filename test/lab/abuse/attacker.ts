@@ -48,7 +48,9 @@ function dispatch(spec: AttackSpec, deadline: number): Promise<Counts> {
 }
 
 async function main(arg: string | undefined): Promise<void> {
-  if (arg === undefined) throw new Error('usage: attacker.js <attack spec as JSON>');
+  // Without a spec it only says how to use it (the test runner also loads every module under
+  // test/, this one included, without arguments).
+  if (arg === undefined) return void console.log('usage: attacker.js <attack spec as JSON> (see spec.ts)');
   const spec = JSON.parse(arg) as AttackSpec;
   const watchdog = setTimeout(() => {
     console.error(`attacker: ${spec.kind} did not wind down in time; exiting`);
