@@ -7,6 +7,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { HISTORY_DEFAULT_LIMIT, HISTORY_MAX_REPLY_BYTES } from '../../src/control/limits.js';
+import { MAX_OUTBOX_PEAK_RSS_KIB } from './abuse/bounds.js';
 import { assertSurvived, context, figure, testScale } from './abuse/expect.js';
 import { outboxLivelock } from './abuse/scenarios/storage.js';
 import { labAvailable } from './gate.js';
@@ -17,7 +18,7 @@ const scale = testScale();
 if (labOk) describe('abuse: storage', { timeout: 300_000 }, () => {
   it('findings 11 and 12: a 23 MiB outbox drains in order, once, over one session; history answers after it', async (t) => {
     const r = await outboxLivelock.run(scale);
-    assertSurvived(t, r);
+    assertSurvived(t, r, MAX_OUTBOX_PEAK_RSS_KIB);
     const n = figure(r, 'messages');
     assert.equal(figure(r, 'sender_session_drops'), 0, `the session never went down while draining (the review saw 42 up/down cycles)\n${context(r)}`);
     assert.equal(figure(r, 'delivered_at_sender'), n, context(r));
