@@ -11,6 +11,7 @@ import { availableParallelism, loadavg } from 'node:os';
 import { dirname, join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { fileURLToPath } from 'node:url';
+import { runAbuseBench } from './abuse.js';
 import { runDialBench } from './dial.js';
 import { runFaultsBench } from './faults.js';
 import { keepFuzzSection } from './fuzz.js';
@@ -38,6 +39,7 @@ export const BENCHMARKS: Readonly<Record<string, () => Promise<BenchResult>>> = 
   gossip: () => runGossipSim(),
   text: () => runTextBench(),
   faults: () => runFaultsBench(),
+  abuse: () => runAbuseBench(),
 };
 
 /** Where the report goes: the repository root (run.js lives in dist/bench/). */

@@ -17,6 +17,13 @@ import { MAINTAIN_INTERVAL_MS, ReconnectPlanner } from './reconnect.js';
 /** Hints whose source is remembered while their dial runs (bounded by the dial budget anyway). */
 const MAX_PENDING_SOURCES = 256;
 
+/** A peer the gossip book holds a record for. */
+export interface GossipKnown {
+  id: NodeId;
+  issuedAt: number;
+  endpoints: Array<{ host: string; port: number }>;
+}
+
 export interface MembershipDeps {
   directory: PeerDirectory;
   manager: ConnectionManager;
@@ -29,7 +36,7 @@ export interface MembershipDeps {
   /** Can contacts without a known address be reached by punching? */
   canPunch(): boolean;
   /** Peers known only from gossip records (bounded by the book): more candidates for --min-peers. */
-  gossipKnown?(): Array<{ id: NodeId; issuedAt: number; endpoints: Array<{ host: string; port: number }> }>;
+  gossipKnown?(): GossipKnown[];
   planner?: ReconnectPlanner;
 }
 
@@ -88,9 +95,13 @@ export class Membership implements SessionListener {
     const now = this.deps.clock.now();
     const targets = this.deps.reconnect ? this.planner.due(now) : [];
     const connected = new Set(manager.sessions().map((s) => s.peerId));
+    // The gossip book can hold thousands of records: read it at most once per round, not
+    // once per redial (that made an idle node's CPU grow with the book times the redials).
+    let gossip: Map<NodeId, GossipKnown> | undefined;
+    const known = (): Map<NodeId, GossipKnown> => (gossip ??= new Map((this.deps.gossipKnown?.() ?? []).map((g) => [g.id, g])));
     // Only when short of sessions is the (bounded) list of candidates looked at.
     if (connected.size < this.deps.minPeers) {
-      for (const id of this.planner.toFill(this.candidates(), connected, this.deps.minPeers, now)) {
+      for (const id of this.planner.toFill(this.candidates(known()), connected, this.deps.minPeers, now)) {
         this.planner.failed(id, now); // counts as in flight until the outcome below
         targets.push(id);
       }
@@ -100,12 +111,12 @@ export class Membership implements SessionListener {
         this.planner.forget(id);
         continue;
       }
-      this.redial(id);
+      this.redial(id, known);
     }
   }
 
   /** Peers to consider for --min-peers: remembered ones, then those only gossip told us of. */
-  private candidates(): Array<{ id: NodeId; lastSeen: number | null; dialable: boolean; contact: boolean }> {
+  private candidates(gossip: ReadonlyMap<NodeId, GossipKnown>): Array<{ id: NodeId; lastSeen: number | null; dialable: boolean; contact: boolean }> {
     const { directory } = this.deps;
     const canPunch = this.deps.canPunch();
     const out = directory
@@ -113,25 +124,25 @@ export class Membership implements SessionListener {
       .filter((p) => p.trust !== 'blocked')
       .map((p) => ({ id: p.id, lastSeen: p.lastSeen, contact: p.trust === 'contact', dialable: p.addresses.length > 0 || (p.trust === 'contact' && canPunch) }));
     const seen = new Set(out.map((c) => c.id));
-    for (const g of this.deps.gossipKnown?.() ?? []) {
+    for (const g of gossip.values()) {
       if (!seen.has(g.id)) out.push({ id: g.id, lastSeen: g.issuedAt, contact: false, dialable: g.endpoints.length > 0 });
     }
     return out;
   }
 
-  private endpointsFor(id: NodeId): Array<{ host: string; port: number }> {
+  private endpointsFor(id: NodeId, gossip: () => ReadonlyMap<NodeId, GossipKnown>): Array<{ host: string; port: number }> {
     const known = this.deps.directory.get(id)?.addresses;
     if (known && known.length > 0) return endpointsOf(known);
-    return [...(this.deps.gossipKnown?.().find((g) => g.id === id)?.endpoints ?? [])];
+    return [...(gossip().get(id)?.endpoints ?? [])];
   }
 
-  private redial(id: NodeId): void {
+  private redial(id: NodeId, gossip: () => ReadonlyMap<NodeId, GossipKnown>): void {
     const { directory, dialer, log } = this.deps;
     log.debug(`redialing ${id}`);
     if (!directory.get(id) && this.sources.size < MAX_PENDING_SOURCES) this.sources.set(id, 'gossip');
     const attempt = directory.isContact(id)
       ? dialer.dialId(id, () => {}, true).then((r) => r.session)
-      : dialer.dialStranger(id, this.endpointsFor(id), 'redial');
+      : dialer.dialStranger(id, this.endpointsFor(id, gossip), 'redial');
     attempt.then(
       (session) => {
         if (session) return this.planner.forget(id);
