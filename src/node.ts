@@ -318,6 +318,7 @@ function build(
       directory.observe(id, { learned: endpoints.map((e) => T.formatHostPort(e.host, e.port)), source: 'gossip', ifRoom: true });
     },
     keep: (id) => directory.isContact(id),
+    trusted: (id) => directory.isContact(id),
     ...(opts.gossipIntervalMs !== undefined ? { intervalMs: opts.gossipIntervalMs } : {}),
   });
   const dialer = new Dialer({

@@ -61,8 +61,11 @@ import type {
   TrustChange,
 } from '../api.js';
 
-/** Longest request line the node accepts, in bytes, excluding the newline. */
-export const MAX_LINE_BYTES = 65_536;
+/**
+ * Longest request line the node accepts, in bytes, excluding the newline: room for a
+ * message of MAX_TEXT_BYTES (64 KiB) even when JSON escapes every character (6 bytes).
+ */
+export const MAX_LINE_BYTES = 512 * 1024;
 
 /**
  * Longest response line a client accepts. Responses (history, peers) are bigger than

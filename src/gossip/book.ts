@@ -25,7 +25,7 @@ import { checkRecord, signatureValid, type RecordRejection } from './records.js'
 export const MAX_BOOK_RECORDS = 10_000;
 
 /** Why {@link PeerBook.offer} refused a record. */
-export type OfferRejection = RecordRejection | 'replayed' | 'full';
+export type OfferRejection = RecordRejection | 'replayed' | 'full' | 'verify_limited';
 /** Outcome counters besides acceptance and rejections. */
 export const BOOK_EVICTED = 'evicted';
 /** Outcome of {@link PeerBook.offer}. */
@@ -41,6 +41,7 @@ export const OFFER_REJECTIONS: readonly OfferRejection[] = [
   'too_long_lived',
   'replayed',
   'full',
+  'verify_limited',
 ];
 
 /** One held record. */
@@ -91,14 +92,18 @@ export class PeerBook {
     return this.changes;
   }
 
-  /** Offers untrusted record bytes; stores them when valid and newer than what is held. */
-  offer(bytes: Uint8Array, now: number, from?: string): OfferResult {
-    const result = this.admit(bytes, now, from);
+  /**
+   * Offers untrusted record bytes; stores them when valid and newer than what is held.
+   * `canVerify` is asked right before the one expensive step, the signature check (a
+   * budget of public-key work): false refuses the record as `verify_limited`.
+   */
+  offer(bytes: Uint8Array, now: number, from?: string, canVerify?: () => boolean): OfferResult {
+    const result = this.admit(bytes, now, from, canVerify);
     this.counters.inc(result);
     return result;
   }
 
-  private admit(bytes: Uint8Array, now: number, from: string | undefined): OfferResult {
+  private admit(bytes: Uint8Array, now: number, from: string | undefined, canVerify: (() => boolean) | undefined): OfferResult {
     const c = checkRecord(bytes, now);
     if (!c.ok) return c.reason;
     const { id, record } = c.record;
@@ -109,6 +114,7 @@ export class PeerBook {
       victim = this.victimFor(from ?? '', this.keep(id));
       if (victim === undefined) return 'full';
     }
+    if (canVerify && !canVerify()) return 'verify_limited';
     if (!signatureValid(c.record)) return 'bad_signature';
     if (victim !== undefined) {
       this.remove(victim);

@@ -86,7 +86,7 @@ function advance(state: PeerSyncState, head: number, sent: { allNews: boolean; a
   state.hot = head;
 }
 
-function offerAll(book: PeerBook, state: PeerSyncState, records: readonly Uint8Array[], now: number, stale?: Uint8Array[]): ReceiveResult {
+function offerAll(book: PeerBook, state: PeerSyncState, records: readonly Uint8Array[], now: number, canVerify: (() => boolean) | undefined, stale?: Uint8Array[]): ReceiveResult {
   const result: ReceiveResult = { accepted: 0, rejected: {} };
   const reject = (r: InboundRejection): void => {
     result.rejected[r] = (result.rejected[r] ?? 0) + 1;
@@ -97,7 +97,7 @@ function offerAll(book: PeerBook, state: PeerSyncState, records: readonly Uint8A
       continue;
     }
     state.inbound++;
-    const r = book.offer(bytes, now, state.peer);
+    const r = book.offer(bytes, now, state.peer, canVerify);
     if (r === 'accepted') result.accepted++;
     else reject(r);
     if (r === 'replayed' && stale) {
@@ -113,9 +113,9 @@ function offerAll(book: PeerBook, state: PeerSyncState, records: readonly Uint8A
  * Handles the records of a partner's push: offers each to the book, and returns the reply
  * records (ours where the partner sent an older seq, then our news for it; at most 32).
  */
-export function onPush(book: PeerBook, state: PeerSyncState, records: readonly Uint8Array[], now: number): PushOutcome {
+export function onPush(book: PeerBook, state: PeerSyncState, records: readonly Uint8Array[], now: number, canVerify?: () => boolean): PushOutcome {
   const stale: Uint8Array[] = [];
-  const result = offerAll(book, state, records, now, stale);
+  const result = offerAll(book, state, records, now, canVerify, stale);
   const reply = stale.slice(0, MAX_RECORDS_PER_MESSAGE);
   if (reply.length < MAX_RECORDS_PER_MESSAGE) {
     const seen = new Set(reply);
@@ -125,8 +125,8 @@ export function onPush(book: PeerBook, state: PeerSyncState, records: readonly U
 }
 
 /** Handles the records of a partner's pull reply. */
-export function onPullReply(book: PeerBook, state: PeerSyncState, records: readonly Uint8Array[], now: number): ReceiveResult {
-  return offerAll(book, state, records, now);
+export function onPullReply(book: PeerBook, state: PeerSyncState, records: readonly Uint8Array[], now: number, canVerify?: () => boolean): ReceiveResult {
+  return offerAll(book, state, records, now, canVerify);
 }
 
 /** A GOSSIP_PUSH payload for `state.peer` (possibly empty: a pure pull). */
@@ -138,12 +138,12 @@ export function buildPush(book: PeerBook, state: PeerSyncState): Buffer {
  * Handles a GOSSIP_PUSH payload and returns the counts and the GOSSIP_PULL_REPLY payload.
  * Throws E_PAYLOAD_MALFORMED when the message itself is malformed (a protocol violation).
  */
-export function handlePushPayload(book: PeerBook, state: PeerSyncState, payload: Uint8Array, now: number): ReceiveResult & { replyPayload: Buffer } {
-  const { reply, ...counts } = onPush(book, state, decodeGossipPush(payload), now);
+export function handlePushPayload(book: PeerBook, state: PeerSyncState, payload: Uint8Array, now: number, canVerify?: () => boolean): ReceiveResult & { replyPayload: Buffer } {
+  const { reply, ...counts } = onPush(book, state, decodeGossipPush(payload), now, canVerify);
   return { ...counts, replyPayload: encodeGossipPullReply(reply) };
 }
 
 /** Handles a GOSSIP_PULL_REPLY payload. Throws E_PAYLOAD_MALFORMED when malformed. */
-export function handlePullReplyPayload(book: PeerBook, state: PeerSyncState, payload: Uint8Array, now: number): ReceiveResult {
-  return onPullReply(book, state, decodeGossipPullReply(payload), now);
+export function handlePullReplyPayload(book: PeerBook, state: PeerSyncState, payload: Uint8Array, now: number, canVerify?: () => boolean): ReceiveResult {
+  return onPullReply(book, state, decodeGossipPullReply(payload), now, canVerify);
 }

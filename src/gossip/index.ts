@@ -31,4 +31,4 @@ export {
   type PushOutcome,
   type ReceiveResult,
 } from './exchange.js';
-export { GossipService, PUSH_RATE, GOSSIP_MAX_QUEUED_BYTES, GOSSIP_FANOUT, GOSSIP_INTERVAL_MS, RECORD_TTL_MS, BOOK_SAVE_INTERVAL_MS, type GossipChannel, type GossipServiceOptions } from './service.js';
+export { GossipService, PUSH_RATE, GOSSIP_MAX_QUEUED_BYTES, STRANGER_VERIFY_RATE, GOSSIP_FANOUT, GOSSIP_INTERVAL_MS, RECORD_TTL_MS, BOOK_SAVE_INTERVAL_MS, type GossipChannel, type GossipServiceOptions } from './service.js';

@@ -32,6 +32,13 @@ export const BOOK_SAVE_INTERVAL_MS = 10_000;
 export const PUSH_RATE = { perSecond: 2 / (GOSSIP_INTERVAL_MS / 1000), burst: 3 } as const;
 /** No pull reply is written to a partner whose session already has this much queued (it is not reading). */
 export const GOSSIP_MAX_QUEUED_BYTES = 64 * 1024;
+/**
+ * Signature checks of records pushed by strangers, for the whole node: sustained per second
+ * and burst (about 50 ms of CPU at most in one go). Beyond it records are refused before
+ * the check (`verify_limited`) and come again in a later round; contacts' pushes are not
+ * limited. A flood of strangers' records cannot block the node.
+ */
+export const STRANGER_VERIFY_RATE = { perSecond: 200, burst: 400 } as const;
 const STORE_KEY = 'gossip-book';
 
 export interface GossipChannel {
@@ -53,6 +60,8 @@ export interface GossipServiceOptions {
   onLearned(id: NodeId, endpoints: Endpoint[]): void;
   /** Records never evicted from a full book (contacts). */
   keep?: (id: NodeId) => boolean;
+  /** Is this partner a contact (its records are checked without the stranger budget)? */
+  trusted?: (peer: NodeId) => boolean;
   random?: () => number;
   intervalMs?: number;
 }
@@ -61,6 +70,7 @@ export class GossipService {
   private book: PeerBook;
   private readonly states = new PeerStates();
   private readonly pushBuckets = new Map<NodeId, TokenBucket>();
+  private readonly verifyBudget: TokenBucket;
   private readonly refused = new Counters();
   private timer: unknown;
   private ownKey = '';
@@ -71,6 +81,7 @@ export class GossipService {
 
   constructor(private readonly opts: GossipServiceOptions) {
     const stored = opts.store.getMeta<Uint8Array[]>(STORE_KEY) ?? [];
+    this.verifyBudget = new TokenBucket(STRANGER_VERIFY_RATE.perSecond, STRANGER_VERIFY_RATE.burst, opts.clock.now());
     const keep = (id: NodeId): boolean => id === opts.identity.id || (opts.keep?.(id) ?? false);
     this.book = PeerBook.fromStore(stored.map((b) => Buffer.from(b)), opts.clock.now(), { keep });
     this.seenVersion = this.book.version;
@@ -133,10 +144,16 @@ export class GossipService {
       this.refused.inc('push_rate_limited');
       return;
     }
-    const r = handlePushPayload(this.book, this.states.get(ch.peerId), payload, now);
+    const r = handlePushPayload(this.book, this.states.get(ch.peerId), payload, now, this.canVerify(ch.peerId, now));
     if (ch.writableLength > GOSSIP_MAX_QUEUED_BYTES) this.refused.inc('reply_skipped_congested');
     else ch.send(FrameType.GOSSIP_PULL_REPLY, r.replyPayload);
     if (r.accepted > 0) this.learned();
+  }
+
+  /** The signature-check budget for a partner's records: none for contacts, the shared one for strangers. */
+  private canVerify(peer: NodeId, now: number): (() => boolean) | undefined {
+    if (this.opts.trusted?.(peer)) return undefined;
+    return () => this.verifyBudget.take(now);
   }
 
   private pushBucket(peer: NodeId, now: number): TokenBucket {
@@ -151,7 +168,8 @@ export class GossipService {
   }
 
   onPullReply(ch: GossipChannel, payload: Buffer): void {
-    const r = handlePullReplyPayload(this.book, this.states.get(ch.peerId), payload, this.opts.clock.now());
+    const now = this.opts.clock.now();
+    const r = handlePullReplyPayload(this.book, this.states.get(ch.peerId), payload, now, this.canVerify(ch.peerId, now));
     if (r.accepted > 0) this.learned();
   }
 

@@ -75,7 +75,8 @@ export class PunchCoordinator {
   onPunchStart(ps: PunchStart): void {
     const receivedAt = this.deps.clock.now();
     const peer = nodeIdFromPublicKey(ps.peer);
-    if (this.deps.manager.session(peer) || this.punching.has(peer)) return;
+    if (this.deps.manager.session(peer)) return this.deps.counters.inc('punch_refused.connected');
+    if (this.punching.has(peer)) return this.deps.counters.inc('punch_refused.already_punching');
     const attempt = this.execute(ps, receivedAt, false, (m) => this.deps.log.debug(m)).finally(() => this.punching.delete(peer));
     this.punching.set(peer, attempt);
     attempt.catch((err) => this.deps.log.debug(`punch with ${peer} failed: ${errorMessage(err)}`));

@@ -53,6 +53,8 @@ export class VpnService {
   private readonly announced = new Map<NodeId, VpnAddresses>();
   /** Derived address -> the allowed peer it belongs to. */
   private readonly reserved = new Map<string, NodeId>();
+  /** The refusal last logged per connected peer: the same one is not logged again (bounded by sessions). */
+  private readonly warned = new Map<NodeId, string>();
 
   constructor(private readonly opts: VpnServiceOptions) {
     for (const id of opts.allow.list()) this.reserve(id, true);
@@ -94,6 +96,7 @@ export class VpnService {
   /** The peer's last session ended: its claim ends with it. */
   onSessionDown(peer: NodeId): void {
     this.announced.delete(peer);
+    this.warned.delete(peer);
     this.router?.removePeer(peer);
   }
 
@@ -143,7 +146,11 @@ export class VpnService {
   private route(peer: NodeId): void {
     const addrs = this.announced.get(peer) ?? vpnAddressesOf(peer);
     const refused = this.router?.setPeer(peer, addrs);
-    if (!refused) return;
+    if (!refused) return void this.warned.delete(peer);
+    this.opts.counters?.inc(`vpn.claims_refused.${refused.reason}`);
+    const key = JSON.stringify(refused);
+    if (this.warned.get(peer) === key) return;
+    this.warned.set(peer, key);
     this.opts.log.warn(
       refused.reason === 'collision'
         ? `VPN address collision: ${refused.claimant} claims ${refused.address}, already held by ${refused.holder}; its VPN traffic is refused`

@@ -61,8 +61,8 @@ describe('LineSplitter', () => {
     assert.deepEqual(s.push(bytes('ok\n')), { lines: [], oversize: true }, 'spent splitter yields nothing');
   });
 
-  it('uses MAX_LINE_BYTES = 65536 by default', () => {
-    assert.equal(MAX_LINE_BYTES, 65536);
+  it('uses MAX_LINE_BYTES = 512 KiB by default (a 64 KiB text fits even fully escaped)', () => {
+    assert.equal(MAX_LINE_BYTES, 512 * 1024);
     const s = new LineSplitter();
     assert.equal(s.push(Buffer.alloc(MAX_LINE_BYTES, 0x61)).oversize, false);
     assert.equal(s.push(bytes('b')).oversize, true);

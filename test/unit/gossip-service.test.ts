@@ -1,16 +1,17 @@
 /** GossipService: what one partner can make us spend (pull amplification). */
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { GossipService, PUSH_RATE } from '../../src/gossip/index.js';
+import { GossipService, PUSH_RATE, STRANGER_VERIFY_RATE, signRecord } from '../../src/gossip/index.js';
 import { generateIdentity } from '../../src/identity/index.js';
 import { createLogger } from '../../src/log.js';
 import { MemoryStore } from '../../src/store/index.js';
 import { FrameType, encodeGossipPush } from '../../src/wire/index.js';
 import { fakeClock } from '../helpers/fake-clock.js';
 
-function service() {
+function service(trusted: (peer: string) => boolean = () => false) {
   const clock = fakeClock(1_700_000_000_000);
   const g = new GossipService({
+    trusted,
     identity: generateIdentity(),
     store: new MemoryStore(),
     clock,
@@ -51,6 +52,20 @@ describe('gossip service limits', () => {
     g.onPush(ch, encodeGossipPush([]));
     assert.equal(ch.sent.length, 0);
     assert.equal(g.counters()['gossip.reply_skipped_congested'], 1);
+    await g.close();
+  });
+
+  it('a flood of fresh records from strangers is refused before any check once the budget is spent; contacts are not limited', async () => {
+    const { g, clock } = service((p) => p === 'contact');
+    const now = clock.now();
+    const rec = (): Uint8Array => signRecord(generateIdentity(), { seq: 1, issuedAt: now, expiresAt: now + 3_600_000, public: [], local: [] });
+    for (let i = 0; i < 15; i++) g.onPush(channel(), encodeGossipPush(Array.from({ length: 32 }, rec)));
+    const after = g.counters();
+    assert.equal(after['gossip.accepted'], STRANGER_VERIFY_RATE.burst + 1, 'exactly the burst (and our own record)');
+    assert.equal(after['gossip.verify_limited'], 15 * 32 - STRANGER_VERIFY_RATE.burst);
+    const contact = { ...channel(), peerId: 'contact' };
+    g.onPush(contact, encodeGossipPush(Array.from({ length: 32 }, rec)));
+    assert.equal(g.counters()['gossip.accepted'], STRANGER_VERIFY_RATE.burst + 1 + 32, 'a contact\'s records are checked anyway');
     await g.close();
   });
 });
