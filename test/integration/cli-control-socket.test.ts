@@ -8,11 +8,12 @@ import { createConnection, type Socket } from 'node:net';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import type { StatusInfo } from '../../src/api.js';
+import { MAX_LINE_BYTES } from '../../src/control/protocol.js';
 import { binariesBuilt, clientJson, useProcs } from '../helpers/procs.js';
 
 const REPLY_TIMEOUT_MS = 5_000;
 /** Larger than the node's 64 KiB request line cap. */
-const OVERSIZE_BYTES = 100_000;
+const OVERSIZE_BYTES = MAX_LINE_BYTES + 100_000;
 
 interface Reply {
   id: unknown;

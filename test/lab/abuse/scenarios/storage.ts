@@ -5,6 +5,7 @@
  * cycles), in order, exactly once; afterwards `sentinel history` on V must answer, by
  * default and page by page, whatever the history holds.
  */
+import { MAX_TEXT_BYTES } from '../../../../src/wire/index.js';
 import type { HistoryEntry } from '../../../../src/api.js';
 import { HISTORY_DEFAULT_LIMIT, HISTORY_MAX_REPLY_BYTES } from '../../../../src/control/limits.js';
 import { MAX_LINE_BYTES } from '../../../../src/control/index.js';
@@ -24,11 +25,8 @@ const SENDER_PORT = CONTACT_PORT + 1;
 /** Sends to S in flight at once while its outbox fills. */
 const SEND_CONCURRENCY = 16;
 
-/**
- * Text bytes of each queued message: as close to the 64 KiB maximum as a control request
- * (at most MAX_LINE_BYTES of JSON) can carry.
- */
-export const OUTBOX_TEXT_BYTES = MAX_LINE_BYTES - 512;
+/** Text bytes of each queued message: the 64 KiB maximum (a control request line carries it whole). */
+export const OUTBOX_TEXT_BYTES = Math.min(MAX_TEXT_BYTES, MAX_LINE_BYTES - 512);
 
 /** Message `i` of the outbox: its number first (order is checked), padded. */
 function outboxText(i: number): string {
