@@ -18,7 +18,7 @@ import { generateIdentity, type Identity } from '../src/identity/index.js';
 import { createLogger } from '../src/log.js';
 import { REGISTER_TIMEOUT_MS, REQUEST_RATE, SIGNAL_MAX_PAYLOAD, SignalerServer } from '../src/signaler/index.js';
 import { ALPN_PROTOCOL } from '../src/transport/index.js';
-import { FrameDecoder, FrameType, SignalErrorCode, decodeLookupResult, decodeSignalError, encodeFrame, encodeLookup, encodeRegister } from '../src/wire/index.js';
+import { FrameDecoder, FrameType, SignalErrorCode, decodeLookupResult, decodeSignalError, encodeFrame, encodeLookup, encodeRegister, encodeHello } from '../src/wire/index.js';
 import { infoRow, type BenchResult, type BenchRow } from './report.js';
 import { LOOPBACK, percentiles, sleep, withTimeout, type Percentiles } from './util.js';
 
@@ -147,7 +147,8 @@ class RawSignalClient {
     const socket = tls.connect({ host: LOOPBACK, port, key: identity.keyPem, cert: identity.certPem, ALPNProtocols: [ALPN_PROTOCOL], rejectUnauthorized: false, minVersion: 'TLSv1.3' });
     const client = new RawSignalClient(identity, socket);
     const registered = client.expect(REGISTER_KEY);
-    socket.once('secureConnect', () => socket.write(encodeFrame(FrameType.REGISTER, encodeRegister({ listenPort, local: [] }))));
+    // HELLO first, as every client must, then REGISTER.
+    socket.once('secureConnect', () => socket.write(Buffer.concat([encodeFrame(FrameType.HELLO, encodeHello({ listenPort, name: '' })), encodeFrame(FrameType.REGISTER, encodeRegister({ listenPort, local: [] }))])));
     const outcome = await withTimeout(registered, TIMEOUT_MS, 'REGISTERED').catch((err: Error) => ({ ok: false as const, code: -1, reason: err.message }));
     if (!outcome.ok) {
       socket.destroy();
