@@ -12,6 +12,9 @@ import { buildLab, canRunLab, type Lab } from '../test/lab/index.js';
 import { SentinelLab, type LabNode, type LabSignaler } from '../test/lab/sentinel-procs.js';
 import { goalRow, infoRow, type BenchResult, type BenchRow } from './report.js';
 import { percentiles, round, type Percentiles } from './util.js';
+import { STRANGER_BIRTHDAY_RATE } from '../src/punch/guard.js';
+
+const birthdayRate = (): string => `${STRANGER_BIRTHDAY_RATE.burst} at once, then once per ${Math.round(1 / STRANGER_BIRTHDAY_RATE.perSecond)} s`;
 
 export interface LabDialOptions {
   /** Dials through easy x easy NATs (default 50). */
@@ -51,8 +54,12 @@ interface Series {
   skipped: number;
 }
 
-/** `count` dials to `target`, each from a fresh node on the host `dialer`, until `deadline`. */
-async function series(sl: SentinelLab, signaler: LabSignaler, target: LabNode, count: number, firstPort: number, deadline: number): Promise<Series> {
+/**
+ * `count` dials to `target`, each from a fresh node on the host `dialer`, until `deadline`.
+ * `asContact`: the target's user first accepts the dialer's id (`sentinel accept`), as two
+ * users who exchanged ids would; otherwise the dialer is a stranger to the target.
+ */
+async function series(sl: SentinelLab, signaler: LabSignaler, target: LabNode, count: number, firstPort: number, deadline: number, asContact: boolean): Promise<Series> {
   const out: Series = { samples: [], startMs: [], skipped: 0 };
   for (let i = 0; i < count; i++) {
     if (performance.now() > deadline) {
@@ -63,6 +70,10 @@ async function series(sl: SentinelLab, signaler: LabSignaler, target: LabNode, c
     const dialer = await sl.startNode('dialer', { port: firstPort + i, signaler, logLevel: NODE_LOG_LEVEL });
     out.startMs.push(performance.now() - t0);
     try {
+      if (asContact) {
+        const r = await target.client(['accept', dialer.id]);
+        if (r.code !== 0) throw new Error(`sentinel accept on the target failed: ${r.stderr}`);
+      }
       const o = await dialer.dial(target.id);
       out.samples.push(
         o.ok
@@ -132,8 +143,8 @@ export async function runLabDialBench(opts: LabDialOptions = {}): Promise<BenchR
       sl.startNode('easy', { port: TARGET_EASY_PORT, signaler, logLevel: NODE_LOG_LEVEL }),
       sl.startNode('hard', { port: TARGET_HARD_PORT, signaler, logLevel: NODE_LOG_LEVEL }),
     ]);
-    const easy = await series(sl, signaler, easyTarget, easyDials, DIALER_BASE_PORT, began + budgetMs * EASY_SHARE);
-    const hard = await series(sl, signaler, hardTarget, hardDials, DIALER_BASE_PORT + easyDials, began + budgetMs);
+    const easy = await series(sl, signaler, easyTarget, easyDials, DIALER_BASE_PORT, began + budgetMs * EASY_SHARE, false);
+    const hard = await series(sl, signaler, hardTarget, hardDials, DIALER_BASE_PORT + easyDials, began + budgetMs, true);
     const e = describeSeries('easy x easy', easy, true);
     const h = describeSeries('easy x hard', hard, false);
     return {
@@ -145,7 +156,9 @@ export async function runLabDialBench(opts: LabDialOptions = {}): Promise<BenchR
         `data dir, its own port) is started and waited for until \`sentinel status --json\` says the signaler is connected (not timed); then \`sentinel dial <target id> --json\` runs in its ` +
         `namespace: lookup and punch request at the signaler, coordinated TCP simultaneous open (easy x hard: the birthday technique), mutual TLS 1.3. ` +
         `\`ms\` is the node's own measurement from dial start to authenticated session; the wall clock adds starting the \`sentinel\` client (a Node.js process) and its control-socket round trip. ` +
-        `The dialer is stopped after each dial. ${easyDials} easy x easy dials, then ${hardDials} easy x hard dials.`,
+        `The dialer is stopped after each dial. ${easyDials} easy x easy dials, then ${hardDials} easy x hard dials. ` +
+        `Easy x easy: the dialer is a stranger to the target (first contact). Easy x hard: the target's user accepted the dialer's id first (\`sentinel accept\`, not timed), ` +
+        `as two users who exchanged ids would: a node runs the 800-socket birthday technique for strangers at most ${birthdayRate()} (docs/SECURITY.md), which a series of fresh dialers seconds apart would exhaust.`,
       rows: [...e.rows, ...h.rows],
       notes: [
         ...e.notes,

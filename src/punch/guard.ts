@@ -12,15 +12,15 @@
 import { TokenBucket } from '../signaler/rate.js';
 
 /** Punches (ours and answers to PUNCH_START) running at once. */
-export const MAX_PUNCHES_IN_FLIGHT = 8;
+export const MAX_PUNCHES_IN_FLIGHT = 16;
 /** Answers to strangers' PUNCH_START running at once. */
-export const MAX_STRANGER_PUNCHES_IN_FLIGHT = 2;
+export const MAX_STRANGER_PUNCHES_IN_FLIGHT = 8;
 /** Answers to strangers' PUNCH_START: sustained per second and burst. */
-export const STRANGER_PUNCH_RATE = { perSecond: 0.2, burst: 3 } as const;
+export const STRANGER_PUNCH_RATE = { perSecond: 2, burst: 20 } as const;
 /** Birthday attempts (up to 800 sockets each) running at once. */
 export const MAX_BIRTHDAYS_IN_FLIGHT = 1;
 /** Birthday attempts for strangers: sustained per second and burst. */
-export const STRANGER_BIRTHDAY_RATE = { perSecond: 1 / 60, burst: 1 } as const;
+export const STRANGER_BIRTHDAY_RATE = { perSecond: 1 / 30, burst: 2 } as const;
 /** Local endpoints tried per punch (the public one comes on top). */
 export const MAX_LOCAL_CANDIDATES = 3;
 

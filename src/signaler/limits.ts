@@ -30,16 +30,20 @@ export const PUNCH_INTERVAL_MS = 400;
  */
 export const SIGNAL_MAX_LOCAL_ENDPOINTS = 4;
 /**
- * PUNCH_STARTs delivered to one target in total, whoever asks and however many ids ask
- * (each makes the target open connections). Refusals: `rate_limited.punch_target`.
+ * PUNCH_STARTs delivered to one target in total, whoever asks and however many ids ask.
+ * A backstop on what the target's signaler session carries: the target itself decides
+ * what a punch may cost (its punch guard, which keeps room for its contacts). The
+ * signaler cannot tell a target's contacts from strangers, so a tight total here would
+ * let strangers at a few addresses starve the contacts' punches. Refusals:
+ * `rate_limited.punch_target`.
  */
-export const PUNCH_TARGET_RATE = { perSecond: 1, burst: 8 } as const;
+export const PUNCH_TARGET_RATE = { perSecond: 20, burst: 40 } as const;
 /**
  * PUNCH_STARTs delivered to one target for requesters behind one public IP: throw-away
  * ids from one address share this, so they cannot take the whole of
  * {@link PUNCH_TARGET_RATE} from requesters elsewhere. Refusals: `rate_limited.punch_target_ip`.
  */
-export const PUNCH_TARGET_IP_RATE = { perSecond: 0.5, burst: 4 } as const;
+export const PUNCH_TARGET_IP_RATE = { perSecond: 2, burst: 8 } as const;
 /** One punch per (requester, target) pair per this interval. Refusals: `rate_limited.punch_pair`. */
 export const PUNCH_PAIR_INTERVAL_MS = 2_000;
 /** (requester, target) pairs remembered; the least recently used is forgotten first. */

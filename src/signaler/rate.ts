@@ -2,6 +2,9 @@
 import type { NodeId } from '../api.js';
 import { MAX_PUNCH_IPS_PER_TARGET, MAX_PUNCH_PAIRS, PUNCH_PAIR_INTERVAL_MS, PUNCH_TARGET_IP_RATE, PUNCH_TARGET_RATE } from './limits.js';
 
+/** Rounding slack when comparing a refilled count with one token. */
+const TOKEN_EPSILON = 1e-9;
+
 /** Token bucket rate limiter. */
 export class TokenBucket {
   private tokens: number;
@@ -19,13 +22,15 @@ export class TokenBucket {
   /** Whether a token is available now (nothing is taken). */
   canTake(now: number): boolean {
     this.refill(now);
-    return this.tokens >= 1;
+    // Refills add fractions (0.1 token per 50 ms at 2/s); their rounding error must not
+    // cost a whole token.
+    return this.tokens >= 1 - TOKEN_EPSILON;
   }
 
   /** Take one token if available. */
   take(now: number): boolean {
     if (!this.canTake(now)) return false;
-    this.tokens -= 1;
+    this.tokens = Math.max(0, this.tokens - 1);
     return true;
   }
 

@@ -69,13 +69,14 @@ describe('PunchLimiter', () => {
   it('the target total holds whoever asks, from however many addresses; a refusal spends nothing', () => {
     const p = new PunchLimiter();
     const t = newId();
-    const got = Array.from({ length: 20 }, (_, i) => p.admit(newId(), `198.51.100.${i + 1}`, t, 0));
+    const count = PUNCH_TARGET_RATE.burst + 12;
+    const got = Array.from({ length: count }, (_, i) => p.admit(newId(), `198.51.100.${i + 1}`, t, 0));
     assert.equal(got.filter((r) => r === null).length, PUNCH_TARGET_RATE.burst);
-    assert.equal(got.filter((r) => r === 'target').length, 20 - PUNCH_TARGET_RATE.burst);
+    assert.equal(got.filter((r) => r === 'target').length, count - PUNCH_TARGET_RATE.burst);
     // A requester refused by the total kept its per-address tokens and its pair slot.
     const a = newId();
     assert.equal(p.admit(a, '203.0.113.1', t, 0), 'target');
-    assert.equal(p.admit(a, '203.0.113.1', t, 1_000), null, 'the total refilled one token; no pair record from the refusal');
+    assert.equal(p.admit(a, '203.0.113.1', t, 1_000), null, 'the total refilled; no pair record from the refusal');
   });
 
   it('a single-address storm leaves room for others (the per-address rate is below the total)', () => {
@@ -100,7 +101,7 @@ describe('PunchLimiter', () => {
     p.forget(t);
     assert.deepEqual(p.size, { pairs: 10, targets: 0, ips: 0 });
     // A forgotten target starts with a full budget again.
-    const again = Array.from({ length: 6 }, () => p.admit(newId(), '198.51.100.1', t, 100));
+    const again = Array.from({ length: PUNCH_TARGET_IP_RATE.burst + 2 }, () => p.admit(newId(), '198.51.100.1', t, 100));
     assert.equal(again.filter((r) => r === null).length, PUNCH_TARGET_IP_RATE.burst);
   });
 });

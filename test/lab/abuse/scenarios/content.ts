@@ -169,7 +169,7 @@ export const gossipFlood: Scenario = {
   findings: [6],
   title: 'Gossip flood: 10,200 signed records of throw-away ids pointing at a third host',
   headline: (r) =>
-    `${cnt(r, 'gossip.accepted')} records taken, ${cnt(r, 'gossip.evicted')} evicted by fair share; ${fig(r, 'remembered')} strangers remembered (cap 1,000); ${fig(r, 'syns_at_t')} SYNs at the named host (669 in 10 s in the review); idle CPU afterwards ${fig(r, 'idle_cpu_percent')}% (11-12% in the review); a newcomer connected after ${fig(r, 'newcomer_connected_ms')} ms`,
+    `${cnt(r, 'gossip.accepted')} records taken, ${cnt(r, 'gossip.verify_limited')} refused before any signature check (the strangers' check budget), ${cnt(r, 'gossip.evicted')} evicted by fair share; ${fig(r, 'remembered')} strangers remembered (cap 1,000); ${fig(r, 'syns_at_t')} SYNs at the named host (669 in 10 s in the review); idle CPU afterwards ${fig(r, 'idle_cpu_percent')}% (11-12% in the review); a newcomer connected after ${fig(r, 'newcomer_connected_ms')} ms`,
   run: (scale) =>
     inLab({ sites: [{ name: 'pub', nat: 'public', hosts: ['v', 'c', 'a', 't', 'n'] }] }, async (h) => {
       const { victim, contact, target } = await startPair(h, 'v', 'c');
