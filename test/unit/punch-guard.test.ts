@@ -1,7 +1,7 @@
 /** What punching work a node takes on (issue 8: punch storms). */
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { MAX_PUNCHES_IN_FLIGHT, MAX_STRANGER_PUNCHES_IN_FLIGHT, PunchGuard, STRANGER_PUNCH_RATE } from '../../src/punch/guard.js';
+import { MAX_PUNCHES_IN_FLIGHT, MAX_STRANGER_PUNCHES_IN_FLIGHT, PunchGuard, STRANGER_BIRTHDAY_RATE, STRANGER_PUNCH_RATE } from '../../src/punch/guard.js';
 
 const ticket = <T>(t: T | string): T => {
   if (typeof t === 'string') throw new Error(`refused: ${t}`);
@@ -20,7 +20,7 @@ describe('punch guard', () => {
     for (const t of held) t.release();
     // The burst was partly spent by the ones above.
     let granted = held.length;
-    for (let i = 0; i < 10; i++) {
+    for (let i = 0; i < STRANGER_PUNCH_RATE.burst + 5; i++) {
       const t = g.take('stranger', false, false, 0);
       if (typeof t === 'string') {
         assert.equal(t, 'stranger_rate');
@@ -41,7 +41,16 @@ describe('punch guard', () => {
     assert.notEqual(typeof g.take('contact', false, false, 0), 'string');
   });
 
-  it('one birthday attempt (hundreds of sockets) at a time; a stranger gets one a minute; denied ones still punch', () => {
+  it('strangers never take the room contacts keep', () => {
+    const g = new PunchGuard(0);
+    const strangers = Array.from({ length: MAX_STRANGER_PUNCHES_IN_FLIGHT }, () => ticket(g.take('stranger', false, false, 0)));
+    assert.equal(g.take('stranger', false, false, 0), 'stranger_in_flight');
+    const contacts = Array.from({ length: MAX_PUNCHES_IN_FLIGHT - MAX_STRANGER_PUNCHES_IN_FLIGHT }, () => ticket(g.take('contact', false, false, 0)));
+    assert.equal(contacts.length, MAX_PUNCHES_IN_FLIGHT - strangers.length);
+    assert.ok(contacts.length >= 1);
+  });
+
+  it('one birthday attempt (hundreds of sockets) at a time; strangers get STRANGER_BIRTHDAY_RATE; denied ones still punch', () => {
     const g = new PunchGuard(0);
     const first = ticket(g.take('contact', true, true, 0));
     assert.equal(first.birthday, true);
@@ -52,5 +61,24 @@ describe('punch guard', () => {
     assert.equal(ticket(g.take('stranger', true, false, 0)).birthday, true);
     const again = ticket(g.take('stranger', true, false, 1_000));
     assert.equal(again.birthday, false, 'the first birthday is still running');
+  });
+
+  it('strangers get a burst of birthdays, then one per refill', () => {
+    const g = new PunchGuard(0);
+    const birthdays = (now: number): number => {
+      let n = 0;
+      for (let i = 0; i < STRANGER_BIRTHDAY_RATE.burst + 3; i++) {
+        const t = ticket(g.take('stranger', true, false, now));
+        if (t.birthday) n++;
+        t.release();
+      }
+      return n;
+    };
+    assert.equal(birthdays(0), STRANGER_BIRTHDAY_RATE.burst);
+    const refill = 1000 / STRANGER_BIRTHDAY_RATE.perSecond;
+    assert.equal(birthdays(refill - 1_000), 0, 'not yet refilled');
+    assert.equal(birthdays(refill), 1);
+    const contact = ticket(g.take('contact', true, true, refill));
+    assert.equal(contact.birthday, true, "a contact's birthday does not wait for the strangers' budget");
   });
 });

@@ -92,6 +92,20 @@ describe('PunchLimiter', () => {
     assert.equal(attacker, PUNCH_TARGET_IP_RATE.burst + PUNCH_TARGET_IP_RATE.perSecond * 60);
   });
 
+  it('strangers at several addresses cannot use up the target total: a contact elsewhere still gets through', () => {
+    // Enough attacker addresses to take all but a quarter of the total, each at its full rate.
+    const addresses = Math.floor((0.75 * PUNCH_TARGET_RATE.perSecond) / PUNCH_TARGET_IP_RATE.perSecond);
+    assert.ok(addresses >= 4, 'a handful of addresses is not enough to starve a target');
+    const p = new PunchLimiter();
+    const t = newId();
+    let legit = 0;
+    for (let ms = 0; ms <= 60_000; ms += 50) {
+      for (let a = 0; a < addresses; a++) p.admit(newId(), `198.51.100.${a + 1}`, t, ms);
+      if (ms % 5_000 === 0 && p.admit(newId(), '192.0.2.7', t, ms) === null) legit++;
+    }
+    assert.equal(legit, 13, 'every one of the 13 legitimate requests got through');
+  });
+
   it('memory is bounded: pairs, addresses per target, and a target is forgotten when it unregisters', () => {
     const limits: PunchLimits = { ...DEFAULT_PUNCH_LIMITS, maxPairs: 10, maxIpsPerTarget: 3, target: { perSecond: 1_000, burst: 1_000 } };
     const p = new PunchLimiter(limits);
