@@ -14,8 +14,8 @@ import { MAX_NAME_BYTES } from '../wire/index.js';
 import { EXIT_FAILURE, EXIT_USAGE, formatOptions, intOption, isEntryPoint, parseArgv, usage, type OptionValues } from './args.js';
 import { parseVpnIpv4Override, VPN_IPV4_PREFIX } from '../vpn/index.js';
 import { DEFAULT_MIN_PEERS } from '../membership/reconnect.js';
-import { attachToCrashPolicy, runAsProcess, untilSignal, untilStopped } from './process.js';
-import { createShell } from './shell.js';
+import { attachToCrashPolicy, runAsProcess, untilStopped } from './process.js';
+import { createShell, type Shell } from './shell.js';
 
 const OPTIONS = {
   port: { type: 'string', valueName: 'PORT', description: `identity port to listen and dial from (default ${DEFAULT_PORT}; 0 = any free port)` },
@@ -75,16 +75,30 @@ export async function main(argv: string[], io: IO = process): Promise<number> {
   const interactive = process.stdin.isTTY === true;
   const level: LogLevel = parsed.logLevel ?? (interactive ? 'warn' : 'info');
   const log = createLogger(level, (line) => io.stderr.write(`${line}\n`));
+  // Signals are handled from the start: a SIGTERM while the node is still starting (its
+  // control socket may already answer) closes it gracefully once the start settles,
+  // instead of Node's default of dying on the spot.
+  const starting = startNode({ ...parsed.options, log });
+  let shell: Shell | undefined;
+  const stopper = untilStopped(
+    async () => {
+      shell?.close();
+      const started = await starting.catch(() => undefined);
+      await started?.close();
+    },
+    { name: 'sentinel-node' },
+  );
   let node: SentinelNode;
   try {
-    node = await startNode({ ...parsed.options, log });
+    node = await starting;
   } catch (err) {
     io.stderr.write(`sentinel-node: ${isSentinelError(err) ? err.message : errorMessage(err)}\n`);
     return EXIT_FAILURE;
   }
   // Survived unhandled rejections show in `status` and go to the node's log.
   attachToCrashPolicy({ count: (name) => node.counters.inc(name), log });
-  return interactive ? runInteractive(node, io) : runHeadless(node);
+  if (interactive) shell = runInteractive(node, io, () => stopper.stop());
+  return stopper.exitCode;
 }
 
 function parseArgs(argv: string[]) {
@@ -141,22 +155,10 @@ function parseVpn(values: OptionValues<typeof OPTIONS>): VpnOptions | null {
   };
 }
 
-function runHeadless(node: SentinelNode): Promise<number> {
-  return untilSignal(() => node.close(), 'sentinel-node');
-}
-
-function runInteractive(node: SentinelNode, io: IO): Promise<number> {
+/** The prompt: /quit and signals share one bounded stop (a second request exits at once). */
+function runInteractive(node: SentinelNode, io: IO, quit: () => void): Shell {
   io.stdout.write(`Sentinel node ${node.identity.id}\nlistening on port ${node.port}, data in ${node.dataDir}\nType /help for commands.\n`);
-  // /quit and signals share one bounded stop (a second request exits at once).
-  const stopper = untilStopped(
-    async () => {
-      shell.close();
-      await node.close();
-    },
-    { name: 'sentinel-node' },
-  );
-  const shell = createShell({ api: node, input: process.stdin, output: io.stdout, terminal: true, onQuit: () => stopper.stop() });
-  return stopper.exitCode;
+  return createShell({ api: node, input: process.stdin, output: io.stdout, terminal: true, onQuit: quit });
 }
 
 if (isEntryPoint(import.meta.url)) runAsProcess('sentinel-node', main);

@@ -63,18 +63,27 @@ export async function main(argv: string[], io: IO = process): Promise<number> {
   const host = values.host ?? '0.0.0.0';
   const dataDir = resolve(values['data-dir'] ?? './.signaler');
   const log = createLogger((values['log-level'] as LogLevel | undefined) ?? 'info', (l) => io.stderr.write(`${l}\n`));
-  let server: SignalerServer;
-  try {
+  // Signals are handled from the start: a SIGTERM during startup closes what was started.
+  const starting = (async (): Promise<SignalerServer> => {
     await prepareDataDir(dataDir);
     const { identity } = await loadOrCreateIdentity(dataDir);
-    server = new SignalerServer({ identity, log });
+    const server = new SignalerServer({ identity, log });
     await server.listen(port, host);
+    return server;
+  })();
+  const stopped = untilSignal(async () => {
+    const started = await starting.catch(() => undefined);
+    await started?.close();
+  });
+  let server: SignalerServer;
+  try {
+    server = await starting;
   } catch (err) {
     io.stderr.write(`sentinel-signaler: ${isSentinelError(err) ? err.message : errorMessage(err)}\n`);
     return EXIT_FAILURE;
   }
   io.stdout.write(`signaler ${server.id}\nlistening on ${formatHostPort(host, server.port)}\npin it with: --signaler <this-host>:${server.port}#${server.id}\n`);
-  return untilSignal(() => server.close());
+  return stopped;
 }
 
 if (isEntryPoint(import.meta.url)) runAsProcess('sentinel-signaler', main);

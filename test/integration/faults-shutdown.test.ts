@@ -8,7 +8,8 @@ import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { test } from 'node:test';
 import { EXIT_FAILURE } from '../../src/cli/args.js';
-import { stackLines, type ExitResult } from '../helpers/procs.js';
+import { watch } from 'node:fs';
+import { Procs, stackLines, type ExitResult } from '../helpers/procs.js';
 
 const PROCESS_MODULE = new URL('../../src/cli/process.js', import.meta.url).href;
 /** Short deadline for these programs (the real one, SHUTDOWN_DEADLINE_MS, is 10 s). */
@@ -120,4 +121,31 @@ test('an uncaught exception closes what it can and exits non-zero, without a sta
   assert.ok(lines(r.stdout).includes('closed'), 'the best-effort close ran');
   assert.deepEqual(lines(r.stderr), ['prog: fatal: uncaught exception: x is undefined; closing and exiting']);
   assert.deepEqual(stackLines(r.stderr), []);
+});
+
+test('sentinel-node: SIGTERM while it is still starting is a graceful stop, and the next start works', async (t) => {
+  const procs = new Procs();
+  t.after(() => procs.cleanup());
+  const dataDir = await procs.tempDir();
+  const args = ['--data-dir', dataDir, '--port', '0', '--host', '127.0.0.1', '--signaler', 'none', '--log-level', 'info'];
+  // The first file the node writes in its data dir (its key) means main() is running and
+  // the start is under way: identity, store, listener and control socket are still to come.
+  let signalled = false;
+  const watcher = watch(dataDir);
+  const { child, done } = procs.spawnNode(args);
+  watcher.on('change', () => {
+    if (signalled) return;
+    signalled = true;
+    child.kill('SIGTERM');
+  });
+  const r = await done.finally(() => watcher.close());
+  assert.ok(signalled, 'the node wrote into its data dir');
+  assert.equal(r.signal, null, `the node handled the SIGTERM (not killed by it): ${r.stderr}`);
+  assert.equal(r.code, 0, r.stderr);
+  assert.deepEqual(stackLines(r.stderr), []);
+  // Whatever the stop interrupted, the data dir starts again.
+  const node = await procs.startNode({ dataDir });
+  assert.ok(node.port > 0);
+  const stopped = await node.stop();
+  assert.equal(stopped.code, 0, stopped.stderr);
 });
