@@ -14,7 +14,7 @@ import { goalRow, infoRow, type BenchResult, type BenchRow } from './report.js';
 import { percentiles, round, type Percentiles } from './util.js';
 import { STRANGER_BIRTHDAY_RATE } from '../src/punch/guard.js';
 
-const birthdayRate = (): string => `${STRANGER_BIRTHDAY_RATE.burst} at once, then once per ${Math.round(1 / STRANGER_BIRTHDAY_RATE.perSecond)} s`;
+const birthdayRate = (): string => `${STRANGER_BIRTHDAY_RATE.burst} in a row, then once per ${Math.round(1 / STRANGER_BIRTHDAY_RATE.perSecond)} s`;
 
 export interface LabDialOptions {
   /** Dials through easy x easy NATs (default 50). */
