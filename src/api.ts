@@ -18,9 +18,10 @@ export type MessageStatus = 'pending' | 'delivered' | 'refused' | 'received' | '
 /**
  * How a session came to be. `inbound`: the peer's connection reached our listener;
  * `outbound`: we dialed it; `tcp-simultaneous-open`: a hole-punching attempt of ours
- * (connect() from the identity port, coordinated by the signaler) produced it.
+ * (connect() from the identity port, coordinated by the signaler) produced it; `relay`: the
+ * session runs through a relay's circuit (end-to-end TLS inside; the relay sees ciphertext).
  */
-export type ConnectMethod = 'inbound' | 'outbound' | 'tcp-simultaneous-open';
+export type ConnectMethod = 'inbound' | 'outbound' | 'tcp-simultaneous-open' | 'relay';
 
 export interface PeerInfo {
   id: NodeId;
@@ -29,8 +30,10 @@ export interface PeerInfo {
   name: string | null;
   /** Remote address of the live session as host:port, else the last known dialable address. */
   address: string | null;
-  /** `direct` while a session is up (a later `relay` is reserved); null when not connected. */
-  path: 'direct' | null;
+  /** How the live session reaches the peer: `direct`, or through a `relay`; null when not connected. */
+  path: 'direct' | 'relay' | null;
+  /** The relay carrying the session (`<relay id> at host:port`) when `path` is `relay`. */
+  relay: string | null;
   method: ConnectMethod | null;
   rttMs: number | null;
   connected: boolean;
@@ -146,7 +149,7 @@ export interface VpnStatus {
 }
 
 export interface DialProgress {
-  stage: 'resolving' | 'looking-up' | 'connecting' | 'punching' | 'tls' | 'connected';
+  stage: 'resolving' | 'looking-up' | 'connecting' | 'punching' | 'relaying' | 'tls' | 'connected';
   message: string;
 }
 
@@ -154,6 +157,10 @@ export interface DialResult {
   id: NodeId;
   address: string;
   method: ConnectMethod;
+  /** `direct`, or `relay` when the session runs through a relay. */
+  path: 'direct' | 'relay';
+  /** The relay (`<relay id> at host:port`) when `path` is `relay`. */
+  relay: string | null;
   ms: number;
   /** True when a session with this peer already existed. */
   existing: boolean;

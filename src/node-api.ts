@@ -137,7 +137,8 @@ export class NodeFacade implements NodeApi {
       alias: rec?.alias ?? null,
       name: s?.peerHello?.name || rec?.name || null,
       address: s?.remoteAddress ?? rec?.addresses[0] ?? null,
-      path: s ? 'direct' : null,
+      path: s ? pathOf(s) : null,
+      relay: s ? relayOf(s) : null,
       method: s?.method ?? null,
       rttMs: s?.rttMs ?? null,
       connected: s !== undefined,
@@ -164,8 +165,9 @@ export class NodeFacade implements NodeApi {
       await this.setTrust(id, 'contact');
       r = await this.d.dialer.dialId(id, progress, true);
     }
-    progress('connected', `connected to ${r.session.peerId} at ${r.session.remoteAddress}`);
-    return { id: r.session.peerId, address: r.session.remoteAddress, method: r.session.method, ms: this.d.clock.now() - started, existing: r.existing };
+    const s = r.session;
+    progress('connected', s.method === 'relay' ? `connected to ${s.peerId} through ${s.remoteAddress}` : `connected directly to ${s.peerId} at ${s.remoteAddress} by ${s.method}`);
+    return { id: s.peerId, address: s.remoteAddress, method: s.method, path: pathOf(s), relay: relayOf(s), ms: this.d.clock.now() - started, existing: r.existing };
   }
 
   /** Messaging a peer makes it a contact. */
@@ -283,4 +285,14 @@ export class NodeFacade implements NodeApi {
     // A contact's waiting requests become ordinary messages.
     return trust === 'contact' && this.d.messenger.quota.usage(id).count > 0 ? this.d.messenger.acceptFrom(id) : 0;
   }
+}
+
+/** `relay` for a session through a relay's circuit, else `direct`. */
+function pathOf(s: Session): 'direct' | 'relay' {
+  return s.method === 'relay' ? 'relay' : 'direct';
+}
+
+/** The relay of a relayed session (its remote address reads `relay <id> at host:port`). */
+function relayOf(s: Session): string | null {
+  return s.method === 'relay' ? s.remoteAddress.replace(/^relay /, '') : null;
 }

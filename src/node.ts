@@ -33,6 +33,7 @@ import { SessionRecorder } from './peers/recorder.js';
 import { VpnService } from './vpn/service.js';
 import { VPN_IPV4_PREFIX_LENGTH, VPN_IPV6_PREFIX_LENGTH, openNativeTun, vpnAddressesOf } from './vpn/index.js';
 import { SignalerClient, parseSignalerAddress } from './signaler/index.js';
+import { RelayAcceptor } from './relay/incoming.js';
 import { openLmdbStore, type Store } from './store/index.js';
 import * as T from './transport/index.js';
 import { FrameRouter } from './transport/router.js';
@@ -72,6 +73,7 @@ interface Parts {
   gossip: GossipService;
   membership: Membership;
   dialer: Dialer;
+  relayAcceptor: RelayAcceptor;
   native: ReturnType<typeof loadNative>;
 }
 
@@ -221,6 +223,7 @@ export class SentinelNode extends NodeFacade {
       listenPort: () => this.port,
       localEndpoints: () => localEndpoints(this.port, this.opts.host),
       onPunchStart: (ps) => this.puncher?.onPunchStart(ps),
+      onRelayIncoming: (circuit, peer) => this.signaler && this.parts.relayAcceptor.offer(this.signaler, circuit, peer),
       clock,
       counters,
       limits,
@@ -329,7 +332,12 @@ function build(
     counters,
     log,
     punch: () => (signaler() === undefined ? 'no signaler' : !native.ok ? native.reason : (puncher() ?? 'signaler not started')),
+    relay: () => {
+      const s = signaler();
+      return s?.canRelay ? { label: s.relayLabel, open: (id) => s.openRelay(id) } : undefined;
+    },
   });
+  const relayAcceptor = new RelayAcceptor({ adopt: (stream, peer) => manager.adoptRelayed(stream, peer, 'server'), isBlocked: (id) => directory.isBlocked(id), counters, log });
   const membership = new Membership({
     directory,
     manager,
@@ -355,5 +363,5 @@ function build(
     .add({ onSessionUp: (s) => messenger.onSessionUp(s), onSessionDown: (id) => messenger.onSessionDown(id) })
     .add({ onSessionUp: (s) => vpn.onSessionUp(s), onSessionDown: (id) => vpn.onSessionDown(id) })
     .add({ onSessionDown: (id) => gossip.onSessionDown(id) });
-  return { clock, counters, limits, allowList, directory, events, lifecycle, manager, messenger, vpn, gossip, membership, dialer, native };
+  return { clock, counters, limits, allowList, directory, events, lifecycle, manager, messenger, vpn, gossip, membership, dialer, relayAcceptor, native };
 }

@@ -97,9 +97,10 @@ export function labeler(peers: readonly PeerInfo[], selfId?: NodeId): Labeler {
   };
 }
 
-/** `direct, outbound` while connected, else `offline`. */
+/** `direct, outbound` or `relay <relay id>` while connected, else `offline`. */
 export function connectionText(p: PeerInfo): string {
   if (!p.connected) return 'offline';
+  if (p.path === 'relay') return `relay ${safeDetail(shortId(p.relay?.split(' ')[0] ?? '?'))}`;
   return [p.path, p.method].filter((x) => x !== null).join(', ') || 'connected';
 }
 
@@ -151,7 +152,9 @@ export function formatProgress(p: DialProgress): string {
 
 /** Final line of a dial. */
 export function formatDialResult(r: DialResult): string {
+  if (r.existing && r.path === 'relay') return `already connected to ${r.id} through relay ${safeDetail(r.relay ?? '?')}`;
   if (r.existing) return `already connected to ${r.id} at ${safeDetail(r.address)} (${safeDetail(r.method)})`;
+  if (r.path === 'relay') return `connected through relay ${safeDetail(r.relay ?? '?')} to ${r.id} in ${Math.round(r.ms)} ms`;
   return `connected directly to ${r.id} at ${safeDetail(r.address)} by ${safeDetail(r.method)} in ${Math.round(r.ms)} ms`;
 }
 

@@ -1,25 +1,57 @@
 #!/usr/bin/env node
 /**
- * `sentinel-signaler`: the matchmaker. Prints its id and address, then serves until
- * SIGINT/SIGTERM, logging to stderr.
+ * `sentinel-signaler`: the matchmaker (and, unless `--no-relay`, a blind relay). Prints its
+ * id, address and relay setting, then serves until SIGINT/SIGTERM, logging to stderr.
  */
 import { resolve } from 'node:path';
 import { prepareDataDir } from '../core/data-dir.js';
 import { errorMessage, isSentinelError } from '../errors.js';
 import { loadOrCreateIdentity } from '../identity/index.js';
 import { createLogger, isLogLevel, LOG_LEVELS, type LogLevel } from '../log.js';
-import { SignalerServer } from '../signaler/index.js';
+import { RELAY_RATE, SignalerServer } from '../signaler/index.js';
 import { formatHostPort } from '../transport/index.js';
 import { EXIT_FAILURE, EXIT_USAGE, formatOptions, intOption, isEntryPoint, parseArgv, usage } from './args.js';
 import { runAsProcess, untilSignal } from './process.js';
 
 export const DEFAULT_SIGNALER_PORT = 8888;
 
+const UNITS = { K: 1024, M: 1024 ** 2, G: 1024 ** 3 } as const;
+
+/**
+ * Reads a byte rate: a positive integer of bytes per second, optionally with a suffix K, M
+ * or G (KiB, MiB, GiB; either case), e.g. `2M`.
+ * @throws SentinelError E_USAGE otherwise.
+ */
+export function parseByteRate(name: string, raw: string): number {
+  const m = /^(\d+)([KMGkmg]?)$/.exec(raw);
+  const n = m ? Number(m[1]) * (m[2] ? UNITS[m[2].toUpperCase() as keyof typeof UNITS] : 1) : NaN;
+  if (!Number.isSafeInteger(n) || n < 1) throw usage(`--${name} must be a positive number of bytes per second, optionally with K, M or G (KiB, MiB, GiB), e.g. 2M; got "${raw}"`);
+  return n;
+}
+
+/** `2097152` -> `2 MiB`; sizes that are not whole units stay in bytes. */
+function formatBytes(n: number): string {
+  for (const [suffix, size] of [['G', UNITS.G], ['M', UNITS.M], ['K', UNITS.K]] as const) {
+    if (n >= size && n % size === 0) return `${n / size} ${suffix}iB`;
+  }
+  return `${n} B`;
+}
+
+function formatByteRate(n: number): string {
+  return `${formatBytes(n)}/s`;
+}
+
 const OPTIONS = {
   port: { type: 'string', valueName: 'PORT', description: `port to listen on (default ${DEFAULT_SIGNALER_PORT})` },
   host: { type: 'string', valueName: 'ADDR', description: 'address to listen on (default 0.0.0.0)' },
   'data-dir': { type: 'string', valueName: 'DIR', description: 'where its identity key lives (default ./.signaler)' },
   'log-level': { type: 'string', valueName: 'LEVEL', description: `${LOG_LEVELS.join('|')} (default info)` },
+  'no-relay': { type: 'boolean', description: 'do not relay traffic between nodes (RELAY_OPEN is refused)' },
+  'relay-rate': {
+    type: 'string',
+    valueName: 'BYTES_PER_SECOND',
+    description: `relayed bytes per second per node, e.g. 2M; suffix K, M or G = KiB, MiB, GiB (default ${formatByteRate(RELAY_RATE.bytesPerSecond)})`,
+  },
   help: { type: 'boolean', short: 'h', description: 'show this help' },
 } as const;
 
@@ -28,6 +60,10 @@ const HELP = `Usage: sentinel-signaler [options]
 Runs the Sentinel signaler: nodes register over mutually authenticated TLS 1.3, look
 each other up, and ask it to coordinate TCP hole punching. It has its own persistent
 identity; nodes can pin it with --signaler host:port#<id> (printed below at start).
+Unless --no-relay is given it also relays between two registered nodes that cannot
+connect directly: it forwards their end-to-end encrypted session (it sees only
+ciphertext), at most --relay-rate bytes per second per node. A port below 1024 (e.g.
+--port 443) needs root or CAP_NET_BIND_SERVICE.
 
 Options:
 ${formatOptions(OPTIONS)}
@@ -54,8 +90,11 @@ export async function main(argv: string[], io: IO = process): Promise<number> {
     return 0;
   }
   let port: number;
+  let relayRate: number | undefined;
   try {
     port = intOption('port', values.port, { min: 0, max: 65535 }) ?? DEFAULT_SIGNALER_PORT;
+    relayRate = values['relay-rate'] === undefined ? undefined : parseByteRate('relay-rate', values['relay-rate']);
+    if (values['no-relay'] && relayRate !== undefined) throw usage('--relay-rate and --no-relay exclude each other');
   } catch (err) {
     io.stderr.write(`sentinel-signaler: ${errorMessage(err)}\n`);
     return EXIT_USAGE;
@@ -67,7 +106,7 @@ export async function main(argv: string[], io: IO = process): Promise<number> {
   const starting = (async (): Promise<SignalerServer> => {
     await prepareDataDir(dataDir);
     const { identity } = await loadOrCreateIdentity(dataDir);
-    const server = new SignalerServer({ identity, log });
+    const server = new SignalerServer({ identity, log, relay: { enabled: !values['no-relay'], ...(relayRate !== undefined ? { bytesPerSecond: relayRate } : {}) } });
     await server.listen(port, host);
     return server;
   })();
@@ -79,10 +118,14 @@ export async function main(argv: string[], io: IO = process): Promise<number> {
   try {
     server = await starting;
   } catch (err) {
-    io.stderr.write(`sentinel-signaler: ${isSentinelError(err) ? err.message : errorMessage(err)}\n`);
+    const text = isSentinelError(err) ? err.message : errorMessage(err);
+    // The transport reports EACCES as "not allowed to listen on port N".
+    const hint = port > 0 && port < 1024 && /not allowed to listen/.test(text) ? ' (a port below 1024 needs root or CAP_NET_BIND_SERVICE)' : '';
+    io.stderr.write(`sentinel-signaler: ${text}${hint}\n`);
     return EXIT_FAILURE;
   }
-  io.stdout.write(`signaler ${server.id}\nlistening on ${formatHostPort(host, server.port)}\npin it with: --signaler <this-host>:${server.port}#${server.id}\n`);
+  const relay = server.relay.enabled ? `on, ${formatByteRate(server.relay.limits.bytesPerSecond)} per node (burst ${formatBytes(server.relay.limits.burstBytes)})` : 'off (--no-relay)';
+  io.stdout.write(`signaler ${server.id}\nlistening on ${formatHostPort(host, server.port)}\nrelaying: ${relay}\npin it with: --signaler <this-host>:${server.port}#${server.id}\n`);
   return stopped;
 }
 

@@ -4,13 +4,16 @@
  *   by address (host:port)   TCP + TLS to it; whoever answers is the peer
  *   by id                    an existing session, else each known address (short timeout
  *                            when the signaler can help next), else hole punching
- *                            coordinated by the signaler
+ *                            coordinated by the signaler, else (punching impossible or
+ *                            failed) a circuit through the signaler's relay, with the
+ *                            same end-to-end TLS session inside
  *
  * Dials the user asks for make the peer a contact (it takes a contact's session slot).
  * Automatic dials to strangers (discovery hints, redials, --min-peers) go through the
  * {@link DialBudget} and use known addresses only: a stranger cannot make this node flood
  * a third party, or make the signaler coordinate punches on its behalf.
  */
+import type { Duplex } from 'node:stream';
 import type { DialProgress, NodeId } from '../api.js';
 import { SentinelError, errorCode, errorMessage } from '../errors.js';
 import type { Logger } from '../log.js';
@@ -35,7 +38,19 @@ export interface DialerDeps {
   log: Logger;
   /** The punch coordinator when the signaler and the addon are there, else why punching is unavailable. */
   punch(): PunchCoordinator | string;
+  /** A relay that can open a circuit to a peer now (the signaler, registered), if any. */
+  relay?(): RelayRoute | undefined;
 }
+
+/** A relay the dial chain may use: opens a circuit (a byte stream) to a peer. */
+export interface RelayRoute {
+  /** `<relay id> at host:port`. */
+  label: string;
+  open(target: NodeId): Promise<Duplex & { remoteAddress?: string }>;
+}
+
+/** Failures that a relay would not get past: the peer or the user said no. */
+const FINAL = new Set(['E_SELF_DIAL', 'E_BLOCKED', 'E_REFUSED', 'E_BUSY', 'E_UNKNOWN_ID', 'E_SHUTDOWN']);
 
 export class Dialer {
   constructor(private readonly deps: DialerDeps) {}
@@ -75,12 +90,38 @@ export class Dialer {
         failures.push(`${addr}: ${errorMessage(err)}`);
       }
     }
-    if (!canPunch) {
+    const relay = this.deps.relay?.();
+    if (canPunch) {
+      try {
+        const session = await punch.punchTo(id, (m) => progress(m.stage, m.message));
+        return { session, existing: false };
+      } catch (err) {
+        // Not registered: no relay can reach it either.
+        const notRegistered = errorCode((err as { cause?: unknown }).cause) === 'E_UNKNOWN_ID';
+        if (!relay || notRegistered || FINAL.has(errorCode(err) ?? '')) throw err;
+        failures.push(`hole punching: ${errorMessage(err)}`);
+      }
+    } else if (!relay) {
       if (addresses.length === 0) throw new SentinelError(punch === 'no signaler' ? 'E_NO_ADDRESS' : 'E_DIAL_FAILED', `${id}: ${punch === 'no signaler' ? 'no signaler configured; dial it once by host:port' : `no known address and hole punching unavailable (${punch})`}`);
       throw new SentinelError('E_DIAL_FAILED', `${id}: ${[...failures, ...(punch === 'no signaler' ? [] : [`hole punching unavailable (${punch})`])].join('; ')}`);
+    } else failures.push(`hole punching unavailable (${punch})`);
+    return { session: await this.viaRelay(id, relay, progress, asContact, failures), existing: false };
+  }
+
+  /** A circuit through `relay`, then the end-to-end TLS session on it (we are the client). */
+  private async viaRelay(id: NodeId, relay: RelayRoute, progress: Progress, asContact: boolean, failures: string[]): Promise<Session> {
+    progress('relaying', `no direct path; asking relay ${relay.label} for a circuit`);
+    let stream;
+    try {
+      stream = await relay.open(id);
+    } catch (err) {
+      const code = errorCode(err);
+      const why = code === 'E_UNKNOWN_ID' ? `${id} is not registered with the signaler` : errorMessage(err);
+      throw new SentinelError(code === 'E_REFUSED' ? code : 'E_DIAL_FAILED', `${id}: ${[...failures, `relay ${relay.label}: ${why}`].join('; ')}`);
     }
-    const session = await punch.punchTo(id, (m) => progress(m.stage, m.message));
-    return { session, existing: false };
+    progress('tls', 'relay circuit open; TLS handshake with the peer, end to end');
+    this.deps.counters.inc('relay.dials');
+    return this.deps.manager.adoptRelayed(stream, id, 'client', asContact);
   }
 
   /**

@@ -62,7 +62,7 @@ export class PunchCoordinator {
       try {
         ps = await signaler.requestPunch(id);
       } catch (err) {
-        if (errorCode(err) === 'E_UNKNOWN_ID') throw new SentinelError('E_DIAL_FAILED', `${id} is not registered with the signaler`);
+        if (errorCode(err) === 'E_UNKNOWN_ID') throw new SentinelError('E_DIAL_FAILED', `${id} is not registered with the signaler`, { cause: err });
         throw err;
       }
       return this.execute(ps, this.deps.clock.now(), true, (message) => progress({ stage: 'punching', message }));

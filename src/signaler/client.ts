@@ -10,12 +10,19 @@
 import type { Duplex } from 'node:stream';
 import type { NodeId } from '../api.js';
 import { SentinelError, errorMessage, isSentinelError } from '../errors.js';
-import { publicKeyFromNodeId, type Identity } from '../identity/index.js';
+import { nodeIdFromPublicKey, publicKeyFromNodeId, type Identity } from '../identity/index.js';
 import type { Logger } from '../log.js';
 import { Session, createContext, formatHostPort, secureSocket, type Clock, type Counters, type HostPort, type TransportLimits } from '../transport/index.js';
+import { RelayLink, type CircuitStream } from '../relay/circuit.js';
 import {
   FrameType,
+  RelayCloseCode,
   SignalErrorCode,
+  decodeRelayIncoming,
+  decodeRelayOpened,
+  encodeRelayAccept,
+  encodeRelayClose,
+  encodeRelayOpen,
   decodeLookupResult,
   decodePunchStart,
   decodeRegistered,
@@ -33,6 +40,8 @@ export type SignalerState = 'disabled' | 'connecting' | 'connected' | 'unreachab
 
 /** How long a lookup or punch request waits for the signaler's answer. */
 export const SIGNAL_REQUEST_TIMEOUT_MS = 5_000;
+/** How long a RELAY_OPEN waits: the signaler gives the target 5 s to accept. */
+export const RELAY_OPEN_TIMEOUT_MS = 8_000;
 
 export interface SignalerClientOptions {
   identity: Identity;
@@ -47,6 +56,8 @@ export interface SignalerClientOptions {
   listenPort: () => number;
   localEndpoints: () => Endpoint[];
   onPunchStart: (ps: PunchStart) => void;
+  /** A node asks for a relayed session through the signaler: accept or decline it. */
+  onRelayIncoming?: (circuit: number, peer: NodeId) => void;
   clock: Clock;
   counters: Counters;
   limits: TransportLimits;
@@ -54,8 +65,10 @@ export interface SignalerClientOptions {
   random?: () => number;
 }
 
+type Answer = LookupResult | PunchStart | number;
+
 interface Pending {
-  resolve: (v: LookupResult | PunchStart) => void;
+  resolve: (v: Answer) => void;
   reject: (e: Error) => void;
   timer: unknown;
 }
@@ -67,6 +80,7 @@ export class SignalerClient {
   signalerId: NodeId | null = null;
   lastError: string | null = null;
   private session: Session | undefined;
+  private relayLink: RelayLink | undefined;
   private readonly backoff: Backoff;
   private readonly pending = new Map<number, Pending>();
   private nextReqId = 1;
@@ -145,6 +159,8 @@ export class SignalerClient {
         onHello: () => {},
         onClose: (_s, reason) => {
           this.session = undefined;
+          this.relayLink?.closeAll('the signaler session closed');
+          this.relayLink = undefined;
           this.state = 'unreachable';
           this.observed = null;
           this.lastError = reason?.message ?? 'closed';
@@ -155,6 +171,7 @@ export class SignalerClient {
       },
     });
     this.session = session;
+    this.relayLink = new RelayLink(session, `${peerId} at ${this.address}`);
     session.start();
     session.send(FrameType.REGISTER, encodeRegister({ listenPort: this.opts.listenPort(), local: this.opts.localEndpoints() }));
   }
@@ -184,9 +201,24 @@ export class SignalerClient {
         if (m.reqId === 0) return this.opts.onPunchStart(m);
         return this.settle(m.reqId, m);
       }
+      case FrameType.RELAY_OPENED: {
+        const m = decodeRelayOpened(payload);
+        return this.settle(m.reqId, m.circuit);
+      }
+      case FrameType.RELAY_INCOMING: {
+        const m = decodeRelayIncoming(payload);
+        const peer = nodeIdFromPublicKey(m.peer);
+        if (!this.opts.onRelayIncoming) return this.declineRelay(m.circuit, 'this node takes no relayed sessions');
+        return this.opts.onRelayIncoming(m.circuit, peer);
+      }
+      case FrameType.RELAY_DATA:
+      case FrameType.RELAY_CREDIT:
+      case FrameType.RELAY_CLOSE:
+        this.relayLink?.onFrame(type, payload);
+        return;
       case FrameType.SIGNAL_ERROR: {
         const m = decodeSignalError(payload);
-        const code = m.code === SignalErrorCode.NOT_FOUND ? 'E_UNKNOWN_ID' : 'E_DIAL_FAILED';
+        const code = m.code === SignalErrorCode.NOT_FOUND ? 'E_UNKNOWN_ID' : m.code === SignalErrorCode.REFUSED ? 'E_REFUSED' : 'E_DIAL_FAILED';
         const p = this.pending.get(m.reqId);
         if (p) {
           this.pending.delete(m.reqId);
@@ -200,7 +232,7 @@ export class SignalerClient {
     }
   }
 
-  private settle(reqId: number, value: LookupResult | PunchStart): void {
+  private settle(reqId: number, value: Answer): void {
     const p = this.pending.get(reqId);
     if (!p) return;
     this.pending.delete(reqId);
@@ -208,21 +240,57 @@ export class SignalerClient {
     p.resolve(value);
   }
 
-  private request<T extends LookupResult | PunchStart>(type: number, target: NodeId): Promise<T> {
+  private request<T extends Answer>(type: number, target: NodeId, timeoutMs = SIGNAL_REQUEST_TIMEOUT_MS): Promise<T> {
     const session = this.session;
     if (!session || this.state !== 'connected') {
       return Promise.reject(new SentinelError('E_DIAL_FAILED', `signaler ${this.address} is ${this.state}${this.lastError ? ` (${this.lastError})` : ''}`));
     }
     const reqId = this.nextReqId++;
-    const encode = type === FrameType.LOOKUP ? encodeLookup : encodePunchRequest;
+    const encode = type === FrameType.LOOKUP ? encodeLookup : type === FrameType.RELAY_OPEN ? encodeRelayOpen : encodePunchRequest;
     return new Promise<T>((resolve, reject) => {
       const timer = this.opts.clock.setTimeout(() => {
         this.pending.delete(reqId);
         reject(new SentinelError('E_DIAL_FAILED', 'signaler did not answer in time'));
-      }, SIGNAL_REQUEST_TIMEOUT_MS);
-      this.pending.set(reqId, { resolve: resolve as (v: LookupResult | PunchStart) => void, reject, timer });
+      }, timeoutMs);
+      this.pending.set(reqId, { resolve: resolve as (v: Answer) => void, reject, timer });
       session.send(type, encode({ reqId, target: publicKeyFromNodeId(target) }));
     });
+  }
+
+  /** Whether a relayed session through the signaler can be asked for now. */
+  get canRelay(): boolean {
+    return this.state === 'connected' && this.relayLink !== undefined;
+  }
+
+  /**
+   * Ask the signaler for a circuit to `target`; resolves with the stream once the target
+   * accepted. The end-to-end TLS session runs on it (we are the TLS client).
+   */
+  async openRelay(target: NodeId): Promise<CircuitStream> {
+    const circuit = await this.request<number>(FrameType.RELAY_OPEN, target, RELAY_OPEN_TIMEOUT_MS);
+    const link = this.relayLink;
+    if (!link) throw new SentinelError('E_DIAL_FAILED', 'signaler session closed');
+    return link.attach(circuit, target);
+  }
+
+  /** Accept an incoming circuit; the peer is the TLS client on the returned stream. */
+  acceptRelay(circuit: number, peer: NodeId): CircuitStream | undefined {
+    const link = this.relayLink;
+    const session = this.session;
+    if (!link || !session) return undefined;
+    const stream = link.attach(circuit, peer);
+    session.send(FrameType.RELAY_ACCEPT, encodeRelayAccept({ circuit }));
+    return stream;
+  }
+
+  /** Decline an incoming circuit. */
+  declineRelay(circuit: number, reason: string): void {
+    this.session?.send(FrameType.RELAY_CLOSE, encodeRelayClose({ circuit, code: RelayCloseCode.REFUSED, reason }));
+  }
+
+  /** The signaler as users see it when it relays: `<id> at host:port`. */
+  get relayLabel(): string {
+    return `${this.signalerId ?? '?'} at ${this.address}`;
   }
 
   lookup(target: NodeId): Promise<LookupResult> {

@@ -1,7 +1,11 @@
 /** Named signaler limits; each is enforced in one place and covered by a test. */
+import { RELAY_MAX_DATA } from '../wire/relay.js';
 
-/** Largest frame payload the signaler accepts (signaling messages are small). */
-export const SIGNAL_MAX_PAYLOAD = 4096;
+/**
+ * Largest frame payload the signaler accepts: a full RELAY_DATA (u32 circuit + 16 KiB of
+ * relayed data). Signaling messages proper are far smaller.
+ */
+export const SIGNAL_MAX_PAYLOAD = 4 + RELAY_MAX_DATA;
 /** A session must REGISTER within this time or it is closed. */
 export const REGISTER_TIMEOUT_MS = 10_000;
 /** Established sessions per source IP (many nodes can share one NAT). */
@@ -12,7 +16,7 @@ export const SIGNAL_MAX_PENDING_PER_IP = 16;
 export const SIGNAL_MAX_SESSIONS = 10_000;
 /** REGISTER messages per node: sustained rate per second and burst. */
 export const REGISTER_RATE = { perSecond: 1, burst: 3 } as const;
-/** LOOKUP + PUNCH_REQUEST messages per node: sustained rate per second and burst. */
+/** LOOKUP + PUNCH_REQUEST + RELAY_OPEN messages per node: sustained rate per second and burst. */
 export const REQUEST_RATE = { perSecond: 5, burst: 10 } as const;
 /** Extra time added to the punch start so both sides' PUNCH_START arrives first. */
 export const PUNCH_MARGIN_MS = 30;
@@ -56,3 +60,47 @@ export const MAX_PUNCH_IPS_PER_TARGET = 16;
  * when `TransportLimits` has the field.
  */
 export const SIGNAL_MAX_PENDING_HANDSHAKES = 1_024;
+
+/*
+ * Relaying (relay.ts RelayHub). A node may ask the signaler to join its session with
+ * another registered node's into a circuit; the signaler then forwards the two nodes'
+ * end-to-end TLS bytes (it sees only ciphertext). Refusals are answered SIGNAL_ERROR and
+ * counted `relay_refused.<reason>`.
+ */
+
+/**
+ * Circuits (live or waiting for the target's RELAY_ACCEPT) one node may be an end of,
+ * counting both the ones it opened and the ones opened to it. Refusals:
+ * `relay_refused.node_circuits` (the requester is full) and `relay_refused.target_circuits`
+ * (the target is full).
+ */
+export const RELAY_MAX_CIRCUITS_PER_NODE = 16;
+/** Circuits (live or pending) on the signaler in total. Refusals: `relay_refused.circuits`. */
+export const RELAY_MAX_CIRCUITS = 1_024;
+/** RELAY_OPENs of one node still waiting for the target's answer. Refusals: `relay_refused.pending`. */
+export const RELAY_MAX_PENDING_PER_NODE = 4;
+/**
+ * RELAY_OPENs per node that are passed on to a target (a refused open spends nothing):
+ * sustained rate per second and burst. Also subject to {@link REQUEST_RATE}. Refusals:
+ * `relay_refused.open_rate`.
+ */
+export const RELAY_OPEN_RATE = { perSecond: 1, burst: 8 } as const;
+/** How long the target has to answer RELAY_INCOMING (RELAY_ACCEPT or RELAY_CLOSE). */
+export const RELAY_ACCEPT_TIMEOUT_MS = 5_000;
+/** A live circuit with no RELAY_DATA either way for this long is closed (RELAY_CLOSE IDLE). */
+export const RELAY_IDLE_TIMEOUT_MS = 5 * 60_000;
+/**
+ * RELAY_DATA bytes the signaler forwards per node (over all its circuits): sustained rate
+ * and burst. A node over its rate is delayed (its frames queue on their circuit, bounded by
+ * RELAY_WINDOW), never dropped; other nodes are not affected. `sentinel-signaler
+ * --relay-rate` sets the rate; the burst is then two seconds' worth (at least one
+ * RELAY_DATA). Delays counted as `relay.throttled`.
+ */
+export const RELAY_RATE = { bytesPerSecond: 1024 * 1024, burst: 2 * 1024 * 1024 } as const;
+/**
+ * RELAY_DATA frames queued per circuit and direction while the sender is over its rate
+ * (the bytes are bounded by RELAY_WINDOW; this bounds the per-frame overhead of tiny
+ * frames: an average under 64 bytes). More closes the circuit: RELAY_CLOSE LIMIT to both
+ * ends, counted `relay.queue_full`.
+ */
+export const RELAY_MAX_QUEUED_FRAMES = 4_096;

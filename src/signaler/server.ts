@@ -9,6 +9,10 @@
  * 4 checked local endpoints are kept per registration and forwarded only to nodes behind
  * the same public address (locals.ts), and PUNCH_STARTs to one target are rate-limited
  * per pair, per requester address and in total (rate.ts PunchLimiter).
+ *
+ * It also relays (relay.ts RelayHub): on request it joins two registered nodes' sessions
+ * into a circuit and forwards their end-to-end encrypted bytes, within per-node limits
+ * (`--no-relay` turns this off).
  */
 import type { NodeId } from '../api.js';
 import { SentinelError, errorMessage } from '../errors.js';
@@ -22,6 +26,7 @@ import {
   decodeLookup,
   decodePunchRequest,
   decodeRegister,
+  decodeRelayOpen,
   encodeLookupResult,
   encodePunchStart,
   encodeRegistered,
@@ -44,6 +49,7 @@ import {
 } from './limits.js';
 import { filterLocals, localsFor } from './locals.js';
 import { DEFAULT_PUNCH_LIMITS, PunchLimiter, TokenBucket, type PunchLimits, type PunchRefusal } from './rate.js';
+import { RelayHub, type RelayLimits, type RelayStats } from './relay.js';
 import { punchDelays } from './timing.js';
 
 export interface Registration {
@@ -63,6 +69,13 @@ export interface SignalerOptions {
   registerTimeoutMs?: number;
   /** Punch limits; defaults from limits.ts. */
   punchLimits?: Partial<PunchLimits>;
+  /**
+   * Relaying: on unless `enabled` is false. `bytesPerSecond` is the RELAY_DATA rate per node
+   * (default RELAY_RATE; the burst is then two seconds' worth).
+   */
+  relay?: { enabled: boolean; bytesPerSecond?: number };
+  /** Relay limits for tests; defaults from limits.ts (`relay.bytesPerSecond` wins). */
+  relayLimits?: Partial<RelayLimits>;
 }
 
 export const SIGNALER_LIMITS: TransportLimits = {
@@ -97,11 +110,20 @@ export class SignalerServer {
   private readonly registerBuckets = new WeakMap<Session, TokenBucket>();
   private readonly requestBuckets = new WeakMap<Session, TokenBucket>();
   private readonly punches: PunchLimiter;
+  /** Relay bookkeeping (circuits, per-node limits). */
+  readonly relay: RelayHub;
   port = 0;
 
   constructor(private readonly opts: SignalerOptions) {
     this.clock = opts.clock ?? systemClock;
     this.punches = new PunchLimiter({ ...DEFAULT_PUNCH_LIMITS, ...opts.punchLimits });
+    const bytesPerSecond = opts.relay?.bytesPerSecond;
+    this.relay = new RelayHub({
+      clock: this.clock,
+      counters: this.counters,
+      enabled: opts.relay?.enabled ?? true,
+      limits: { ...opts.relayLimits, ...(bytesPerSecond !== undefined ? { bytesPerSecond } : {}) },
+    });
     this.manager = new ConnectionManager({
       replaceStale: true,
       identity: opts.identity,
@@ -110,7 +132,7 @@ export class SignalerServer {
       limits: { ...SIGNALER_LIMITS, ...opts.limits },
       localHello: () => ({ listenPort: this.port, name: 'signaler' }),
       events: {
-        onSessionUp: (s) => this.onSessionUp(s),
+        onSessionUp: (s, replaced) => this.onSessionUp(s, replaced),
         onSessionDown: (id) => this.onSessionDown(id),
         onFrame: (s, type, payload) => this.onFrame(s, type, payload),
         onHello: () => {},
@@ -137,11 +159,20 @@ export class SignalerServer {
     return this.registry.get(id);
   }
 
+  /** Relay circuits, limits and counts, for tests and status. */
+  relayStats(): RelayStats {
+    return this.relay.stats();
+  }
+
   close(): Promise<void> {
+    // Sessions close with GOAWAY SHUTDOWN: no RELAY_CLOSE for each circuit.
+    this.relay.dispose();
     return this.manager.close();
   }
 
-  private onSessionUp(s: Session): void {
+  private onSessionUp(s: Session, replaced: boolean): void {
+    // A new session of a node replaced its old one: the circuits on the old one are gone.
+    if (replaced) this.relay.sessionDown(s.peerId, s);
     const timeout = this.opts.registerTimeoutMs ?? REGISTER_TIMEOUT_MS;
     this.clock.setTimeout(() => {
       if (!s.isClosed && this.registry.get(s.peerId)?.session !== s) {
@@ -155,6 +186,7 @@ export class SignalerServer {
     // Only the active session's end unregisters: a replaced (stale) one is not active.
     this.registry.delete(id);
     this.punches.forget(id);
+    this.relay.sessionDown(id);
     this.opts.log.debug(`unregistered ${id}`);
   }
 
@@ -166,6 +198,18 @@ export class SignalerServer {
         return this.onLookup(s, payload);
       case FrameType.PUNCH_REQUEST:
         return this.onPunchRequest(s, payload);
+      case FrameType.RELAY_OPEN:
+        return this.onRelayOpen(s, payload);
+      // Relay frames on circuits: no request rate (the circuit limits and the byte rate hold them).
+      case FrameType.RELAY_ACCEPT:
+        return this.relay.accept(s, payload);
+      case FrameType.RELAY_DATA:
+        return this.relay.data(s, payload);
+      case FrameType.RELAY_CREDIT:
+        return this.relay.credit(s, payload);
+      case FrameType.RELAY_CLOSE:
+        return this.relay.close(s, payload);
+      // RELAY_OPENED and RELAY_INCOMING are relay->node only: unexpected, like any other type.
       default:
         this.counters.inc('frames_unexpected');
         s.close(GoawayCode.PROTOCOL_ERROR, `frame type 0x${type.toString(16)} is not for the signaler`);
@@ -258,5 +302,13 @@ export class SignalerServer {
     } catch (err) {
       this.opts.log.warn(`punch coordination failed: ${errorMessage(err)}`);
     }
+  }
+
+  /** RELAY_OPEN: registered and within the request rate, then the hub's own limits. */
+  private onRelayOpen(s: Session, payload: Buffer): void {
+    const m = decodeRelayOpen(payload);
+    if (!this.admit(s, m.reqId)) return;
+    const id = nodeIdFromPublicKey(m.target);
+    this.relay.open(s, m.reqId, id, this.registry.get(id)?.session);
   }
 }

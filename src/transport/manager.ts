@@ -200,6 +200,37 @@ export class ConnectionManager {
     }
   }
 
+  /**
+   * Take over a relayed circuit with `peer`: mutual TLS 1.3 on the circuit's stream,
+   * end to end (the relay sees only ciphertext), `role` `client` for the node that asked
+   * for the circuit. The peer must prove `peer`; an existing session with it wins.
+   */
+  async adoptRelayed(stream: Duplex & { remoteAddress?: string }, peer: NodeId, role: 'client' | 'server', asContact = false): Promise<Session> {
+    if (this.stopping) {
+      stream.destroy();
+      throw new SentinelError('E_SHUTDOWN');
+    }
+    const current = this.active.get(peer);
+    if (current) {
+      stream.destroy();
+      return current;
+    }
+    this.track(stream);
+    const address = stream.remoteAddress ?? 'relay';
+    let secured;
+    try {
+      secured = await this.secure(stream, role, peer);
+    } catch (err) {
+      const e = isSentinelError(err) ? err : new SentinelError('E_TLS', String(err));
+      this.opts.counters.inc(`handshakes_failed.${e.code}`);
+      throw e;
+    }
+    // A TLS socket over a generic stream does not end that stream: tie them together.
+    secured.socket.once('error', () => stream.destroy());
+    secured.socket.once('close', () => stream.destroy());
+    return this.establish(secured.socket, peer, 'relay', address, undefined, role === 'client' ? this.opts.identity.id : peer, asContact);
+  }
+
   private remaining(deadline: number): number {
     return Math.max(1, deadline - this.opts.clock.now());
   }

@@ -86,3 +86,23 @@ export {
   decodeGossipPullReply,
 } from './gossip.js';
 export { formatIpv4, formatIpv6, parseIpv4, parseIpv6, canonicalIp } from './ip-text.js';
+export {
+  RELAY_MAX_DATA,
+  RELAY_WINDOW,
+  RelayCloseCode,
+  encodeRelayOpen,
+  decodeRelayOpen,
+  encodeRelayIncoming,
+  decodeRelayIncoming,
+  encodeRelayAccept,
+  decodeRelayAccept,
+  encodeRelayOpened,
+  decodeRelayOpened,
+  encodeRelayData,
+  decodeRelayData,
+  encodeRelayCredit,
+  decodeRelayCredit,
+  encodeRelayClose,
+  decodeRelayClose,
+} from './relay.js';
+export type { RelayOpen, RelayIncoming, RelayAccept, RelayOpened, RelayData, RelayCredit, RelayClose } from './relay.js';

@@ -26,6 +26,12 @@ export const SignalErrorCode = {
   RATE_LIMITED: 2,
   BAD_REQUEST: 3,
   NOT_REGISTERED: 4,
+  /** RELAY_OPEN: the target declined the circuit. */
+  REFUSED: 5,
+  /** RELAY_OPEN: this signaler does not relay (`--no-relay`). */
+  RELAY_DISABLED: 6,
+  /** RELAY_OPEN: the target did not answer in time. */
+  TIMEOUT: 7,
 } as const;
 
 export interface Register {

@@ -40,6 +40,7 @@ export function fakePeer(over: Partial<PeerInfo> & { id: NodeId }): PeerInfo {
     name: null,
     address: '127.0.0.1:7001',
     path: 'direct',
+    relay: null,
     method: 'outbound',
     rttMs: 3,
     connected: true,
@@ -156,7 +157,7 @@ export class FakeNode implements NodeApi {
     Object.assign(peer, { connected: true, method: peer.method ?? 'outbound', path: 'direct' });
     if (!known) this.peerList.push(peer);
     if (!existing) this.emit({ type: 'peer-connected', peer: { ...peer } });
-    return { id: peer.id, address: peer.address ?? target, method: peer.method ?? 'outbound', ms: 12, existing };
+    return { id: peer.id, address: peer.address ?? target, method: peer.method ?? 'outbound', path: 'direct', relay: null, ms: 12, existing };
   }
 
   async send(target: string, text: string): Promise<SendResult> {

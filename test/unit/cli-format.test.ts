@@ -134,7 +134,8 @@ describe('peer-controlled text in formatters', () => {
       formatEvent({ type: 'peer-disconnected', id: evil, reason: `bye${FORGED}` }, label, self) ?? '',
       formatEvent({ type: 'delivered', id: '1', to: evil }, label, self) ?? '',
       formatProgress({ stage: 'connecting', message: `trying${FORGED}` }),
-      formatDialResult({ id: evil, address: `1.2.3.4:5${FORGED}`, method: 'outbound', ms: 3, existing: false }),
+      formatDialResult({ id: evil, address: `1.2.3.4:5${FORGED}`, method: 'outbound', path: 'direct', relay: null, ms: 3, existing: false }),
+      formatDialResult({ id: evil, address: `relay x${FORGED}`, method: 'relay', path: 'relay', relay: `x${FORGED}`, ms: 3, existing: false }),
     ];
     for (const out of outs) {
       assert.equal(out.split('\n').length, 1, out);

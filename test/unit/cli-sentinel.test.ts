@@ -89,14 +89,14 @@ describe('sentinel --json', () => {
     const peers = (await runJson('peers')) as Array<Record<string, unknown>>;
     assert.equal(peers.length, 2);
     for (const p of peers) {
-      assert.deepEqual(Object.keys(p).sort(), ['address', 'alias', 'connected', 'id', 'lastSeen', 'learnedFrom', 'method', 'name', 'path', 'rttMs', 'trust', 'vpn']);
+      assert.deepEqual(Object.keys(p).sort(), ['address', 'alias', 'connected', 'id', 'lastSeen', 'learnedFrom', 'method', 'name', 'path', 'relay', 'rttMs', 'trust', 'vpn']);
     }
     assert.equal(peers[0]?.id, ALICE);
   });
 
   it('dial prints DialResult only (no progress on stdout)', async () => {
     const r = await runJson('dial', '10.9.9.9:7000');
-    assert.deepEqual(r, { id: fakeId('10.9.9.9:7000'), address: '10.9.9.9:7000', method: 'outbound', ms: 12, existing: false });
+    assert.deepEqual(r, { id: fakeId('10.9.9.9:7000'), address: '10.9.9.9:7000', method: 'outbound', path: 'direct', relay: null, ms: 12, existing: false });
   });
 
   it('send joins the text words and prints SendResult', async () => {

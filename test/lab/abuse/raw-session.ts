@@ -7,7 +7,6 @@
  * `admitted` tells how the node took the session: `admitted` once its HELLO arrived (it
  * gave us a slot), `refused` on a GOAWAY before that (BUSY, REFUSED), `closed` otherwise.
  */
-import { once } from 'node:events';
 import tls from 'node:tls';
 import { generateIdentity, type Identity } from '../../../src/identity/index.js';
 import { ALPN_PROTOCOL } from '../../../src/transport/limits.js';
@@ -50,7 +49,9 @@ export class RawSession {
     this.id = identity.id;
     this.identity = identity;
     this.admitted = new Promise((r) => (this.settle = r));
-    this.closed = once(socket, 'close').then(() => undefined);
+    // Not events.once: that rejects on an 'error' first (EPIPE when the node closed on us
+    // mid-write), and a closed session is what the attacks wait for, not a failure.
+    this.closed = socket.destroyed && socket.closed ? Promise.resolve() : new Promise<void>((resolve) => socket.once('close', () => resolve()));
     void this.closed.then(() => this.settle('closed'));
   }
 
