@@ -34,6 +34,7 @@ import { VpnService } from './vpn/service.js';
 import { VPN_IPV4_PREFIX_LENGTH, VPN_IPV6_PREFIX_LENGTH, openNativeTun, vpnAddressesOf } from './vpn/index.js';
 import { SignalerClient, parseSignalerAddress } from './signaler/index.js';
 import { RelayAcceptor } from './relay/incoming.js';
+import { DirectUpgrader } from './relay/upgrade.js';
 import { openLmdbStore, type Store } from './store/index.js';
 import * as T from './transport/index.js';
 import { FrameRouter } from './transport/router.js';
@@ -74,6 +75,7 @@ interface Parts {
   membership: Membership;
   dialer: Dialer;
   relayAcceptor: RelayAcceptor;
+  upgrader: DirectUpgrader;
   native: ReturnType<typeof loadNative>;
 }
 
@@ -246,8 +248,9 @@ export class SentinelNode extends NodeFacade {
   /** Graceful stop: GOAWAY to every peer, close sockets and the store. Idempotent. */
   close(): Promise<void> {
     this.closing ??= (async () => {
-      const { membership, manager, gossip, messenger, vpn, directory } = this.parts;
+      const { membership, manager, gossip, messenger, vpn, directory, upgrader } = this.parts;
       membership.stop();
+      upgrader.close();
       this.mdns?.stop();
       await this.control?.close();
       this.signaler?.close();
@@ -337,6 +340,14 @@ function build(
       return s?.canRelay ? { label: s.relayLabel, open: (id) => s.openRelay(id) } : undefined;
     },
   });
+  const upgrader = new DirectUpgrader({
+    self: identity.id,
+    clock,
+    counters,
+    log,
+    tryDirect: async (id) => (await dialer.dialId(id, () => {}, false, { directOnly: true })).session,
+    relayed: (id) => manager.session(id)?.method === 'relay',
+  });
   const relayAcceptor = new RelayAcceptor({ adopt: (stream, peer) => manager.adoptRelayed(stream, peer, 'server'), isBlocked: (id) => directory.isBlocked(id), counters, log });
   const membership = new Membership({
     directory,
@@ -362,6 +373,7 @@ function build(
     .add(membership)
     .add({ onSessionUp: (s) => messenger.onSessionUp(s), onSessionDown: (id) => messenger.onSessionDown(id) })
     .add({ onSessionUp: (s) => vpn.onSessionUp(s), onSessionDown: (id) => vpn.onSessionDown(id) })
-    .add({ onSessionDown: (id) => gossip.onSessionDown(id) });
-  return { clock, counters, limits, allowList, directory, events, lifecycle, manager, messenger, vpn, gossip, membership, dialer, relayAcceptor, native };
+    .add({ onSessionDown: (id) => gossip.onSessionDown(id) })
+    .add(upgrader);
+  return { clock, counters, limits, allowList, directory, events, lifecycle, manager, messenger, vpn, gossip, membership, dialer, relayAcceptor, upgrader, native };
 }

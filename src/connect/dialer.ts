@@ -62,12 +62,14 @@ export class Dialer {
   }
 
   /**
-   * Reach `id`: an existing session, its known addresses, then hole punching. `asContact`:
-   * the user asked (or the peer is a contact).
+   * Reach `id`: an existing session, its known addresses, hole punching, then a relay.
+   * `asContact`: the user asked (or the peer is a contact). `directOnly`: never the relay,
+   * and a relayed session does not count as existing (moving a relayed peer to a direct
+   * path).
    */
-  async dialId(id: NodeId, progress: Progress, asContact: boolean): Promise<{ session: Session; existing: boolean }> {
+  async dialId(id: NodeId, progress: Progress, asContact: boolean, opts: { directOnly?: boolean } = {}): Promise<{ session: Session; existing: boolean }> {
     const { manager, directory } = this.deps;
-    const current = manager.session(id);
+    const current = opts.directOnly ? manager.directSession(id) : manager.session(id);
     if (current) return { session: current, existing: true };
     const punch = this.deps.punch();
     const canPunch = typeof punch !== 'string';
@@ -90,7 +92,7 @@ export class Dialer {
         failures.push(`${addr}: ${errorMessage(err)}`);
       }
     }
-    const relay = this.deps.relay?.();
+    const relay = opts.directOnly ? undefined : this.deps.relay?.();
     if (canPunch) {
       try {
         const session = await punch.punchTo(id, (m) => progress(m.stage, m.message));

@@ -75,7 +75,8 @@ export class PunchCoordinator {
   onPunchStart(ps: PunchStart): void {
     const receivedAt = this.deps.clock.now();
     const peer = nodeIdFromPublicKey(ps.peer);
-    if (this.deps.manager.session(peer)) return this.deps.counters.inc('punch_refused.connected');
+    // A relayed session does not count: punching is how it moves to a direct path.
+    if (this.deps.manager.directSession(peer)) return this.deps.counters.inc('punch_refused.connected');
     if (this.punching.has(peer)) return this.deps.counters.inc('punch_refused.already_punching');
     const attempt = this.execute(ps, receivedAt, false, (m) => this.deps.log.debug(m)).finally(() => this.punching.delete(peer));
     this.punching.set(peer, attempt);

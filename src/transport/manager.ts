@@ -117,6 +117,12 @@ export class ConnectionManager {
     return this.active.get(peer);
   }
 
+  /** The active session with `peer` if it is a direct one (not through a relay). */
+  directSession(peer: NodeId): Session | undefined {
+    const s = this.active.get(peer);
+    return s && s.method !== 'relay' ? s : undefined;
+  }
+
   sessions(): Session[] {
     return [...this.active.values()];
   }
@@ -176,7 +182,7 @@ export class ConnectionManager {
    * pick TLS roles by id, verify the peer. An existing session with the peer wins.
    */
   async adoptPunched(sock: Duplex & { remoteAddress?: string; remotePort?: number }, expected: NodeId): Promise<Session> {
-    const current = this.active.get(expected);
+    const current = this.directSession(expected);
     if (current) {
       sock.destroy();
       return current;
@@ -244,7 +250,8 @@ export class ConnectionManager {
     if (expected !== undefined) {
       if (expected === this.opts.identity.id) throw new SentinelError('E_SELF_DIAL');
       if (this.classify(expected) === 'blocked' && !o.asContact) throw new SentinelError('E_BLOCKED', `${expected} is blocked`);
-      const current = this.active.get(expected);
+      // A relayed session does not stop a dial: a direct one replaces it (the duplicate rule).
+      const current = this.directSession(expected);
       if (current) return { session: current, existing: true };
       const inflight = this.dialing.get(expected);
       if (inflight) return { session: await inflight, existing: false };
@@ -407,6 +414,20 @@ export class ConnectionManager {
       this.active.set(session.peerId, session);
       this.opts.events.onSessionUp(session, false);
       return session;
+    }
+    // A direct session beats a relayed one, whatever their age or dialer: both ends see the
+    // same two methods and so keep the same one (this is how a relayed peer moves to a
+    // direct path once one opens).
+    if ((existing.method === 'relay') !== (session.method === 'relay')) {
+      const direct = existing.method === 'relay' ? session : existing;
+      const relayed = direct === session ? existing : session;
+      this.opts.counters.inc(direct === session ? 'sessions_upgraded_to_direct' : 'sessions_duplicate_closed');
+      if (direct === session) {
+        this.active.set(session.peerId, session);
+        this.opts.events.onSessionUp(session, true);
+      }
+      relayed.close(GoawayCode.DUPLICATE, 'direct path preferred', new SentinelError('E_DUPLICATE_SESSION', 'replaced by a direct session'));
+      return direct;
     }
     const me = this.opts.identity.id;
     const sameDialer = existing.dialerId === session.dialerId;

@@ -96,4 +96,43 @@ describe('relay through the signaler', () => {
     await sig.close();
     await waitFor(() => !a.peers().some((p) => p.id === b.identity.id && p.connected), 10_000, 'A lost the relayed session');
   });
+
+  it('a relayed pair moves to a direct path once one is known, and messages sent across the switch arrive exactly once', async () => {
+    const sig = await signaler();
+    // No addon: punching is unavailable, so the first dial is relayed. B's signed record
+    // (with its address) reaches A by gossip over the relayed session; A's upgrader then
+    // dials it directly, and the direct session replaces the relayed one on both ends.
+    const a = await net0.node({ signaler: `127.0.0.1:${sig.port}`, native: 'off', gossipIntervalMs: 300 });
+    const b = await net0.node({ signaler: `127.0.0.1:${sig.port}`, native: 'off', gossipIntervalMs: 300 });
+    await waitFor(() => a.status().signaler.state === 'connected' && b.status().signaler.state === 'connected', 5_000, 'registration');
+    const r = await a.dial(b.identity.id);
+    assert.equal(r.path, 'relay');
+    await b.accept(a.identity.id);
+    const texts: string[] = [];
+    const sends: Promise<unknown>[] = [];
+    let i = 0;
+    const pump = setInterval(() => {
+      for (let k = 0; k < 10 && i < 300; k++, i++) {
+        const t = `m${i}`;
+        texts.push(t);
+        sends.push(a.send(b.identity.id, t));
+      }
+    }, 30);
+    try {
+      await waitFor(() => a.peers().find((p) => p.id === b.identity.id)?.path === 'direct', 20_000, 'A moved to a direct path');
+      await waitFor(() => i >= 300, 10_000, 'all sent');
+    } finally {
+      clearInterval(pump);
+    }
+    await Promise.all(sends);
+    await waitFor(() => b.history(a.identity.id, 1000).filter((h) => h.text.startsWith('m')).length >= 300, 15_000, 'B stored all 300');
+    const stored = b.history(a.identity.id, 1000).map((h) => h.text).filter((t) => t.startsWith('m'));
+    assert.equal(stored.length, 300, 'each message stored once');
+    assert.deepEqual(new Set(stored), new Set(texts));
+    await waitFor(() => a.history(b.identity.id, 1000).filter((h) => h.status === 'delivered').length === 300, 15_000, 'A saw every message delivered');
+    assert.equal(a.status().counters['relay.upgraded'], 1);
+    const pb = b.peers().find((p) => p.id === a.identity.id);
+    assert.equal(pb?.path, 'direct', 'B agrees: the relayed session was closed');
+    assert.equal(a.status().counters['sessions_upgraded_to_direct'] ?? b.status().counters['sessions_upgraded_to_direct'], 1);
+  });
 });
