@@ -5,6 +5,7 @@ export { runHandshakeBench, type HandshakeOptions } from './handshake.js';
 export { runLabDialBench, type LabDialOptions } from './lab-dial.js';
 export { runMessagingBench, type MessagingOptions } from './messaging.js';
 export { goalRow, infoRow, machineFacts, renderConsole, renderMarkdown, type BenchResult, type BenchRow, type Verdict } from './report.js';
+export { runRelayBench, type RelayBenchOptions } from './relay.js';
 export { BENCHMARKS, REPORT_PATH, runBenchmarks } from './run.js';
 export { runSignalerBench, type SignalerBenchOptions } from './signaler.js';
 export { runStoreBench } from './store.js';

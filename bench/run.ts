@@ -20,6 +20,7 @@ import { runHandshakeBench } from './handshake.js';
 import { runLabDialBench } from './lab-dial.js';
 import { runMessagingBench } from './messaging.js';
 import { machineFacts, renderConsole, renderMarkdown, type BenchResult } from './report.js';
+import { runRelayBench } from './relay.js';
 import { runSignalerBench } from './signaler.js';
 import { runTextBench } from './text.js';
 import { runStoreTable } from './store-table.js';
@@ -36,6 +37,7 @@ export const BENCHMARKS: Readonly<Record<string, () => Promise<BenchResult>>> = 
   signaler: () => runSignalerBench(),
   'lab-dial': () => runLabDialBench(),
   vpn: () => runVpnBench(),
+  relay: () => runRelayBench(),
   gossip: () => runGossipSim(),
   text: () => runTextBench(),
   faults: () => runFaultsBench(),

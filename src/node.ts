@@ -38,7 +38,7 @@ import { DirectUpgrader } from './relay/upgrade.js';
 import { openLmdbStore, type Store } from './store/index.js';
 import * as T from './transport/index.js';
 import { FrameRouter } from './transport/router.js';
-import { FrameType, type Hello } from './wire/index.js';
+import { FrameType, type Endpoint, type Hello } from './wire/index.js';
 import { DEFAULT_LIMITS, type NodeOptions } from './node-options.js';
 
 export * from './node-options.js';
@@ -76,6 +76,7 @@ interface Parts {
   dialer: Dialer;
   relayAcceptor: RelayAcceptor;
   upgrader: DirectUpgrader;
+  locals: () => Endpoint[];
   native: ReturnType<typeof loadNative>;
 }
 
@@ -223,7 +224,7 @@ export class SentinelNode extends NodeFacade {
         return native.ok ? fighterConnect({ localPort: this.port, host: ip, port, timeoutMs }) : T.tcpConnector(ip, port, timeoutMs);
       },
       listenPort: () => this.port,
-      localEndpoints: () => localEndpoints(this.port, this.opts.host),
+      localEndpoints: () => this.parts.locals(),
       onPunchStart: (ps) => this.puncher?.onPunchStart(ps),
       onRelayIncoming: (circuit, peer) => this.signaler && this.parts.relayAcceptor.offer(this.signaler, circuit, peer),
       clock,
@@ -239,7 +240,8 @@ export class SentinelNode extends NodeFacade {
       counters,
       trust: (id) => directory.trustOf(id),
       port: () => this.port,
-      localHosts: () => localEndpoints(this.port, this.opts.host).map((e) => e.host),
+      localHosts: () => this.parts.locals().map((e) => e.host),
+      tunInterfaces: () => (this.opts.vpn && this.opts.vpn.mode !== 'off' ? [this.opts.vpn.tunName] : []),
       onEvent: (l) => events.on(l),
     });
     this.signaler.start();
@@ -301,6 +303,9 @@ function build(
     },
   });
   const derived = vpnAddressesOf(identity.id);
+  // Our addresses for peers on our LANs, never those of our own TUN (see localEndpoints).
+  const locals = (): Endpoint[] =>
+    localEndpoints(port(), opts.host, { interfaces: opts.vpn && opts.vpn.mode !== 'off' ? [opts.vpn.tunName] : [], addresses: [opts.vpn?.ipv4 ?? derived.ipv4] });
   const vpn = new VpnService({ self: { ipv4: opts.vpn?.ipv4 ?? derived.ipv4, ipv6: derived.ipv6 }, allow: allowList, log, counters, channelFor: (p) => manager.session(p) });
   const messenger = new Messenger({
     identity,
@@ -317,7 +322,7 @@ function build(
     store,
     clock,
     log,
-    addresses: () => ({ public: signaler()?.observed ? [signaler()?.observed as { host: string; port: number }] : [], local: localEndpoints(port(), opts.host) }),
+    addresses: () => ({ public: signaler()?.observed ? [signaler()?.observed as { host: string; port: number }] : [], local: locals() }),
     connected: () => manager.sessions(),
     // Hearsay: remembered while the stranger table has room, never instead of a peer we met.
     onLearned: (id, endpoints) => {
@@ -335,6 +340,10 @@ function build(
     counters,
     log,
     punch: () => (signaler() === undefined ? 'no signaler' : !native.ok ? native.reason : (puncher() ?? 'signaler not started')),
+    insideTunnel: (peer, host) => {
+      const v = vpn.addressesOf(peer);
+      return host === v.ipv4 || host === v.ipv6;
+    },
     relay: () => {
       const s = signaler();
       return s?.canRelay ? { label: s.relayLabel, open: (id) => s.openRelay(id) } : undefined;
@@ -375,5 +384,5 @@ function build(
     .add({ onSessionUp: (s) => vpn.onSessionUp(s), onSessionDown: (id) => vpn.onSessionDown(id) })
     .add({ onSessionDown: (id) => gossip.onSessionDown(id) })
     .add(upgrader);
-  return { clock, counters, limits, allowList, directory, events, lifecycle, manager, messenger, vpn, gossip, membership, dialer, relayAcceptor, upgrader, native };
+  return { clock, counters, limits, allowList, directory, events, lifecycle, manager, messenger, vpn, gossip, membership, dialer, relayAcceptor, upgrader, locals, native };
 }

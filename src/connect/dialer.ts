@@ -40,6 +40,11 @@ export interface DialerDeps {
   punch(): PunchCoordinator | string;
   /** A relay that can open a circuit to a peer now (the signaler, registered), if any. */
   relay?(): RelayRoute | undefined;
+  /**
+   * Addresses never to dial for `peer`: its VPN addresses (a "direct" session through our
+   * own tunnel would replace the session that carries the tunnel).
+   */
+  insideTunnel?(peer: NodeId, host: string): boolean;
 }
 
 /** A relay the dial chain may use: opens a circuit (a byte stream) to a peer. */
@@ -77,7 +82,7 @@ export class Dialer {
     const addresses = directory.get(id)?.addresses ?? [];
     for (const addr of addresses) {
       const a = parseHostPort(addr);
-      if (!a) continue;
+      if (!a || this.deps.insideTunnel?.(id, a.host)) continue;
       progress('connecting', `connecting to ${addr}`);
       try {
         return await manager.dial(a.host, a.port, {

@@ -32,6 +32,8 @@ export interface PunchCoordinatorDeps {
   /** The identity port. */
   port: () => number;
   localHosts: () => string[];
+  /** Our VPN interfaces, never treated as a link to a peer. */
+  tunInterfaces?: () => readonly string[];
   onEvent: (listener: (e: NodeEvent) => void) => () => void;
   /** What the user decided about a peer. */
   trust: (peer: NodeId) => 'contact' | 'stranger' | 'blocked';
@@ -85,7 +87,9 @@ export class PunchCoordinator {
 
   private async execute(ps: PunchStart, receivedAt: number, ours: boolean, progress: (m: string) => void): Promise<Session> {
     const { clock, log } = this.deps;
-    const link = LinkSubnets.of(networkInterfaces());
+    // Our own TUN is not a link: a peer's VPN address is reached through the tunnel.
+    const skip = this.deps.tunInterfaces?.() ?? [];
+    const link = LinkSubnets.of(Object.fromEntries(Object.entries(networkInterfaces()).filter(([name]) => !skip.includes(name))));
     const plan = planPunch(ps, receivedAt, { observed: this.deps.signaler.observed, listenPort: this.deps.port(), localHosts: this.deps.localHosts(), onLink: (h) => link.contains(h) });
     const ticket = this.guard.take(this.deps.trust(plan.peer), plan.birthday !== null, ours, clock.now());
     if (typeof ticket === 'string') {
@@ -138,11 +142,14 @@ export class PunchCoordinator {
 }
 
 /** The addresses we listen on: the listen host if specific, else every non-loopback IPv4 address. */
-export function localEndpoints(port: number, host: string | undefined): Endpoint[] {
+export function localEndpoints(port: number, host: string | undefined, skip: { interfaces?: readonly string[]; addresses?: readonly string[] } = {}): Endpoint[] {
   if (host && host !== '0.0.0.0' && host !== '::' && isIP(host)) return [{ host, port }];
   const out: Endpoint[] = [];
-  for (const list of Object.values(networkInterfaces())) {
-    for (const a of list ?? []) if (a.family === 'IPv4' && !a.internal) out.push({ host: a.address, port });
+  for (const [name, list] of Object.entries(networkInterfaces())) {
+    // Never our own VPN interface: a peer dialing that address would reach us through the
+    // tunnel itself, and a "direct" session inside the tunnel would replace the one carrying it.
+    if (skip.interfaces?.includes(name)) continue;
+    for (const a of list ?? []) if (a.family === 'IPv4' && !a.internal && !skip.addresses?.includes(a.address)) out.push({ host: a.address, port });
   }
   return out.slice(0, 8);
 }

@@ -81,4 +81,17 @@ if (labOk) describe('relay through the signaler (hard x hard)', { timeout: 180_0
     const r = await tryExec(a.host.ns, 'ping', ['-c', '3', '-W', '2', B.vpn.ipv4], { timeoutMs: 15_000 });
     assert.equal(r.code, 0, `ping ${B.vpn.ipv4}: ${r.stdout}${r.stderr}\n--- A:\n${tail(a.stderr())}`);
   });
+
+  it('the direct attempts of the upgrader never go through the tunnel itself: the relayed session stays and carries traffic', async () => {
+    // The upgrader tries 5 s (+ up to 20%) after the session came up, and again 10 s later.
+    const { sleep } = await import('./gate.js');
+    await sleep(9_000);
+    const pa = (await a.peers()).find((p) => p.id === B.id);
+    assert.equal(pa?.path, 'relay', `still relayed (no direct path exists), not ${pa?.path} at ${pa?.address}`);
+    const counters = (await a.status()).counters;
+    assert.ok((counters['relay.upgrade_attempts'] ?? 0) >= 1, 'the upgrader tried');
+    assert.equal(counters['sessions_upgraded_to_direct'] ?? 0, 0);
+    const r = await tryExec(a.host.ns, 'ping', ['-c', '2', '-W', '2', B.vpn.ipv4], { timeoutMs: 15_000 });
+    assert.equal(r.code, 0, `ping after the upgrade attempts: ${r.stdout}${r.stderr}\n--- A:\n${tail(a.stderr())}`);
+  });
 });
