@@ -118,12 +118,13 @@ export class PunchCoordinator {
         connect: ({ host, port, timeoutMs, signal }) => fighterConnect({ localPort: this.deps.port(), host, port, timeoutMs, signal }),
         connectEphemeral: ({ host, port, timeoutMs, signal }) => tcpConnector(host, port, timeoutMs, signal),
         adopt: (sock, peer) => manager.adoptPunched(sock, peer),
-        existing: (peer) => manager.session(peer),
+        // Only a direct session ends punching: a relayed one is what we want to leave.
+        existing: (peer) => manager.directSession(peer),
         sessionUp: (peer, signal) => this.sessionUp(peer, signal),
       },
       (p) => progress(p.message),
     );
-    return manager.session(result.peerId) ?? (result as Session);
+    return manager.directSession(result.peerId) ?? (result as Session);
   }
 
   /** Resolves when a session with `peer` becomes active (pending until then). */
@@ -131,7 +132,7 @@ export class PunchCoordinator {
     return new Promise((resolve) => {
       const off = this.deps.onEvent((e) => {
         if (e.type !== 'peer-connected' || e.peer.id !== peer) return;
-        const s = this.deps.manager.session(peer);
+        const s = this.deps.manager.directSession(peer);
         if (!s) return;
         off();
         resolve(s);
