@@ -5,7 +5,7 @@ import { MAX_PUNCH_IPS_PER_TARGET, MAX_PUNCH_PAIRS, PUNCH_PAIR_INTERVAL_MS, PUNC
 /** Rounding slack when comparing a refilled count with one token. */
 const TOKEN_EPSILON = 1e-9;
 
-/** Token bucket rate limiter. */
+/** Token bucket rate limiter (tokens are requests, or bytes for the relay). */
 export class TokenBucket {
   private tokens: number;
   private last: number;
@@ -19,19 +19,25 @@ export class TokenBucket {
     this.last = now;
   }
 
-  /** Whether a token is available now (nothing is taken). */
-  canTake(now: number): boolean {
+  /** Whether `n` tokens (default one) are available now (nothing is taken). */
+  canTake(now: number, n = 1): boolean {
     this.refill(now);
     // Refills add fractions (0.1 token per 50 ms at 2/s); their rounding error must not
     // cost a whole token.
-    return this.tokens >= 1 - TOKEN_EPSILON;
+    return this.tokens >= n - TOKEN_EPSILON;
   }
 
-  /** Take one token if available. */
-  take(now: number): boolean {
-    if (!this.canTake(now)) return false;
-    this.tokens = Math.max(0, this.tokens - 1);
+  /** Take `n` tokens (default one) if available. */
+  take(now: number, n = 1): boolean {
+    if (!this.canTake(now, n)) return false;
+    this.tokens = Math.max(0, this.tokens - n);
     return true;
+  }
+
+  /** Milliseconds until `n` tokens are available (at least 1). */
+  waitMs(now: number, n = 1): number {
+    this.refill(now);
+    return Math.max(1, Math.ceil(((n - this.tokens) * 1000) / this.perSecond));
   }
 
   private refill(now: number): void {

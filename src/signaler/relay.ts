@@ -126,38 +126,6 @@ export interface RelayStats {
   refused: Record<string, number>;
 }
 
-/** Token bucket counting bytes (TokenBucket counts single tokens). */
-class ByteBucket {
-  private tokens: number;
-  private last: number;
-
-  constructor(
-    private readonly perSecond: number,
-    private readonly burst: number,
-    now: number,
-  ) {
-    this.tokens = burst;
-    this.last = now;
-  }
-
-  take(n: number, now: number): boolean {
-    this.refill(now);
-    if (this.tokens < n) return false;
-    this.tokens -= n;
-    return true;
-  }
-
-  /** Ms until `n` bytes are available (at least 1). */
-  waitMs(n: number, now: number): number {
-    this.refill(now);
-    return Math.max(1, Math.ceil(((n - this.tokens) * 1000) / this.perSecond));
-  }
-
-  private refill(now: number): void {
-    this.tokens = Math.min(this.burst, this.tokens + (Math.max(0, now - this.last) / 1000) * this.perSecond);
-    this.last = now;
-  }
-}
 
 /** FIFO of buffers without O(n) shifts. */
 class Fifo {
@@ -203,7 +171,7 @@ interface NodeState {
   /** Opens this node made that wait for the target. */
   pendingOut: number;
   opens: TokenBucket;
-  bytes: ByteBucket;
+  bytes: TokenBucket;
   /** Directions sent by this node with queued frames, served round robin. */
   waiting: Direction[];
   timer: unknown;
@@ -344,7 +312,7 @@ export class RelayHub {
       return this.closeCircuit(c, RelayCloseCode.PROTOCOL, `more than ${this.limits.window} bytes in flight`, [c.a, c.b]);
     }
     const node = d.node;
-    if (node.waiting.length === 0 && node.bytes.take(n, now)) {
+    if (node.waiting.length === 0 && node.bytes.take(now, n)) {
       d.inFlight += n;
       return this.forward(d, payload, n);
     }
@@ -480,7 +448,7 @@ export class RelayHub {
         circuits: new Set(),
         pendingOut: 0,
         opens: new TokenBucket(this.limits.openRate.perSecond, this.limits.openRate.burst, now),
-        bytes: new ByteBucket(this.limits.bytesPerSecond, this.limits.burstBytes, now),
+        bytes: new TokenBucket(this.limits.bytesPerSecond, this.limits.burstBytes, now),
         waiting: [],
         timer: undefined,
       };
@@ -541,7 +509,7 @@ export class RelayHub {
     node.timer = this.clock.setTimeout(() => {
       node.timer = undefined;
       this.drain(node);
-    }, node.bytes.waitMs(head.length - 4, this.clock.now()));
+    }, node.bytes.waitMs(this.clock.now(), head.length - 4));
   }
 
   /** Forwards `node`'s queued frames, round robin over its circuits, while its rate allows. */
@@ -561,7 +529,7 @@ export class RelayHub {
         continue;
       }
       const n = head.length - 4;
-      if (!node.bytes.take(n, this.clock.now())) return this.schedule(node);
+      if (!node.bytes.take(this.clock.now(), n)) return this.schedule(node);
       d.queue.shift();
       d.queuedBytes -= n;
       node.waiting.shift();

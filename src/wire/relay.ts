@@ -22,7 +22,7 @@
  */
 import { PayloadReader, PayloadWriter, requireBytes, requireUint } from './bytes.js';
 import { PUBLIC_KEY_SIZE } from './chat.js';
-import { MAX_REASON_BYTES } from './goaway.js';
+import { decodeHeadCodeReason, encodeHeadCodeReason } from './signal.js';
 import { SentinelError } from '../errors.js';
 
 /** Largest data chunk of one RELAY_DATA frame (one TLS record's worth). */
@@ -156,20 +156,9 @@ export function decodeRelayCredit(p: Uint8Array): RelayCredit {
 }
 
 export function encodeRelayClose(m: RelayClose): Buffer {
-  requireUint(m.circuit, 0xffffffff, 'circuit');
-  requireUint(m.code, 0xffff, 'code');
-  const reason = Buffer.from(m.reason, 'utf8');
-  if (reason.length > MAX_REASON_BYTES) throw new SentinelError('E_PAYLOAD_MALFORMED', `encode: reason over ${MAX_REASON_BYTES} bytes`);
-  return new PayloadWriter(8 + reason.length).u32(m.circuit).u16(m.code).u16(reason.length).bytes(reason).done();
+  return encodeHeadCodeReason(m.circuit, m.code, m.reason, 'circuit');
 }
 export function decodeRelayClose(p: Uint8Array): RelayClose {
-  const r = new PayloadReader(p, 'RELAY_CLOSE');
-  const circuit = r.u32();
-  const code = r.u16();
-  const len = r.u16();
-  if (len > MAX_REASON_BYTES) r.fail(`reason of ${len} bytes`);
-  if (len !== r.remaining) r.fail(`reasonLen ${len} but ${r.remaining} byte(s) follow`);
-  const reason = r.utf8(len, 'reason');
-  r.end();
-  return { circuit, code, reason };
+  const { head, code, reason } = decodeHeadCodeReason(p, 'RELAY_CLOSE');
+  return { circuit: head, code, reason };
 }

@@ -162,21 +162,33 @@ export function decodePunchStart(p: Uint8Array): PunchStart {
   return { reqId, peer, delayMs, attempts, intervalMs, listenPort, public: pub, local, sameNat: flag === 1 };
 }
 
-export function encodeSignalError(m: SignalError): Buffer {
-  requireUint(m.reqId, 0xffffffff, 'reqId');
-  requireUint(m.code, 0xffff, 'code');
-  const reason = Buffer.from(m.reason, 'utf8');
+/**
+ * `u32 head | u16 code | u16 reasonLen | reason UTF-8 (<= MAX_REASON_BYTES)`: the layout of
+ * SIGNAL_ERROR (head = reqId) and RELAY_CLOSE (head = circuit).
+ */
+export function encodeHeadCodeReason(head: number, code: number, text: string, headField: string): Buffer {
+  requireUint(head, 0xffffffff, headField);
+  requireUint(code, 0xffff, 'code');
+  const reason = Buffer.from(text, 'utf8');
   if (reason.length > MAX_REASON_BYTES) throw new SentinelError('E_PAYLOAD_MALFORMED', `encode: reason over ${MAX_REASON_BYTES} bytes`);
-  return new PayloadWriter(8 + reason.length).u32(m.reqId).u16(m.code).u16(reason.length).bytes(reason).done();
+  return new PayloadWriter(8 + reason.length).u32(head).u16(code).u16(reason.length).bytes(reason).done();
 }
-export function decodeSignalError(p: Uint8Array): SignalError {
-  const r = new PayloadReader(p, 'SIGNAL_ERROR');
-  const reqId = r.u32();
+export function decodeHeadCodeReason(p: Uint8Array, what: string): { head: number; code: number; reason: string } {
+  const r = new PayloadReader(p, what);
+  const head = r.u32();
   const code = r.u16();
   const len = r.u16();
   if (len > MAX_REASON_BYTES) r.fail(`reason of ${len} bytes`);
   if (len !== r.remaining) r.fail(`reasonLen ${len} but ${r.remaining} byte(s) follow`);
   const reason = r.utf8(len, 'reason');
   r.end();
-  return { reqId, code, reason };
+  return { head, code, reason };
+}
+
+export function encodeSignalError(m: SignalError): Buffer {
+  return encodeHeadCodeReason(m.reqId, m.code, m.reason, 'reqId');
+}
+export function decodeSignalError(p: Uint8Array): SignalError {
+  const { head, code, reason } = decodeHeadCodeReason(p, 'SIGNAL_ERROR');
+  return { reqId: head, code, reason };
 }
