@@ -27,7 +27,7 @@ import { Session } from './session.js';
 import { countSlots, decideSlot, idlestStranger, refuseConnection, type SlotClass, type SlotCounts } from './slots.js';
 import { PendingHandshakes } from './pending.js';
 import { plainListen, tcpConnector } from './connect.js';
-import { connectionTag, preferred } from './duplicates.js';
+import { connectionTag, decideDuplicate } from './duplicates.js';
 import { createContext, secureSocket } from './tls.js';
 import { peekFirstByte, readExact } from './read-exact.js';
 import { PREAMBLE_SIZE, classifyFirstByte, decodePreamble, encodePreamble, punchRole } from '../punch/preamble.js';
@@ -415,39 +415,18 @@ export class ConnectionManager {
       this.opts.events.onSessionUp(session, false);
       return session;
     }
-    // A direct session beats a relayed one, whatever their age or dialer: both ends see the
-    // same two methods and so keep the same one (this is how a relayed peer moves to a
-    // direct path once one opens).
-    if ((existing.method === 'relay') !== (session.method === 'relay')) {
-      const direct = existing.method === 'relay' ? session : existing;
-      const relayed = direct === session ? existing : session;
-      this.opts.counters.inc(direct === session ? 'sessions_upgraded_to_direct' : 'sessions_duplicate_closed');
-      if (direct === session) {
-        this.active.set(session.peerId, session);
-        this.opts.events.onSessionUp(session, true);
-      }
-      relayed.close(GoawayCode.DUPLICATE, 'direct path preferred', new SentinelError('E_DUPLICATE_SESSION', 'replaced by a direct session'));
-      return direct;
-    }
-    const me = this.opts.identity.id;
-    const sameDialer = existing.dialerId === session.dialerId;
-    if (sameDialer && session.dialerId !== me && !this.opts.replaceStale) {
-      // The peer opened both. It knows which it keeps and will close the other (GOAWAY
-      // DUPLICATE); if it restarted, the old one is dead and will fail its keepalive.
-      // Meanwhile the newer carries traffic.
-      this.active.set(session.peerId, session);
-      this.opts.events.onSessionUp(session, true);
-      return session;
-    }
-    const winner = sameDialer && this.opts.replaceStale ? session : preferred(existing, session);
-    const loser = winner === session ? existing : session;
-    this.opts.counters.inc('sessions_duplicate_closed');
-    if (winner === session) {
+    // The peer opened both (no close here): it knows which it keeps and will close the
+    // other; if it restarted, the old one is dead and will fail its keepalive.
+    const d = decideDuplicate(existing, session, this.opts.identity.id, this.opts.replaceStale === true);
+    if (d.keep === session) {
       this.active.set(session.peerId, session);
       this.opts.events.onSessionUp(session, true);
     }
-    loser.close(GoawayCode.DUPLICATE, 'duplicate session', new SentinelError('E_DUPLICATE_SESSION'));
-    return winner;
+    if (d.close) {
+      this.opts.counters.inc(d.counter);
+      d.close.close(GoawayCode.DUPLICATE, d.reason, new SentinelError('E_DUPLICATE_SESSION', d.detail));
+    }
+    return d.keep;
   }
 
   /** Close every session (GOAWAY SHUTDOWN) and the listener. */
