@@ -103,6 +103,58 @@ export interface StatusInfo {
   counters: Record<string, number>;
   vpn: VpnStatus;
   trust: TrustStatus;
+  /** Relaying: the relays this node may use, and what it offers others (absent from older nodes). */
+  relay?: RelayStatus;
+}
+
+/** The relay part of `status`. */
+export interface RelayStatus {
+  /** The signaler's relay: whether a circuit can be asked for now, and from whom. */
+  signaler: { available: boolean; label: string | null };
+  /**
+   * Peer relays this node has a session with: bound (they may offer us circuits; with the
+   * limits they stated for us) or not (usable for dialing only). The dial chain tries them
+   * by RTT, before the signaler.
+   */
+  peers: Array<{
+    id: NodeId;
+    address: string;
+    rttMs: number | null;
+    bound: { maxCircuits: number; bytesPerSecond: number; idleTimeoutS: number } | null;
+    circuits: number;
+  }>;
+  /** What this node offers with `--relay`; null when it does not relay. */
+  offering: RelayOffering | null;
+}
+
+/** A peer relay's own view (`sentinel-node --relay`): its policy, limits and use. */
+export interface RelayOffering {
+  mode: 'contacts' | 'all';
+  /** Whether the signed peer record says so (only when reachable from the internet). */
+  advertised: boolean;
+  /** Why it is not advertised, when it is not. */
+  reason: string | null;
+  limits: {
+    maxBound: number;
+    maxBoundStrangers: number;
+    maxCircuits: number;
+    circuitsPerContact: number;
+    circuitsPerStranger: number;
+    bytesPerSecondPerContact: number;
+    bytesPerSecondPerStranger: number;
+    idleTimeoutMs: number;
+  };
+  /** Nodes bound now (of them strangers), circuits live and pending. */
+  bound: number;
+  boundStrangers: number;
+  circuits: number;
+  pending: number;
+  /** RELAY_DATA bytes forwarded, frames delayed by a node's rate, bytes queued now. */
+  bytes: number;
+  throttled: number;
+  queuedBytes: number;
+  /** Refusals by reason. */
+  refused: Record<string, number>;
 }
 
 /** The trust part of `status`: the policy, who is what, what strangers hold, and the limits. */

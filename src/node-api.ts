@@ -13,6 +13,7 @@ import type {
   PeerInfo,
   RequestSummary,
   SendResult,
+  RelayStatus,
   StatusInfo,
   StrangerPolicy,
   TrustChange,
@@ -55,6 +56,8 @@ export interface NodeFacadeDeps {
   vpnConfig: { tunName: string | null; mtu: number | null };
   signaler(): SignalerClient | undefined;
   holePunching: { available: boolean; reason: string | null };
+  /** Relaying: `status` shows it; trust changes reach it (a peer relay serves contacts). */
+  relay: { status(): RelayStatus; trustChanged(id: NodeId): void };
   extraCounters(): Record<string, number>;
 }
 
@@ -98,6 +101,7 @@ export class NodeFacade implements NodeApi {
         held: { ...d.messenger.quota.usage(), requests },
         limits: this.limits(),
       },
+      relay: d.relay.status(),
     };
   }
 
@@ -282,6 +286,7 @@ export class NodeFacade implements NodeApi {
 
   private async afterTrust(id: NodeId, trust: Trust): Promise<number> {
     this.d.manager.retrust(id);
+    this.d.relay.trustChanged(id);
     // A contact's waiting requests become ordinary messages.
     return trust === 'contact' && this.d.messenger.quota.usage(id).count > 0 ? this.d.messenger.acceptFrom(id) : 0;
   }

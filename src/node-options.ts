@@ -1,4 +1,5 @@
 /** What a node is started with: options, defaults and the transport limits in force. */
+import type { RelayMode } from './relay/peer-server.js';
 import type { StrangerPolicy } from './api.js';
 import type { Logger } from './log.js';
 import * as T from './transport/index.js';
@@ -41,6 +42,12 @@ export interface NodeOptions {
   mdns?: boolean;
   /** What to do with messages from strangers (default `requests`). */
   strangers?: StrangerPolicy;
+  /**
+   * `--relay`: offer relaying to contacts (`contacts`, the default mode) or to anyone
+   * (`all`, strangers with smaller quotas); `bytesPerSecond` per contact (`--relay-rate`).
+   * Absent: this node uses peer relays instead.
+   */
+  relay?: { mode: RelayMode; bytesPerSecond?: number } | null;
   /** Gossip round interval (default GOSSIP_INTERVAL_MS). */
   gossipIntervalMs?: number;
   /** Opens the TUN device (injected by tests; default: the native one). */

@@ -34,6 +34,7 @@ import { VpnService } from './vpn/service.js';
 import { VPN_IPV4_PREFIX_LENGTH, VPN_IPV6_PREFIX_LENGTH, openNativeTun, vpnAddressesOf } from './vpn/index.js';
 import { SignalerClient, parseSignalerAddress } from './signaler/index.js';
 import { RelayAcceptor } from './relay/incoming.js';
+import { RelayService } from './relay/service.js';
 import { DirectUpgrader } from './relay/upgrade.js';
 import { openLmdbStore, type Store } from './store/index.js';
 import * as T from './transport/index.js';
@@ -75,6 +76,7 @@ interface Parts {
   membership: Membership;
   dialer: Dialer;
   relayAcceptor: RelayAcceptor;
+  relay: RelayService;
   upgrader: DirectUpgrader;
   locals: () => Endpoint[];
   native: ReturnType<typeof loadNative>;
@@ -121,6 +123,7 @@ export class SentinelNode extends NodeFacade {
       vpnConfig: { tunName: opts.vpn?.tunName ?? null, mtu: opts.vpn?.mtu ?? null },
       signaler: () => ref.node?.signaler,
       holePunching: { available: parts.native.ok, reason: parts.native.ok ? null : parts.native.reason },
+      relay: parts.relay,
       extraCounters: () => ({ ...parts.gossip.counters(), ...(ref.node?.control ? { 'control.bad_requests': ref.node.control.counters.badRequests } : {}) }),
     });
     ref.node = this;
@@ -250,9 +253,10 @@ export class SentinelNode extends NodeFacade {
   /** Graceful stop: GOAWAY to every peer, close sockets and the store. Idempotent. */
   close(): Promise<void> {
     this.closing ??= (async () => {
-      const { membership, manager, gossip, messenger, vpn, directory, upgrader } = this.parts;
+      const { membership, manager, gossip, messenger, vpn, directory, upgrader, relay } = this.parts;
       membership.stop();
       upgrader.close();
+      relay.close();
       this.mdns?.stop();
       await this.control?.close();
       this.signaler?.close();
@@ -286,6 +290,17 @@ function build(
   const events = new EventBus<NodeEvent>((err) => log.warn(`event listener failed: ${errorMessage(err)}`));
   const lifecycle = new PeerLifecycle(log);
   const router = new FrameRouter(counters);
+  const acceptor: { current?: RelayAcceptor } = {};
+  const relay = new RelayService({
+    offer: opts.relay ?? null,
+    trust: (id) => directory.trustOf(id),
+    signaler,
+    reachable: () => reachable(opts, signaler(), locals()),
+    onIncoming: (offers, circuit, peer) => acceptor.current?.offer(offers, circuit, peer),
+    clock,
+    counters,
+    log,
+  });
   const manager = new T.ConnectionManager({
     ...(native.ok ? { listener: exclusiveFighterListen } : {}),
     identity,
@@ -293,7 +308,7 @@ function build(
     counters,
     limits,
     classify: (id) => directory.trustOf(id),
-    localHello: (): Hello => ({ listenPort: port(), name: opts.name ?? '' }),
+    localHello: (peer): Hello => ({ listenPort: port(), name: opts.name ?? '', flags: relay.helloFlags(peer) }),
     events: {
       onSessionUp: (s, replaced) => lifecycle.onSessionUp(s, replaced),
       onSessionDown: (id, reason) => lifecycle.onSessionDown(id, reason),
@@ -323,6 +338,7 @@ function build(
     clock,
     log,
     addresses: () => ({ public: signaler()?.observed ? [signaler()?.observed as { host: string; port: number }] : [], local: locals() }),
+    flags: () => relay.recordFlags(),
     connected: () => manager.sessions(),
     // Hearsay: remembered while the stranger table has room, never instead of a peer we met.
     onLearned: (id, endpoints) => {
@@ -344,10 +360,7 @@ function build(
       const v = vpn.addressesOf(peer);
       return host === v.ipv4 || host === v.ipv6;
     },
-    relay: () => {
-      const s = signaler();
-      return s?.canRelay ? { label: s.relayLabel, open: (id) => s.openRelay(id) } : undefined;
-    },
+    relays: (target) => relay.routes(target),
   });
   const upgrader = new DirectUpgrader({
     self: identity.id,
@@ -358,6 +371,7 @@ function build(
     relayed: (id) => manager.session(id)?.method === 'relay',
   });
   const relayAcceptor = new RelayAcceptor({ adopt: (stream, peer) => manager.adoptRelayed(stream, peer, 'server'), isBlocked: (id) => directory.isBlocked(id), counters, log });
+  acceptor.current = relayAcceptor;
   const membership = new Membership({
     directory,
     manager,
@@ -377,12 +391,26 @@ function build(
     .on(FrameType.VPN_ADDR, (s, p) => vpn.onVpnAddr(s, p))
     .on(FrameType.GOSSIP_PUSH, (s, p) => gossip.onPush(s, p))
     .on(FrameType.GOSSIP_PULL_REPLY, (s, p) => gossip.onPullReply(s, p));
+  relay.register(router);
   lifecycle
     .add(new SessionRecorder(directory, (id) => membership.sourceOf(id)))
     .add(membership)
     .add({ onSessionUp: (s) => messenger.onSessionUp(s), onSessionDown: (id) => messenger.onSessionDown(id) })
     .add({ onSessionUp: (s) => vpn.onSessionUp(s), onSessionDown: (id) => vpn.onSessionDown(id) })
     .add({ onSessionDown: (id) => gossip.onSessionDown(id) })
+    .add({ onSessionUp: (s, replaced) => relay.onSessionUp(s, replaced), onSessionDown: (id) => relay.onSessionDown(id) })
     .add(upgrader);
-  return { clock, counters, limits, allowList, directory, events, lifecycle, manager, messenger, vpn, gossip, membership, dialer, relayAcceptor, upgrader, locals, native };
+  return { clock, counters, limits, allowList, directory, events, lifecycle, manager, messenger, vpn, gossip, membership, dialer, relayAcceptor, relay, upgrader, locals, native };
+}
+
+/**
+ * Whether a node offering relaying is reachable from the internet (then its record says
+ * so): without a signaler we cannot tell and assume so (a LAN); with one, when the address
+ * the signaler sees is one of our own (no NAT in between).
+ */
+function reachable(opts: NodeOptions, signaler: SignalerClient | undefined, locals: Endpoint[]): true | string {
+  if (!opts.signaler) return true;
+  const seen = signaler?.observed;
+  if (!seen) return 'public address not known yet (the signaler has not answered)';
+  return locals.some((e) => e.host === seen.host) ? true : `behind NAT (the signaler sees ${T.formatHostPort(seen.host, seen.port)})`;
 }

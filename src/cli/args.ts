@@ -113,3 +113,29 @@ export function isEntryPoint(importMetaUrl: string): boolean {
     return false;
   }
 }
+
+const UNITS = { K: 1024, M: 1024 ** 2, G: 1024 ** 3 } as const;
+
+/**
+ * Reads a byte rate: a positive integer of bytes per second, optionally with a suffix K, M
+ * or G (KiB, MiB, GiB; either case), e.g. `2M`.
+ * @throws SentinelError E_USAGE otherwise.
+ */
+export function parseByteRate(name: string, raw: string): number {
+  const m = /^(\d+)([KMGkmg]?)$/.exec(raw);
+  const n = m ? Number(m[1]) * (m[2] ? UNITS[m[2].toUpperCase() as keyof typeof UNITS] : 1) : NaN;
+  if (!Number.isSafeInteger(n) || n < 1) throw usage(`--${name} must be a positive number of bytes per second, optionally with K, M or G (KiB, MiB, GiB), e.g. 2M; got "${raw}"`);
+  return n;
+}
+
+/** `2097152` -> `2 MiB`; sizes that are not whole units stay in bytes. */
+export function formatBytes(n: number): string {
+  for (const [suffix, size] of [['G', UNITS.G], ['M', UNITS.M], ['K', UNITS.K]] as const) {
+    if (n >= size && n % size === 0) return `${n / size} ${suffix}iB`;
+  }
+  return `${n} B`;
+}
+
+export function formatByteRate(n: number): string {
+  return `${formatBytes(n)}/s`;
+}

@@ -7,6 +7,7 @@
  * here: it is exact JSON (see `safeJson` in core/text.ts).
  */
 
+import { formatByteRate } from './args.js';
 import type { DialProgress, DialResult, HistoryEntry, NodeEvent, NodeId, PeerInfo, RequestSummary, SendResult, StatusInfo } from '../api.js';
 import { safeLine, safeText } from '../core/text.js';
 
@@ -185,12 +186,40 @@ export function formatStatus(s: StatusInfo): string {
     ...s.vpn.collisions.map((c): [string, string] => ['vpn collision', `${c.peer} claims ${c.address}, held by ${c.heldBy}`]),
     ...Object.entries(s.vpn.drops).map(([k, v]): [string, string] => [`vpn drops ${k}`, String(v)]),
     ['peers', `${s.peers} connected, ${s.known} known`],
+    ...relayRows(s),
     ['uptime', formatDuration(s.uptimeMs)],
     ...Object.entries(s.counters).map(([k, v]): [string, string] => [k, String(v)]),
   ];
   const safe = rows.map(([k, v]) => [safeDetail(k), safeDetail(v)] as const);
   const width = Math.max(...safe.map(([k]) => [...k].length)) + 1;
   return safe.map(([k, v]) => `${k}:${' '.repeat(width - [...k].length - 1)} ${v}`).join('\n');
+}
+
+/** The relay rows of `status`: the relays this node may use, and what it offers. */
+function relayRows(s: StatusInfo): Array<[string, string]> {
+  const r = s.relay;
+  if (!r) return [];
+  const rows: Array<[string, string]> = [['signaler relay', r.signaler.available ? `available (${r.signaler.label ?? '?'})` : 'unavailable']];
+  for (const p of r.peers) {
+    const rtt = p.rttMs === null ? '' : `, rtt ${p.rttMs} ms`;
+    const bound = p.bound ? `bound: up to ${p.bound.maxCircuits} circuits, ${formatByteRate(p.bound.bytesPerSecond)}, idle timeout ${p.bound.idleTimeoutS}s` : 'not bound (dialing only)';
+    rows.push(['peer relay', `${p.id} at ${p.address}${rtt}; ${bound}; ${p.circuits} circuit(s)`]);
+  }
+  const o = r.offering;
+  if (o) {
+    const l = o.limits;
+    rows.push(
+      ['relaying', `for ${o.mode === 'all' ? 'anyone not blocked' : 'contacts'}; ${o.advertised ? 'advertised in the peer record' : `not advertised: ${o.reason ?? '?'}`}`],
+      ['relay use', `${o.bound} node(s) bound (${o.boundStrangers} strangers), ${o.circuits} circuit(s) open, ${o.pending} pending, ${o.bytes} bytes relayed, ${o.throttled} frames throttled, ${o.queuedBytes} bytes queued`],
+      [
+        'relay limits',
+        `${l.circuitsPerContact} circuits and ${formatByteRate(l.bytesPerSecondPerContact)} per contact, ${l.circuitsPerStranger} and ${formatByteRate(l.bytesPerSecondPerStranger)} per stranger; ${l.maxCircuits} circuits, ${l.maxBound} nodes (${l.maxBoundStrangers} strangers) in all; idle timeout ${Math.round(l.idleTimeoutMs / 1000)}s`,
+      ],
+    );
+    const refused = Object.entries(o.refused).map(([k, v]) => `${k} ${v}`);
+    if (refused.length > 0) rows.push(['relay refused', refused.join(', ')]);
+  }
+  return rows;
 }
 
 /** `1h 2m 3s`-style duration. */

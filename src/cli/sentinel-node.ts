@@ -5,13 +5,15 @@
  */
 import { resolve } from 'node:path';
 import type { Writable } from 'node:stream';
-import { DEFAULT_MTU, DEFAULT_PORT, DEFAULT_SIGNALER, DEFAULT_TUN_NAME, MAX_MTU, MIN_MTU, startNode, type SentinelNode, type VpnOptions } from '../node.js';
+import { DEFAULT_MTU, DEFAULT_PORT, DEFAULT_SIGNALER, DEFAULT_TUN_NAME, MAX_MTU, MIN_MTU, startNode, type NodeOptions, type SentinelNode, type VpnOptions } from '../node.js';
 import type { StrangerPolicy } from '../api.js';
 import { errorMessage, isSentinelError } from '../errors.js';
 import { createLogger, isLogLevel, LOG_LEVELS, type LogLevel } from '../log.js';
 import { parseSignalerAddress } from '../signaler/index.js';
 import { MAX_NAME_BYTES } from '../wire/index.js';
-import { EXIT_FAILURE, EXIT_USAGE, formatOptions, intOption, isEntryPoint, parseArgv, usage, type OptionValues } from './args.js';
+import { EXIT_FAILURE, EXIT_USAGE, formatByteRate, formatOptions, intOption, isEntryPoint, parseArgv, parseByteRate, usage, type OptionValues } from './args.js';
+import { PEER_RELAY_RATE } from '../relay/limits.js';
+import type { RelayMode } from '../relay/peer-server.js';
 import { parseVpnIpv4Override, VPN_IPV4_PREFIX } from '../vpn/index.js';
 import { DEFAULT_MIN_PEERS } from '../membership/reconnect.js';
 import { attachToCrashPolicy, runAsProcess, untilStopped } from './process.js';
@@ -33,6 +35,17 @@ const OPTIONS = {
   'min-peers': { type: 'string', valueName: 'N', description: `keep at least N sessions by dialing known peers; lost peers are redialed with backoff (default ${DEFAULT_MIN_PEERS})` },
   strangers: { type: 'string', valueName: 'POLICY', description: 'messages from strangers (peers you did not dial, message, alias, allow or accept): "requests" keeps them as message requests until you accept or block the sender (default), "accept" takes them as messages, "refuse" refuses them; always within the stranger quotas' },
   allow: { type: 'string', multiple: true, valueName: 'ID', description: 'allow VPN traffic with this peer (repeatable; persisted)' },
+  relay: {
+    type: 'string',
+    valueName: 'WHO',
+    description:
+      'be a peer relay: forward the end-to-end encrypted sessions of peers that cannot connect directly (you see only ciphertext). --relay or --relay=contacts serves your contacts; --relay=all serves anyone not blocked, strangers with smaller quotas. Advertised in your signed peer record when this node is reachable from the internet',
+  },
+  'relay-rate': {
+    type: 'string',
+    valueName: 'BYTES_PER_SECOND',
+    description: `with --relay: relayed bytes per second per contact, e.g. 2M; suffix K, M or G = KiB, MiB, GiB (default ${formatByteRate(PEER_RELAY_RATE)}; strangers get a quarter)`,
+  },
   help: { type: 'boolean', short: 'h', description: 'show this help' },
 } as const;
 
@@ -49,6 +62,12 @@ Contacts and strangers: a contact is a peer you chose (dialed, messaged, aliased
 allowed or accepted); anyone else is a stranger. Strangers can connect, but get
 few session slots, small message quotas (their messages wait as message requests
 by default) and no VPN traffic; block anyone with /block.
+
+Relays: when two nodes cannot connect directly (both behind port-randomizing NATs,
+say), their session runs through a relay: a peer relay (a node started with
+--relay that both can reach) or the signaler. It is the same end-to-end TLS
+session, so a relay sees only ciphertext; the nodes keep trying to go direct and
+move over once they can.
 
 Options:
 ${formatOptions(OPTIONS)}
@@ -103,7 +122,7 @@ export async function main(argv: string[], io: IO = process): Promise<number> {
 
 function parseArgs(argv: string[]) {
   // `--tun=optional` reads naturally; the parser knows it as --tun-optional.
-  const { values, positionals } = parseArgv(argv.map((a) => (a === '--tun=optional' ? '--tun-optional' : a)), OPTIONS);
+  const { values, positionals } = parseArgv(normalizeFlags(argv), OPTIONS);
   if (values.help) return 'help' as const;
   if (positionals.length > 0) throw usage(`unexpected argument "${positionals[0]}"`);
   const signaler = values.signaler ?? DEFAULT_SIGNALER;
@@ -123,8 +142,41 @@ function parseArgs(argv: string[]) {
       mdns: values['no-mdns'] !== true,
       minPeers: intOption('min-peers', values['min-peers'], { min: 0, max: 1000 }) ?? DEFAULT_MIN_PEERS,
       strangers: parseStrangers(values.strangers),
+      relay: parseRelay(values.relay, values['relay-rate']),
     },
   };
+}
+
+/**
+ * Spellings the parser does not know: `--tun=optional` (it knows --tun-optional), and a
+ * bare `--relay` (it takes a value): `--relay` alone is `--relay=contacts`, `--relay all`
+ * is `--relay=all`.
+ */
+function normalizeFlags(argv: string[]): string[] {
+  const out: string[] = [];
+  for (let i = 0; i < argv.length; i++) {
+    const a = argv[i] as string;
+    if (a === '--tun=optional') out.push('--tun-optional');
+    else if (a === '--relay') {
+      const next = argv[i + 1];
+      if (next !== undefined && (RELAY_MODES as readonly string[]).includes(next)) {
+        out.push(`--relay=${next}`);
+        i++;
+      } else out.push('--relay=contacts');
+    } else out.push(a);
+  }
+  return out;
+}
+
+const RELAY_MODES: readonly RelayMode[] = ['contacts', 'all'];
+
+function parseRelay(mode: string | undefined, rate: string | undefined): NodeOptions['relay'] {
+  if (mode === undefined) {
+    if (rate !== undefined) throw usage('--relay-rate needs --relay');
+    return null;
+  }
+  if (!(RELAY_MODES as readonly string[]).includes(mode)) throw usage(`--relay must be "contacts" or "all", got "${mode}"`);
+  return { mode: mode as RelayMode, ...(rate !== undefined ? { bytesPerSecond: parseByteRate('relay-rate', rate) } : {}) };
 }
 
 const STRANGER_POLICIES: readonly StrangerPolicy[] = ['requests', 'accept', 'refuse'];

@@ -10,36 +10,10 @@ import { loadOrCreateIdentity } from '../identity/index.js';
 import { createLogger, isLogLevel, LOG_LEVELS, type LogLevel } from '../log.js';
 import { RELAY_RATE, SignalerServer } from '../signaler/index.js';
 import { formatHostPort } from '../transport/index.js';
-import { EXIT_FAILURE, EXIT_USAGE, formatOptions, intOption, isEntryPoint, parseArgv, usage } from './args.js';
+import { EXIT_FAILURE, EXIT_USAGE, formatByteRate, formatBytes, formatOptions, intOption, isEntryPoint, parseArgv, parseByteRate, usage } from './args.js';
 import { runAsProcess, untilSignal } from './process.js';
 
 export const DEFAULT_SIGNALER_PORT = 8888;
-
-const UNITS = { K: 1024, M: 1024 ** 2, G: 1024 ** 3 } as const;
-
-/**
- * Reads a byte rate: a positive integer of bytes per second, optionally with a suffix K, M
- * or G (KiB, MiB, GiB; either case), e.g. `2M`.
- * @throws SentinelError E_USAGE otherwise.
- */
-export function parseByteRate(name: string, raw: string): number {
-  const m = /^(\d+)([KMGkmg]?)$/.exec(raw);
-  const n = m ? Number(m[1]) * (m[2] ? UNITS[m[2].toUpperCase() as keyof typeof UNITS] : 1) : NaN;
-  if (!Number.isSafeInteger(n) || n < 1) throw usage(`--${name} must be a positive number of bytes per second, optionally with K, M or G (KiB, MiB, GiB), e.g. 2M; got "${raw}"`);
-  return n;
-}
-
-/** `2097152` -> `2 MiB`; sizes that are not whole units stay in bytes. */
-function formatBytes(n: number): string {
-  for (const [suffix, size] of [['G', UNITS.G], ['M', UNITS.M], ['K', UNITS.K]] as const) {
-    if (n >= size && n % size === 0) return `${n / size} ${suffix}iB`;
-  }
-  return `${n} B`;
-}
-
-function formatByteRate(n: number): string {
-  return `${formatBytes(n)}/s`;
-}
 
 const OPTIONS = {
   port: { type: 'string', valueName: 'PORT', description: `port to listen on (default ${DEFAULT_SIGNALER_PORT})` },

@@ -38,8 +38,8 @@ export interface DialerDeps {
   log: Logger;
   /** The punch coordinator when the signaler and the addon are there, else why punching is unavailable. */
   punch(): PunchCoordinator | string;
-  /** A relay that can open a circuit to a peer now (the signaler, registered), if any. */
-  relay?(): RelayRoute | undefined;
+  /** Relays that can open a circuit to `target` now, in the order to try (peer relays by RTT, then the signaler). */
+  relays?(target: NodeId): RelayRoute[];
   /**
    * Addresses never to dial for `peer`: its VPN addresses (a "direct" session through our
    * own tunnel would replace the session that carries the tunnel).
@@ -97,7 +97,8 @@ export class Dialer {
         failures.push(`${addr}: ${errorMessage(err)}`);
       }
     }
-    const relay = opts.directOnly ? undefined : this.deps.relay?.();
+    const relays = opts.directOnly ? [] : (this.deps.relays?.(id) ?? []);
+    const relay = relays.length > 0;
     if (canPunch) {
       try {
         const session = await punch.punchTo(id, (m) => progress(m.stage, m.message));
@@ -112,23 +113,31 @@ export class Dialer {
       if (addresses.length === 0) throw new SentinelError(punch === 'no signaler' ? 'E_NO_ADDRESS' : 'E_DIAL_FAILED', `${id}: ${punch === 'no signaler' ? 'no signaler configured; dial it once by host:port' : `no known address and hole punching unavailable (${punch})`}`);
       throw new SentinelError('E_DIAL_FAILED', `${id}: ${[...failures, ...(punch === 'no signaler' ? [] : [`hole punching unavailable (${punch})`])].join('; ')}`);
     } else failures.push(`hole punching unavailable (${punch})`);
-    return { session: await this.viaRelay(id, relay, progress, asContact, failures), existing: false };
+    return { session: await this.viaRelay(id, relays, progress, asContact, failures), existing: false };
   }
 
-  /** A circuit through `relay`, then the end-to-end TLS session on it (we are the client). */
-  private async viaRelay(id: NodeId, relay: RelayRoute, progress: Progress, asContact: boolean, failures: string[]): Promise<Session> {
-    progress('relaying', `no direct path; asking relay ${relay.label} for a circuit`);
-    let stream;
-    try {
-      stream = await relay.open(id);
-    } catch (err) {
-      const code = errorCode(err);
-      const why = code === 'E_UNKNOWN_ID' ? `${id} is not registered with the signaler` : errorMessage(err);
-      throw new SentinelError(code === 'E_REFUSED' ? code : 'E_DIAL_FAILED', `${id}: ${[...failures, `relay ${relay.label}: ${why}`].join('; ')}`);
+  /**
+   * A circuit through the first of `relays` that opens one, then the end-to-end TLS session
+   * on it (we are the client). A relay that refuses or fails passes the turn to the next.
+   */
+  private async viaRelay(id: NodeId, relays: RelayRoute[], progress: Progress, asContact: boolean, failures: string[]): Promise<Session> {
+    let refused: unknown;
+    for (const relay of relays) {
+      progress('relaying', `no direct path; asking relay ${relay.label} for a circuit`);
+      let stream;
+      try {
+        stream = await relay.open(id);
+      } catch (err) {
+        const code = errorCode(err);
+        if (code === 'E_REFUSED') refused = err;
+        failures.push(`relay ${relay.label}: ${errorMessage(err)}`);
+        continue;
+      }
+      progress('tls', 'relay circuit open; TLS handshake with the peer, end to end');
+      this.deps.counters.inc('relay.dials');
+      return this.deps.manager.adoptRelayed(stream, id, 'client', asContact);
     }
-    progress('tls', 'relay circuit open; TLS handshake with the peer, end to end');
-    this.deps.counters.inc('relay.dials');
-    return this.deps.manager.adoptRelayed(stream, id, 'client', asContact);
+    throw new SentinelError(refused ? 'E_REFUSED' : 'E_DIAL_FAILED', `${id}: ${failures.join('; ')}`);
   }
 
   /**

@@ -32,6 +32,8 @@ export interface RecordFields {
   expiresAt: number;
   public: Endpoint[];
   local: Endpoint[];
+  /** RECORD_FLAG_* bits (wire/peer-record.ts); absent or 0 for none. */
+  flags?: number;
 }
 
 /** A decoded record with its node id and its exact bytes. */

@@ -55,6 +55,8 @@ export interface GossipServiceOptions {
   log: Logger;
   /** Our current addresses: as observed by the signaler (public) and our interfaces (local). */
   addresses(): { public: Endpoint[]; local: Endpoint[] };
+  /** Flags of our record (RECORD_FLAG_*, e.g. that we are a peer relay); default none. */
+  flags?: () => number;
   connected(): GossipChannel[];
   /** Addresses learned for a peer from a newly accepted record. */
   onLearned(id: NodeId, endpoints: Endpoint[]): void;
@@ -114,11 +116,12 @@ export class GossipService {
   refreshOwn(): void {
     const now = this.opts.clock.now();
     const addrs = this.opts.addresses();
-    const key = JSON.stringify(addrs);
+    const flags = this.opts.flags?.() ?? 0;
+    const key = JSON.stringify({ addrs, flags });
     if (key === this.ownKey && now - this.ownIssuedAt < RECORD_TTL_MS / 2) return;
     // issuedAt doubles as the sequence number: it only grows, across restarts too.
     const issuedAt = Math.max(now, this.ownIssuedAt + 1);
-    const bytes = signRecord(this.opts.identity, { seq: issuedAt, issuedAt, expiresAt: issuedAt + RECORD_TTL_MS, public: addrs.public.slice(0, 8), local: addrs.local.slice(0, 8) });
+    const bytes = signRecord(this.opts.identity, { seq: issuedAt, issuedAt, expiresAt: issuedAt + RECORD_TTL_MS, public: addrs.public.slice(0, 8), local: addrs.local.slice(0, 8), ...(flags ? { flags } : {}) });
     const result = this.book.offer(bytes, now);
     if (result !== 'accepted') this.opts.log.warn(`own peer record refused: ${result}`);
     this.ownKey = key;

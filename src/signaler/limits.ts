@@ -62,7 +62,7 @@ export const MAX_PUNCH_IPS_PER_TARGET = 16;
 export const SIGNAL_MAX_PENDING_HANDSHAKES = 1_024;
 
 /*
- * Relaying (relay.ts RelayHub). A node may ask the signaler to join its session with
+ * Relaying (src/relay/hub.ts RelayHub). A node may ask the signaler to join its session with
  * another registered node's into a circuit; the signaler then forwards the two nodes'
  * end-to-end TLS bytes (it sees only ciphertext). Refusals are answered SIGNAL_ERROR and
  * counted `relay_refused.<reason>`.

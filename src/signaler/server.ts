@@ -10,7 +10,7 @@
  * the same public address (locals.ts), and PUNCH_STARTs to one target are rate-limited
  * per pair, per requester address and in total (rate.ts PunchLimiter).
  *
- * It also relays (relay.ts RelayHub): on request it joins two registered nodes' sessions
+ * It also relays (src/relay/hub.ts RelayHub): on request it joins two registered nodes' sessions
  * into a circuit and forwards their end-to-end encrypted bytes, within per-node limits
  * (`--no-relay` turns this off).
  */
@@ -49,7 +49,7 @@ import {
 } from './limits.js';
 import { filterLocals, localsFor } from './locals.js';
 import { DEFAULT_PUNCH_LIMITS, PunchLimiter, TokenBucket, type PunchLimits, type PunchRefusal } from './rate.js';
-import { RelayHub, type RelayLimits, type RelayStats } from './relay.js';
+import { RelayHub, type RelayLimits, type RelayStats } from '../relay/hub.js';
 import { punchDelays } from './timing.js';
 
 export interface Registration {

@@ -59,7 +59,8 @@ export interface ManagerOptions {
   clock: Clock;
   counters: Counters;
   limits: TransportLimits;
-  localHello: () => Hello;
+  /** Our HELLO for a session with `peer` (its flags may depend on who the peer is). */
+  localHello: (peer: NodeId) => Hello;
   events: ManagerEvents;
   connector?: Connector;
   /** What the user decided about a peer; decides session slots (default: everyone is a contact). */
@@ -323,7 +324,7 @@ export class ConnectionManager {
       tag: connectionTag(socket),
       method,
       remoteAddress: address,
-      localHello: this.opts.localHello(),
+      localHello: this.opts.localHello(peerId),
       limits: this.opts.limits,
       clock: this.opts.clock,
       counters: this.opts.counters,

@@ -14,7 +14,7 @@ export {
   classifyFrameType,
 } from './types.js';
 export type { FrameTypeName, FrameTypeValue } from './types.js';
-export { MAX_NAME_BYTES, encodeHello, decodeHello } from './hello.js';
+export { HELLO_FLAG_RELAY, MAX_NAME_BYTES, encodeHello, decodeHello } from './hello.js';
 export type { Hello } from './hello.js';
 export { PING_SIZE, encodePing, decodePing } from './ping.js';
 export type { Ping } from './ping.js';
@@ -71,6 +71,7 @@ export {
   MAX_RECORD_BYTES,
   PEER_RECORD_MIN_SIZE,
   PEER_RECORD_SIGNING_PREFIX,
+  RECORD_FLAG_RELAY,
   peerRecordSigningInput,
   peerRecordSignedBytes,
   encodePeerRecord,
@@ -104,5 +105,9 @@ export {
   decodeRelayCredit,
   encodeRelayClose,
   decodeRelayClose,
+  encodeRelayBind,
+  decodeRelayBind,
+  encodeRelayBound,
+  decodeRelayBound,
 } from './relay.js';
-export type { RelayOpen, RelayIncoming, RelayAccept, RelayOpened, RelayData, RelayCredit, RelayClose } from './relay.js';
+export type { RelayOpen, RelayIncoming, RelayAccept, RelayOpened, RelayData, RelayCredit, RelayClose, RelayBind, RelayBound } from './relay.js';

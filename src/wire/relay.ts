@@ -1,6 +1,6 @@
 /**
- * Relay messages (frame types 0x27-0x2D, critical: only on node<->relay sessions, today
- * node<->signaler). A relay joins two of its sessions into a *circuit* and forwards the
+ * Relay messages (frame types 0x27-0x2F, critical: only on node<->relay sessions: a node
+ * and its signaler, or a node and a peer relay, a node started with `--relay`). A relay joins two of its sessions into a *circuit* and forwards the
  * bytes of a second, end-to-end TLS session that the two nodes run inside it; the relay
  * sees only that ciphertext. Node ids travel as raw 32-byte Ed25519 public keys.
  *
@@ -11,7 +11,12 @@
  *  RELAY_DATA      both ways   | u32 circuit | data (1..RELAY_MAX_DATA bytes) |
  *  RELAY_CREDIT    both ways   | u32 circuit | u32 bytes (> 0) |
  *  RELAY_CLOSE     both ways   | u32 circuit | u16 code | u16 reasonLen | reason UTF-8 (<= 256B) |
+ *  RELAY_BIND      node->peer relay | u32 reqId |
+ *  RELAY_BOUND     peer relay->node | u32 reqId | u16 maxCircuits | u32 bytesPerSecond | u32 idleTimeoutS |
  *
+ * RELAY_BIND is how a node *chooses* a peer relay: it asks to be offered circuits through it
+ * (a signaler offers circuits to every registered node instead). RELAY_BOUND accepts and
+ * states the limits that apply to the node there; a refusal is SIGNAL_ERROR with the reqId.
  * Flow: A sends RELAY_OPEN; the relay checks its limits and sends RELAY_INCOMING to the
  * target B with a fresh circuit id; B answers RELAY_ACCEPT (or RELAY_CLOSE to decline);
  * the relay then sends RELAY_OPENED to A with the same circuit id. A refusal, or no answer
@@ -72,6 +77,18 @@ export interface RelayData {
 export interface RelayCredit {
   circuit: number;
   bytes: number;
+}
+export interface RelayBind {
+  reqId: number;
+}
+export interface RelayBound {
+  reqId: number;
+  /** Circuits the node may have through this relay at once. */
+  maxCircuits: number;
+  /** RELAY_DATA bytes per second the relay forwards for the node. */
+  bytesPerSecond: number;
+  /** Seconds without data after which the relay closes a circuit. */
+  idleTimeoutS: number;
 }
 export interface RelayClose {
   circuit: number;
@@ -161,4 +178,29 @@ export function encodeRelayClose(m: RelayClose): Buffer {
 export function decodeRelayClose(p: Uint8Array): RelayClose {
   const { head, code, reason } = decodeHeadCodeReason(p, 'RELAY_CLOSE');
   return { circuit: head, code, reason };
+}
+
+export function encodeRelayBind(m: RelayBind): Buffer {
+  requireUint(m.reqId, 0xffffffff, 'reqId');
+  return new PayloadWriter(4).u32(m.reqId).done();
+}
+export function decodeRelayBind(p: Uint8Array): RelayBind {
+  const r = new PayloadReader(p, 'RELAY_BIND');
+  const m = { reqId: r.u32() };
+  r.end();
+  return m;
+}
+
+export function encodeRelayBound(m: RelayBound): Buffer {
+  requireUint(m.reqId, 0xffffffff, 'reqId');
+  requireUint(m.maxCircuits, 0xffff, 'maxCircuits');
+  requireUint(m.bytesPerSecond, 0xffffffff, 'bytesPerSecond');
+  requireUint(m.idleTimeoutS, 0xffffffff, 'idleTimeoutS');
+  return new PayloadWriter(14).u32(m.reqId).u16(m.maxCircuits).u32(m.bytesPerSecond).u32(m.idleTimeoutS).done();
+}
+export function decodeRelayBound(p: Uint8Array): RelayBound {
+  const r = new PayloadReader(p, 'RELAY_BOUND');
+  const m = { reqId: r.u32(), maxCircuits: r.u16(), bytesPerSecond: r.u32(), idleTimeoutS: r.u32() };
+  r.end();
+  return m;
 }

@@ -8,8 +8,8 @@
  *   0x01 HELLO   0x02 PING   0x03 PONG   0x04 GOAWAY   0x10 CHAT   0x11 ACK
  *   0x20-0x26 signaler messages (signal.ts): REGISTER, REGISTERED, LOOKUP, LOOKUP_RESULT,
  *             PUNCH_REQUEST, PUNCH_START, SIGNAL_ERROR
- *   0x27-0x2D relay messages (relay.ts): RELAY_OPEN, RELAY_OPENED, RELAY_INCOMING,
- *             RELAY_ACCEPT, RELAY_DATA, RELAY_CREDIT, RELAY_CLOSE
+ *   0x27-0x2F relay messages (relay.ts): RELAY_OPEN, RELAY_OPENED, RELAY_INCOMING,
+ *             RELAY_ACCEPT, RELAY_DATA, RELAY_CREDIT, RELAY_CLOSE, RELAY_BIND, RELAY_BOUND
  *   0x30 PACKETS   0x31 VPN_ADDR   (packets.ts)
  *   0x80 GOSSIP_PUSH   0x81 GOSSIP_PULL_REPLY   (gossip.ts; optional range: a node without gossip ignores them)
  *   0x82 CHAT_REFUSED   (refuse.ts; optional: an older node ignores it and keeps resending)
@@ -41,6 +41,9 @@ export const FrameType = {
   RELAY_DATA: 0x2b,
   RELAY_CREDIT: 0x2c,
   RELAY_CLOSE: 0x2d,
+  // node <-> peer relay only (relay.ts)
+  RELAY_BIND: 0x2e,
+  RELAY_BOUND: 0x2f,
   // VPN (packets.ts)
   PACKETS: 0x30,
   VPN_ADDR: 0x31,

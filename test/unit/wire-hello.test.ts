@@ -1,13 +1,15 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { isSentinelError } from '../../src/errors.js';
-import { MAX_NAME_BYTES, decodeHello, encodeHello } from '../../src/wire/index.js';
+import { HELLO_FLAG_RELAY, MAX_NAME_BYTES, decodeHello, encodeHello } from '../../src/wire/index.js';
 
 const hex = (s: string): Buffer => Buffer.from(s.replace(/\s+/g, ''), 'hex');
 const malformed = (err: unknown) => isSentinelError(err, 'E_PAYLOAD_MALFORMED');
 
 describe('HELLO codec', () => {
-  const vectors: Array<[string, { listenPort: number; name: string }]> = [
+  const vectors: Array<[string, { listenPort: number; name: string; flags?: number }]> = [
+    ['1b58 05 616c696365 01', { listenPort: 7000, name: 'alice', flags: HELLO_FLAG_RELAY }],
+    ['0000 00 81', { listenPort: 0, name: '', flags: 0x81 }],
     ['1b58 05 616c696365', { listenPort: 7000, name: 'alice' }],
     ['0000 03 6ec3a9', { listenPort: 0, name: 'n\u00e9' }],
     ['ffff 00', { listenPort: 65535, name: '' }],
@@ -41,6 +43,12 @@ describe('HELLO codec', () => {
   it('rejects trailing bytes', () => {
     assert.throws(() => decodeHello(hex('1b58 05 616c696365 00')), malformed);
     assert.throws(() => decodeHello(hex('1b58 00 00')), malformed);
+    assert.throws(() => decodeHello(hex('1b58 00 01 01')), malformed);
+  });
+
+  it('writes no flags byte for zero flags (the first version\'s bytes)', () => {
+    assert.equal(encodeHello({ listenPort: 7000, name: 'alice', flags: 0 }).toString('hex'), '1b5805616c696365');
+    assert.throws(() => encodeHello({ listenPort: 7000, name: '', flags: 256 }), malformed);
   });
 
   it('rejects invalid UTF-8 names', () => {

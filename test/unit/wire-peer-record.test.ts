@@ -6,6 +6,7 @@ import {
   MAX_RECORD_BYTES,
   MAX_RECORDS_PER_MESSAGE,
   PEER_RECORD_MIN_SIZE,
+  RECORD_FLAG_RELAY,
   decodeGossipPullReply,
   decodeGossipPush,
   decodePeerRecord,
@@ -38,7 +39,7 @@ const RECORD: PeerRecord = {
 describe('peer record codec', () => {
   it('has the documented size bounds', () => {
     assert.equal(PEER_RECORD_MIN_SIZE, 122);
-    assert.equal(MAX_RECORD_BYTES, 426);
+    assert.equal(MAX_RECORD_BYTES, 427);
   });
 
   it('encodes and decodes the hex vector', () => {
@@ -53,6 +54,15 @@ describe('peer record codec', () => {
     assert.equal(peerRecordSignedBytes(hex(VECTOR)).toString('hex'), hex(expected).toString('hex'));
   });
 
+  it('carries flags before the signature, signed (RECORD_FLAG_RELAY)', () => {
+    const flagged = { ...RECORD, flags: RECORD_FLAG_RELAY };
+    assert.equal(encodePeerRecord(flagged).toString('hex'), hex(HEAD + LISTS + '01' + SIG).toString('hex'));
+    assert.deepEqual(decodePeerRecord(hex(HEAD + LISTS + '01' + SIG)), flagged);
+    const { signature: _sig, ...unsigned } = flagged;
+    assert.equal(peerRecordSigningInput(unsigned).toString('hex').slice(-2), '01');
+    assert.equal(encodePeerRecord({ ...RECORD, flags: 0 }).toString('hex'), hex(VECTOR).toString('hex'));
+  });
+
   it('decodes the smallest record (both lists empty)', () => {
     const bytes = hex(HEAD + '00 00' + SIG);
     assert.equal(bytes.length, PEER_RECORD_MIN_SIZE);
@@ -63,7 +73,8 @@ describe('peer record codec', () => {
     const bad = [
       '',
       HEAD + LISTS + SIG.slice(2),
-      VECTOR + '00',
+      VECTOR + '0000',
+      HEAD + LISTS + '00' + SIG, // a zero flags byte (absent when zero)
       HEAD + '09' + '04010203040050'.repeat(9) + '00' + SIG, // 9 public endpoints
       HEAD + '01 05 01020304 0050' + '00' + SIG, // unknown family
       KEY + '0020000000000000' + '0000018bcfe56800' + '0000018bd01c5680' + LISTS + SIG, // seq beyond 2^53
@@ -95,11 +106,12 @@ describe('peer record codec', () => {
       life: fc.nat({ max: 2 ** 40 }),
       public: fc.array(ep, { maxLength: 8 }),
       local: fc.array(ep, { maxLength: 8 }),
+      flags: fc.nat({ max: 0xff }),
       signature: fc.uint8Array({ minLength: 64, maxLength: 64 }),
     });
     fc.assert(
-      fc.property(rec, ({ life, ...r }) => {
-        const record: PeerRecord = { ...r, expiresAt: r.issuedAt + life };
+      fc.property(rec, ({ life, flags, ...r }) => {
+        const record: PeerRecord = { ...r, expiresAt: r.issuedAt + life, ...(flags ? { flags } : {}) };
         const bytes = encodePeerRecord(record);
         assert.ok(bytes.length >= PEER_RECORD_MIN_SIZE && bytes.length <= MAX_RECORD_BYTES);
         assert.deepEqual(decodePeerRecord(bytes), record);
@@ -138,7 +150,7 @@ describe('GOSSIP_PUSH / GOSSIP_PULL_REPLY codec', () => {
   });
 
   it('rejects record lengths out of range, truncation and trailing bytes', () => {
-    for (const b of ['', '00', '0001', '0001 0079' + '00'.repeat(121), '0001 01ab' + '00'.repeat(427), '0001 0094' + VECTOR.slice(2), '0000 00', '0001 0094' + VECTOR + '00']) {
+    for (const b of ['', '00', '0001', '0001 0079' + '00'.repeat(121), '0001 01ac' + '00'.repeat(428), '0001 0094' + VECTOR.slice(2), '0000 00', '0001 0094' + VECTOR + '00']) {
       assert.throws(() => decodeGossipPush(hex(b)), malformed, b.slice(0, 20));
     }
     assert.throws(() => encodeGossipPush([new Uint8Array(MAX_RECORD_BYTES + 1)]), malformed);

@@ -42,7 +42,7 @@ const bytesOf = (n: number) => fc.uint8Array({ minLength: n, maxLength: n });
 // 'binary' yields well-formed code points (at most 4 UTF-8 bytes each).
 const text = (maxCodePoints: number) => fc.string({ unit: 'binary', maxLength: maxCodePoints });
 
-const helloArb = fc.record({ listenPort: fc.integer({ min: 0, max: 0xffff }), name: text(16) });
+const helloArb = fc.record({ listenPort: fc.integer({ min: 0, max: 0xffff }), name: text(16), flags: fc.integer({ min: 1, max: 0xff }) }, { requiredKeys: ['listenPort', 'name'] });
 const pingArb = fc.record({ nonce: fc.bigInt({ min: 0n, max: (1n << 64n) - 1n }) });
 const goawayArb = fc.record({ code: fc.integer({ min: 0, max: 0xffff }), reason: text(64) });
 const chatArb: fc.Arbitrary<ChatMessage> = fc.record({

@@ -1,6 +1,6 @@
 /**
  * The relay hub's vocabulary: the view of a session it works on, its limits and stats, and
- * the per-node, per-circuit and per-direction state it keeps (see relay.ts for the hub).
+ * the per-node, per-circuit and per-direction state it keeps (see hub.ts for the hub).
  */
 import type { NodeId } from '../api.js';
 import { RELAY_MAX_DATA, RELAY_WINDOW, RelayCloseCode } from '../wire/index.js';
@@ -13,8 +13,8 @@ import {
   RELAY_MAX_QUEUED_FRAMES,
   RELAY_OPEN_RATE,
   RELAY_RATE,
-} from './limits.js';
-import type { TokenBucket, Rate } from './rate.js';
+} from '../signaler/limits.js';
+import type { TokenBucket, Rate } from '../signaler/rate.js';
 import type { Clock, Counters } from '../transport/index.js';
 
 /** What the hub needs of a session (a transport Session fits). */
@@ -63,7 +63,12 @@ export function relayBurstFor(bytesPerSecond: number): number {
   return Math.max(2 * bytesPerSecond, RELAY_MAX_DATA);
 }
 
+/** Limits that may differ per node (e.g. a peer relay's contacts and strangers). */
+export type RelayNodeLimits = Pick<RelayLimits, 'maxCircuitsPerNode' | 'bytesPerSecond' | 'burstBytes'>;
+
 export interface RelayHubOptions {
+  /** Per-node limits, asked once when the hub starts tracking a node; default `limits`. */
+  limitsFor?: (id: NodeId) => RelayNodeLimits;
   clock: Clock;
   counters: Counters;
   /** False: every RELAY_OPEN is answered SIGNAL_ERROR RELAY_DISABLED. Default true. */
@@ -138,6 +143,8 @@ export class Fifo {
 
 export interface NodeState {
   id: NodeId;
+  /** Circuits this node may be an end of (RelayNodeLimits). */
+  maxCircuits: number;
   /** Circuits (pending or live) this node is an end of. */
   circuits: Set<Circuit>;
   /** Opens this node made that wait for the target. */
@@ -188,7 +195,7 @@ export const REFUSAL_TEXT: Record<Exclude<RelayRefusal, 'not_found'>, string> = 
   disabled: 'this signaler does not relay',
   self: 'cannot relay to yourself',
   pending: 'too many relay opens waiting for an answer; wait for one to finish',
-  node_circuits: 'you have too many relayed circuits; close one first',
+  node_circuits: 'you have too many relayed circuits here; close one first',
   target_circuits: 'the target has too many relayed circuits; retry later',
   circuits: 'the relay is full; retry later or elsewhere',
   open_rate: 'too many relay opens; retry in a few seconds',

@@ -1,5 +1,5 @@
 /**
- * The signaler's relay bookkeeping (src/signaler/relay.ts RelayHub) with fake sessions and
+ * The signaler's relay bookkeeping (src/relay/hub.ts RelayHub) with fake sessions and
  * a manual clock: circuits, refusals, flow control, per-node byte rate, timeouts.
  */
 import assert from 'node:assert/strict';
@@ -18,7 +18,7 @@ import {
   RELAY_RATE,
   SIGNAL_MAX_PAYLOAD,
 } from '../../src/signaler/limits.js';
-import { DEFAULT_RELAY_LIMITS, RelayHub, relayBurstFor, type RelayEnd, type RelayLimits } from '../../src/signaler/relay.js';
+import { DEFAULT_RELAY_LIMITS, RelayHub, relayBurstFor, type RelayEnd, type RelayLimits } from '../../src/relay/hub.js';
 import { Counters } from '../../src/transport/index.js';
 import {
   FrameType,

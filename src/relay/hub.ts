@@ -1,6 +1,6 @@
 /**
- * Blind relaying: the signaler joins two registered nodes' sessions into a *circuit* and
- * forwards RELAY_DATA / RELAY_CREDIT / RELAY_CLOSE between them unchanged (the circuit id
+ * Blind relaying, by the signaler (server.ts) and by peer relays (peer-server.ts): the relay
+ * joins two nodes' sessions with it into a *circuit* and forwards RELAY_DATA / RELAY_CREDIT / RELAY_CLOSE between them unchanged (the circuit id
  * is the same on both sides). The nodes run an end-to-end TLS session inside, so the
  * relay sees only ciphertext. Message layouts and the flow: src/wire/relay.ts.
  *
@@ -32,7 +32,7 @@ import {
   encodeRelayOpened,
   encodeSignalError,
 } from '../wire/index.js';
-import { TokenBucket } from './rate.js';
+import { TokenBucket } from '../signaler/rate.js';
 import {
   DEFAULT_RELAY_LIMITS,
   Fifo,
@@ -46,13 +46,14 @@ import {
   type RelayFrameRefusal,
   type RelayHubOptions,
   type RelayLimits,
+  type RelayNodeLimits,
   type RelayRefusal,
   type RelaySend,
   type RelayStats,
-} from './relay-state.js';
+} from './hub-state.js';
 
-export { DEFAULT_RELAY_LIMITS, relayBurstFor } from './relay-state.js';
-export type { RelayEnd, RelayFrameRefusal, RelayHubOptions, RelayLimits, RelayRefusal, RelaySend, RelayStats } from './relay-state.js';
+export { DEFAULT_RELAY_LIMITS, relayBurstFor } from './hub-state.js';
+export type { RelayEnd, RelayFrameRefusal, RelayHubOptions, RelayLimits, RelayNodeLimits, RelayRefusal, RelaySend, RelayStats } from './hub-state.js';
 
 /** Joins pairs of sessions into circuits and forwards relay frames between them. */
 export class RelayHub {
@@ -61,6 +62,7 @@ export class RelayHub {
   private readonly clock: Clock;
   private readonly counters: Counters;
   private readonly sendFrame: RelaySend;
+  private readonly limitsFor: ((id: NodeId) => RelayNodeLimits) | undefined;
   private readonly circuits = new Map<number, Circuit>();
   private readonly nodes = new Map<NodeId, NodeState>();
   private nextId = 1;
@@ -75,6 +77,7 @@ export class RelayHub {
     limits.burstBytes = Math.max(limits.burstBytes, RELAY_MAX_DATA);
     this.limits = limits;
     this.sendFrame = opts.send ?? ((to, type, payload) => void to.send(type, payload));
+    this.limitsFor = opts.limitsFor;
   }
 
   /**
@@ -90,9 +93,9 @@ export class RelayHub {
     if (targetId === from.peerId || target === from) return this.refuse(from, reqId, 'self', SignalErrorCode.BAD_REQUEST);
     const me = this.node(from.peerId, now);
     if (me.pendingOut >= this.limits.maxPendingPerNode) return this.refuse(from, reqId, 'pending', SignalErrorCode.RATE_LIMITED);
-    if (me.circuits.size >= this.limits.maxCircuitsPerNode) return this.refuse(from, reqId, 'node_circuits', SignalErrorCode.RATE_LIMITED);
+    if (me.circuits.size >= me.maxCircuits) return this.refuse(from, reqId, 'node_circuits', SignalErrorCode.RATE_LIMITED);
     const existing = this.nodes.get(targetId);
-    if (existing && existing.circuits.size >= this.limits.maxCircuitsPerNode) return this.refuse(from, reqId, 'target_circuits', SignalErrorCode.RATE_LIMITED);
+    if (existing && existing.circuits.size >= existing.maxCircuits) return this.refuse(from, reqId, 'target_circuits', SignalErrorCode.RATE_LIMITED);
     if (this.circuits.size >= this.limits.maxCircuits) return this.refuse(from, reqId, 'circuits', SignalErrorCode.RATE_LIMITED);
     // Last, so that a refusal spends no token.
     if (!me.opens.take(now)) return this.refuse(from, reqId, 'open_rate', SignalErrorCode.RATE_LIMITED);
@@ -275,12 +278,14 @@ export class RelayHub {
   private node(id: NodeId, now: number): NodeState {
     let st = this.nodes.get(id);
     if (!st) {
+      const l = this.limitsFor?.(id) ?? this.limits;
       st = {
         id,
+        maxCircuits: l.maxCircuitsPerNode,
         circuits: new Set(),
         pendingOut: 0,
         opens: new TokenBucket(this.limits.openRate.perSecond, this.limits.openRate.burst, now),
-        bytes: new TokenBucket(this.limits.bytesPerSecond, this.limits.burstBytes, now),
+        bytes: new TokenBucket(l.bytesPerSecond, Math.max(l.burstBytes, RELAY_MAX_DATA), now),
         waiting: [],
         timer: undefined,
       };
