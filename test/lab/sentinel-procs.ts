@@ -147,11 +147,11 @@ export class SentinelLab {
   }
 
   /** Starts `sentinel-signaler` on host `hostName` and waits until it listens. */
-  async startSignaler(hostName: string, opts: { port?: number; logLevel?: string } = {}): Promise<LabSignaler> {
+  async startSignaler(hostName: string, opts: { port?: number; logLevel?: string; extraArgs?: readonly string[] } = {}): Promise<LabSignaler> {
     const host = this.lab.host(hostName);
     const port = opts.port ?? LAB_SIGNALER_PORT;
     const dataDir = await this.tempDir(`sig${++this.dirs}`);
-    const args = [SIGNALER_BIN, '--port', String(port), '--host', '0.0.0.0', '--data-dir', dataDir, '--log-level', opts.logLevel ?? 'info'];
+    const args = [SIGNALER_BIN, '--port', String(port), '--host', '0.0.0.0', '--data-dir', dataDir, '--log-level', opts.logLevel ?? 'info', ...(opts.extraArgs ?? [])];
     const proc = spawnIn(host.ns, process.execPath, args, { graceMs: STOP_GRACE_MS });
     const stop = this.track(proc);
     try {
