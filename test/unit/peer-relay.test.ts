@@ -4,7 +4,6 @@
  * of circuits from relays it did not choose (src/relay/peer-client.ts).
  */
 import assert from 'node:assert/strict';
-import { randomBytes } from 'node:crypto';
 import { describe, it } from 'node:test';
 import type { NodeId } from '../../src/api.js';
 import { isSentinelError } from '../../src/errors.js';
@@ -32,29 +31,13 @@ import {
   encodeRelayOpen,
   encodeRelayOpened,
   encodeSignalError,
-  type Hello,
 } from '../../src/wire/index.js';
+import { FakeEnd, newId } from '../helpers/fake-end.js';
 import { fakeClock } from '../helpers/fake-clock.js';
 
-const newId = (): NodeId => nodeIdFromPublicKey(randomBytes(32));
 const silent = createLogger('silent', () => {});
-
-class End {
-  isClosed = false;
-  frames: { type: number; payload: Buffer }[] = [];
-  method = 'outbound';
-  remoteAddress = '127.0.0.1:9';
-  rttMs: number | null = null;
-  peerHello: Hello | null = null;
-  constructor(readonly peerId: NodeId = newId()) {}
-  send(type: number, payload: Uint8Array): boolean {
-    this.frames.push({ type, payload: Buffer.from(payload) });
-    return true;
-  }
-  of(type: number): Buffer[] {
-    return this.frames.filter((f) => f.type === type).map((f) => f.payload);
-  }
-}
+const End = FakeEnd;
+type End = FakeEnd;
 
 function server(mode: RelayMode, trust: Map<NodeId, Trust>, rate?: number) {
   const counters = new Counters();

@@ -5,8 +5,7 @@
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { describe, it } from 'node:test';
-import type { NodeId } from '../../src/api.js';
-import { nodeIdFromPublicKey, publicKeyFromNodeId } from '../../src/identity/index.js';
+import { publicKeyFromNodeId } from '../../src/identity/index.js';
 import {
   RELAY_ACCEPT_TIMEOUT_MS,
   RELAY_IDLE_TIMEOUT_MS,
@@ -18,7 +17,7 @@ import {
   RELAY_RATE,
   SIGNAL_MAX_PAYLOAD,
 } from '../../src/signaler/limits.js';
-import { DEFAULT_RELAY_LIMITS, RelayHub, relayBurstFor, type RelayEnd, type RelayLimits } from '../../src/relay/hub.js';
+import { DEFAULT_RELAY_LIMITS, RelayHub, relayBurstFor, type RelayLimits } from '../../src/relay/hub.js';
 import { Counters } from '../../src/transport/index.js';
 import {
   FrameType,
@@ -35,29 +34,11 @@ import {
   encodeRelayCredit,
   encodeRelayData,
 } from '../../src/wire/index.js';
+import { FakeEnd, newId } from '../helpers/fake-end.js';
 import { fakeClock, type FakeClock } from '../helpers/fake-clock.js';
 
-const newId = (): NodeId => nodeIdFromPublicKey(randomBytes(32));
-
-/** A session as the hub sees it, recording what it is sent. */
-class End implements RelayEnd {
-  isClosed = false;
-  frames: { type: number; payload: Buffer }[] = [];
-  constructor(readonly peerId: NodeId = newId()) {}
-  send(type: number, payload: Uint8Array): boolean {
-    this.frames.push({ type, payload: Buffer.from(payload) });
-    return true;
-  }
-  of(type: number): Buffer[] {
-    return this.frames.filter((f) => f.type === type).map((f) => f.payload);
-  }
-  /** Frames received so far, then forgets them. */
-  take(): { type: number; payload: Buffer }[] {
-    const f = this.frames;
-    this.frames = [];
-    return f;
-  }
-}
+const End = FakeEnd;
+type End = FakeEnd;
 
 interface Setup {
   clock: FakeClock;
