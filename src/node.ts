@@ -344,10 +344,12 @@ function build(
       const v = vpn.addressesOf(peer);
       return host === v.ipv4 || host === v.ipv6;
     },
-    relay: () => {
+    // Peer relays (by measured RTT) will come before the signaler here.
+    relays: () => {
       const s = signaler();
-      return s?.canRelay ? { label: s.relayLabel, open: (id) => s.openRelay(id) } : undefined;
+      return s?.canRelay ? [{ label: s.relayLabel, open: (id) => s.openRelay(id) }] : [];
     },
+    connectTimeoutMs: limits.connectTimeoutMs,
   });
   const upgrader = new DirectUpgrader({
     self: identity.id,
