@@ -12,7 +12,10 @@
  * node (a restart, or two hole-punching attempts that both succeeded), that node decides:
  * it keeps the one with the smaller connection tag (a TLS exporter value both ends share)
  * and closes the other; the other end makes the newer one active meanwhile and falls back
- * to the remaining one when one closes.
+ * to the remaining one when one closes. When the peer closes our active session as a
+ * duplicate while the one it kept has not delivered its HELLO here yet (a relayed session
+ * replaced by a direct one), that one takes over when its HELLO arrives, and the peer is
+ * not reported down in between.
  */
 import net from 'node:net';
 import type { Duplex } from 'node:stream';
@@ -88,6 +91,8 @@ export class ConnectionManager {
   /** Inbound IP of each inbound session (per-IP stranger slots). */
   private readonly inboundIp = new WeakMap<Session, string>();
   private readonly raw = new Set<Duplex>();
+  /** Peers whose active session the peer closed as a duplicate while the one it kept awaits its HELLO. */
+  private readonly handover = new Map<NodeId, SentinelError>();
   private server: net.Server | undefined;
   private stopping = false;
 
@@ -353,14 +358,23 @@ export class ConnectionManager {
           this.opts.clock.clearTimeout(helloTimer);
           this.all.delete(s);
           if (inboundIp !== undefined) bump(this.sessionsByIp, inboundIp, -1);
-          if (!registered) return ready.reject(reason ?? new SentinelError('E_PROTOCOL', 'the peer closed the session before its HELLO'));
+          if (!registered) {
+            this.endHandover(s.peerId);
+            return ready.reject(reason ?? new SentinelError('E_PROTOCOL', 'the peer closed the session before its HELLO'));
+          }
           if (this.active.get(s.peerId) !== s) return;
           this.active.delete(s.peerId);
           // Another open session with this peer (kept while its dialer decides) takes over.
-          const next = [...this.all].filter((o) => o.peerId === s.peerId && o.peerHello !== null).pop();
+          const others = [...this.all].filter((o) => o.peerId === s.peerId);
+          const next = others.filter((o) => o.peerHello !== null).pop();
           if (next) {
             this.active.set(next.peerId, next);
             this.opts.events.onSessionUp(next, true);
+          } else if (reason?.code === 'E_DUPLICATE_SESSION' && others.length > 0) {
+            // The peer kept another session whose HELLO is still on its way (a relayed
+            // session replaced by a direct one): that one takes over when it arrives, and
+            // the peer is not reported down in between.
+            this.handover.set(s.peerId, reason);
           } else this.opts.events.onSessionDown(s.peerId, reason);
         },
       },
@@ -423,8 +437,9 @@ export class ConnectionManager {
   private register(session: Session): Session {
     const existing = this.active.get(session.peerId);
     if (!existing) {
+      const handedOver = this.handover.delete(session.peerId);
       this.active.set(session.peerId, session);
-      this.opts.events.onSessionUp(session, false);
+      this.opts.events.onSessionUp(session, handedOver);
       return session;
     }
     // The peer opened both (no close here): it knows which it keeps and will close the
@@ -439,6 +454,14 @@ export class ConnectionManager {
       d.close.close(GoawayCode.DUPLICATE, d.reason, new SentinelError('E_DUPLICATE_SESSION', d.detail));
     }
     return d.keep;
+  }
+
+  /** A session closed before its HELLO: if it was the last hope of a handover, the peer is down now. */
+  private endHandover(peer: NodeId): void {
+    const reason = this.handover.get(peer);
+    if (reason === undefined || [...this.all].some((o) => o.peerId === peer)) return;
+    this.handover.delete(peer);
+    this.opts.events.onSessionDown(peer, reason);
   }
 
   /** Close every session (GOAWAY SHUTDOWN) and the listener. */

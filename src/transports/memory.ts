@@ -10,7 +10,11 @@ import { SentinelError } from '../errors.js';
 import { formatHostPort } from '../transport/address.js';
 import { DirectTransport, type StreamConnector } from './direct.js';
 
-/** One end of a pipe pair. */
+/**
+ * One end of a pipe pair. Bytes reach the other end on a later tick, never inside the
+ * write call, as on a real network: code that attaches its listeners right after starting
+ * a handshake must not miss the answer.
+ */
 export class MemoryStream extends Duplex {
   peer!: MemoryStream;
   /** Our write waiting until the peer reads (backpressure). */
@@ -24,10 +28,12 @@ export class MemoryStream extends Duplex {
   }
 
   override _write(chunk: Buffer, _enc: BufferEncoding, cb: (err?: Error | null) => void): void {
-    const p = this.peer;
-    if (p.destroyed || p.readableEnded) return cb(new SentinelError('E_DIAL_FAILED', 'memory pipe closed'));
-    if (p.push(chunk)) cb();
-    else p.blocked = () => cb();
+    process.nextTick(() => {
+      const p = this.peer;
+      if (p.destroyed || p.readableEnded) return cb(new SentinelError('E_DIAL_FAILED', 'memory pipe closed'));
+      if (p.push(chunk)) cb();
+      else p.blocked = () => cb();
+    });
   }
 
   override _read(): void {
@@ -37,18 +43,24 @@ export class MemoryStream extends Duplex {
   }
 
   override _final(cb: (err?: Error | null) => void): void {
-    if (!this.peer.destroyed) this.peer.push(null);
-    cb();
+    process.nextTick(() => {
+      this.endPeer();
+      cb();
+    });
   }
 
   override _destroy(err: Error | null, cb: (err?: Error | null) => void): void {
-    // Like a closed TCP connection: the other end reads end-of-stream.
+    // Like a closed TCP connection: the other end reads end-of-stream (after what was sent).
+    process.nextTick(() => this.endPeer());
+    cb(err);
+  }
+
+  private endPeer(): void {
     const p = this.peer;
     if (!p.destroyed && !p.readableEnded) p.push(null);
     const release = p.blocked;
     p.blocked = undefined;
     release?.();
-    cb(err);
   }
 }
 
