@@ -38,9 +38,6 @@ import { peekFirstByte, readExact } from './read-exact.js';
 import { PREAMBLE_SIZE, classifyFirstByte, decodePreamble, encodePreamble, punchRole } from '../punch/preamble.js';
 import type { Conduit } from '../transports/transport.js';
 
-/** Opens a TCP connection (injected so hole punching can supply its own sockets). */
-export type Connector = (host: string, port: number, timeoutMs: number) => Promise<Duplex & { remoteAddress?: string; remotePort?: number }>;
-
 /** An inbound byte stream: a TCP socket from the listener, or any stream with an address (tests). */
 export type InboundStream = Duplex & { remoteAddress?: string; remotePort?: number };
 
