@@ -14,6 +14,7 @@ import tls from 'node:tls';
 import { generateIdentity, type Identity } from '../src/identity/index.js';
 import { DEFAULT_LIMITS } from '../src/node.js';
 import { ConnectionManager, Counters, systemClock, type Session } from '../src/transport/index.js';
+import { DirectTransport } from '../src/transports/direct.js';
 import { HEADER_SIZE, encodeFrame } from '../src/wire/index.js';
 import { goalRow, infoRow, type BenchResult } from './report.js';
 import { LOOPBACK, mbPerSecond, median, round, waitUntil } from './util.js';
@@ -116,7 +117,7 @@ async function sentinelRound(a: Identity, b: Identity, budgetOf: () => Budget): 
   const sender = quietManager(b, new Counters());
   try {
     const port = await receiver.listen(0, LOOPBACK);
-    const { session } = await sender.dial(LOOPBACK, port, { expected: a.id });
+    const session = await sender.secure(await new DirectTransport().connect(LOOPBACK, port), { expected: a.id });
     const payload = randomBytes(PAYLOAD_BYTES);
     const start = performance.now();
     const cpu = process.cpuUsage();

@@ -22,7 +22,7 @@ import type { Dialer, Progress } from './connect/dialer.js';
 import { HISTORY_DEFAULT_LIMIT, HISTORY_MAX_LIMIT, HISTORY_MAX_REPLY_BYTES } from './control/limits.js';
 import type { EventBus } from './core/events.js';
 import { SentinelError } from './errors.js';
-import { isNodeId, resolveNodeId, type Identity } from './identity/index.js';
+import type { Identity } from './identity/index.js';
 import { toHistoryEntry, type Messenger } from './messaging/index.js';
 import type { PeerDirectory } from './peers/directory.js';
 import * as peerLimits from './peers/limits.js';
@@ -262,15 +262,7 @@ export class NodeFacade implements NodeApi {
    * strangers must be long (see identity/resolve.ts).
    */
   resolve(target: string): NodeId {
-    const text = target.trim();
-    if (isNodeId(text.toLowerCase())) return text.toLowerCase();
-    const byAlias = this.d.directory.aliasOwner(text);
-    if (byAlias) return byAlias;
-    const { directory, manager } = this.d;
-    const contacts = directory.contacts();
-    const contactSet = new Set(contacts);
-    const others = [...directory.all().map((p) => p.id), ...manager.sessions().map((s) => s.peerId)].filter((id) => !contactSet.has(id));
-    return resolveNodeId(text, { contacts, others });
+    return this.d.directory.resolve(target, this.d.manager.sessions().map((s) => s.peerId));
   }
 
   /**

@@ -27,7 +27,7 @@ import { DEFAULT_MIN_PEERS } from './membership/reconnect.js';
 import { Membership } from './membership/membership.js';
 import { NodeFacade } from './node-api.js';
 import { DialBudget } from './peers/dial-budget.js';
-import { PeerDirectory } from './peers/directory.js';
+import { PeerDirectory, chosenBefore } from './peers/directory.js';
 import { PeerLifecycle } from './peers/lifecycle.js';
 import { SessionRecorder } from './peers/recorder.js';
 import { VpnService } from './vpn/service.js';
@@ -286,7 +286,7 @@ function build(
   const limits = { ...DEFAULT_LIMITS, ...opts.limits };
   const native = opts.native === 'off' ? { ok: false as const, reason: 'disabled by configuration' } : loadNative();
   const allowList = new AllowList(store);
-  const directory = new PeerDirectory({ store, clock, log, counters, wasChosen: (r) => r.alias !== null || allowList.has(r.id) || store.history(r.id, 1).length > 0 });
+  const directory = new PeerDirectory({ store, clock, log, counters, wasChosen: chosenBefore((id) => allowList.has(id), (id) => store.history(id, 1)) });
   const events = new EventBus<NodeEvent>((err) => log.warn(`event listener failed: ${errorMessage(err)}`));
   const lifecycle = new PeerLifecycle(log);
   const router = new FrameRouter(counters);
@@ -341,9 +341,7 @@ function build(
     flags: () => relay.recordFlags(),
     connected: () => manager.sessions(),
     // Hearsay: remembered while the stranger table has room, never instead of a peer we met.
-    onLearned: (id, endpoints) => {
-      directory.observe(id, { learned: endpoints.map((e) => T.formatHostPort(e.host, e.port)), source: 'gossip', ifRoom: true });
-    },
+    onLearned: (id, endpoints) => void directory.learned(id, endpoints),
     keep: (id) => directory.isContact(id),
     trusted: (id) => directory.isContact(id),
     ...(opts.gossipIntervalMs !== undefined ? { intervalMs: opts.gossipIntervalMs } : {}),
@@ -361,6 +359,7 @@ function build(
       return host === v.ipv4 || host === v.ipv6;
     },
     relays: (target) => relay.routes(target),
+    connectTimeoutMs: limits.connectTimeoutMs,
   });
   const upgrader = new DirectUpgrader({
     self: identity.id,

@@ -1,33 +1,46 @@
 /**
  * The dial chain: how this node reaches another one.
  *
- *   by address (host:port)   TCP + TLS to it; whoever answers is the peer
- *   by id                    an existing session, else each known address (short timeout
- *                            when the signaler can help next), else hole punching
- *                            coordinated by the signaler, else (punching impossible or
- *                            failed) a circuit through the signaler's relay, with the
- *                            same end-to-end TLS session inside
+ *   by address (host:port)   a direct stream to it, then TLS; whoever answers is the peer
+ *   by id                    an existing session, else the transports in turn (chain.ts):
+ *                              1. its known addresses (short timeout when punching can follow)
+ *                              2. hole punching coordinated by the signaler
+ *                              3. each relay of `relays()` in order (peer relays by measured
+ *                                 RTT, then the signaler): a circuit with the same end-to-end
+ *                                 TLS session inside; a relay that cannot open one passes to
+ *                                 the next
+ *                            A refusal by the peer or the user (FINAL_CODES) stops the chain;
+ *                            so does a peer the signaler does not know (no relay reaches it).
+ *
+ * Transports only produce byte streams (src/transports/transport.ts); the connection
+ * manager turns each into a session (`secure`), so TLS and admission happen in one place.
  *
  * Dials the user asks for make the peer a contact (it takes a contact's session slot).
  * Automatic dials to strangers (discovery hints, redials, --min-peers) go through the
  * {@link DialBudget} and use known addresses only: a stranger cannot make this node flood
  * a third party, or make the signaler coordinate punches on its behalf.
  */
-import type { Duplex } from 'node:stream';
-import type { DialProgress, NodeId } from '../api.js';
-import { SentinelError, errorCode, errorMessage } from '../errors.js';
+import type { NodeId } from '../api.js';
+import { SentinelError, errorMessage } from '../errors.js';
 import type { Logger } from '../log.js';
 import type { DialBudget } from '../peers/dial-budget.js';
 import type { PeerDirectory } from '../peers/directory.js';
-import type { PunchCoordinator } from '../punch/coordinator.js';
-import { formatHostPort, parseHostPort, type Clock, type ConnectionManager, type Counters, type Session } from '../transport/index.js';
+import { formatHostPort, type Clock, type ConnectionManager, type Counters, type Session } from '../transport/index.js';
+import { DirectTransport } from '../transports/direct.js';
+import { PunchedTransport, type Puncher } from '../transports/punched.js';
+import { RelayTransport } from '../transports/relay.js';
+import type { Progress, RelayRoute, Secure, Transport } from '../transports/transport.js';
+import { runChain } from './chain.js';
 
-/** TCP connect timeout for a peer's known direct address when the signaler can help next. */
+export type { Progress, RelayRoute } from '../transports/transport.js';
+
+/** Connect timeout for a peer's known direct address when the signaler can help next. */
 export const DIRECT_TRY_TIMEOUT_MS = 1_500;
-/** TCP connect timeout per known address when no signaler can help (several may be stale). */
+/** Connect timeout per known address when no signaler can help (several may be stale). */
 export const KNOWN_ADDRESS_TIMEOUT_MS = 3_000;
 
-export type Progress = (stage: DialProgress['stage'], message: string) => void;
+/** `punch()` says this when no signaler is configured (the chain then has no punching step). */
+export const NO_SIGNALER = 'no signaler';
 
 export interface DialerDeps {
   manager: ConnectionManager;
@@ -37,107 +50,62 @@ export interface DialerDeps {
   counters: Counters;
   log: Logger;
   /** The punch coordinator when the signaler and the addon are there, else why punching is unavailable. */
-  punch(): PunchCoordinator | string;
-  /** Relays that can open a circuit to `target` now, in the order to try (peer relays by RTT, then the signaler). */
-  relays?(target: NodeId): RelayRoute[];
+  punch(): Puncher | string;
+  /**
+   * The relays that can open a circuit to `target` now, in the order to try them (peer
+   * relays by measured RTT, then the signaler). Empty: no relay step.
+   */
+  relays?(target: NodeId): readonly RelayRoute[];
   /**
    * Addresses never to dial for `peer`: its VPN addresses (a "direct" session through our
    * own tunnel would replace the session that carries the tunnel).
    */
   insideTunnel?(peer: NodeId, host: string): boolean;
+  /** How direct streams are opened (default: TCP; the simulated network passes memory pipes). */
+  direct?: DirectTransport;
+  /** Connect timeout of a dial by address. */
+  connectTimeoutMs?: number;
 }
-
-/** A relay the dial chain may use: opens a circuit (a byte stream) to a peer. */
-export interface RelayRoute {
-  /** `<relay id> at host:port`. */
-  label: string;
-  open(target: NodeId): Promise<Duplex & { remoteAddress?: string }>;
-}
-
-/** Failures that a relay would not get past: the peer or the user said no. */
-const FINAL = new Set(['E_SELF_DIAL', 'E_BLOCKED', 'E_REFUSED', 'E_BUSY', 'E_UNKNOWN_ID', 'E_SHUTDOWN']);
 
 export class Dialer {
-  constructor(private readonly deps: DialerDeps) {}
+  private readonly direct: DirectTransport;
+  private readonly punched: PunchedTransport;
+
+  constructor(private readonly deps: DialerDeps) {
+    this.direct = deps.direct ?? new DirectTransport({ kind: 'tcp', ...(deps.insideTunnel ? { skip: deps.insideTunnel } : {}) });
+    this.punched = new PunchedTransport(() => deps.punch());
+  }
 
   /** Dial `host:port`; the answering peer takes a contact's slot (the user asked for it). */
-  async dialAddress(host: string, port: number, progress: Progress): Promise<{ session: Session; existing: boolean }> {
+  async dialAddress(host: string, port: number, progress: Progress, signal?: AbortSignal): Promise<{ session: Session; existing: boolean }> {
     progress('connecting', `connecting to ${formatHostPort(host, port)}`);
-    return this.deps.manager.dial(host, port, { asContact: true, onConnected: () => progress('tls', 'TCP connected, TLS handshake') });
+    const conduit = await this.direct.connect(host, port, { ...(this.deps.connectTimeoutMs !== undefined ? { timeoutMs: this.deps.connectTimeoutMs } : {}), ...(signal ? { signal } : {}) });
+    progress('tls', 'TCP connected, TLS handshake');
+    return { session: await this.deps.manager.secure(conduit, { asContact: true }), existing: false };
   }
 
   /**
-   * Reach `id`: an existing session, its known addresses, hole punching, then a relay.
-   * `asContact`: the user asked (or the peer is a contact). `directOnly`: never the relay,
+   * Reach `id`: an existing session, else the chain (known addresses, hole punching, relays).
+   * `asContact`: the user asked (or the peer is a contact). `directOnly`: never a relay,
    * and a relayed session does not count as existing (moving a relayed peer to a direct
    * path).
    */
-  async dialId(id: NodeId, progress: Progress, asContact: boolean, opts: { directOnly?: boolean } = {}): Promise<{ session: Session; existing: boolean }> {
+  async dialId(id: NodeId, progress: Progress, asContact: boolean, opts: { directOnly?: boolean; signal?: AbortSignal } = {}): Promise<{ session: Session; existing: boolean }> {
     const { manager, directory } = this.deps;
     const current = opts.directOnly ? manager.directSession(id) : manager.session(id);
     if (current) return { session: current, existing: true };
+    manager.checkDial(id, asContact);
+    const target = { id, addresses: directory.get(id)?.addresses ?? [] };
     const punch = this.deps.punch();
-    const canPunch = typeof punch !== 'string';
-    const failures: string[] = [];
-    const addresses = directory.get(id)?.addresses ?? [];
-    for (const addr of addresses) {
-      const a = parseHostPort(addr);
-      if (!a || this.deps.insideTunnel?.(id, a.host)) continue;
-      progress('connecting', `connecting to ${addr}`);
-      try {
-        return await manager.dial(a.host, a.port, {
-          expected: id,
-          asContact,
-          onConnected: () => progress('tls', `TCP connected to ${addr}, TLS handshake`),
-          connectTimeoutMs: canPunch ? DIRECT_TRY_TIMEOUT_MS : KNOWN_ADDRESS_TIMEOUT_MS,
-        });
-      } catch (err) {
-        const code = errorCode(err);
-        if (code === 'E_SELF_DIAL' || code === 'E_BLOCKED' || code === 'E_REFUSED' || code === 'E_BUSY') throw err;
-        failures.push(`${addr}: ${errorMessage(err)}`);
-      }
-    }
     const relays = opts.directOnly ? [] : (this.deps.relays?.(id) ?? []);
-    const relay = relays.length > 0;
-    if (canPunch) {
-      try {
-        const session = await punch.punchTo(id, (m) => progress(m.stage, m.message));
-        return { session, existing: false };
-      } catch (err) {
-        // Not registered: no relay can reach it either.
-        const notRegistered = errorCode((err as { cause?: unknown }).cause) === 'E_UNKNOWN_ID';
-        if (!relay || notRegistered || FINAL.has(errorCode(err) ?? '')) throw err;
-        failures.push(`hole punching: ${errorMessage(err)}`);
-      }
-    } else if (!relay) {
-      if (addresses.length === 0) throw new SentinelError(punch === 'no signaler' ? 'E_NO_ADDRESS' : 'E_DIAL_FAILED', `${id}: ${punch === 'no signaler' ? 'no signaler configured; dial it once by host:port' : `no known address and hole punching unavailable (${punch})`}`);
-      throw new SentinelError('E_DIAL_FAILED', `${id}: ${[...failures, ...(punch === 'no signaler' ? [] : [`hole punching unavailable (${punch})`])].join('; ')}`);
-    } else failures.push(`hole punching unavailable (${punch})`);
-    return { session: await this.viaRelay(id, relays, progress, asContact, failures), existing: false };
-  }
-
-  /**
-   * A circuit through the first of `relays` that opens one, then the end-to-end TLS session
-   * on it (we are the client). A relay that refuses or fails passes the turn to the next.
-   */
-  private async viaRelay(id: NodeId, relays: RelayRoute[], progress: Progress, asContact: boolean, failures: string[]): Promise<Session> {
-    let refused: unknown;
-    for (const relay of relays) {
-      progress('relaying', `no direct path; asking relay ${relay.label} for a circuit`);
-      let stream;
-      try {
-        stream = await relay.open(id);
-      } catch (err) {
-        const code = errorCode(err);
-        if (code === 'E_REFUSED') refused = err;
-        failures.push(`relay ${relay.label}: ${errorMessage(err)}`);
-        continue;
-      }
-      progress('tls', 'relay circuit open; TLS handshake with the peer, end to end');
-      this.deps.counters.inc('relay.dials');
-      return this.deps.manager.adoptRelayed(stream, id, 'client', asContact);
+    if (target.addresses.length === 0 && punch === NO_SIGNALER && relays.length === 0) {
+      throw new SentinelError('E_NO_ADDRESS', `${id}: no signaler configured; dial it once by host:port`);
     }
-    throw new SentinelError(refused ? 'E_REFUSED' : 'E_DIAL_FAILED', `${id}: ${failures.join('; ')}`);
+    const chain: Transport[] = [this.direct, ...(punch === NO_SIGNALER ? [] : [this.punched]), ...relays.map((r) => new RelayTransport(r, this.deps.counters))];
+    const secure: Secure = (conduit) => manager.secure(conduit, { expected: id, asContact });
+    const timeoutMs = typeof punch === 'string' ? KNOWN_ADDRESS_TIMEOUT_MS : DIRECT_TRY_TIMEOUT_MS;
+    const session = await runChain(chain, target, { secure, progress, timeoutMs, ...(opts.signal ? { signal: opts.signal } : {}) });
+    return { session, existing: false };
   }
 
   /**
@@ -156,8 +124,9 @@ export class Dialer {
         continue;
       }
       try {
-        const { session } = await manager.dial(e.host, e.port, { expected: id, connectTimeoutMs: DIRECT_TRY_TIMEOUT_MS });
-        return session;
+        manager.checkDial(id, false);
+        const target = { id, addresses: [formatHostPort(e.host, e.port)] };
+        return await this.direct.dial(target, { secure: (c) => manager.secure(c, { expected: id }), progress: () => {}, timeoutMs: DIRECT_TRY_TIMEOUT_MS });
       } catch (err) {
         log.debug(`${why}: ${id} at ${formatHostPort(e.host, e.port)}: ${errorMessage(err)}`);
       } finally {

@@ -16,8 +16,10 @@
  */
 import type { NodeId } from '../api.js';
 import { SentinelError, errorMessage } from '../errors.js';
+import { isNodeId, resolveNodeId } from '../identity/index.js';
 import type { Logger } from '../log.js';
 import type { PeerRecord, PeerSource, Store, Trust } from '../store/types.js';
+import { formatHostPort, type HostPort } from '../transport/address.js';
 import type { Clock } from '../transport/clock.js';
 import type { Counters } from '../transport/counters.js';
 import { MAX_CONTACTS, MAX_REMEMBERED_STRANGERS, STRANGER_SAVE_INTERVAL_MS, STRANGER_TTL_MS } from './limits.js';
@@ -138,6 +140,27 @@ export class PeerDirectory {
     const out: Record<Trust, number> = { contact: 0, stranger: 0, blocked: 0 };
     for (const r of this.records.values()) out[r.trust ?? 'stranger']++;
     return out;
+  }
+
+  /**
+   * The peer a user means by `target`: a full id, an exact alias, or a prefix, contacts
+   * first; a prefix that only matches strangers must be long (identity/resolve.ts).
+   * `connected`: peers with a session, remembered or not.
+   */
+  resolve(target: string, connected: Iterable<NodeId> = []): NodeId {
+    const text = target.trim();
+    if (isNodeId(text.toLowerCase())) return text.toLowerCase();
+    const byAlias = this.aliasOwner(text);
+    if (byAlias) return byAlias;
+    const contacts = this.contacts();
+    const contactSet = new Set(contacts);
+    const others = [...this.records.keys(), ...connected].filter((id) => !contactSet.has(id));
+    return resolveNodeId(text, { contacts, others });
+  }
+
+  /** Addresses announced for `id` by hearsay (gossip): kept only while strangers have room. */
+  learned(id: NodeId, endpoints: readonly HostPort[]): boolean {
+    return this.observe(id, { learned: endpoints.map((e) => formatHostPort(e.host, e.port)), source: 'gossip', ifRoom: true });
   }
 
   /** The peer holding `alias`, if any. */
@@ -270,6 +293,14 @@ export class PeerDirectory {
   private decided(): number {
     return this.records.size - this.strangers.size;
   }
+}
+
+/**
+ * The `wasChosen` rule for records written before trust existed: the user chose a peer it
+ * gave an alias, allowed on the VPN, or exchanged messages with.
+ */
+export function chosenBefore(allowed: (id: NodeId) => boolean, history: (id: NodeId) => readonly unknown[]): (rec: PeerRecord) => boolean {
+  return (rec) => rec.alias !== null || allowed(rec.id) || history(rec.id).length > 0;
 }
 
 function blank(id: NodeId): PeerRecord {

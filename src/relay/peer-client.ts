@@ -153,7 +153,7 @@ export class PeerRelayClient {
         st.pending.delete(m.reqId);
         this.opts.clock.clearTimeout(p.timer);
         const code = m.code === SignalErrorCode.NOT_FOUND ? 'E_UNKNOWN_ID' : m.code === SignalErrorCode.REFUSED ? 'E_REFUSED' : 'E_DIAL_FAILED';
-        return p.reject(new SentinelError(code, `relay ${st.label}: ${m.reason}`));
+        return p.reject(new SentinelError(code, m.reason));
       }
       case FrameType.RELAY_INCOMING: {
         const m = decodeRelayIncoming(payload);

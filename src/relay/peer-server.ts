@@ -80,8 +80,9 @@ export interface PeerRelayServerOptions {
 export type PeerRelayRefusal = 'blocked' | 'not_contact' | 'bind_full' | 'not_bound';
 
 const REFUSALS: Record<PeerRelayRefusal, { code: number; text: string }> = {
-  blocked: { code: SignalErrorCode.REFUSED, text: 'refused' },
-  not_contact: { code: SignalErrorCode.REFUSED, text: 'this relay serves its contacts only' },
+  // Not the target's refusal (REFUSED ends a dial): this relay is not for us, try another.
+  blocked: { code: SignalErrorCode.RELAY_DISABLED, text: 'this relay does not relay for you' },
+  not_contact: { code: SignalErrorCode.RELAY_DISABLED, text: 'this relay serves its contacts only' },
   bind_full: { code: SignalErrorCode.RATE_LIMITED, text: 'this relay has no room for more nodes; try another' },
   not_bound: { code: SignalErrorCode.NOT_FOUND, text: 'the target does not use this relay' },
 };

@@ -2,7 +2,7 @@ export { formatHostPort, normalizeHost, parseHostPort, type HostPort } from './a
 export { systemClock, type Clock } from './clock.js';
 export { Counters } from './counters.js';
 export * from './limits.js';
-export { ConnectionManager, type Connector, type DialOptions, type ManagerEvents, type ManagerOptions } from './manager.js';
+export { ConnectionManager, type InboundStream, type ManagerEvents, type ManagerOptions, type SecureOptions } from './manager.js';
 export { plainListen, tcpConnector } from './connect.js';
 export { SIMULTANEOUS_WINDOW_MS, connectionTag, preferred } from './duplicates.js';
 export { Session, type SessionHandlers, type SessionOptions } from './session.js';

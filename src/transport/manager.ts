@@ -1,6 +1,8 @@
 /**
- * The connection manager: accepts and dials TCP connections, secures them with mutual
- * TLS, enforces per-IP and total limits, and keeps exactly one session per peer.
+ * The connection manager: the session layer under every transport. It accepts inbound
+ * connections, secures every byte stream a transport opened ({@link ConnectionManager.secure}:
+ * src/transports/transport.ts) with mutual TLS, enforces per-IP and total limits, and keeps
+ * exactly one session per peer. It opens no outbound connection itself.
  *
  * Duplicate rule (both sides apply it to the same pair of sessions and so keep the same
  * one): when a second session with a peer comes up, and the older one was established
@@ -10,7 +12,10 @@
  * node (a restart, or two hole-punching attempts that both succeeded), that node decides:
  * it keeps the one with the smaller connection tag (a TLS exporter value both ends share)
  * and closes the other; the other end makes the newer one active meanwhile and falls back
- * to the remaining one when one closes.
+ * to the remaining one when one closes. When the peer closes our active session as a
+ * duplicate while the one it kept has not delivered its HELLO here yet (a relayed session
+ * replaced by a direct one), that one takes over when its HELLO arrives, and the peer is
+ * not reported down in between.
  */
 import net from 'node:net';
 import type { Duplex } from 'node:stream';
@@ -26,14 +31,15 @@ import { HELLO_TIMEOUT_MS, type TransportLimits } from './limits.js';
 import { Session } from './session.js';
 import { countSlots, decideSlot, idlestStranger, refuseConnection, type SlotClass, type SlotCounts } from './slots.js';
 import { PendingHandshakes } from './pending.js';
-import { plainListen, tcpConnector } from './connect.js';
+import { plainListen } from './connect.js';
 import { connectionTag, decideDuplicate } from './duplicates.js';
 import { createContext, secureSocket } from './tls.js';
 import { peekFirstByte, readExact } from './read-exact.js';
 import { PREAMBLE_SIZE, classifyFirstByte, decodePreamble, encodePreamble, punchRole } from '../punch/preamble.js';
+import type { Conduit } from '../transports/transport.js';
 
-/** Opens a TCP connection (injected so hole punching can supply its own sockets). */
-export type Connector = (host: string, port: number, timeoutMs: number) => Promise<Duplex & { remoteAddress?: string; remotePort?: number }>;
+/** An inbound byte stream: a TCP socket from the listener, or any stream with an address (tests). */
+export type InboundStream = Duplex & { remoteAddress?: string; remotePort?: number };
 
 export interface ManagerEvents {
   /** A session became the active one for its peer (`replaced`: another was active before). */
@@ -62,18 +68,14 @@ export interface ManagerOptions {
   /** Our HELLO for a session with `peer` (its flags may depend on who the peer is). */
   localHello: (peer: NodeId) => Hello;
   events: ManagerEvents;
-  connector?: Connector;
   /** What the user decided about a peer; decides session slots (default: everyone is a contact). */
   classify?: (peer: NodeId) => SlotClass;
 }
 
-/** Options of {@link ConnectionManager.dial}. */
-export interface DialOptions {
-  /** The peer must prove this id; an existing session with it is returned instead of dialing. */
+/** Options of {@link ConnectionManager.secure}. */
+export interface SecureOptions {
+  /** The peer must prove this id (required for punched and relayed conduits). */
   expected?: NodeId;
-  /** Called once TCP is connected (before TLS). */
-  onConnected?: () => void;
-  connectTimeoutMs?: number;
   /** The user asked for this dial: the peer takes a contact's slot whatever its trust now. */
   asContact?: boolean;
 }
@@ -82,12 +84,13 @@ export class ConnectionManager {
   private readonly context: SecureContext;
   private readonly active = new Map<NodeId, Session>();
   private readonly all = new Set<Session>();
-  private readonly pending: PendingHandshakes<net.Socket>;
+  private readonly pending: PendingHandshakes<InboundStream>;
   private readonly sessionsByIp = new Map<string, number>();
   /** Inbound IP of each inbound session (per-IP stranger slots). */
   private readonly inboundIp = new WeakMap<Session, string>();
-  private readonly dialing = new Map<NodeId, Promise<Session>>();
   private readonly raw = new Set<Duplex>();
+  /** Peers whose active session the peer closed as a duplicate while the one it kept awaits its HELLO. */
+  private readonly handover = new Map<NodeId, SentinelError>();
   private server: net.Server | undefined;
   private stopping = false;
 
@@ -128,8 +131,8 @@ export class ConnectionManager {
     return [...this.active.values()];
   }
 
-  /** Handle an inbound TCP connection (from our listener, or any other source). */
-  accept(sock: net.Socket): void {
+  /** Handle an inbound connection (from our listener, or any other source of streams). */
+  accept(sock: InboundStream): void {
     const ip = normalizeHost(sock.remoteAddress ?? '?');
     const address = formatHostPort(ip, sock.remotePort ?? 0);
     if (this.stopping) return void sock.destroy();
@@ -164,18 +167,18 @@ export class ConnectionManager {
   }
 
   /** An inbound connection is either a TLS dial or a punched connection (preamble first). */
-  private async acceptSecure(sock: net.Socket) {
+  private async acceptSecure(sock: InboundStream) {
     const deadline = this.opts.clock.now() + this.opts.limits.handshakeTimeoutMs;
     const { first, chunk } = await peekFirstByte(sock, this.opts.limits.handshakeTimeoutMs, this.opts.clock);
     const kind = classifyFirstByte(first);
     if (kind === 'tls') {
       sock.unshift(chunk);
-      return this.secure(sock, 'server', undefined, deadline);
+      return this.handshake(sock, 'server', undefined, deadline);
     }
     if (kind === 'garbage') throw new SentinelError('E_TLS', `not TLS (first byte 0x${first.toString(16)})`);
     const claimed = decodePreamble(await readExact(sock, PREAMBLE_SIZE, this.remaining(deadline), this.opts.clock, chunk));
     sock.write(encodePreamble(this.opts.identity.publicKey));
-    return this.secure(sock, punchRole(this.opts.identity.id, claimed), claimed, deadline);
+    return this.handshake(sock, punchRole(this.opts.identity.id, claimed), claimed, deadline);
   }
 
   /**
@@ -196,7 +199,7 @@ export class ConnectionManager {
       const claimed = decodePreamble(await readExact(sock, PREAMBLE_SIZE, this.remaining(deadline), this.opts.clock));
       if (claimed !== expected) throw new SentinelError('E_PEER_ID_MISMATCH', `expected ${expected}, preamble says ${claimed}`);
       const role = punchRole(this.opts.identity.id, claimed);
-      const secured = await this.secure(sock, role, expected, deadline);
+      const secured = await this.handshake(sock, role, expected, deadline);
       // Several attempts may succeed at once: the duplicate rule (both sides agree) picks one.
       return await this.establish(secured.socket, expected, 'tcp-simultaneous-open', address, undefined, role === 'client' ? this.opts.identity.id : expected, false);
     } catch (err) {
@@ -212,7 +215,7 @@ export class ConnectionManager {
    * end to end (the relay sees only ciphertext), `role` `client` for the node that asked
    * for the circuit. The peer must prove `peer`; an existing session with it wins.
    */
-  async adoptRelayed(stream: Duplex & { remoteAddress?: string }, peer: NodeId, role: 'client' | 'server', asContact = false): Promise<Session> {
+  async adoptRelayed(stream: Duplex & { remoteAddress?: string }, peer: NodeId, role: 'client' | 'server', asContact = false, address = stream.remoteAddress ?? 'relay'): Promise<Session> {
     if (this.stopping) {
       stream.destroy();
       throw new SentinelError('E_SHUTDOWN');
@@ -223,18 +226,14 @@ export class ConnectionManager {
       return current;
     }
     this.track(stream);
-    const address = stream.remoteAddress ?? 'relay';
     let secured;
     try {
-      secured = await this.secure(stream, role, peer);
+      secured = await this.handshake(stream, role, peer);
     } catch (err) {
       const e = isSentinelError(err) ? err : new SentinelError('E_TLS', String(err));
       this.opts.counters.inc(`handshakes_failed.${e.code}`);
       throw e;
     }
-    // A TLS socket over a generic stream does not end that stream: tie them together.
-    secured.socket.once('error', () => stream.destroy());
-    secured.socket.once('close', () => stream.destroy());
     return this.establish(secured.socket, peer, 'relay', address, undefined, role === 'client' ? this.opts.identity.id : peer, asContact);
   }
 
@@ -243,38 +242,48 @@ export class ConnectionManager {
   }
 
   /**
-   * Dial `host:port`. With `expected`, the peer must prove that id; an existing session
-   * with it is returned instead of dialing again, and concurrent dials share one attempt.
+   * The session layer's entry for a byte stream a transport opened (see
+   * src/transports/transport.ts): preamble and TLS roles by id for a punched stream, TLS
+   * as the circuit's `role` for a relayed one, TLS as client otherwise; then admission and
+   * the session. With `expected`, the peer must prove that id, and an existing session the
+   * duplicate rule would keep anyway is returned instead (the stream is closed).
    */
-  async dial(host: string, port: number, o: DialOptions = {}): Promise<{ session: Session; existing: boolean }> {
-    const { expected } = o;
-    if (expected !== undefined) {
-      if (expected === this.opts.identity.id) throw new SentinelError('E_SELF_DIAL');
-      if (this.classify(expected) === 'blocked' && !o.asContact) throw new SentinelError('E_BLOCKED', `${expected} is blocked`);
-      // A relayed session does not stop a dial: a direct one replaces it (the duplicate rule).
-      const current = this.directSession(expected);
-      if (current) return { session: current, existing: true };
-      const inflight = this.dialing.get(expected);
-      if (inflight) return { session: await inflight, existing: false };
-      const attempt = this.dialOnce(host, port, o).finally(() => this.dialing.delete(expected));
-      this.dialing.set(expected, attempt);
-      return { session: await attempt, existing: false };
+  async secure(conduit: Conduit, o: SecureOptions = {}): Promise<Session> {
+    const { stream, path } = conduit;
+    if (path.method === 'outbound') return this.secureOutbound(stream, path.address, o);
+    if (o.expected === undefined) {
+      stream.destroy();
+      throw new SentinelError('E_INTERNAL', `a ${path.method} stream needs the expected peer id`);
     }
-    const session = await this.dialOnce(host, port, o);
-    return { session, existing: false };
+    if (path.method === 'relay') return this.adoptRelayed(stream, o.expected, path.role ?? 'client', o.asContact === true, path.address);
+    return this.adoptPunched(stream, o.expected);
   }
 
-  private async dialOnce(host: string, port: number, o: DialOptions): Promise<Session> {
-    if (this.stopping) throw new SentinelError('E_SHUTDOWN');
+  /** Throws when `peer` may not be dialed: this node, or a blocked peer the user did not ask for. */
+  checkDial(peer: NodeId, asContact: boolean): void {
+    if (peer === this.opts.identity.id) throw new SentinelError('E_SELF_DIAL');
+    if (this.classify(peer) === 'blocked' && !asContact) throw new SentinelError('E_BLOCKED', `${peer} is blocked`);
+  }
+
+  private async secureOutbound(stream: Duplex, address: string, o: SecureOptions): Promise<Session> {
     const { expected } = o;
-    const connector = this.opts.connector ?? tcpConnector;
-    const sock = await connector(host, port, o.connectTimeoutMs ?? this.opts.limits.connectTimeoutMs);
-    this.track(sock);
-    o.onConnected?.();
-    const address = formatHostPort(sock.remoteAddress ?? host, sock.remotePort ?? port);
+    try {
+      if (this.stopping) throw new SentinelError('E_SHUTDOWN');
+      if (expected !== undefined) this.checkDial(expected, o.asContact === true);
+    } catch (err) {
+      stream.destroy();
+      throw err;
+    }
+    // A relayed session does not stop a dial: a direct one replaces it (the duplicate rule).
+    const current = expected === undefined ? undefined : this.directSession(expected);
+    if (current) {
+      stream.destroy();
+      return current;
+    }
+    this.track(stream);
     let secured;
     try {
-      secured = await this.secure(sock, 'client', expected);
+      secured = await this.handshake(stream, 'client', expected);
     } catch (err) {
       const e = isSentinelError(err) ? err : new SentinelError('E_TLS', String(err));
       this.opts.counters.inc(`handshakes_failed.${e.code}`);
@@ -287,9 +296,14 @@ export class ConnectionManager {
     return this.establish(secured.socket, secured.peerId, 'outbound', address, undefined, this.opts.identity.id, o.asContact === true);
   }
 
-  private secure(raw: Duplex, role: 'client' | 'server', expected: NodeId | undefined, deadline?: number) {
+  private async handshake(raw: Duplex, role: 'client' | 'server', expected: NodeId | undefined, deadline?: number) {
     const timeoutMs = deadline === undefined ? this.opts.limits.handshakeTimeoutMs : this.remaining(deadline);
-    return secureSocket({ raw, role, context: this.context, expected, timeoutMs, clock: this.opts.clock });
+    const secured = await secureSocket({ raw, role, context: this.context, expected, timeoutMs, clock: this.opts.clock });
+    // A TLS socket over a generic stream (a relay circuit, a memory pipe) does not end that
+    // stream: tie them together (a no-op for a TCP socket, which TLS owns).
+    secured.socket.once('error', () => raw.destroy());
+    secured.socket.once('close', () => raw.destroy());
+    return secured;
   }
 
   private track(sock: Duplex): void {
@@ -342,14 +356,23 @@ export class ConnectionManager {
           this.opts.clock.clearTimeout(helloTimer);
           this.all.delete(s);
           if (inboundIp !== undefined) bump(this.sessionsByIp, inboundIp, -1);
-          if (!registered) return ready.reject(reason ?? new SentinelError('E_PROTOCOL', 'the peer closed the session before its HELLO'));
+          if (!registered) {
+            this.endHandover(s.peerId);
+            return ready.reject(reason ?? new SentinelError('E_PROTOCOL', 'the peer closed the session before its HELLO'));
+          }
           if (this.active.get(s.peerId) !== s) return;
           this.active.delete(s.peerId);
           // Another open session with this peer (kept while its dialer decides) takes over.
-          const next = [...this.all].filter((o) => o.peerId === s.peerId && o.peerHello !== null).pop();
+          const others = [...this.all].filter((o) => o.peerId === s.peerId);
+          const next = others.filter((o) => o.peerHello !== null).pop();
           if (next) {
             this.active.set(next.peerId, next);
             this.opts.events.onSessionUp(next, true);
+          } else if (reason?.code === 'E_DUPLICATE_SESSION' && others.length > 0) {
+            // The peer kept another session whose HELLO is still on its way (a relayed
+            // session replaced by a direct one): that one takes over when it arrives, and
+            // the peer is not reported down in between.
+            this.handover.set(s.peerId, reason);
           } else this.opts.events.onSessionDown(s.peerId, reason);
         },
       },
@@ -412,8 +435,9 @@ export class ConnectionManager {
   private register(session: Session): Session {
     const existing = this.active.get(session.peerId);
     if (!existing) {
+      const handedOver = this.handover.delete(session.peerId);
       this.active.set(session.peerId, session);
-      this.opts.events.onSessionUp(session, false);
+      this.opts.events.onSessionUp(session, handedOver);
       return session;
     }
     // The peer opened both (no close here): it knows which it keeps and will close the
@@ -428,6 +452,14 @@ export class ConnectionManager {
       d.close.close(GoawayCode.DUPLICATE, d.reason, new SentinelError('E_DUPLICATE_SESSION', d.detail));
     }
     return d.keep;
+  }
+
+  /** A session closed before its HELLO: if it was the last hope of a handover, the peer is down now. */
+  private endHandover(peer: NodeId): void {
+    const reason = this.handover.get(peer);
+    if (reason === undefined || [...this.all].some((o) => o.peerId === peer)) return;
+    this.handover.delete(peer);
+    this.opts.events.onSessionDown(peer, reason);
   }
 
   /** Close every session (GOAWAY SHUTDOWN) and the listener. */

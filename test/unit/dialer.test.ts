@@ -8,6 +8,7 @@ import { DialBudget } from '../../src/peers/dial-budget.js';
 import { PeerDirectory } from '../../src/peers/directory.js';
 import { MemoryStore } from '../../src/store/index.js';
 import { Counters, type ConnectionManager } from '../../src/transport/index.js';
+import { DirectTransport } from '../../src/transports/direct.js';
 import { fakeClock } from '../helpers/fake-clock.js';
 import { fakeId } from '../helpers/fake-node.js';
 
@@ -16,15 +17,15 @@ function setup() {
   const counters = new Counters();
   const log = createLogger('silent', () => {});
   const dials: string[] = [];
-  const manager = {
-    session: () => undefined,
-    dial: async (host: string, port: number) => {
+  const manager = { session: () => undefined, checkDial: () => {} } as unknown as ConnectionManager;
+  const direct = new DirectTransport({
+    connect: async (host: string, port: number) => {
       dials.push(`${host}:${port}`);
       throw new SentinelError('E_DIAL_FAILED', 'refused');
     },
-  } as unknown as ConnectionManager;
+  });
   const directory = new PeerDirectory({ store: new MemoryStore(), clock, log, counters, wasChosen: () => false });
-  const dialer = new Dialer({ manager, directory, budget: new DialBudget(clock.now()), clock, counters, log, punch: () => 'no signaler' });
+  const dialer = new Dialer({ manager, directory, budget: new DialBudget(clock.now()), clock, counters, log, punch: () => 'no signaler', direct });
   return { dialer, dials, counters, clock };
 }
 

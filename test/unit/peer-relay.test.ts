@@ -61,7 +61,7 @@ describe('peer relay server', () => {
     s.onFrame(stranger, FrameType.RELAY_BIND, bind(8));
     const err = decodeSignalError(stranger.of(FrameType.SIGNAL_ERROR)[0] as Buffer);
     assert.equal(err.reqId, 8);
-    assert.equal(err.code, SignalErrorCode.REFUSED);
+    assert.equal(err.code, SignalErrorCode.RELAY_DISABLED);
     assert.match(err.reason, /contacts only/);
     assert.equal(counters.get('relay_refused.not_contact'), 1);
     assert.equal(s.stats().bound, 1);
@@ -93,7 +93,7 @@ describe('peer relay server', () => {
     assert.equal(decodeSignalError(a.of(FrameType.SIGNAL_ERROR)[0] as Buffer).code, SignalErrorCode.NOT_FOUND);
     assert.equal(counters.get('relay_refused.not_bound'), 1);
     s.onFrame(stranger, FrameType.RELAY_OPEN, open(b.peerId, 4));
-    assert.equal(decodeSignalError(stranger.of(FrameType.SIGNAL_ERROR)[0] as Buffer).code, SignalErrorCode.REFUSED);
+    assert.equal(decodeSignalError(stranger.of(FrameType.SIGNAL_ERROR)[0] as Buffer).code, SignalErrorCode.RELAY_DISABLED);
     assert.equal(b.of(FrameType.RELAY_INCOMING).length, 0, 'the stranger reached nobody');
     s.onFrame(a, FrameType.RELAY_OPEN, open(b.peerId, 5));
     const inc = decodeRelayIncoming(b.of(FrameType.RELAY_INCOMING)[0] as Buffer);
@@ -147,7 +147,7 @@ describe('peer relay server', () => {
     assert.equal(decodeRelayClose(a.of(FrameType.RELAY_CLOSE)[0] as Buffer).code, RelayCloseCode.GONE);
     const again = new End(b.peerId);
     s.onFrame(again, FrameType.RELAY_BIND, bind());
-    assert.equal(decodeSignalError(again.of(FrameType.SIGNAL_ERROR)[0] as Buffer).code, SignalErrorCode.REFUSED);
+    assert.equal(decodeSignalError(again.of(FrameType.SIGNAL_ERROR)[0] as Buffer).code, SignalErrorCode.RELAY_DISABLED);
     assert.equal(counters.get('relay_refused.blocked'), 1);
   });
 

@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
+import { MIN_ID_PREFIX, MIN_STRANGER_PREFIX, generateIdentity } from '../../src/identity/index.js';
 import { createLogger } from '../../src/log.js';
 import { DialBudget } from '../../src/peers/dial-budget.js';
 import { PeerDirectory, type DirectoryLimits } from '../../src/peers/directory.js';
@@ -123,6 +124,30 @@ describe('peer directory', () => {
     fail = false;
     await dir.flush();
     assert.equal(store.getPeer(id('a'))?.trust, 'contact');
+  });
+});
+
+describe('peer directory: names and hearsay', () => {
+  it('resolves a full id, an alias, or a prefix, contacts first; connected strangers count too', async () => {
+    const { dir } = directory(new MemoryStore());
+    const contact = generateIdentity().id;
+    const stranger = generateIdentity().id;
+    await dir.setAlias(contact, 'carol');
+    assert.equal(dir.resolve(' carol '), contact);
+    assert.equal(dir.resolve(contact.toUpperCase()), contact);
+    assert.equal(dir.resolve(contact.slice(0, MIN_ID_PREFIX)), contact, 'a short prefix finds a contact');
+    assert.throws(() => dir.resolve(stranger.slice(0, MIN_STRANGER_PREFIX)), 'an unknown peer is not found by prefix');
+    assert.equal(dir.resolve(stranger.slice(0, MIN_STRANGER_PREFIX), [stranger]), stranger, 'a long prefix finds a connected stranger');
+  });
+
+  it('hearsay addresses are kept only while strangers have room', () => {
+    const { dir, counters } = directory(new MemoryStore(), { maxStrangers: 1 });
+    assert.equal(dir.learned(id('a'), [{ host: '192.0.2.1', port: 7000 }]), true);
+    assert.deepEqual(dir.get(id('a'))?.addresses, ['192.0.2.1:7000']);
+    assert.equal(dir.get(id('a'))?.learnedFrom, 'gossip');
+    assert.equal(dir.learned(id('b'), [{ host: '192.0.2.2', port: 7000 }]), false);
+    assert.equal(dir.get(id('b')), undefined);
+    assert.equal(counters.get('peers.hearsay_not_kept'), 1);
   });
 });
 
