@@ -12,6 +12,7 @@ import type { NodeEvent } from './api.js';
 import { Dialer } from './connect/dialer.js';
 import { startControlServer, controlSocketPath, type ControlServer } from './control/index.js';
 import { EventBus } from './core/events.js';
+import { isGlobalIpv6 } from './core/ip-scope.js';
 import { prepareDataDir } from './core/data-dir.js';
 import { SentinelError, errorMessage } from './errors.js';
 import { loadOrCreateIdentity, type Identity } from './identity/index.js';
@@ -305,7 +306,7 @@ function build(
   const derived = vpnAddressesOf(identity.id);
   // Our addresses for peers on our LANs, never those of our own TUN (see localEndpoints).
   const locals = (): Endpoint[] =>
-    localEndpoints(port(), opts.host, { interfaces: opts.vpn && opts.vpn.mode !== 'off' ? [opts.vpn.tunName] : [], addresses: [opts.vpn?.ipv4 ?? derived.ipv4] });
+    localEndpoints(port(), opts.host, { interfaces: opts.vpn && opts.vpn.mode !== 'off' ? [opts.vpn.tunName] : [], addresses: [opts.vpn?.ipv4 ?? derived.ipv4, derived.ipv6] });
   const vpn = new VpnService({ self: { ipv4: opts.vpn?.ipv4 ?? derived.ipv4, ipv6: derived.ipv6 }, allow: allowList, log, counters, channelFor: (p) => manager.session(p) });
   const messenger = new Messenger({
     identity,
@@ -322,7 +323,14 @@ function build(
     store,
     clock,
     log,
-    addresses: () => ({ public: signaler()?.observed ? [signaler()?.observed as { host: string; port: number }] : [], local: locals() }),
+    // A global IPv6 address is reachable from anywhere (no NAT): it goes with the public ones.
+    addresses: () => {
+      const observed = signaler()?.observed;
+      const mine = locals();
+      const global = mine.filter((e) => isGlobalIpv6(e.host));
+      const extra = global.filter((e) => e.host !== observed?.host || e.port !== observed.port);
+      return { public: [...(observed ? [observed] : []), ...extra], local: mine.filter((e) => !global.includes(e)) };
+    },
     connected: () => manager.sessions(),
     // Hearsay: remembered while the stranger table has room, never instead of a peer we met.
     onLearned: (id, endpoints) => {

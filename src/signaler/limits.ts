@@ -34,6 +34,11 @@ export const PUNCH_INTERVAL_MS = 400;
  */
 export const SIGNAL_MAX_LOCAL_ENDPOINTS = 4;
 /**
+ * Global IPv6 endpoints kept per registration, on top of the private ones: claims the
+ * signaler cannot check, so few, and only on the node's identity port (locals.ts).
+ */
+export const SIGNAL_MAX_GLOBAL_V6_ENDPOINTS = 2;
+/**
  * PUNCH_STARTs delivered to one target in total, whoever asks and however many ids ask.
  * A backstop on what the target's signaler session carries: the target itself decides
  * what a punch may cost (its punch guard, which keeps room for its contacts). The
