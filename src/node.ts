@@ -12,7 +12,6 @@ import type { NodeEvent } from './api.js';
 import { Dialer } from './connect/dialer.js';
 import { startControlServer, controlSocketPath, type ControlServer } from './control/index.js';
 import { EventBus } from './core/events.js';
-import { isGlobalIpv6 } from './core/ip-scope.js';
 import { prepareDataDir } from './core/data-dir.js';
 import { SentinelError, errorMessage } from './errors.js';
 import { loadOrCreateIdentity, type Identity } from './identity/index.js';
@@ -23,6 +22,7 @@ import { exclusiveFighterListen } from './connect/listen.js';
 import { PunchCoordinator, localEndpoints } from './punch/index.js';
 import { AllowList } from './vpn/allow-list.js';
 import { GossipService } from './gossip/index.js';
+import { recordAddresses } from './gossip/records.js';
 import { MdnsDiscovery, createMulticastTransport, lanAddresses } from './discovery/index.js';
 import { DEFAULT_MIN_PEERS } from './membership/reconnect.js';
 import { Membership } from './membership/membership.js';
@@ -323,14 +323,8 @@ function build(
     store,
     clock,
     log,
-    // A global IPv6 address is reachable from anywhere (no NAT): it goes with the public ones.
-    addresses: () => {
-      const observed = signaler()?.observed;
-      const mine = locals();
-      const global = mine.filter((e) => isGlobalIpv6(e.host));
-      const extra = global.filter((e) => e.host !== observed?.host || e.port !== observed.port);
-      return { public: [...(observed ? [observed] : []), ...extra], local: mine.filter((e) => !global.includes(e)) };
-    },
+    // Global IPv6 addresses go with the public ones (records.ts recordAddresses).
+    addresses: () => recordAddresses(signaler()?.observed, locals()),
     connected: () => manager.sessions(),
     // Hearsay: remembered while the stranger table has room, never instead of a peer we met.
     onLearned: (id, endpoints) => {
