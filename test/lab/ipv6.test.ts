@@ -10,7 +10,10 @@
  *   IPv6 (reachable from its own host);
  * - B dials A by id: the session is direct, over IPv6, by TCP simultaneous open, not
  *   through the relay; messages flow both ways. Without the IPv6 announcement this dial
- *   can only end relayed, and the test fails.
+ *   can only end relayed, and the test fails;
+ * - a dual-stack node and an IPv4-only one (easy NATs) still punch over IPv4;
+ * - two dual-stack nodes behind easy NATs, where IPv4 and IPv6 can both work and are tried
+ *   at once: one direct session, messages flow.
  */
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
@@ -48,6 +51,9 @@ if (labOk) describe('IPv6 cell: stateful firewalls, no NAT on IPv6, hard NATs on
         { name: 'pub', v4: 'public', hosts: ['sig'] },
         { name: 'A', v4: 'hard', hosts: ['a1'] },
         { name: 'B', v4: 'hard', hosts: ['b1'] },
+        { name: 'C', v4: 'easy', hosts: ['c1'], ipv6: false },
+        { name: 'D', v4: 'easy', hosts: ['d1'] },
+        { name: 'E', v4: 'easy', hosts: ['e1'] },
       ],
     });
     sl = new SentinelLab(lab);
@@ -93,5 +99,29 @@ if (labOk) describe('IPv6 cell: stateful firewalls, no NAT on IPv6, hard NATs on
 
     await exchange(b, a, 'hello over IPv6');
     await exchange(a, b, 'hello back');
+  });
+
+  it('a dual-stack node dials an IPv4-only one: direct over IPv4 as before', async (t) => {
+    const [c, d] = await Promise.all([sl.startNode('c1', { port: 7003, signaler }), sl.startNode('d1', { port: 7004, signaler })]);
+    t.after(() => Promise.allSettled([c.stop(), d.stop()]));
+    const dial = await d.dial(c.id);
+    assert.ok(dial.ok, `${dial.ok ? '' : `${dial.reason}\n${dial.stderr}`}\n${logs(c, d)}`);
+    t.diagnostic(`dial: ${JSON.stringify(dial.result)}`);
+    assert.equal(dial.result.path, 'direct');
+    assert.equal(dial.result.address, `${lab.router6('C').wanIp}:7003`);
+    await exchange(d, c, 'hello over IPv4');
+  });
+
+  it('two dual-stack nodes behind easy NATs: IPv4 and IPv6 tried at once, one direct session', async (t) => {
+    const [d, e] = await Promise.all([sl.startNode('d1', { port: 7005, signaler }), sl.startNode('e1', { port: 7006, signaler })]);
+    t.after(() => Promise.allSettled([d.stop(), e.stop()]));
+    const dial = await e.dial(d.id);
+    assert.ok(dial.ok, `${dial.ok ? '' : `${dial.reason}\n${dial.stderr}`}\n${logs(d, e)}`);
+    t.diagnostic(`dial: ${JSON.stringify(dial.result)}`);
+    assert.equal(dial.result.path, 'direct');
+    assert.ok([`[${lab.host6('d1').ip6}]:7005`, `${lab.router6('D').wanIp}:7005`].includes(dial.result.address), dial.result.address);
+    await exchange(e, d, 'one session');
+    await exchange(d, e, 'both ways');
+    assert.equal((await e.peers()).filter((p) => p.connected).length, 1, 'exactly one session');
   });
 });
