@@ -11,7 +11,8 @@ import { recordAddresses } from '../../src/gossip/records.js';
 import { generateIdentity } from '../../src/identity/index.js';
 import { MAX_GLOBAL_V6_ENDPOINTS, MAX_LOCAL_ENDPOINTS, localEndpoints } from '../../src/punch/coordinator.js';
 import { MAX_V6_CANDIDATES, ipv6Candidates, planPunch } from '../../src/punch/plan.js';
-import { SIGNAL_MAX_GLOBAL_V6_ENDPOINTS, SIGNAL_MAX_LOCAL_ENDPOINTS } from '../../src/signaler/limits.js';
+import { V6ClaimLimiter, prefix64 } from '../../src/signaler/claims.js';
+import { SIGNAL_MAX_GLOBAL_V6_ENDPOINTS, SIGNAL_MAX_LOCAL_ENDPOINTS, V6_CLAIM_RATE } from '../../src/signaler/limits.js';
 import { filterLocals, hasGlobalV6, localsFor } from '../../src/signaler/locals.js';
 import { decodeRegister, encodeRegister, type PunchStart } from '../../src/wire/index.js';
 
@@ -112,6 +113,28 @@ describe('the signaler and global IPv6 claims', () => {
     assert.equal(hasGlobalV6(owner), true);
     assert.equal(hasGlobalV6({ observed: { host: '2001:db8::7', port: 1 }, local: [] }), true);
     assert.equal(hasGlobalV6({ observed: { host: observed, port: 1 }, local: [{ host: 'fd00::1', port: 1 }] }), false);
+  });
+});
+
+describe('the per-/64 budget of IPv6 claims in PUNCH_STARTs', () => {
+  const claim = (h: string) => ({ host: h, port: 7001 });
+  it('one token per /64 per PUNCH_START; over the burst the claims are withheld, the rest passes; refills', () => {
+    const l = new V6ClaimLimiter();
+    const list = [claim('192.168.1.10'), claim('2001:db8:1::10'), claim('2001:db8:1::11'), claim('2001:db8:2::10')];
+    for (let i = 0; i < V6_CLAIM_RATE.burst; i++) assert.deepEqual(l.pass(list, '198.51.100.1', 0), { endpoints: list, withheld: 0 });
+    assert.deepEqual(l.pass(list, '198.51.100.1', 0), { endpoints: [claim('192.168.1.10')], withheld: 3 });
+    // Another claimer in the same /64 shares the budget.
+    assert.equal(l.pass([claim('2001:db8:1::99')], '192.0.2.1', 0).withheld, 1);
+    assert.equal(l.pass([claim('2001:db8:3::1')], '192.0.2.1', 0).withheld, 0, 'another /64 has its own');
+    assert.equal(l.pass([claim('2001:db8:1::10')], '198.51.100.1', 1_000 / V6_CLAIM_RATE.perSecond).withheld, 0, 'refilled');
+  });
+  it('an address the signaler observed is no claim; bookkeeping is bounded', () => {
+    const l = new V6ClaimLimiter({ perSecond: 1, burst: 1 }, 2);
+    assert.equal(l.pass([claim('2001:db8:1::10')], '2001:db8:1::10', 0).withheld, 0);
+    assert.equal(l.pass([claim('2001:db8:1::10')], '2001:db8:1::10', 0).withheld, 0);
+    for (const h of ['2001:db8:1::1', '2001:db8:2::1', '2001:db8:3::1']) l.pass([claim(h)], 'x', 0);
+    assert.equal(l.size, 2);
+    assert.equal(prefix64('2001:db8:1:2:3:4:5:6'), '20010db800010002');
   });
 });
 
