@@ -11,7 +11,9 @@ import { generateIdentity, publicKeyFromNodeId } from '../../src/identity/index.
 import { createLogger } from '../../src/log.js';
 import { loadNative } from '../../src/native/index.js';
 import { SignalerServer } from '../../src/signaler/index.js';
-import { FrameDecoder, FrameType, decodeLookupResult, decodeRegistered, encodeFrame, encodeHello, encodeLookup, encodeRegister, type Endpoint } from '../../src/wire/index.js';
+import { systemClock, type Clock } from '../../src/transport/index.js';
+import { FrameDecoder, FrameType, decodeLookupResult, decodePunchStart, decodeRegistered, encodeFrame, encodeHello, encodeLookup, encodePunchRequest, encodeRegister, type Endpoint } from '../../src/wire/index.js';
+import { V6_CLAIM_RATE } from '../../src/signaler/limits.js';
 import { testnet, waitFor } from '../helpers/testnet.js';
 
 const net0 = testnet();
@@ -31,8 +33,8 @@ const v6Loopback = await new Promise<boolean>((resolve) => {
 });
 const noV6 = v6Loopback ? false : 'no IPv6 loopback on this machine';
 
-async function signaler(host: string): Promise<SignalerServer> {
-  const s = new SignalerServer({ identity: generateIdentity(), log: silent });
+async function signaler(host: string, clock?: Clock): Promise<SignalerServer> {
+  const s = new SignalerServer({ identity: generateIdentity(), log: silent, ...(clock ? { clock } : {}) });
   await s.listen(0, host);
   servers.push(s);
   return s;
@@ -61,7 +63,7 @@ async function registered(host: string, port: number, listenPort: number, local:
     await waitFor(() => (found = frames.filter((f) => f.type === FrameType.LOOKUP_RESULT).map((f) => decodeLookupResult(f.payload)).find((m) => m.reqId === n)) !== undefined, 3_000, 'LOOKUP_RESULT');
     return found!;
   };
-  return { id: id.id, observed, lookup };
+  return { id: id.id, observed, lookup, frames, send };
 }
 
 describe('signaler and IPv6 peers', () => {
@@ -85,6 +87,27 @@ describe('signaler and IPv6 peers', () => {
     assert.deepEqual(seen.public, a.observed);
     assert.deepEqual(seen.local, [{ host: '2001:db8:1::10', port: 7001 }]);
     assert.deepEqual((await withoutV6.lookup(a.id)).local, [], 'an asker without IPv6 gets no IPv6 claim');
+  });
+
+  it('claims aimed at one /64 reach targets in at most V6_CLAIM_RATE.burst PUNCH_STARTs, however many ids and targets', { skip: noV6 }, async () => {
+    // Time stands still for the signaler's buckets: no token refills however slow this machine is.
+    const frozen = Date.now();
+    const sig = await signaler('::', { ...systemClock, now: () => frozen });
+    // Three targets with IPv6 of their own (so claims are told to them), over IPv4.
+    const targets = await Promise.all([1, 2, 3].map((n) => registered('127.0.0.1', sig.port, 7100 + n, [{ host: `2001:db8:${n}::10`, port: 7100 + n }])));
+    // Four throw-away ids over IPv6 claim addresses in the victim's /64 on their "identity port".
+    const victim = '2001:db8:66::';
+    const attackers = await Promise.all([1, 2, 3, 4].map((n) => registered('::1', sig.port, 22, [{ host: `${victim}${n}`, port: 22 }])));
+    let reqId = 1;
+    for (const a of attackers) for (const t of targets) a.send(FrameType.PUNCH_REQUEST, encodePunchRequest({ reqId: reqId++, target: publicKeyFromNodeId(t.id) }));
+    const starts = () => targets.flatMap((t) => t.frames.filter((f) => f.type === FrameType.PUNCH_START).map((f) => decodePunchStart(f.payload)));
+    await waitFor(() => starts().length === attackers.length * targets.length, 3_000, 'every PUNCH_START');
+    const carrying = starts().filter((ps) => ps.local.some((e) => e.host.startsWith(victim)));
+    assert.equal(carrying.length, V6_CLAIM_RATE.burst, `${carrying.length} of ${starts().length} PUNCH_STARTs carried the claims`);
+    assert.equal(sig.counters.get('v6_claims_withheld'), attackers.length * targets.length - V6_CLAIM_RATE.burst);
+    // The attackers still learned each target's own claims (a /64 of its own each).
+    const toAttackers = attackers.flatMap((a) => a.frames.filter((f) => f.type === FrameType.PUNCH_START).map((f) => decodePunchStart(f.payload)));
+    assert.ok(toAttackers.every((ps) => ps.local.length === 1), 'targets\' own claims within their budgets');
   });
 
   it('two nodes register with a signaler over IPv6 and one dials the other by id', { skip: noV6 || (native.ok ? false : `native addon unavailable: ${native.reason}`) }, async () => {
