@@ -46,9 +46,10 @@ export interface LocalsLimits {
  *
  * A global IPv6 endpoint is a claim the signaler cannot check (the node's session may
  * not even run over IPv6), so: two at most, the identity port only, told only to peers
- * that have IPv6 themselves ({@link localsFor}), and each PUNCH_START that carries them
- * is rate-limited like any other (rate.ts). What a peer does with them is bounded by its
- * punch guard. See docs/PROTOCOL.md "IPv6".
+ * that have IPv6 themselves ({@link localsFor}), carried by at most a few PUNCH_STARTs
+ * per second per /64 whoever claims them (claims.ts), and each PUNCH_START is rate-limited
+ * like any other (rate.ts). What a peer does with them is bounded by its punch guard. See
+ * docs/PROTOCOL.md "IPv6".
  */
 export function filterLocals(local: readonly Endpoint[], observedHost: string, limits: LocalsLimits = {}): { kept: Endpoint[]; dropped: LocalDrop[] } {
   const max = limits.max ?? SIGNAL_MAX_LOCAL_ENDPOINTS;
