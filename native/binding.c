@@ -8,7 +8,8 @@
  * caller decides addresses, timeouts and retries. Failures carry the errno name in
  * err.code (and err.errno = -errno, err.syscall), like Node's own errors.
  *
- *   listen(host, port, backlog[, v6only])               -> fd  (v6only default true)
+ *   listen(host, port, backlog[, v6only])               -> fd  (v6only default true;
+ *                                                          dualStackListen: true says so)
  *   connect(localHost, localPort, host, port, cb)       -> handle { cancel() -> bool }
  *                                                          cb(err) | cb(null, fd)
  *   close(fd)
@@ -325,5 +326,9 @@ NAPI_MODULE_INIT() {
     { "udpSend", NULL, js_udp_send, NULL, NULL, NULL, napi_enumerable, NULL },
   };
   if (napi_define_properties(env, exports, sizeof table / sizeof table[0], table) != napi_ok) return fail(env);
+  /* Feature flag: listen() takes the v6only argument (an older build ignores it). */
+  napi_value yes;
+  if (napi_get_boolean(env, true, &yes) != napi_ok ||
+      napi_set_named_property(env, exports, "dualStackListen", yes) != napi_ok) return fail(env);
   return exports;
 }

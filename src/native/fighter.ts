@@ -79,6 +79,10 @@ export function fighterListen(opts: FighterListenOptions): Promise<net.Server> {
   const backlog = opts.backlog ?? DEFAULT_BACKLOG;
   if (!Number.isInteger(backlog) || backlog < 0) throw new RangeError(`backlog must be a non-negative integer, got ${backlog}`);
   const native = requireNative();
+  // An addon built before dual-stack listeners would silently make `::` IPv6-only.
+  if (opts.dualStack && native.dualStackListen !== true) {
+    return Promise.reject(errnoError('EAFNOSUPPORT', 'the native addon predates dual-stack listeners: rebuild it with `npx node-gyp rebuild`'));
+  }
   let fd: number;
   try {
     fd = opts.dualStack && net.isIPv6(opts.host) ? native.listen(opts.host, opts.port, backlog, false) : native.listen(opts.host, opts.port, backlog);

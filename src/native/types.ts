@@ -37,6 +37,8 @@ export interface FighterNative {
    * `v6only` (default true) sets IPV6_V6ONLY on an IPv6 socket; false makes `::` dual-stack.
    */
   listen(host: string, port: number, backlog: number, v6only?: boolean): number;
+  /** True when `listen` honours `v6only` (builds before it ignore the argument). */
+  readonly dualStackListen?: boolean;
   /**
    * socket, reuse options, bind to the local address, non-blocking connect. Throws for
    * failures found at once (bad address, bind error); later outcomes go to `cb`, once.
