@@ -8,7 +8,8 @@
  * caller decides addresses, timeouts and retries. Failures carry the errno name in
  * err.code (and err.errno = -errno, err.syscall), like Node's own errors.
  *
- *   listen(host, port, backlog)                         -> fd
+ *   listen(host, port, backlog[, v6only])               -> fd  (v6only default true;
+ *                                                          dualStackListen: true says so)
  *   connect(localHost, localPort, host, port, cb)       -> handle { cancel() -> bool }
  *                                                          cb(err) | cb(null, fd)
  *   close(fd)
@@ -43,11 +44,14 @@
 /* ---- fighter sockets ----------------------------------------------------------- */
 
 /*
- * socket + SO_REUSEADDR + SO_REUSEPORT (+ IPV6_V6ONLY, so IPv4 and IPv6 sockets can
- * share a port) + bind. Returns the fd, or -errno with *syscall naming the failed call.
+ * socket + SO_REUSEADDR + SO_REUSEPORT (+ IPV6_V6ONLY for an IPv6 address, so IPv4 and
+ * IPv6 sockets can share a port; `v6only` false clears it instead, for a dual-stack
+ * listener on `::` that also accepts IPv4 as IPv4-mapped addresses) + bind. Returns the
+ * fd, or -errno with *syscall naming the failed call.
  */
-static int open_bound(const struct sockaddr_storage *addr, socklen_t len, const char **syscall) {
+static int open_bound(const struct sockaddr_storage *addr, socklen_t len, bool v6only, const char **syscall) {
   int one = 1;
+  int v6 = v6only ? 1 : 0;
   *syscall = "socket";
   int fd = socket(addr->ss_family, SOCK_STREAM, 0);
   if (fd < 0) return -errno;
@@ -56,7 +60,7 @@ static int open_bound(const struct sockaddr_storage *addr, socklen_t len, const 
   if (setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one) < 0) goto fail;
   if (setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &one, sizeof one) < 0) goto fail;
   if (addr->ss_family == AF_INET6 && !is_v4_mapped(addr) &&
-      setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof one) < 0) goto fail;
+      setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &v6, sizeof v6) < 0) goto fail;
   *syscall = "bind";
   if (bind(fd, (const struct sockaddr *)addr, len) < 0) goto fail;
   return fd;
@@ -67,16 +71,23 @@ fail: {
   }
 }
 
-/* listen(host, port, backlog) -> fd */
+/* listen(host, port, backlog[, v6only]) -> fd; v6only (default true) applies to IPv6 only. */
 napi_value js_listen(napi_env env, napi_callback_info info) {
-  napi_value argv[3];
+  napi_value argv[4];
+  napi_valuetype v6only_type = napi_undefined;
   struct sockaddr_storage addr;
   socklen_t len;
   int backlog;
+  bool v6only = true;
+  size_t argc = 4;
   if (!get_args(env, info, 3, argv) || !get_host_port(env, argv[0], argv[1], &addr, &len) ||
       !get_int(env, argv[2], 0, INT_MAX, "backlog", &backlog)) return NULL;
+  CALL(env, napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
+  if (argc >= 4) CALL(env, napi_typeof(env, argv[3], &v6only_type));
+  if (v6only_type == napi_boolean) CALL(env, napi_get_value_bool(env, argv[3], &v6only));
+  else if (v6only_type != napi_undefined) return throw_arg(env, "v6only must be a boolean");
   const char *syscall;
-  int fd = open_bound(&addr, len, &syscall);
+  int fd = open_bound(&addr, len, v6only, &syscall);
   if (fd < 0) return throw_errno(env, syscall, -fd);
   if (listen(fd, backlog) < 0) {
     int e = errno;
@@ -271,7 +282,7 @@ napi_value js_connect(napi_env env, napi_callback_info info) {
   if (local.ss_family != remote.ss_family) return throw_errno(env, "connect", EAFNOSUPPORT);
 
   const char *syscall;
-  int fd = open_bound(&local, local_len, &syscall);
+  int fd = open_bound(&local, local_len, true, &syscall);
   if (fd < 0) return throw_errno(env, syscall, -fd);
   if (connect(fd, (struct sockaddr *)&remote, remote_len) < 0 && errno != EINPROGRESS) {
     int e = errno;
@@ -315,5 +326,9 @@ NAPI_MODULE_INIT() {
     { "udpSend", NULL, js_udp_send, NULL, NULL, NULL, napi_enumerable, NULL },
   };
   if (napi_define_properties(env, exports, sizeof table / sizeof table[0], table) != napi_ok) return fail(env);
+  /* Feature flag: listen() takes the v6only argument (an older build ignores it). */
+  napi_value yes;
+  if (napi_get_boolean(env, true, &yes) != napi_ok ||
+      napi_set_named_property(env, exports, "dualStackListen", yes) != napi_ok) return fail(env);
   return exports;
 }

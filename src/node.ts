@@ -22,6 +22,7 @@ import { exclusiveFighterListen } from './connect/listen.js';
 import { PunchCoordinator, localEndpoints } from './punch/index.js';
 import { AllowList } from './vpn/allow-list.js';
 import { GossipService } from './gossip/index.js';
+import { recordAddresses } from './gossip/records.js';
 import { MdnsDiscovery, createMulticastTransport, lanAddresses } from './discovery/index.js';
 import { DEFAULT_MIN_PEERS } from './membership/reconnect.js';
 import { Membership } from './membership/membership.js';
@@ -320,7 +321,7 @@ function build(
   const derived = vpnAddressesOf(identity.id);
   // Our addresses for peers on our LANs, never those of our own TUN (see localEndpoints).
   const locals = (): Endpoint[] =>
-    localEndpoints(port(), opts.host, { interfaces: opts.vpn && opts.vpn.mode !== 'off' ? [opts.vpn.tunName] : [], addresses: [opts.vpn?.ipv4 ?? derived.ipv4] });
+    localEndpoints(port(), opts.host, { interfaces: opts.vpn && opts.vpn.mode !== 'off' ? [opts.vpn.tunName] : [], addresses: [opts.vpn?.ipv4 ?? derived.ipv4, derived.ipv6] });
   const vpn = new VpnService({ self: { ipv4: opts.vpn?.ipv4 ?? derived.ipv4, ipv6: derived.ipv6 }, allow: allowList, log, counters, channelFor: (p) => manager.session(p) });
   const messenger = new Messenger({
     identity,
@@ -337,7 +338,8 @@ function build(
     store,
     clock,
     log,
-    addresses: () => ({ public: signaler()?.observed ? [signaler()?.observed as { host: string; port: number }] : [], local: locals() }),
+    // Global IPv6 addresses go with the public ones (records.ts recordAddresses).
+    addresses: () => recordAddresses(signaler()?.observed, locals()),
     flags: () => relay.recordFlags(),
     connected: () => manager.sessions(),
     // Hearsay: remembered while the stranger table has room, never instead of a peer we met.

@@ -5,7 +5,7 @@
  */
 import { resolve } from 'node:path';
 import { prepareDataDir } from '../core/data-dir.js';
-import { errorMessage, isSentinelError } from '../errors.js';
+import { errorCode, errorMessage, isSentinelError } from '../errors.js';
 import { loadOrCreateIdentity } from '../identity/index.js';
 import { createLogger, isLogLevel, LOG_LEVELS, type LogLevel } from '../log.js';
 import { RELAY_RATE, SignalerServer } from '../signaler/index.js';
@@ -17,7 +17,7 @@ export const DEFAULT_SIGNALER_PORT = 8888;
 
 const OPTIONS = {
   port: { type: 'string', valueName: 'PORT', description: `port to listen on (default ${DEFAULT_SIGNALER_PORT})` },
-  host: { type: 'string', valueName: 'ADDR', description: 'address to listen on (default 0.0.0.0)' },
+  host: { type: 'string', valueName: 'ADDR', description: 'address to listen on (default: all, IPv4 and IPv6)' },
   'data-dir': { type: 'string', valueName: 'DIR', description: 'where its identity key lives (default ./.signaler)' },
   'log-level': { type: 'string', valueName: 'LEVEL', description: `${LOG_LEVELS.join('|')} (default info)` },
   'no-relay': { type: 'boolean', description: 'do not relay traffic between nodes (RELAY_OPEN is refused)' },
@@ -73,7 +73,7 @@ export async function main(argv: string[], io: IO = process): Promise<number> {
     io.stderr.write(`sentinel-signaler: ${errorMessage(err)}\n`);
     return EXIT_USAGE;
   }
-  const host = values.host ?? '0.0.0.0';
+  let host = values.host ?? '::';
   const dataDir = resolve(values['data-dir'] ?? './.signaler');
   const log = createLogger((values['log-level'] as LogLevel | undefined) ?? 'info', (l) => io.stderr.write(`${l}\n`));
   // Signals are handled from the start: a SIGTERM during startup closes what was started.
@@ -81,7 +81,14 @@ export async function main(argv: string[], io: IO = process): Promise<number> {
     await prepareDataDir(dataDir);
     const { identity } = await loadOrCreateIdentity(dataDir);
     const server = new SignalerServer({ identity, log, relay: { enabled: !values['no-relay'], ...(relayRate !== undefined ? { bytesPerSecond: relayRate } : {}) } });
-    await server.listen(port, host);
+    try {
+      // '::' is dual-stack (Node's default): IPv4 nodes arrive IPv4-mapped and are seen unmapped.
+      await server.listen(port, host);
+    } catch (err) {
+      if (values.host !== undefined || !['EAFNOSUPPORT', 'EADDRNOTAVAIL'].includes(errorCode(err) ?? '')) throw err;
+      host = '0.0.0.0'; // no IPv6 on this host
+      await server.listen(port, host);
+    }
     return server;
   })();
   const stopped = untilSignal(async () => {

@@ -16,6 +16,7 @@ import {
   type PeerRecord,
 } from '../wire/index.js';
 import type { Endpoint } from '../wire/index.js';
+import { isGlobalIpv6 } from '../core/ip-scope.js';
 
 /** How far in the future a record's issue time may lie (clock skew between nodes): 5 min. */
 export const MAX_CLOCK_SKEW_MS = 5 * 60_000;
@@ -96,4 +97,18 @@ export function recordKey(bytes: Uint8Array): { id: NodeId; seq: number } | unde
     if (isSentinelError(err, 'E_PAYLOAD_MALFORMED')) return undefined;
     throw err;
   }
+}
+
+/**
+ * The two address lists of our own record: `public` holds what the signaler observed and
+ * our global IPv6 addresses (reachable from anywhere: there is no NAT on IPv6), `local`
+ * the rest of our listen addresses (private IPv4, unique local IPv6: for peers on our LAN).
+ */
+export function recordAddresses(observed: Endpoint | null | undefined, locals: readonly Endpoint[]): { public: Endpoint[]; local: Endpoint[] } {
+  const same = (a: Endpoint, b: Endpoint | null | undefined): boolean => b != null && a.host === b.host && a.port === b.port;
+  const global = locals.filter((e) => isGlobalIpv6(e.host));
+  return {
+    public: [...(observed ? [observed] : []), ...global.filter((e) => !same(e, observed))],
+    local: locals.filter((e) => !global.includes(e)),
+  };
 }

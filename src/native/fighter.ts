@@ -21,8 +21,13 @@ import type { ConnectHandle, FighterNative } from './types.js';
 export const DEFAULT_BACKLOG = 511;
 
 export interface FighterListenOptions {
-  /** Numeric IPv4/IPv6 address; '::' listens on IPv6 only (IPV6_V6ONLY). */
+  /** Numeric IPv4/IPv6 address; '::' listens on IPv6 only (IPV6_V6ONLY) unless `dualStack`. */
   host: string;
+  /**
+   * IPv6 hosts only: clear IPV6_V6ONLY, so a listener on '::' also accepts IPv4
+   * connections (their addresses appear IPv4-mapped, `::ffff:a.b.c.d`). Default false.
+   */
+  dualStack?: boolean;
   /** 0 picks a free port: read it from server.address(). */
   port: number;
   backlog?: number;
@@ -74,9 +79,13 @@ export function fighterListen(opts: FighterListenOptions): Promise<net.Server> {
   const backlog = opts.backlog ?? DEFAULT_BACKLOG;
   if (!Number.isInteger(backlog) || backlog < 0) throw new RangeError(`backlog must be a non-negative integer, got ${backlog}`);
   const native = requireNative();
+  // An addon built before dual-stack listeners would silently make `::` IPv6-only.
+  if (opts.dualStack && native.dualStackListen !== true) {
+    return Promise.reject(errnoError('EAFNOSUPPORT', 'the native addon predates dual-stack listeners: rebuild it with `npx node-gyp rebuild`'));
+  }
   let fd: number;
   try {
-    fd = native.listen(opts.host, opts.port, backlog);
+    fd = opts.dualStack && net.isIPv6(opts.host) ? native.listen(opts.host, opts.port, backlog, false) : native.listen(opts.host, opts.port, backlog);
   } catch (err) {
     return Promise.reject(err);
   }

@@ -32,8 +32,13 @@ export interface SockName {
 
 /** The addon's exports. Hosts are numeric IPv4/IPv6 addresses; no name resolution. */
 export interface FighterNative {
-  /** socket, reuse options, bind, listen. Returns the listening fd; throws NativeErrnoError. */
-  listen(host: string, port: number, backlog: number): number;
+  /**
+   * socket, reuse options, bind, listen. Returns the listening fd; throws NativeErrnoError.
+   * `v6only` (default true) sets IPV6_V6ONLY on an IPv6 socket; false makes `::` dual-stack.
+   */
+  listen(host: string, port: number, backlog: number, v6only?: boolean): number;
+  /** True when `listen` honours `v6only` (builds before it ignore the argument). */
+  readonly dualStackListen?: boolean;
   /**
    * socket, reuse options, bind to the local address, non-blocking connect. Throws for
    * failures found at once (bad address, bind error); later outcomes go to `cb`, once.

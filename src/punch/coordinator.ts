@@ -15,7 +15,8 @@ import { fighterConnect } from '../native/index.js';
 import type { SignalerClient } from '../signaler/client.js';
 import { tcpConnector, type Clock, type ConnectionManager, type Session } from '../transport/index.js';
 import type { Endpoint, PunchStart } from '../wire/index.js';
-import { LinkSubnets } from '../core/link.js';
+import { LinkSubnets, type InterfaceList } from '../core/link.js';
+import { isGlobalIpv6, isUniqueLocalIpv6 } from '../core/ip-scope.js';
 import type { Counters } from '../transport/index.js';
 import { PunchGuard } from './guard.js';
 import { planPunch, type PunchPlan } from './plan.js';
@@ -101,7 +102,8 @@ export class PunchCoordinator {
       this.deps.counters.inc('punch_birthday_skipped');
       plan.birthday = null;
     }
-    log.debug(`punch plan for ${plan.peer}: ${plan.self} NAT here, ${plan.peerKind} NAT there${plan.birthday ? `, birthday ${plan.birthday.role}` : ''}`);
+    const v6 = plan.candidates.filter((c) => isGlobalIpv6(c.host)).length;
+    log.debug(`punch plan for ${plan.peer}: ${plan.self} NAT here, ${plan.peerKind} NAT there${plan.birthday ? `, birthday ${plan.birthday.role}` : ''}${v6 > 0 ? `, ${v6} IPv6 endpoint(s)` : ''}`);
     try {
       return await this.run(plan, progress);
     } finally {
@@ -142,16 +144,42 @@ export class PunchCoordinator {
   }
 }
 
-/** The addresses we listen on: the listen host if specific, else every non-loopback IPv4 address. */
-export function localEndpoints(port: number, host: string | undefined, skip: { interfaces?: readonly string[]; addresses?: readonly string[] } = {}): Endpoint[] {
+/** At most this many endpoints in our announcement (REGISTER, peer record). */
+export const MAX_LOCAL_ENDPOINTS = 8;
+/** At most this many global IPv6 endpoints among them (the signaler keeps as many). */
+export const MAX_GLOBAL_V6_ENDPOINTS = 2;
+
+/**
+ * The addresses we listen on, to announce: the listen host if specific, else our
+ * interfaces' addresses: IPv4 (non-loopback) and IPv6 unique local (fc00::/7, the IPv6
+ * analogue of a private IPv4 address: for peers on our LAN), then at most
+ * MAX_GLOBAL_V6_ENDPOINTS global IPv6 addresses (2000::/3, see core/ip-scope.ts: no NAT,
+ * the address is the address). Never loopback, link-local (fe80::/10: needs a zone id),
+ * multicast or IPv4-mapped, and never our own VPN interface or addresses. IPv6 only when
+ * the listener takes IPv6 (no host, or `::`; `0.0.0.0` is IPv4 only).
+ */
+export function localEndpoints(
+  port: number,
+  host: string | undefined,
+  skip: { interfaces?: readonly string[]; addresses?: readonly string[] } = {},
+  interfaces: InterfaceList = networkInterfaces(),
+): Endpoint[] {
   if (host && host !== '0.0.0.0' && host !== '::' && isIP(host)) return [{ host, port }];
-  const out: Endpoint[] = [];
-  for (const [name, list] of Object.entries(networkInterfaces())) {
+  const withV6 = host === undefined || host === '::';
+  const lan: Endpoint[] = [];
+  const global: Endpoint[] = [];
+  for (const [name, list] of Object.entries(interfaces)) {
     // Never our own VPN interface: a peer dialing that address would reach us through the
     // tunnel itself, and a "direct" session inside the tunnel would replace the one carrying it.
     if (skip.interfaces?.includes(name)) continue;
-    for (const a of list ?? []) if (a.family === 'IPv4' && !a.internal && !skip.addresses?.includes(a.address)) out.push({ host: a.address, port });
+    for (const a of list ?? []) {
+      if (a.internal || skip.addresses?.includes(a.address)) continue;
+      if (a.family === 'IPv4') lan.push({ host: a.address, port });
+      else if (!withV6 || a.family !== 'IPv6' || (a.scopeid ?? 0) !== 0) continue;
+      else if (isGlobalIpv6(a.address)) global.push({ host: a.address, port });
+      else if (isUniqueLocalIpv6(a.address)) lan.push({ host: a.address, port });
+    }
   }
-  return out.slice(0, 8);
+  const v6 = global.slice(0, MAX_GLOBAL_V6_ENDPOINTS);
+  return [...lan.slice(0, MAX_LOCAL_ENDPOINTS - v6.length), ...v6];
 }
-

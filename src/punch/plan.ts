@@ -17,11 +17,24 @@
  *   of the hard side's public address. Any port in common opens a path through both NATs.
  *   With 800 x 800 over 64,512 ports the expected overlap is ~10 (P(no overlap) ~ 5e-5).
  * - hard x hard: no technique without a relay; fail at once with that reason.
+ *
+ * IPv6: when both sides have a global IPv6 address (2000::/3, core/ip-scope.ts), the
+ * peer's global IPv6 endpoints on its identity port (at most MAX_V6_CANDIDATES) join the
+ * simultaneous open, first in the list. There is no NAT on IPv6, only (usually) a stateful
+ * firewall that drops unsolicited inbound SYNs, which simultaneous open passes like an
+ * easy NAT; so IPv6 works whatever the IPv4 NATs are, hard x hard included (then it is
+ * the only candidate). The puncher sends to every candidate of a round at once, so IPv6
+ * costs IPv4 no time; the IPv4 plan (candidates, birthday) is unchanged, so a broken IPv6
+ * path loses nothing.
  */
 import type { NodeId } from '../api.js';
 import { nodeIdFromPublicKey } from '../identity/index.js';
 import type { Endpoint, PunchStart } from '../wire/index.js';
+import { isGlobalIpv6 } from '../core/ip-scope.js';
 import { MAX_LOCAL_CANDIDATES } from './guard.js';
+
+/** The peer's global IPv6 endpoints tried per punch. */
+export const MAX_V6_CANDIDATES = 2;
 
 export const SPRAY_COUNT = 800;
 export const PROBE_COUNT = 800;
@@ -52,6 +65,7 @@ export interface PunchPlan {
 export interface SelfView {
   observed: Endpoint | null;
   listenPort: number;
+  /** Our own listen addresses (what we announce), IPv4 and IPv6. */
   localHosts: readonly string[];
   /**
    * Is `host` on one of our own links (inside the subnet of one of our interfaces)? Only
@@ -94,16 +108,19 @@ export function randomPorts(count: number, random: () => number): number[] {
  */
 export function planPunch(ps: PunchStart, receivedAt: number, self: SelfView, random: () => number = Math.random): PunchPlan {
   const onLink = self.onLink ?? (() => false);
+  const v6 = ipv6Candidates(ps, self);
   const locals = ps.sameNat ? ps.local.filter((e) => onLink(e.host)).slice(0, MAX_LOCAL_CANDIDATES) : [];
-  const ordered = [...locals, ps.public];
+  const ordered = [...v6, ...locals, ps.public];
   const seen = new Set<string>();
-  const candidates = ordered.filter((e) => (seen.has(key(e)) ? false : (seen.add(key(e)), true)));
+  let candidates = ordered.filter((e) => (seen.has(key(e)) ? false : (seen.add(key(e)), true)));
   const mine = natKind(self.observed, self.listenPort, self.localHosts);
   const theirs = natKind(ps.public, ps.listenPort, ps.local.map((e) => e.host));
   let birthday: Birthday | null = null;
   let impossible: string | null = null;
   if (!ps.sameNat && mine === 'hard' && theirs === 'hard') {
-    impossible = 'both sides are behind NATs that change the port per destination (symmetric NAT): hole punching cannot work; a relay is needed';
+    // IPv4 cannot work; IPv6 (no NAT) still can.
+    if (v6.length > 0) candidates = candidates.filter((e) => v6.includes(e));
+    else impossible = 'both sides are behind NATs that change the port per destination (symmetric NAT): hole punching cannot work; a relay is needed';
   } else if (!ps.sameNat && mine === 'hard' && theirs === 'easy') {
     birthday = { role: 'spray', target: ps.public, count: SPRAY_COUNT };
   } else if (!ps.sameNat && mine === 'easy' && theirs === 'hard') {
@@ -120,4 +137,15 @@ export function planPunch(ps: PunchStart, receivedAt: number, self: SelfView, ra
     peerKind: theirs,
     impossible,
   };
+}
+
+/**
+ * The peer's endpoints for an IPv6 punch: its global IPv6 addresses on its identity port
+ * (the public endpoint too, when the signaler saw it over IPv6), at most MAX_V6_CANDIDATES;
+ * none unless we have a global IPv6 address ourselves.
+ */
+export function ipv6Candidates(ps: PunchStart, self: SelfView): Endpoint[] {
+  const ours = self.localHosts.some(isGlobalIpv6) || (self.observed !== null && isGlobalIpv6(self.observed.host));
+  if (!ours) return [];
+  return [ps.public, ...ps.local].filter((e) => isGlobalIpv6(e.host) && e.port === ps.listenPort).slice(0, MAX_V6_CANDIDATES);
 }

@@ -34,6 +34,21 @@ export const PUNCH_INTERVAL_MS = 400;
  */
 export const SIGNAL_MAX_LOCAL_ENDPOINTS = 4;
 /**
+ * Global IPv6 endpoints kept per registration, on top of the private ones: claims the
+ * signaler cannot check, so few, and only on the node's identity port (locals.ts).
+ */
+export const SIGNAL_MAX_GLOBAL_V6_ENDPOINTS = 2;
+/**
+ * PUNCH_STARTs that may carry global IPv6 claims inside one /64, whoever registered them
+ * and whoever punches: each such PUNCH_START makes a node send SYNs to the claimed
+ * addresses, so this bounds what anyone can aim at one IPv6 network through this signaler.
+ * Over it, the claims are left out of the PUNCH_START (the IPv4 punch goes on) and counted
+ * (`v6_claims_withheld`).
+ */
+export const V6_CLAIM_RATE = { perSecond: 2, burst: 8 } as const;
+/** /64 prefixes remembered for {@link V6_CLAIM_RATE}; the least recently used is forgotten first. */
+export const MAX_V6_CLAIM_PREFIXES = 4_096;
+/**
  * PUNCH_STARTs delivered to one target in total, whoever asks and however many ids ask.
  * A backstop on what the target's signaler session carries: the target itself decides
  * what a punch may cost (its punch guard, which keeps room for its contacts). The

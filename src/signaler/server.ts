@@ -6,8 +6,9 @@
  * other's addresses and when to start (see timing.ts and docs/PROTOCOL.md).
  *
  * Nothing a node sends makes the signaler push unbounded work onto another node: at most
- * 4 checked local endpoints are kept per registration and forwarded only to nodes behind
- * the same public address (locals.ts), and PUNCH_STARTs to one target are rate-limited
+ * 4 checked private endpoints are kept per registration and forwarded only to nodes behind
+ * the same public address, at most 2 global IPv6 endpoints on the identity port, forwarded
+ * only to nodes with IPv6 (locals.ts) and within a per-/64 budget (claims.ts), and PUNCH_STARTs to one target are rate-limited
  * per pair, per requester address and in total (rate.ts PunchLimiter).
  *
  * It also relays (src/relay/hub.ts RelayHub): on request it joins two registered nodes' sessions
@@ -47,7 +48,8 @@ import {
   SIGNAL_MAX_SESSIONS_PER_IP,
   SIGNAL_MAX_PENDING_HANDSHAKES,
 } from './limits.js';
-import { filterLocals, localsFor } from './locals.js';
+import { V6ClaimLimiter } from './claims.js';
+import { filterLocals, hasGlobalV6, localsFor } from './locals.js';
 import { DEFAULT_PUNCH_LIMITS, PunchLimiter, TokenBucket, type PunchLimits, type PunchRefusal } from './rate.js';
 import { RelayHub, type RelayLimits, type RelayStats } from '../relay/hub.js';
 import { punchDelays } from './timing.js';
@@ -110,6 +112,7 @@ export class SignalerServer {
   private readonly registerBuckets = new WeakMap<Session, TokenBucket>();
   private readonly requestBuckets = new WeakMap<Session, TokenBucket>();
   private readonly punches: PunchLimiter;
+  private readonly claims = new V6ClaimLimiter();
   /** Relay bookkeeping (circuits, per-node limits). */
   readonly relay: RelayHub;
   port = 0;
@@ -232,7 +235,7 @@ export class SignalerServer {
     const hp = parseHostPort(s.remoteAddress);
     if (!hp) throw new SentinelError('E_PROTOCOL', `cannot parse observed address ${s.remoteAddress}`);
     const observed = { host: hp.host, port: hp.port };
-    const { kept, dropped } = filterLocals(m.local, observed.host);
+    const { kept, dropped } = filterLocals(m.local, observed.host, { listenPort: m.listenPort });
     for (const reason of dropped) this.counters.inc(`locals_dropped.${reason}`);
     if (dropped.length > 0) this.opts.log.debug(`${s.peerId}: dropped ${dropped.length} of ${m.local.length} local endpoint(s) (${[...new Set(dropped)].join(', ')})`);
     this.registry.set(s.peerId, { id: s.peerId, session: s, observed, local: kept, listenPort: m.listenPort, registeredAt: this.clock.now() });
@@ -273,7 +276,7 @@ export class SignalerServer {
     const reg = this.target(s, m.reqId, m.target);
     const me = this.registry.get(s.peerId);
     if (!reg || !me) return;
-    s.send(FrameType.LOOKUP_RESULT, encodeLookupResult({ reqId: m.reqId, target: m.target, public: reg.observed, local: localsFor(reg, me.observed.host) }));
+    s.send(FrameType.LOOKUP_RESULT, encodeLookupResult({ reqId: m.reqId, target: m.target, public: reg.observed, local: localsFor(reg, me.observed.host, hasGlobalV6(me)) }));
   }
 
   private onPunchRequest(s: Session, payload: Buffer): void {
@@ -292,12 +295,17 @@ export class SignalerServer {
       s.send(FrameType.SIGNAL_ERROR, encodeSignalError({ reqId: m.reqId, code: SignalErrorCode.RATE_LIMITED, reason: PUNCH_REFUSED[refused] }));
       return;
     }
+    // Global IPv6 claims only within their /64's budget (claims.ts).
+    const now = this.clock.now();
+    const mine = this.claims.pass(localsFor(me, peer.observed.host, hasGlobalV6(peer)), me.observed.host, now);
+    const theirs = this.claims.pass(localsFor(peer, me.observed.host, hasGlobalV6(me)), peer.observed.host, now);
+    if (mine.withheld + theirs.withheld > 0) this.counters.inc('v6_claims_withheld', mine.withheld + theirs.withheld);
     const delays = punchDelays(me.session.rttMs ?? DEFAULT_RTT_MS, peer.session.rttMs ?? DEFAULT_RTT_MS, PUNCH_MARGIN_MS);
     const sameNat = me.observed.host === peer.observed.host;
     const common = { attempts: PUNCH_ATTEMPTS, intervalMs: PUNCH_INTERVAL_MS, sameNat };
     try {
-      peer.session.send(FrameType.PUNCH_START, encodePunchStart({ reqId: 0, peer: publicKeyFromNodeId(me.id), delayMs: delays.b, listenPort: me.listenPort, public: me.observed, local: localsFor(me, peer.observed.host), ...common }));
-      s.send(FrameType.PUNCH_START, encodePunchStart({ reqId: m.reqId, peer: m.target, delayMs: delays.a, listenPort: peer.listenPort, public: peer.observed, local: localsFor(peer, me.observed.host), ...common }));
+      peer.session.send(FrameType.PUNCH_START, encodePunchStart({ reqId: 0, peer: publicKeyFromNodeId(me.id), delayMs: delays.b, listenPort: me.listenPort, public: me.observed, local: mine.endpoints, ...common }));
+      s.send(FrameType.PUNCH_START, encodePunchStart({ reqId: m.reqId, peer: m.target, delayMs: delays.a, listenPort: peer.listenPort, public: peer.observed, local: theirs.endpoints, ...common }));
       this.counters.inc('punches');
     } catch (err) {
       this.opts.log.warn(`punch coordination failed: ${errorMessage(err)}`);
