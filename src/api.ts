@@ -109,8 +109,11 @@ export interface StatusInfo {
 
 /** The relay part of `status`. */
 export interface RelayStatus {
-  /** The signaler's relay: whether a circuit can be asked for now, and from whom. */
-  signaler: { available: boolean; label: string | null };
+  /**
+   * The signaler's relay: whether a circuit can be asked for now, from whom, and the limits
+   * it stated for this node when we registered (null: it does not relay, or not registered).
+   */
+  signaler: { available: boolean; label: string | null; limits: { maxCircuits: number; bytesPerSecond: number; idleTimeoutS: number } | null };
   /**
    * Peer relays this node has a session with: bound (they may offer us circuits; with the
    * limits they stated for us) or not (usable for dialing only). The dial chain tries them

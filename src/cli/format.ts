@@ -199,7 +199,9 @@ export function formatStatus(s: StatusInfo): string {
 function relayRows(s: StatusInfo): Array<[string, string]> {
   const r = s.relay;
   if (!r) return [];
-  const rows: Array<[string, string]> = [['signaler relay', r.signaler.available ? `available (${r.signaler.label ?? '?'})` : 'unavailable']];
+  const sl = r.signaler.limits;
+  const limits = sl ? `: up to ${sl.maxCircuits} circuits, ${formatByteRate(sl.bytesPerSecond)}, idle timeout ${sl.idleTimeoutS}s` : '';
+  const rows: Array<[string, string]> = [['signaler relay', r.signaler.available ? `available (${r.signaler.label ?? '?'})${limits}` : 'unavailable']];
   for (const p of r.peers) {
     const rtt = p.rttMs === null ? '' : `, rtt ${p.rttMs} ms`;
     const bound = p.bound ? `bound: up to ${p.bound.maxCircuits} circuits, ${formatByteRate(p.bound.bytesPerSecond)}, idle timeout ${p.bound.idleTimeoutS}s` : 'not bound (dialing only)';

@@ -30,6 +30,7 @@ export interface RelayRouteLike {
 export interface SignalerRelay {
   readonly canRelay: boolean;
   readonly relayLabel: string;
+  readonly relayLimits: { maxCircuits: number; bytesPerSecond: number; idleTimeoutS: number } | null;
   openRelay(target: NodeId): Promise<CircuitStream>;
 }
 
@@ -149,7 +150,7 @@ export class RelayService {
       };
     }
     return {
-      signaler: { available: s?.canRelay ?? false, label: s ? s.relayLabel : null },
+      signaler: { available: s?.canRelay ?? false, label: s ? s.relayLabel : null, limits: s?.relayLimits ?? null },
       peers: this.client?.info() ?? [],
       offering,
     };

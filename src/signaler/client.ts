@@ -81,6 +81,8 @@ export class SignalerClient {
   lastError: string | null = null;
   private session: Session | undefined;
   private relayLink: RelayLink | undefined;
+  /** The signaler's relay limits for us (REGISTERED); null: it does not relay, or not registered yet. */
+  relayLimits: { maxCircuits: number; bytesPerSecond: number; idleTimeoutS: number } | null = null;
   private readonly backoff: Backoff;
   private readonly pending = new Map<number, Pending>();
   private nextReqId = 1;
@@ -185,7 +187,9 @@ export class SignalerClient {
   private onFrame(type: number, payload: Buffer): void {
     switch (type) {
       case FrameType.REGISTERED: {
-        this.observed = decodeRegistered(payload).observed;
+        const m = decodeRegistered(payload);
+        this.observed = m.observed;
+        this.relayLimits = m.relay ?? null;
         this.state = 'connected';
         this.backoff.reset();
         this.opts.log.info(`registered with signaler ${this.address}; public address ${formatHostPort(this.observed.host, this.observed.port)}`);
@@ -259,7 +263,7 @@ export class SignalerClient {
 
   /** Whether a relayed session through the signaler can be asked for now. */
   get canRelay(): boolean {
-    return this.state === 'connected' && this.relayLink !== undefined;
+    return this.state === 'connected' && this.relayLink !== undefined && this.relayLimits !== null;
   }
 
   /**

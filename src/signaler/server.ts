@@ -240,7 +240,9 @@ export class SignalerServer {
     if (dropped.length > 0) this.opts.log.debug(`${s.peerId}: dropped ${dropped.length} of ${m.local.length} local endpoint(s) (${[...new Set(dropped)].join(', ')})`);
     this.registry.set(s.peerId, { id: s.peerId, session: s, observed, local: kept, listenPort: m.listenPort, registeredAt: this.clock.now() });
     this.counters.inc('registrations');
-    s.send(FrameType.REGISTERED, encodeRegistered({ observed }));
+    const l = this.relay.limits;
+    const relay = this.relay.enabled ? { maxCircuits: l.maxCircuitsPerNode, bytesPerSecond: Math.min(l.bytesPerSecond, 0xffffffff), idleTimeoutS: Math.round(l.idleTimeoutMs / 1000) } : undefined;
+    s.send(FrameType.REGISTERED, encodeRegistered({ observed, ...(relay ? { relay } : {}) }));
     this.opts.log.debug(`registered ${s.peerId} at ${s.remoteAddress}`);
   }
 

@@ -5,6 +5,7 @@
  *
  *  REGISTER       node->sig   | u16 listenPort | endpoint list (local addresses) |
  *  REGISTERED     sig->node   | endpoint (observed public address of this session) |
+ *                             | optional relay limits: u16 maxCircuits | u32 bytesPerSecond | u32 idleTimeoutS |
  *  LOOKUP         node->sig   | u32 reqId | 32B target |
  *  LOOKUP_RESULT  sig->node   | u32 reqId | 32B target | endpoint (public) | endpoint list (local) |
  *  PUNCH_REQUEST  node->sig   | u32 reqId | 32B target |
@@ -40,6 +41,11 @@ export interface Register {
 }
 export interface Registered {
   observed: Endpoint;
+  /**
+   * Present when the signaler relays: the limits that apply to this node there (circuits,
+   * RELAY_DATA bytes per second, idle timeout). Absent: it does not relay (`--no-relay`).
+   */
+  relay?: { maxCircuits: number; bytesPerSecond: number; idleTimeoutS: number };
 }
 export interface Lookup {
   reqId: number;
@@ -86,13 +92,22 @@ export function decodeRegister(p: Uint8Array): Register {
 }
 
 export function encodeRegistered(m: Registered): Buffer {
-  const w = new PayloadWriter(endpointSize(m.observed));
+  const relay = m.relay;
+  if (relay) {
+    requireUint(relay.maxCircuits, 0xffff, 'maxCircuits');
+    requireUint(relay.bytesPerSecond, 0xffffffff, 'bytesPerSecond');
+    requireUint(relay.idleTimeoutS, 0xffffffff, 'idleTimeoutS');
+  }
+  const w = new PayloadWriter(endpointSize(m.observed) + (relay ? 10 : 0));
   writeEndpoint(w, m.observed);
+  if (relay) w.u16(relay.maxCircuits).u32(relay.bytesPerSecond).u32(relay.idleTimeoutS);
   return w.done();
 }
 export function decodeRegistered(p: Uint8Array): Registered {
   const r = new PayloadReader(p, 'REGISTERED');
-  const m = { observed: readEndpoint(r) };
+  const observed = readEndpoint(r);
+  if (r.remaining === 0) return { observed };
+  const m = { observed, relay: { maxCircuits: r.u16(), bytesPerSecond: r.u32(), idleTimeoutS: r.u32() } };
   r.end();
   return m;
 }

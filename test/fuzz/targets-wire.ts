@@ -171,7 +171,7 @@ export const WIRE_CODECS: readonly CodecTarget[] = [
     frameTypes: [FrameType.REGISTERED],
     decode: decodeRegistered,
     encode: encodeRegistered,
-    samples: () => ENDPOINTS.map((observed) => ({ observed })),
+    samples: () => [...ENDPOINTS.map((observed) => ({ observed })), { observed: ENDPOINTS[0] as (typeof ENDPOINTS)[number], relay: { maxCircuits: 16, bytesPerSecond: 1048576, idleTimeoutS: 300 } }],
   }),
   codecTarget({
     name: 'lookup',

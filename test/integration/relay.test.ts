@@ -83,10 +83,23 @@ describe('relay through the signaler', () => {
     assert.equal(b.status().counters['relay_declined.blocked'], 1);
   });
 
-  it('a signaler that does not relay: the dial fails and says so', async () => {
+  it('a signaler that does not relay says so when a node registers: status shows it, and the dial fails without asking it', async () => {
     const sig = await signaler(false);
     const { a, b } = await pair(sig);
-    await assert.rejects(a.dial(b.identity.id), /relay/i);
+    assert.deepEqual(a.status().relay?.signaler, { available: false, label: `${sig.id} at 127.0.0.1:${sig.port}`, limits: null });
+    await assert.rejects(a.dial(b.identity.id), (err: Error & { code?: string }) => {
+      assert.equal(err.code, 'E_DIAL_FAILED');
+      return true;
+    });
+    assert.equal(sig.relayStats().refused.disabled ?? 0, 0, 'no RELAY_OPEN was sent');
+  });
+
+  it('a relaying signaler states its limits for the node at registration; status shows them', async () => {
+    const s = new SignalerServer({ identity: generateIdentity(), log: silent, relay: { enabled: true, bytesPerSecond: 512 * 1024 } });
+    await s.listen(0, '127.0.0.1');
+    servers.push(s);
+    const { a } = await pair(s);
+    assert.deepEqual(a.status().relay?.signaler.limits, { maxCircuits: 16, bytesPerSecond: 512 * 1024, idleTimeoutS: 300 });
   });
 
   it('when the relayed session ends (the signaler goes away) the peer shows as disconnected', async () => {

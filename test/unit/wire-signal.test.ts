@@ -32,6 +32,16 @@ describe('signaler codecs: hex vectors', () => {
   it('REGISTERED', () => {
     const b = encodeRegistered({ observed: { host: '203.0.113.7', port: 40000 } });
     assert.equal(hex(b), '04cb0071079c40');
+    assert.deepEqual(decodeRegistered(b), { observed: { host: '203.0.113.7', port: 40000 } });
+  });
+  it('REGISTERED with the relay limits of a signaler that relays', () => {
+    const m = { observed: { host: '203.0.113.7', port: 40000 }, relay: { maxCircuits: 16, bytesPerSecond: 1048576, idleTimeoutS: 300 } };
+    const b = encodeRegistered(m);
+    assert.equal(hex(b), '04cb0071079c40' + '0010' + '00100000' + '0000012c');
+    assert.deepEqual(decodeRegistered(b), m);
+    // A partial limits block is malformed.
+    assert.throws(() => decodeRegistered(Buffer.from('04cb0071079c400010', 'hex')), malformed);
+    assert.throws(() => decodeRegistered(Buffer.from('04cb0071079c40' + '0010' + '00100000' + '0000012c' + '00', 'hex')), malformed);
   });
   it('LOOKUP and PUNCH_REQUEST', () => {
     const b = encodeLookup({ reqId: 7, target: key });
