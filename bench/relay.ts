@@ -13,10 +13,10 @@ import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import type { DialResult, SendResult } from '../src/api.js';
 import { connectControl } from '../src/control/client.js';
-import { buildLab, canRunLab, findTool, spawnIn, tryExec, type Lab, type LabProcess } from '../test/lab/index.js';
+import { buildLab, canRunLab, cutLink, findTool, healLink, spawnIn, tryExec, type Lab, type LabProcess } from '../test/lab/index.js';
 import { NODE_READY_TIMEOUT_MS, SIGNALER_BIN, STOP_GRACE_MS, SentinelLab, type LabNode, type LabSignaler } from '../test/lab/sentinel-procs.js';
 import { goalRow, infoRow, type BenchResult, type BenchRow } from './report.js';
-import { percentiles, round, sleep, type Percentiles } from './util.js';
+import { percentile, percentiles, round, sleep, type Percentiles } from './util.js';
 import { cpuSeconds, pingRtt, startIperfServer, type IperfServer, type PingResult } from './vpn-tools.js';
 
 /** Options of {@link runRelayBench}. */
@@ -29,6 +29,8 @@ export interface RelayBenchOptions {
   pings?: number;
   /** Messages sent one after another over each session (default 200). */
   messages?: number;
+  /** Relay-to-direct upgrades, each with a fresh easy x easy pair (default 5). */
+  upgrades?: number;
 }
 
 const NAME = 'relay';
@@ -48,6 +50,12 @@ const DEFAULT_SIG_PORT = 8889;
 const PORTS = { h1: 24_001, h2: 24_002, e1: 24_003, e2: 24_004, target: 24_005, h1Default: 24_006, h2Default: 24_007 } as const;
 /** Each dialer gets its own port, so no conntrack entry of an earlier dial is reused. */
 const DIALER_BASE_PORT = 24_100;
+/** Ports of the upgrade trials' pairs (one pair per trial, for the same reason). */
+const UPGRADE_BASE_PORTS = { a: 24_200, b: 24_300 } as const;
+/** How often the upgrade trials ask the dialer for its peers (control socket, no process). */
+const UPGRADE_POLL_MS = 50;
+/** Bound on one trial's wait for the direct path after the heal. */
+const UPGRADE_WAIT_MS = 30_000;
 const NODE_LOG_LEVEL = 'warn';
 const IPERF_PORT = 5201;
 const IPERF_SLACK_MS = 20_000;
@@ -292,6 +300,99 @@ async function measurePath(
   }
 }
 
+// ---- relay -> direct upgrade --------------------------------------------------------
+
+interface UpgradeSample {
+  ok: boolean;
+  /** Heal → the dialer lists the peer with path `direct` (ms). */
+  ms: number;
+  /** Heal → the target is asked to punch (its `wants to connect` log line), if seen (ms). */
+  punchAskedMs: number | null;
+  /** The dialer's `relay.upgrade_attempts` when the path was direct. */
+  attempts: number;
+  method: string;
+  reason: string;
+}
+
+/**
+ * One upgrade trial: fresh nodes behind the easy NATs E1 and E2 (new identities and ports),
+ * the path between the two routers cut (an nft drop in both, before NAT: `cutLink`), a dial
+ * by id that therefore ends relayed once the punch times out, then the cut healed at once
+ * and the time until the dialer lists the peer as `direct` (its control socket polled every
+ * UPGRADE_POLL_MS).
+ */
+async function upgradeTrial(sl: SentinelLab, lab: Lab, signaler: LabSignaler, i: number): Promise<UpgradeSample> {
+  const cut = [
+    { ns: lab.router('E1').ns, peer: lab.router('E2').wanIp },
+    { ns: lab.router('E2').ns, peer: lab.router('E1').wanIp },
+  ];
+  const [a, b] = await Promise.all([
+    sl.startNode('e1', { port: UPGRADE_BASE_PORTS.a + i, signaler, logLevel: 'info' }),
+    sl.startNode('e2', { port: UPGRADE_BASE_PORTS.b + i, signaler, logLevel: 'info' }),
+  ]);
+  const client = await connectControl(join(a.dataDir, 'control.sock'));
+  const fail = (reason: string): UpgradeSample => ({ ok: false, ms: NaN, punchAskedMs: null, attempts: 0, method: '', reason });
+  try {
+    for (const c of cut) await cutLink(c.ns, c.peer);
+    const d = await a.dial(b.id);
+    if (!d.ok) return fail(`dial: ${d.reason}`);
+    if (d.result.path !== 'relay') return fail(`the dial with the path cut ended ${d.result.path} (${d.result.method})`);
+    for (const c of cut) await healLink(c.ns, c.peer);
+    const healedAt = Date.now();
+    const t0 = performance.now();
+    for (;;) {
+      const peer = (await client.call('peers', {})).find((p) => p.id === b.id);
+      if (peer?.path === 'direct') {
+        const ms = performance.now() - t0;
+        const asked = [...b.stderr().matchAll(new RegExp(`^(\\S+) INFO +signaler: ${a.id} wants to connect; punching`, 'gm'))].map((m) => Date.parse(m[1] as string)).find((t) => t >= healedAt);
+        const attempts = (await a.status()).counters['relay.upgrade_attempts'] ?? 0;
+        return { ok: true, ms, punchAskedMs: asked === undefined ? null : asked - healedAt, attempts, method: peer.method ?? '', reason: '' };
+      }
+      if (performance.now() - t0 > UPGRADE_WAIT_MS) return fail(`still ${String(peer?.path)} ${UPGRADE_WAIT_MS} ms after the heal (${await upgradeCounters(a)})`);
+      await sleep(UPGRADE_POLL_MS);
+    }
+  } finally {
+    client.close();
+    for (const c of cut) await healLink(c.ns, c.peer).catch(() => undefined);
+    await Promise.allSettled([a.stop(), b.stop()]);
+  }
+}
+
+async function upgradeSeries(sl: SentinelLab, lab: Lab, signaler: LabSignaler, trials: number): Promise<UpgradeSample[]> {
+  const samples: UpgradeSample[] = [];
+  for (let i = 0; i < trials; i++) samples.push(await upgradeTrial(sl, lab, signaler, i).catch((err: unknown) => ({ ok: false, ms: NaN, punchAskedMs: null, attempts: 0, method: '', reason: firstLine(err) })));
+  return samples;
+}
+
+function upgradeRows(o: Outcome<UpgradeSample[]>): BenchRow[] {
+  const metric = 'easy x easy, relayed while the direct path was cut: cut healed → peer listed `direct`';
+  if (!o.ok) return [infoRow(`${metric}: failed`, o.reason)];
+  const ok = o.v.filter((s) => s.ok);
+  const fmt = (xs: number[]): string => {
+    const sorted = [...xs].sort((x, y) => x - y);
+    return sorted.length === 0 ? 'no sample' : `p50 ${percentile(sorted, 50).toFixed(0)} / p90 ${percentile(sorted, 90).toFixed(0)} / max ${(sorted[sorted.length - 1] as number).toFixed(0)} ms`;
+  };
+  const asked = ok.map((s) => s.punchAskedMs).filter((x): x is number => x !== null);
+  const punched = ok.filter((s) => s.punchAskedMs !== null).map((s) => s.ms - (s.punchAskedMs as number));
+  return [
+    infoRow(`${metric} (${ok.length}/${o.v.length} upgraded)`, fmt(ok.map((s) => s.ms))),
+    infoRow('… of which: heal → the upgrader\'s punch request reaches the peer (first-attempt delay, known addresses first)', fmt(asked)),
+    infoRow('… of which: punch request → direct session listed', fmt(punched)),
+  ];
+}
+
+function upgradeNotes(o: Outcome<UpgradeSample[]>): string[] {
+  if (!o.ok) return [];
+  const notes = [
+    `Upgrade trials: ${o.v.length} fresh pairs; methods ${[...new Set(o.v.filter((s) => s.ok).map((s) => s.method))].join(', ') || 'none'}; upgrade attempts by the dialer until direct: ${o.v.filter((s) => s.ok).map((s) => s.attempts).join(', ') || 'none'}. ` +
+      'The cut is healed right after the relayed dial returns, so the figure is the upgrader\'s first attempt (5 s after the relayed session came up, plus 0-20% jitter; src/relay/upgrade.ts) plus that attempt: ' +
+      'known addresses first (the peer\'s public address is tried for up to 1.5 s and dropped by its NAT), then a coordinated punch. A path that opens later waits for the next attempt of the backoff (10 s, 20 s, ... up to 5 min after the previous one).',
+  ];
+  const bad = o.v.filter((s) => !s.ok);
+  if (bad.length > 0) notes.push(`Upgrade trials: ${bad.length} did not reach a direct path, e.g.: ${bad[0]?.reason}`);
+  return notes;
+}
+
 // ---- report -------------------------------------------------------------------------
 
 function dialRows(samples: readonly DialSample[]): BenchRow[] {
@@ -376,6 +477,7 @@ export async function runRelayBench(opts: RelayBenchOptions = {}): Promise<Bench
   const seconds = opts.seconds ?? 5;
   const pings = opts.pings ?? 20;
   const messages = opts.messages ?? 200;
+  const upgrades = opts.upgrades ?? 5;
   let lab: Lab | undefined;
   let sl: SentinelLab | undefined;
   const signalers: LabSignaler[] = [];
@@ -415,10 +517,14 @@ export async function runRelayBench(opts: RelayBenchOptions = {}): Promise<Bench
       measurePath(s, slow.sig, { a: 'h1', b: 'h2', aPort: PORTS.h1Default, bPort: PORTS.h2Default }, 'relay', { pings: 0, seconds, omit: DEFAULT_RATE_OMIT_S, messages: 0 }),
     );
 
+    // 5. Relay to direct: a relayed easy x easy pair whose cut direct path is healed.
+    const upgrade = await attempt(() => upgradeSeries(s, l, fast.sig, upgrades));
+
     const rows: BenchRow[] = [
       ...(series.ok ? dialRows(series.v.samples) : [goalRow('hard x hard: dial start → relayed session', `p50 ≤ ${GOAL_DIAL_P50_MS} ms`, `failed: ${series.reason}`, '', false)]),
       ...pathRows(relayed, direct, underlay),
       ...defaultRateRows(limited),
+      ...upgradeRows(upgrade),
     ];
     return {
       name: NAME,
@@ -432,7 +538,9 @@ export async function runRelayBench(opts: RelayBenchOptions = {}): Promise<Bench
         `each pair \`allow\`ed and \`accept\`ed on both sides, then \`sentinel dial\`: \`ping -c ${pings} -i 0.05\` between the VPN IPv4 addresses (after 2 unmeasured pings), ` +
         `\`iperf3 -t ${seconds}\` with 1 TCP stream to the receiver's VPN address (iperf3's received bits per second), and ${messages} messages sent one after another through the sender's control socket ` +
         `(a \`send\` call returns once the receiver's ACK is back: signed, stored durably at both ends). The underlay ping (relayed host → signaler host, no tunnel, NAT on the way) is for scale: a relayed packet crosses that path twice. ` +
-        `Last, a relayed pair registered with the default-rate signaler runs the same TCP test with \`-O ${DEFAULT_RATE_OMIT_S}\` (the first ${DEFAULT_RATE_OMIT_S} s, where the 2 MiB burst is spent, are left out). Each pair is stopped before the next starts.`,
+        `Last, a relayed pair registered with the default-rate signaler runs the same TCP test with \`-O ${DEFAULT_RATE_OMIT_S}\` (the first ${DEFAULT_RATE_OMIT_S} s, where the 2 MiB burst is spent, are left out). ` +
+        `(5) ${upgrades} relay-to-direct upgrades: each time two fresh \`sentinel-node\`s behind the two easy NATs, the path between the two routers cut (an nft drop in both, before NAT), \`sentinel dial\` by id (relayed once the punch times out), ` +
+        `the cut healed at once, then the time until the dialer's \`peers\` (its control socket, polled every ${UPGRADE_POLL_MS} ms) lists the peer with path \`direct\`; split at the moment the peer logs the upgrader's punch request. Each pair is stopped before the next starts.`,
       rows,
       notes: [
         ...(series.ok ? dialNotes(series.v.samples, series.v.startMs) : []),
@@ -442,6 +550,7 @@ export async function runRelayBench(opts: RelayBenchOptions = {}): Promise<Bench
         ...cpuNote('Relayed (hard x hard)', relayed),
         ...cpuNote('Direct (easy x easy)', direct),
         ...cpuNote('Relayed at the default rate', limited),
+        ...upgradeNotes(upgrade),
         `Signalers: "${fast.relaying}" and "${slow.relaying}". The relay counts RELAY_DATA bytes per sending node, so at the default rate the figure should sit just under ${mbit(DEFAULT_RATE_BPS * 8)} of ` +
           `payload less TLS, TCP/IP and framing overhead (the inner TCP's ACKs are charged to the receiver). Without \`-O\` the ${DEFAULT_BURST_BYTES / 2 ** 20} MiB burst would add about ${mbit((DEFAULT_BURST_BYTES * 8) / seconds)} to a ${seconds} s test.`,
         'What the relay adds: every inner packet goes sender node → signaler → receiver node over two TLS 1.3 sessions (node-signaler) with the end-to-end TLS session inside, so it is encrypted twice on ' +

@@ -23,7 +23,7 @@ export const ERROR_CODES = {
   E_BAD_SIGNATURE: 'signature verification failed',
   // transport
   E_HANDSHAKE_TIMEOUT: 'TLS handshake timed out',
-  E_TLS: 'TLS handshake failed',
+  E_TLS: 'TLS failed (the handshake, or a record that does not authenticate)',
   E_ALPN: 'peer does not speak the sentinel/1 protocol',
   E_PEER_TIMEOUT: 'peer stopped answering keepalives',
   E_DUPLICATE_SESSION: 'duplicate session closed in favour of another',

@@ -13,6 +13,7 @@ import {
   RELAY_MAX_QUEUED_FRAMES,
   RELAY_OPEN_RATE,
   RELAY_RATE,
+  RELAY_THROTTLE_NOTICE_MS,
 } from '../signaler/limits.js';
 import type { TokenBucket, Rate } from '../signaler/rate.js';
 import type { Clock, Counters } from '../transport/index.js';
@@ -43,6 +44,8 @@ export interface RelayLimits {
   window: number;
   /** Frames queued per circuit and direction while the sender is throttled. */
   maxQueuedFrames: number;
+  /** Least time between two {@link RelayHubOptions.onThrottled} reports for one node. */
+  throttleNoticeMs: number;
 }
 
 export const DEFAULT_RELAY_LIMITS: RelayLimits = {
@@ -56,6 +59,7 @@ export const DEFAULT_RELAY_LIMITS: RelayLimits = {
   burstBytes: RELAY_RATE.burst,
   window: RELAY_WINDOW,
   maxQueuedFrames: RELAY_MAX_QUEUED_FRAMES,
+  throttleNoticeMs: RELAY_THROTTLE_NOTICE_MS,
 };
 
 /** The burst that goes with a per-node rate set by the operator: two seconds' worth, at least one full RELAY_DATA. */
@@ -75,6 +79,20 @@ export interface RelayHubOptions {
   enabled?: boolean;
   limits?: Partial<RelayLimits>;
   send?: RelaySend;
+  /**
+   * A node is over its byte rate: called when one of its frames is delayed and the node
+   * was not reported in the last `throttleNoticeMs`. `delayed` is every frame of it
+   * delayed so far (the signaler logs this, so an operator sees who is throttled).
+   */
+  onThrottled?: (node: NodeId, report: ThrottleReport) => void;
+}
+
+/** What {@link RelayHubOptions.onThrottled} is told. */
+export interface ThrottleReport {
+  /** RELAY_DATA frames of this node delayed by its rate, since the hub first saw it. */
+  delayed: number;
+  /** Its bytes waiting now (over all its circuits). */
+  queuedBytes: number;
 }
 
 /** Why a RELAY_OPEN was refused; counted as `relay_refused.<reason>`. */
@@ -91,8 +109,11 @@ export interface RelayStats {
   circuits: number;
   /** Circuits waiting for the target's RELAY_ACCEPT. */
   pending: number;
-  /** Per node with any circuit: circuits it is an end of (live + pending), opens it is waiting on. */
-  nodes: Record<NodeId, { circuits: number; pending: number }>;
+  /**
+   * Per node with any circuit: circuits it is an end of (live + pending), opens it is
+   * waiting on, and its RELAY_DATA frames delayed by its byte rate so far.
+   */
+  nodes: Record<NodeId, { circuits: number; pending: number; throttled: number }>;
   /** RELAY_DATA bytes forwarded (`relay.bytes`). */
   bytes: number;
   /** RELAY_DATA frames delayed by a node's byte rate (`relay.throttled`). */
@@ -154,6 +175,10 @@ export interface NodeState {
   /** Directions sent by this node with queued frames, served round robin. */
   waiting: Direction[];
   timer: unknown;
+  /** Its RELAY_DATA frames delayed by its byte rate so far. */
+  throttled: number;
+  /** When it was last reported over its rate (onThrottled), if ever. */
+  noticedAt: number | undefined;
 }
 
 export interface Direction {

@@ -50,10 +50,11 @@ import {
   type RelayRefusal,
   type RelaySend,
   type RelayStats,
+  type ThrottleReport,
 } from './hub-state.js';
 
 export { DEFAULT_RELAY_LIMITS, relayBurstFor } from './hub-state.js';
-export type { RelayEnd, RelayFrameRefusal, RelayHubOptions, RelayLimits, RelayNodeLimits, RelayRefusal, RelaySend, RelayStats } from './hub-state.js';
+export type { RelayEnd, RelayFrameRefusal, RelayHubOptions, RelayLimits, RelayNodeLimits, RelayRefusal, RelaySend, RelayStats, ThrottleReport } from './hub-state.js';
 
 /** Joins pairs of sessions into circuits and forwards relay frames between them. */
 export class RelayHub {
@@ -63,6 +64,7 @@ export class RelayHub {
   private readonly counters: Counters;
   private readonly sendFrame: RelaySend;
   private readonly limitsFor: ((id: NodeId) => RelayNodeLimits) | undefined;
+  private readonly onThrottled: ((node: NodeId, report: ThrottleReport) => void) | undefined;
   private readonly circuits = new Map<number, Circuit>();
   private readonly nodes = new Map<NodeId, NodeState>();
   private nextId = 1;
@@ -78,6 +80,7 @@ export class RelayHub {
     this.limits = limits;
     this.sendFrame = opts.send ?? ((to, type, payload) => void to.send(type, payload));
     this.limitsFor = opts.limitsFor;
+    this.onThrottled = opts.onThrottled;
   }
 
   /**
@@ -159,8 +162,10 @@ export class RelayHub {
     d.queue.push(payload);
     d.queuedBytes += n;
     this.counters.inc('relay.throttled');
+    node.throttled++;
     if (!node.waiting.includes(d)) node.waiting.push(d);
     this.schedule(node);
+    this.noticeThrottled(node, now);
   }
 
   /** RELAY_CREDIT from a session: lowers the in-flight bytes towards it, forwarded unchanged. */
@@ -255,7 +260,7 @@ export class RelayHub {
     }
     const nodes: RelayStats['nodes'] = {};
     for (const st of this.nodes.values()) {
-      if (st.circuits.size > 0 || st.pendingOut > 0) nodes[st.id] = { circuits: st.circuits.size, pending: st.pendingOut };
+      if (st.circuits.size > 0 || st.pendingOut > 0) nodes[st.id] = { circuits: st.circuits.size, pending: st.pendingOut, throttled: st.throttled };
     }
     const refused: Record<string, number> = {};
     for (const [name, value] of Object.entries(this.counters.toJSON())) {
@@ -288,6 +293,8 @@ export class RelayHub {
         bytes: new TokenBucket(l.bytesPerSecond, Math.max(l.burstBytes, RELAY_MAX_DATA), now),
         waiting: [],
         timer: undefined,
+        throttled: 0,
+        noticedAt: undefined,
       };
       this.nodes.set(id, st);
     }
@@ -335,6 +342,16 @@ export class RelayHub {
     if (d.to.isClosed) return this.closeCircuit(d.circuit, RelayCloseCode.GONE, 'the other end left the relay', [d.from]);
     this.counters.inc('relay.bytes', n);
     this.tell(d.to, FrameType.RELAY_DATA, payload);
+  }
+
+  /** Reports `node` as over its rate, unless it was reported less than `throttleNoticeMs` ago. */
+  private noticeThrottled(node: NodeState, now: number): void {
+    if (!this.onThrottled) return;
+    if (node.noticedAt !== undefined && now - node.noticedAt < this.limits.throttleNoticeMs) return;
+    node.noticedAt = now;
+    let queuedBytes = 0;
+    for (const d of node.waiting) queuedBytes += d.queuedBytes;
+    this.onThrottled(node.id, { delayed: node.throttled, queuedBytes });
   }
 
   /** Makes sure `node`'s drain timer runs when its first queued frame can go. */

@@ -109,9 +109,14 @@ export const RELAY_IDLE_TIMEOUT_MS = 5 * 60_000;
  * and burst. A node over its rate is delayed (its frames queue on their circuit, bounded by
  * RELAY_WINDOW), never dropped; other nodes are not affected. `sentinel-signaler
  * --relay-rate` sets the rate; the burst is then two seconds' worth (at least one
- * RELAY_DATA). Delays counted as `relay.throttled`.
+ * RELAY_DATA). Delays counted as `relay.throttled` (and per node in the hub's stats).
  */
 export const RELAY_RATE = { bytesPerSecond: 1024 * 1024, burst: 2 * 1024 * 1024 } as const;
+/**
+ * A node over its relay rate is reported (the signaler logs it at info) when its first
+ * frame is delayed, then at most once per this interval while it stays over the rate.
+ */
+export const RELAY_THROTTLE_NOTICE_MS = 60_000;
 /**
  * RELAY_DATA frames queued per circuit and direction while the sender is over its rate
  * (the bytes are bounded by RELAY_WINDOW; this bounds the per-frame overhead of tiny

@@ -126,6 +126,9 @@ export class SignalerServer {
       counters: this.counters,
       enabled: opts.relay?.enabled ?? true,
       limits: { ...opts.relayLimits, ...(bytesPerSecond !== undefined ? { bytesPerSecond } : {}) },
+      // Who is throttled is an operator's question: once per node per RELAY_THROTTLE_NOTICE_MS.
+      onThrottled: (node, r) =>
+        opts.log.info(`relay: ${node} is over its rate of ${this.relay.limits.bytesPerSecond} bytes/s; its relayed data is delayed (${r.delayed} frames so far, ${r.queuedBytes} bytes waiting)`),
     });
     this.manager = new ConnectionManager({
       replaceStale: true,

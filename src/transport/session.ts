@@ -123,7 +123,11 @@ export class Session {
     // Small frames (pings, acks, interactive VPN traffic) must not wait for Nagle.
     if ('setNoDelay' in socket && typeof socket.setNoDelay === 'function') socket.setNoDelay(true);
     socket.on('data', (chunk: Buffer) => this.onData(chunk));
-    socket.on('error', (err) => this.terminate(new SentinelError('E_PEER_TIMEOUT', `socket error: ${err.message}`)));
+    socket.on('error', (err) => {
+      const reason = socketError(err);
+      this.opts.counters.inc(`sessions_failed.${reason.code}`);
+      this.terminate(reason);
+    });
     socket.on('end', () => this.terminate(undefined));
     socket.on('close', () => this.terminate(undefined));
     this.timer = clock.setInterval(() => this.tick(), limits.pingIntervalMs);
@@ -262,4 +266,14 @@ export class Session {
     }
     this.sendPing();
   }
+}
+
+/**
+ * Why a session's socket failed. A TLS failure after the handshake (a record that does not
+ * authenticate, e.g. a byte changed by a relay on the way, or the peer's alert about one)
+ * is E_TLS; anything else (reset, unreachable) is the peer being gone, E_PEER_TIMEOUT.
+ */
+export function socketError(err: Error & { code?: unknown }): SentinelError {
+  const tls = typeof err.code === 'string' && err.code.startsWith('ERR_SSL_');
+  return new SentinelError(tls ? 'E_TLS' : 'E_PEER_TIMEOUT', tls ? err.message.trim() : `socket error: ${err.message}`);
 }

@@ -44,6 +44,20 @@ export function verifyPeer(socket: TLSSocket, expected?: NodeId): NodeId {
 }
 
 /**
+ * A server-side TLSSocket made outside tls.Server keeps OpenSSL errors after the handshake
+ * to itself: Node emits them as 'error' only once "control is released", which tls.Server
+ * does for its sockets when they become secure (and tls.connect for clients). We do the
+ * same, so that a record that does not authenticate (a byte changed on the way, e.g. by a
+ * relay) ends the session as a TLS error on the server side too, not as a silent close.
+ * `_releaseControl` is Node's own (internal) step for exactly this; without it (another
+ * runtime) the session still ends, only as a plain close.
+ */
+function releaseControl(socket: tls.TLSSocket): void {
+  const s = socket as tls.TLSSocket & { _releaseControl?: () => boolean };
+  if (typeof s._releaseControl === 'function') s._releaseControl();
+}
+
+/**
  * Runs the TLS handshake on `raw` and verifies the peer. On any failure the socket is
  * destroyed and the promise rejects with a SentinelError (E_TLS, E_ALPN, E_NO_PEER_CERT,
  * E_BAD_CERT, E_PEER_ID_MISMATCH or E_HANDSHAKE_TIMEOUT).
@@ -73,7 +87,10 @@ export function secureSocket(opts: {
         socket.destroy();
         raw.destroy();
         reject(err);
-      } else resolve({ socket, peerId: peerId as NodeId });
+      } else {
+        if (role === 'server') releaseControl(socket);
+        resolve({ socket, peerId: peerId as NodeId });
+      }
     };
     const timer = clock.setTimeout(() => finish(new SentinelError('E_HANDSHAKE_TIMEOUT', `no handshake within ${timeoutMs} ms`)), timeoutMs);
     const onError = (err: Error): void => finish(isSentinelError(err) ? err : new SentinelError('E_TLS', err.message, { cause: err }));

@@ -146,18 +146,22 @@ export class SentinelLab {
     return dir;
   }
 
-  /** Starts `sentinel-signaler` on host `hostName` and waits until it listens. */
-  async startSignaler(hostName: string, opts: { port?: number; logLevel?: string; extraArgs?: readonly string[] } = {}): Promise<LabSignaler> {
+  /**
+   * Starts `sentinel-signaler` on host `hostName` and waits until it listens. `extraArgs`
+   * are more flags (e.g. `['--relay-rate', '32K']`); `script` runs another entry point
+   * that takes the same flags and prints the same start lines (a test's own signaler).
+   */
+  async startSignaler(hostName: string, opts: { port?: number; logLevel?: string; extraArgs?: readonly string[]; script?: string } = {}): Promise<LabSignaler & { dataDir: string }> {
     const host = this.lab.host(hostName);
     const port = opts.port ?? LAB_SIGNALER_PORT;
     const dataDir = await this.tempDir(`sig${++this.dirs}`);
-    const args = [SIGNALER_BIN, '--port', String(port), '--host', '0.0.0.0', '--data-dir', dataDir, '--log-level', opts.logLevel ?? 'info', ...(opts.extraArgs ?? [])];
+    const args = [opts.script ?? SIGNALER_BIN, '--port', String(port), '--host', '0.0.0.0', '--data-dir', dataDir, '--log-level', opts.logLevel ?? 'info', ...(opts.extraArgs ?? [])];
     const proc = spawnIn(host.ns, process.execPath, args, { graceMs: STOP_GRACE_MS });
     const stop = this.track(proc);
     try {
       const [, id] = (await proc.waitFor(/^signaler (\S+)$/m, NODE_READY_TIMEOUT_MS)) as [string, string];
       await proc.waitFor(/^listening on /m, NODE_READY_TIMEOUT_MS);
-      return { host, port, id, address: `${host.ip}:${port}`, proc, stop };
+      return { host, port, id, address: `${host.ip}:${port}`, proc, stop, dataDir };
     } catch (err) {
       await stop();
       throw err;

@@ -135,7 +135,9 @@ describe('relay circuits', () => {
     const sent = randomBytes(20 * RELAY_MAX_DATA);
     const got: Buffer[] = [];
     const errors: Error[] = [];
+    const receiverErrors: Error[] = [];
     cb.socket.on('data', (d: Buffer) => got.push(d));
+    cb.socket.on('error', (e) => receiverErrors.push(e));
     const closed = (s: typeof ca.socket): Promise<void> =>
       new Promise<void>((resolve) => {
         s.on('error', (e) => errors.push(e));
@@ -148,6 +150,12 @@ describe('relay circuits', () => {
     assert.ok(received.length < sent.length, 'the stream did not complete');
     assert.ok(sent.subarray(0, received.length).equals(received), 'whatever arrived is a prefix of what was sent: nothing forged');
     assert.ok(errors.some((e) => /bad record mac|decrypt/i.test(e.message)), `a TLS integrity error: ${errors.map((e) => e.message).join('; ')}`);
+    // The receiver is the TLS server here: it reports the record it could not authenticate
+    // as an error of its own (not a plain close), with OpenSSL's code.
+    assert.ok(
+      receiverErrors.some((e) => /bad record mac|decrypt/i.test(e.message) && /^ERR_SSL_/.test(String((e as { code?: unknown }).code))),
+      `the receiving end reports the integrity error: ${receiverErrors.map((e) => e.message).join('; ') || 'none'}`,
+    );
     assert.equal(relay.a.size + relay.b.size, 0, 'both circuits are gone');
   });
 

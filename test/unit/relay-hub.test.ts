@@ -5,6 +5,7 @@
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { describe, it } from 'node:test';
+import type { NodeId } from '../../src/api.js';
 import { publicKeyFromNodeId } from '../../src/identity/index.js';
 import {
   RELAY_ACCEPT_TIMEOUT_MS,
@@ -15,6 +16,7 @@ import {
   RELAY_MAX_QUEUED_FRAMES,
   RELAY_OPEN_RATE,
   RELAY_RATE,
+  RELAY_THROTTLE_NOTICE_MS,
   SIGNAL_MAX_PAYLOAD,
 } from '../../src/signaler/limits.js';
 import { DEFAULT_RELAY_LIMITS, RelayHub, relayBurstFor, type RelayLimits } from '../../src/relay/hub.js';
@@ -90,6 +92,7 @@ describe('relay limits', () => {
       burstBytes: RELAY_RATE.burst,
       window: RELAY_WINDOW,
       maxQueuedFrames: RELAY_MAX_QUEUED_FRAMES,
+      throttleNoticeMs: RELAY_THROTTLE_NOTICE_MS,
     });
     assert.deepEqual([RELAY_MAX_CIRCUITS_PER_NODE, RELAY_MAX_CIRCUITS, RELAY_MAX_PENDING_PER_NODE, RELAY_ACCEPT_TIMEOUT_MS, RELAY_IDLE_TIMEOUT_MS], [16, 1024, 4, 5_000, 300_000]);
     assert.deepEqual(RELAY_OPEN_RATE, { perSecond: 1, burst: 8 });
@@ -112,14 +115,14 @@ describe('RelayHub: opening a circuit', () => {
     assert.notEqual(incoming.circuit, 0);
     assert.deepEqual(Buffer.from(incoming.peer), Buffer.from(publicKeyFromNodeId(a.peerId)), "the target learns the requester's key");
     assert.deepEqual(hub.stats().pending, 1);
-    assert.deepEqual(hub.stats().nodes[a.peerId], { circuits: 1, pending: 1 });
+    assert.deepEqual(hub.stats().nodes[a.peerId], { circuits: 1, pending: 1, throttled: 0 });
     hub.accept(b, encodeRelayAccept({ circuit: incoming.circuit }));
     assert.deepEqual(a.of(FrameType.RELAY_OPENED).map(decodeRelayOpened), [{ reqId: 42, circuit: incoming.circuit }]);
     const s = hub.stats();
     assert.equal(s.circuits, 1);
     assert.equal(s.pending, 0);
-    assert.deepEqual(s.nodes[a.peerId], { circuits: 1, pending: 0 });
-    assert.deepEqual(s.nodes[b.peerId], { circuits: 1, pending: 0 });
+    assert.deepEqual(s.nodes[a.peerId], { circuits: 1, pending: 0, throttled: 0 });
+    assert.deepEqual(s.nodes[b.peerId], { circuits: 1, pending: 0, throttled: 0 });
     assert.equal(counters.get('relay.circuits_opened'), 1);
     // Another circuit between the same two gets another id.
     const second = connect(hub, a, b, 43);
@@ -493,6 +496,27 @@ describe('RelayHub: per-node byte rate', () => {
     await clock.advance(1_000);
     assert.deepEqual(b.take().map((f) => f.type), [FrameType.RELAY_DATA, FrameType.RELAY_CLOSE]);
     assert.equal(hub.stats().circuits, 0);
+  });
+
+  it('a node over its rate is reported by id (once per notice interval, with its delayed frames); nodes within their rate never are', async () => {
+    const clock = fakeClock(1_000_000);
+    const reports: { node: NodeId; delayed: number; queuedBytes: number }[] = [];
+    const hub = new RelayHub({ clock, counters: new Counters(), limits: { bytesPerSecond: rate }, onThrottled: (node, r) => reports.push({ node, ...r }) });
+    const [a, b, c, d] = [new End(), new End(), new End(), new End()];
+    const ab = connect(hub, a, b);
+    const cd = connect(hub, c, d);
+    for (let i = 0; i < 4; i++) hub.data(a, data(ab, rate, i));
+    hub.data(c, data(cd, 100));
+    hub.data(b, data(ab, 100));
+    assert.deepEqual(reports, [{ node: a.peerId, delayed: 1, queuedBytes: rate }], 'reported at its first delayed frame, alone');
+    await clock.advance(10_000);
+    for (let i = 0; i < 3; i++) hub.data(a, data(ab, rate, i));
+    assert.equal(reports.length, 1, 'not again within the interval');
+    assert.equal(hub.stats().nodes[a.peerId]?.throttled, 3);
+    assert.equal(hub.stats().nodes[c.peerId]?.throttled, 0);
+    await clock.advance(RELAY_THROTTLE_NOTICE_MS);
+    for (let i = 0; i < 4; i++) hub.data(a, data(ab, rate, i));
+    assert.deepEqual(reports.slice(1).map((r) => [r.node, r.delayed]), [[a.peerId, 4]], 'again after the interval, with the running count');
   });
 });
 
