@@ -15,7 +15,7 @@ import {
   RELAY_RATE,
   RELAY_THROTTLE_NOTICE_MS,
 } from '../signaler/limits.js';
-import type { TokenBucket, Rate } from '../signaler/rate.js';
+import { TokenBucket, type Rate } from '../signaler/rate.js';
 import type { Clock, Counters } from '../transport/index.js';
 
 /** What the hub needs of a session (a transport Session fits). */
@@ -225,3 +225,51 @@ export const REFUSAL_TEXT: Record<Exclude<RelayRefusal, 'not_found'>, string> = 
   circuits: 'the relay is full; retry later or elsewhere',
   open_rate: 'too many relay opens; retry in a few seconds',
 };
+
+/** A node's state when the hub starts tracking it: its limits, empty queues, full buckets. */
+export function newNodeState(id: NodeId, l: RelayNodeLimits, openRate: Rate, now: number): NodeState {
+  return {
+    id,
+    maxCircuits: l.maxCircuitsPerNode,
+    circuits: new Set(),
+    pendingOut: 0,
+    opens: new TokenBucket(openRate.perSecond, openRate.burst, now),
+    bytes: new TokenBucket(l.bytesPerSecond, Math.max(l.burstBytes, RELAY_MAX_DATA), now),
+    waiting: [],
+    timer: undefined,
+    throttled: 0,
+    noticedAt: undefined,
+  };
+}
+
+/** The hub's {@link RelayStats} from its circuits, nodes and counters. */
+export function hubStats(enabled: boolean, limits: RelayLimits, circuits: Iterable<Circuit>, nodeStates: Iterable<NodeState>, counters: Counters): RelayStats {
+  let total = 0;
+  let live = 0;
+  let queuedBytes = 0;
+  for (const c of circuits) {
+    total++;
+    if (c.live) live++;
+    queuedBytes += c.ab.queuedBytes + c.ba.queuedBytes;
+  }
+  const nodes: RelayStats['nodes'] = {};
+  for (const st of nodeStates) {
+    if (st.circuits.size > 0 || st.pendingOut > 0) nodes[st.id] = { circuits: st.circuits.size, pending: st.pendingOut, throttled: st.throttled };
+  }
+  const refused: Record<string, number> = {};
+  for (const [name, value] of Object.entries(counters.toJSON())) {
+    if (name.startsWith('relay_refused.')) refused[name.slice('relay_refused.'.length)] = value;
+  }
+  return {
+    enabled,
+    bytesPerSecond: limits.bytesPerSecond,
+    burstBytes: limits.burstBytes,
+    circuits: live,
+    pending: total - live,
+    nodes,
+    bytes: counters.get('relay.bytes'),
+    throttled: counters.get('relay.throttled'),
+    queuedBytes,
+    refused,
+  };
+}

@@ -32,26 +32,8 @@ import {
   encodeRelayOpened,
   encodeSignalError,
 } from '../wire/index.js';
-import { TokenBucket } from '../signaler/rate.js';
-import {
-  DEFAULT_RELAY_LIMITS,
-  Fifo,
-  REFUSAL_TEXT,
-  codeName,
-  relayBurstFor,
-  type Circuit,
-  type Direction,
-  type NodeState,
-  type RelayEnd,
-  type RelayFrameRefusal,
-  type RelayHubOptions,
-  type RelayLimits,
-  type RelayNodeLimits,
-  type RelayRefusal,
-  type RelaySend,
-  type RelayStats,
-  type ThrottleReport,
-} from './hub-state.js';
+import { DEFAULT_RELAY_LIMITS, Fifo, REFUSAL_TEXT, codeName, hubStats, newNodeState, relayBurstFor } from './hub-state.js';
+import type { Circuit, Direction, NodeState, RelayEnd, RelayFrameRefusal, RelayHubOptions, RelayLimits, RelayNodeLimits, RelayRefusal, RelaySend, RelayStats, ThrottleReport } from './hub-state.js';
 
 export { DEFAULT_RELAY_LIMITS, relayBurstFor } from './hub-state.js';
 export type { RelayEnd, RelayFrameRefusal, RelayHubOptions, RelayLimits, RelayNodeLimits, RelayRefusal, RelaySend, RelayStats, ThrottleReport } from './hub-state.js';
@@ -252,50 +234,13 @@ export class RelayHub {
   }
 
   stats(): RelayStats {
-    let live = 0;
-    let queuedBytes = 0;
-    for (const c of this.circuits.values()) {
-      if (c.live) live++;
-      queuedBytes += c.ab.queuedBytes + c.ba.queuedBytes;
-    }
-    const nodes: RelayStats['nodes'] = {};
-    for (const st of this.nodes.values()) {
-      if (st.circuits.size > 0 || st.pendingOut > 0) nodes[st.id] = { circuits: st.circuits.size, pending: st.pendingOut, throttled: st.throttled };
-    }
-    const refused: Record<string, number> = {};
-    for (const [name, value] of Object.entries(this.counters.toJSON())) {
-      if (name.startsWith('relay_refused.')) refused[name.slice('relay_refused.'.length)] = value;
-    }
-    return {
-      enabled: this.enabled,
-      bytesPerSecond: this.limits.bytesPerSecond,
-      burstBytes: this.limits.burstBytes,
-      circuits: live,
-      pending: this.circuits.size - live,
-      nodes,
-      bytes: this.counters.get('relay.bytes'),
-      throttled: this.counters.get('relay.throttled'),
-      queuedBytes,
-      refused,
-    };
+    return hubStats(this.enabled, this.limits, this.circuits.values(), this.nodes.values(), this.counters);
   }
 
   private node(id: NodeId, now: number): NodeState {
     let st = this.nodes.get(id);
     if (!st) {
-      const l = this.limitsFor?.(id) ?? this.limits;
-      st = {
-        id,
-        maxCircuits: l.maxCircuitsPerNode,
-        circuits: new Set(),
-        pendingOut: 0,
-        opens: new TokenBucket(this.limits.openRate.perSecond, this.limits.openRate.burst, now),
-        bytes: new TokenBucket(l.bytesPerSecond, Math.max(l.burstBytes, RELAY_MAX_DATA), now),
-        waiting: [],
-        timer: undefined,
-        throttled: 0,
-        noticedAt: undefined,
-      };
+      st = newNodeState(id, this.limitsFor?.(id) ?? this.limits, this.limits.openRate, now);
       this.nodes.set(id, st);
     }
     return st;

@@ -1,7 +1,7 @@
 /**
  * The connection manager: the session layer under every transport. It accepts inbound
  * connections, secures every byte stream a transport opened ({@link ConnectionManager.secure}:
- * src/transports/transport.ts) with mutual TLS, enforces per-IP and total limits, and keeps
+ * src/transports/transport.ts) with mutual TLS (the handshakes: handshake.ts), enforces per-IP and total limits, and keeps
  * exactly one session per peer. It opens no outbound connection itself.
  *
  * Duplicate rule (both sides apply it to the same pair of sessions and so keep the same
@@ -19,9 +19,8 @@
  */
 import net from 'node:net';
 import type { Duplex } from 'node:stream';
-import type { SecureContext } from 'node:tls';
 import type { ConnectMethod, NodeId } from '../api.js';
-import { SentinelError, errorCode, isSentinelError } from '../errors.js';
+import { SentinelError, errorCode } from '../errors.js';
 import type { Identity } from '../identity/index.js';
 import { GoawayCode, type Hello } from '../wire/index.js';
 import { formatHostPort, normalizeHost } from './address.js';
@@ -29,13 +28,11 @@ import type { Clock } from './clock.js';
 import type { Counters } from './counters.js';
 import { HELLO_TIMEOUT_MS, type TransportLimits } from './limits.js';
 import { Session } from './session.js';
-import { countSlots, decideSlot, idlestStranger, refuseConnection, type SlotClass, type SlotCounts } from './slots.js';
+import { assignSlot, bumpCount, countSlots, decideSlot, evictIdlestStranger, refuseConnection, type SlotClass, type SlotCounts } from './slots.js';
 import { PendingHandshakes } from './pending.js';
 import { plainListen } from './connect.js';
 import { connectionTag, decideDuplicate } from './duplicates.js';
-import { createContext, secureSocket } from './tls.js';
-import { peekFirstByte, readExact } from './read-exact.js';
-import { PREAMBLE_SIZE, classifyFirstByte, decodePreamble, encodePreamble, punchRole } from '../punch/preamble.js';
+import { Handshaker } from './handshake.js';
 import type { Conduit } from '../transports/transport.js';
 
 /** An inbound byte stream: a TCP socket from the listener, or any stream with an address (tests). */
@@ -81,21 +78,20 @@ export interface SecureOptions {
 }
 
 export class ConnectionManager {
-  private readonly context: SecureContext;
+  private readonly handshakes: Handshaker;
   private readonly active = new Map<NodeId, Session>();
   private readonly all = new Set<Session>();
   private readonly pending: PendingHandshakes<InboundStream>;
   private readonly sessionsByIp = new Map<string, number>();
   /** Inbound IP of each inbound session (per-IP stranger slots). */
   private readonly inboundIp = new WeakMap<Session, string>();
-  private readonly raw = new Set<Duplex>();
   /** Peers whose active session the peer closed as a duplicate while the one it kept awaits its HELLO. */
   private readonly handover = new Map<NodeId, SentinelError>();
   private server: net.Server | undefined;
   private stopping = false;
 
   constructor(private readonly opts: ManagerOptions) {
-    this.context = createContext(opts.identity);
+    this.handshakes = new Handshaker({ identity: opts.identity, clock: opts.clock, counters: opts.counters, handshakeTimeoutMs: opts.limits.handshakeTimeoutMs });
     this.pending = new PendingHandshakes({ perIp: opts.limits.maxPendingHandshakesPerIp, total: opts.limits.maxPendingHandshakes });
   }
 
@@ -149,8 +145,9 @@ export class ConnectionManager {
       admitted.evicted.destroy();
       this.opts.counters.inc('inbound_evicted.pending_full');
     }
-    this.track(sock);
-    this.acceptSecure(sock)
+    this.handshakes.track(sock);
+    this.handshakes
+      .inbound(sock)
       .then(
         (s) => {
           this.pending.done(sock);
@@ -166,21 +163,6 @@ export class ConnectionManager {
       .finally(() => this.pending.done(sock));
   }
 
-  /** An inbound connection is either a TLS dial or a punched connection (preamble first). */
-  private async acceptSecure(sock: InboundStream) {
-    const deadline = this.opts.clock.now() + this.opts.limits.handshakeTimeoutMs;
-    const { first, chunk } = await peekFirstByte(sock, this.opts.limits.handshakeTimeoutMs, this.opts.clock);
-    const kind = classifyFirstByte(first);
-    if (kind === 'tls') {
-      sock.unshift(chunk);
-      return this.handshake(sock, 'server', undefined, deadline);
-    }
-    if (kind === 'garbage') throw new SentinelError('E_TLS', `not TLS (first byte 0x${first.toString(16)})`);
-    const claimed = decodePreamble(await readExact(sock, PREAMBLE_SIZE, this.remaining(deadline), this.opts.clock, chunk));
-    sock.write(encodePreamble(this.opts.identity.publicKey));
-    return this.handshake(sock, punchRole(this.opts.identity.id, claimed), claimed, deadline);
-  }
-
   /**
    * Take over a socket produced by hole punching towards `expected`: exchange preambles,
    * pick TLS roles by id, verify the peer. An existing session with the peer wins.
@@ -191,23 +173,10 @@ export class ConnectionManager {
       sock.destroy();
       return current;
     }
-    this.track(sock);
-    const deadline = this.opts.clock.now() + this.opts.limits.handshakeTimeoutMs;
     const address = formatHostPort(sock.remoteAddress ?? '?', sock.remotePort ?? 0);
-    try {
-      sock.write(encodePreamble(this.opts.identity.publicKey));
-      const claimed = decodePreamble(await readExact(sock, PREAMBLE_SIZE, this.remaining(deadline), this.opts.clock));
-      if (claimed !== expected) throw new SentinelError('E_PEER_ID_MISMATCH', `expected ${expected}, preamble says ${claimed}`);
-      const role = punchRole(this.opts.identity.id, claimed);
-      const secured = await this.handshake(sock, role, expected, deadline);
-      // Several attempts may succeed at once: the duplicate rule (both sides agree) picks one.
-      return await this.establish(secured.socket, expected, 'tcp-simultaneous-open', address, undefined, role === 'client' ? this.opts.identity.id : expected, false);
-    } catch (err) {
-      sock.destroy();
-      const e = isSentinelError(err) ? err : new SentinelError('E_TLS', String(err));
-      this.opts.counters.inc(`handshakes_failed.${e.code}`);
-      throw e;
-    }
+    const { secured, role } = await this.handshakes.punched(sock, expected);
+    // Several attempts may succeed at once: the duplicate rule (both sides agree) picks one.
+    return this.establish(secured.socket, expected, 'tcp-simultaneous-open', address, undefined, role === 'client' ? this.opts.identity.id : expected, false);
   }
 
   /**
@@ -225,20 +194,8 @@ export class ConnectionManager {
       stream.destroy();
       return current;
     }
-    this.track(stream);
-    let secured;
-    try {
-      secured = await this.handshake(stream, role, peer);
-    } catch (err) {
-      const e = isSentinelError(err) ? err : new SentinelError('E_TLS', String(err));
-      this.opts.counters.inc(`handshakes_failed.${e.code}`);
-      throw e;
-    }
+    const secured = await this.handshakes.secure(stream, role, peer);
     return this.establish(secured.socket, peer, 'relay', address, undefined, role === 'client' ? this.opts.identity.id : peer, asContact);
-  }
-
-  private remaining(deadline: number): number {
-    return Math.max(1, deadline - this.opts.clock.now());
   }
 
   /**
@@ -280,35 +237,12 @@ export class ConnectionManager {
       stream.destroy();
       return current;
     }
-    this.track(stream);
-    let secured;
-    try {
-      secured = await this.handshake(stream, 'client', expected);
-    } catch (err) {
-      const e = isSentinelError(err) ? err : new SentinelError('E_TLS', String(err));
-      this.opts.counters.inc(`handshakes_failed.${e.code}`);
-      throw e;
-    }
+    const secured = await this.handshakes.secure(stream, 'client', expected);
     if (secured.peerId === this.opts.identity.id) {
       secured.socket.destroy();
       throw new SentinelError('E_SELF_DIAL', `${address} is this node`);
     }
     return this.establish(secured.socket, secured.peerId, 'outbound', address, undefined, this.opts.identity.id, o.asContact === true);
-  }
-
-  private async handshake(raw: Duplex, role: 'client' | 'server', expected: NodeId | undefined, deadline?: number) {
-    const timeoutMs = deadline === undefined ? this.opts.limits.handshakeTimeoutMs : this.remaining(deadline);
-    const secured = await secureSocket({ raw, role, context: this.context, expected, timeoutMs, clock: this.opts.clock });
-    // A TLS socket over a generic stream (a relay circuit, a memory pipe) does not end that
-    // stream: tie them together (a no-op for a TCP socket, which TLS owns).
-    secured.socket.once('error', () => raw.destroy());
-    secured.socket.once('close', () => raw.destroy());
-    return secured;
-  }
-
-  private track(sock: Duplex): void {
-    this.raw.add(sock);
-    sock.once('close', () => this.raw.delete(sock));
   }
 
   /** What the user decided about `peer`. */
@@ -326,7 +260,7 @@ export class ConnectionManager {
     const who = asContact ? 'contact' : this.classify(peerId);
     const decision = decideSlot(who, this.counts(inboundIp), this.opts.limits);
     if (decision.kind === 'refuse') return Promise.reject(this.refuse(socket, peerId, address, decision.reason));
-    if (decision.kind === 'evict') this.evictStranger();
+    if (decision.kind === 'evict') evictIdlestStranger(this.all, this.opts.counters);
     let ready!: { resolve: (s: Session) => void; reject: (e: SentinelError) => void };
     const result = new Promise<Session>((resolve, reject) => (ready = { resolve, reject }));
     const helloTimer = this.opts.clock.setTimeout(() => session.close(GoawayCode.TIMEOUT, 'no HELLO', new SentinelError('E_HANDSHAKE_TIMEOUT', 'no HELLO in time')), HELLO_TIMEOUT_MS);
@@ -355,7 +289,7 @@ export class ConnectionManager {
         onClose: (s, reason) => {
           this.opts.clock.clearTimeout(helloTimer);
           this.all.delete(s);
-          if (inboundIp !== undefined) bump(this.sessionsByIp, inboundIp, -1);
+          if (inboundIp !== undefined) bumpCount(this.sessionsByIp, inboundIp, -1);
           if (!registered) {
             this.endHandover(s.peerId);
             return ready.reject(reason ?? new SentinelError('E_PROTOCOL', 'the peer closed the session before its HELLO'));
@@ -377,10 +311,10 @@ export class ConnectionManager {
         },
       },
     });
-    this.assignSlot(session, who === 'stranger' ? 'stranger' : 'contact');
+    assignSlot(session, who === 'stranger' ? 'stranger' : 'contact', this.opts.limits);
     this.all.add(session);
     if (inboundIp !== undefined) {
-      bump(this.sessionsByIp, inboundIp, 1);
+      bumpCount(this.sessionsByIp, inboundIp, 1);
       this.inboundIp.set(session, inboundIp);
     }
     session.start();
@@ -392,24 +326,11 @@ export class ConnectionManager {
     return countSlots(this.all, ip === undefined ? undefined : (s) => this.inboundIp.get(s) === ip);
   }
 
-  /** Closes the stranger session that has been idle longest (it makes room for a contact). */
-  private evictStranger(): void {
-    const victim = idlestStranger(this.all);
-    if (!victim) return;
-    this.opts.counters.inc('sessions_evicted.stranger');
-    victim.close(GoawayCode.BUSY, 'slot needed for a contact', new SentinelError('E_BUSY', 'evicted to make room for a contact'));
-  }
-
   /** Says GOAWAY on a connection we do not admit, and closes it. */
   private refuse(socket: Duplex, peerId: NodeId, address: string, reason: 'blocked' | 'busy'): SentinelError {
     this.opts.counters.inc(`sessions_refused.${reason}`);
     this.opts.events.log('debug', `session with ${peerId} (${address}) refused: ${reason}`);
     return refuseConnection(socket, peerId, reason, this.opts.clock);
-  }
-
-  private assignSlot(s: Session, slot: 'contact' | 'stranger'): void {
-    s.slot = slot;
-    s.setWriteLimit(slot === 'stranger' ? this.opts.limits.strangerWriteBufferBytes : this.opts.limits.maxWriteBufferBytes);
   }
 
   /**
@@ -421,7 +342,7 @@ export class ConnectionManager {
     for (const s of [...this.all]) {
       if (s.peerId !== peer) continue;
       if (who === 'blocked') s.close(GoawayCode.REFUSED, 'refused', new SentinelError('E_BLOCKED', `${peer} was blocked`));
-      else this.assignSlot(s, who);
+      else assignSlot(s, who, this.opts.limits);
     }
   }
 
@@ -466,14 +387,8 @@ export class ConnectionManager {
   async close(): Promise<void> {
     this.stopping = true;
     for (const s of [...this.all]) s.close(GoawayCode.SHUTDOWN, 'node shutting down');
-    for (const r of [...this.raw]) r.destroy();
+    this.handshakes.destroyAll();
     const server = this.server;
     if (server) await new Promise<void>((resolve) => server.close(() => resolve()));
   }
-}
-
-function bump(map: Map<string, number>, key: string, by: number): void {
-  const v = (map.get(key) ?? 0) + by;
-  if (v <= 0) map.delete(key);
-  else map.set(key, v);
 }

@@ -87,3 +87,24 @@ export function refuseConnection(socket: Duplex, peerId: NodeId, reason: 'blocke
   clock.setTimeout(() => socket.destroy(), 2_000);
   return reason === 'blocked' ? new SentinelError('E_BLOCKED', `${peerId} is blocked`) : new SentinelError('E_BUSY', `no free session slot for ${peerId}`);
 }
+
+/** Puts `s` in a slot class: its write buffer limit follows (strangers get a small one). */
+export function assignSlot(s: { slot: 'contact' | 'stranger'; setWriteLimit(bytes: number): void }, slot: 'contact' | 'stranger', limits: Pick<TransportLimits, 'strangerWriteBufferBytes' | 'maxWriteBufferBytes'>): void {
+  s.slot = slot;
+  s.setWriteLimit(slot === 'stranger' ? limits.strangerWriteBufferBytes : limits.maxWriteBufferBytes);
+}
+
+/** Adds `by` to the count of `key`, forgetting keys that reach zero. */
+export function bumpCount(map: Map<string, number>, key: string, by: number): void {
+  const v = (map.get(key) ?? 0) + by;
+  if (v <= 0) map.delete(key);
+  else map.set(key, v);
+}
+
+/** Closes the stranger session that has been idle longest (it makes room for a contact). */
+export function evictIdlestStranger<S extends Slotted & { close(code: number, reason: string, err: SentinelError): void }>(sessions: Iterable<S>, counters: { inc(name: string): void }): void {
+  const victim = idlestStranger(sessions);
+  if (!victim) return;
+  counters.inc('sessions_evicted.stranger');
+  victim.close(GoawayCode.BUSY, 'slot needed for a contact', new SentinelError('E_BUSY', 'evicted to make room for a contact'));
+}
