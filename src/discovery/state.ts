@@ -3,7 +3,7 @@
  * so the decisions are exact under test.
  */
 import type { NodeId } from '../api.js';
-import { TokenBucket } from '../signaler/rate.js';
+import { TokenBucket } from '../core/rate.js';
 import {
   ADDRESS_WINDOW_MS,
   HINT_RATE,

@@ -17,7 +17,7 @@
  * exchange uses it to send recently changed records first.
  */
 import type { NodeId } from '../api.js';
-import { Counters } from '../transport/counters.js';
+import { Counters } from '../core/counters.js';
 import type { PeerRecord } from '../wire/index.js';
 import { checkRecord, signatureValid, type RecordRejection } from './records.js';
 

@@ -7,13 +7,13 @@ import type { NodeId } from '../api.js';
 import type { Identity } from '../identity/index.js';
 import type { Logger } from '../log.js';
 import type { Store } from '../store/types.js';
-import type { Clock } from '../transport/clock.js';
+import type { Clock } from '../core/clock.js';
 import { FrameType, type Endpoint } from '../wire/index.js';
 import { PeerBook } from './book.js';
 import { buildPush, handlePullReplyPayload, handlePushPayload, pickPeers } from './exchange.js';
 import { MAX_TRACKED_PEERS, PeerStates } from './peer-state.js';
-import { TokenBucket } from '../signaler/rate.js';
-import { Counters } from '../transport/counters.js';
+import { TokenBucket } from '../core/rate.js';
+import { Counters } from '../core/counters.js';
 import { signRecord } from './records.js';
 
 /** A push-pull round runs this often. */

@@ -4,7 +4,7 @@
  * the time and does the dialing; randomness is injected.
  */
 import type { NodeId } from '../api.js';
-import { Backoff } from '../signaler/backoff.js';
+import { Backoff } from '../core/backoff.js';
 
 /** First retry after a loss waits up to this long; each failure doubles it... */
 export const RECONNECT_BASE_MS = 1_000;

@@ -6,7 +6,7 @@
  */
 import type { NodeId } from '../api.js';
 import type { Store, StoredMessage } from '../store/types.js';
-import type { Clock } from '../transport/clock.js';
+import type { Clock } from '../core/clock.js';
 import { FrameType, encodeChat } from '../wire/index.js';
 import { toWire } from './convert.js';
 import { ACK_TIMEOUT_MS, OUTBOX_BATCH, OUTBOX_MAX_QUEUED_BYTES, OUTBOX_WINDOW, REFUSAL_RETRY_CAP_MS, REFUSAL_RETRY_MS } from './limits.js';

@@ -7,7 +7,7 @@
  * Dials the user asks for, and redials of contacts, do not use this budget.
  * Pure: time is passed in.
  */
-import { TokenBucket } from '../signaler/rate.js';
+import { TokenBucket } from '../core/rate.js';
 import { MAX_STRANGER_DIALS_IN_FLIGHT, MAX_TRACKED_DIAL_HOSTS, STRANGER_DIALS_PER_HOST, STRANGER_DIAL_RATE } from './limits.js';
 
 /** Why {@link DialBudget.take} refused. */

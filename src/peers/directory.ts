@@ -19,9 +19,9 @@ import { SentinelError, errorMessage } from '../errors.js';
 import { isNodeId, resolveNodeId } from '../identity/index.js';
 import type { Logger } from '../log.js';
 import type { PeerRecord, PeerSource, Store, Trust } from '../store/types.js';
-import { formatHostPort, type HostPort } from '../transport/address.js';
-import type { Clock } from '../transport/clock.js';
-import type { Counters } from '../transport/counters.js';
+import { formatHostPort, type HostPort } from '../core/host-port.js';
+import type { Clock } from '../core/clock.js';
+import type { Counters } from '../core/counters.js';
 import { MAX_CONTACTS, MAX_REMEMBERED_STRANGERS, STRANGER_SAVE_INTERVAL_MS, STRANGER_TTL_MS } from './limits.js';
 
 /** How many addresses we remember per peer, most recent first. */

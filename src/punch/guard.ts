@@ -9,7 +9,7 @@
  * - at most one birthday attempt (hundreds of sockets) at a time, and a stranger's at most
  *   STRANGER_BIRTHDAY_RATE; a punch denied the birthday still tries simultaneous open.
  */
-import { TokenBucket } from '../signaler/rate.js';
+import { TokenBucket } from '../core/rate.js';
 
 /** Punches (ours and answers to PUNCH_START) running at once. */
 export const MAX_PUNCHES_IN_FLIGHT = 16;

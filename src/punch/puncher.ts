@@ -8,7 +8,7 @@
 import type { Duplex } from 'node:stream';
 import type { NodeId } from '../api.js';
 import { SentinelError, errorMessage } from '../errors.js';
-import type { Clock } from '../transport/clock.js';
+import type { Clock } from '../core/clock.js';
 import type { Endpoint } from '../wire/index.js';
 import type { Birthday, PunchPlan } from './plan.js';
 

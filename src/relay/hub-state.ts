@@ -15,7 +15,7 @@ import {
   RELAY_RATE,
   RELAY_THROTTLE_NOTICE_MS,
 } from '../signaler/limits.js';
-import { TokenBucket, type Rate } from '../signaler/rate.js';
+import { TokenBucket, type Rate } from '../core/rate.js';
 import type { Clock, Counters } from '../transport/index.js';
 
 /** What the hub needs of a session (a transport Session fits). */

@@ -12,7 +12,7 @@ import { isGlobalIpv6 } from '../core/ip-scope.js';
 import { parseIpv6 } from '../wire/ip-text.js';
 import type { Endpoint } from '../wire/index.js';
 import { MAX_V6_CLAIM_PREFIXES, V6_CLAIM_RATE } from './limits.js';
-import { TokenBucket, type Rate } from './rate.js';
+import { TokenBucket, type Rate } from '../core/rate.js';
 
 /** The /64 of an IPv6 address as 16 hex digits (the key of the budget). */
 export function prefix64(host: string): string {

@@ -34,7 +34,7 @@ import {
   type LookupResult,
   type PunchStart,
 } from '../wire/index.js';
-import { Backoff } from './backoff.js';
+import { Backoff } from '../core/backoff.js';
 
 export type SignalerState = 'disabled' | 'connecting' | 'connected' | 'unreachable' | 'untrusted';
 

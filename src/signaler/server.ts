@@ -50,7 +50,8 @@ import {
 } from './limits.js';
 import { V6ClaimLimiter } from './claims.js';
 import { filterLocals, hasGlobalV6, localsFor } from './locals.js';
-import { DEFAULT_PUNCH_LIMITS, PunchLimiter, TokenBucket, type PunchLimits, type PunchRefusal } from './rate.js';
+import { TokenBucket } from '../core/rate.js';
+import { DEFAULT_PUNCH_LIMITS, PunchLimiter, type PunchLimits, type PunchRefusal } from './punch-limits.js';
 import { RelayHub, type RelayLimits, type RelayStats } from '../relay/hub.js';
 import { punchDelays } from './timing.js';
 

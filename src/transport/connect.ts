@@ -1,7 +1,7 @@
 /** Plain TCP: a listener, and a connect with a timeout and an abort signal. */
 import net from 'node:net';
 import { SentinelError, errorCode } from '../errors.js';
-import { formatHostPort } from './address.js';
+import { formatHostPort } from '../core/host-port.js';
 
 /** A plain node:net listener. */
 export function plainListen(port: number, host: string | undefined): Promise<net.Server> {

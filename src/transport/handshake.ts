@@ -12,8 +12,8 @@ import type { NodeId } from '../api.js';
 import { SentinelError, isSentinelError } from '../errors.js';
 import type { Identity } from '../identity/index.js';
 import { PREAMBLE_SIZE, classifyFirstByte, decodePreamble, encodePreamble, punchRole } from '../punch/preamble.js';
-import type { Clock } from './clock.js';
-import type { Counters } from './counters.js';
+import type { Clock } from '../core/clock.js';
+import type { Counters } from '../core/counters.js';
 import { peekFirstByte, readExact } from './read-exact.js';
 import { createContext, secureSocket, type SecuredSocket } from './tls.js';
 

@@ -1,6 +1,6 @@
-export { formatHostPort, normalizeHost, parseHostPort, type HostPort } from './address.js';
-export { systemClock, type Clock } from './clock.js';
-export { Counters } from './counters.js';
+export { formatHostPort, normalizeHost, parseHostPort, type HostPort } from '../core/host-port.js';
+export { systemClock, type Clock } from '../core/clock.js';
+export { Counters } from '../core/counters.js';
 export * from './limits.js';
 export { ConnectionManager, type InboundStream, type ManagerEvents, type ManagerOptions, type SecureOptions } from './manager.js';
 export { plainListen, tcpConnector } from './connect.js';

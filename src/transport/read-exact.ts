@@ -1,7 +1,7 @@
 /** Read exactly `n` bytes from a socket before TLS takes it over, giving back any excess. */
 import type { Duplex } from 'node:stream';
 import { SentinelError } from '../errors.js';
-import type { Clock } from './clock.js';
+import type { Clock } from '../core/clock.js';
 
 export function readExact(sock: Duplex, n: number, timeoutMs: number, clock: Clock, initial: Buffer = Buffer.alloc(0)): Promise<Buffer> {
   return new Promise((resolve, reject) => {

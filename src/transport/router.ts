@@ -3,7 +3,7 @@
  * the types it handles; a known type nobody here handles (e.g. a signaler message sent to
  * a node) is a protocol violation that closes that session only.
  */
-import type { Counters } from './counters.js';
+import type { Counters } from '../core/counters.js';
 import type { Session } from './session.js';
 import { GoawayCode, frameTypeName } from '../wire/index.js';
 

@@ -22,9 +22,9 @@ import {
   goawayCodeName,
   type Hello,
 } from '../wire/index.js';
-import { TokenBucket } from '../signaler/rate.js';
-import type { Clock } from './clock.js';
-import type { Counters } from './counters.js';
+import { TokenBucket } from '../core/rate.js';
+import type { Clock } from '../core/clock.js';
+import type { Counters } from '../core/counters.js';
 import { PING_RATE, type TransportLimits } from './limits.js';
 
 export interface SessionHandlers {

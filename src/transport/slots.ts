@@ -15,7 +15,7 @@ import type { Duplex } from 'node:stream';
 import type { NodeId } from '../api.js';
 import { SentinelError } from '../errors.js';
 import { FrameType, GoawayCode, encodeFrame, encodeGoaway } from '../wire/index.js';
-import type { Clock } from './clock.js';
+import type { Clock } from '../core/clock.js';
 import type { TransportLimits } from './limits.js';
 
 /** What the user decided about the peer, as the transport needs it. */

@@ -11,7 +11,7 @@ import tls, { type SecureContext, type TLSSocket } from 'node:tls';
 import type { NodeId } from '../api.js';
 import { SentinelError, isSentinelError } from '../errors.js';
 import { nodeIdFromCertificate, type Identity } from '../identity/index.js';
-import type { Clock } from './clock.js';
+import type { Clock } from '../core/clock.js';
 import { ALPN_PROTOCOL } from './limits.js';
 
 export interface SecuredSocket {

@@ -7,7 +7,7 @@
 import type { Duplex } from 'node:stream';
 import type { NodeId } from '../api.js';
 import { errorMessage } from '../errors.js';
-import { formatHostPort, parseHostPort } from '../transport/address.js';
+import { formatHostPort, parseHostPort } from '../core/host-port.js';
 import { tcpConnector } from '../transport/connect.js';
 import { CONNECT_TIMEOUT_MS } from '../transport/limits.js';
 import type { Session } from '../transport/session.js';

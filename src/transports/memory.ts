@@ -7,7 +7,7 @@
  */
 import { Duplex } from 'node:stream';
 import { SentinelError } from '../errors.js';
-import { formatHostPort } from '../transport/address.js';
+import { formatHostPort } from '../core/host-port.js';
 import { DirectTransport, type StreamConnector } from './direct.js';
 
 /**

@@ -4,7 +4,7 @@
  * session layer as the TLS client, end to end: the relay only carries ciphertext.
  */
 import { errorCode, errorMessage } from '../errors.js';
-import type { Counters } from '../transport/counters.js';
+import type { Counters } from '../core/counters.js';
 import type { Session } from '../transport/session.js';
 import { AttemptsFailed, throwIfAborted } from './failures.js';
 import type { DialTarget, RelayRoute, Transport, TransportDialOptions } from './transport.js';

@@ -3,7 +3,7 @@
  * `advance`, which runs due timeouts and intervals in time order (letting promise
  * callbacks settle between them).
  */
-import type { Clock } from '../../src/transport/clock.js';
+import type { Clock } from '../../src/core/clock.js';
 
 export interface FakeClock extends Clock {
   /** Moves time forward by `ms`, running every timer that falls due on the way. */

@@ -6,7 +6,7 @@ import { DialBudget } from '../../src/peers/dial-budget.js';
 import { PeerDirectory, type DirectoryLimits } from '../../src/peers/directory.js';
 import { HeldQuota } from '../../src/messaging/quota.js';
 import { MemoryStore, type PeerRecord, type Store } from '../../src/store/index.js';
-import { Counters } from '../../src/transport/counters.js';
+import { Counters } from '../../src/core/counters.js';
 import { fakeClock } from '../helpers/fake-clock.js';
 
 const id = (c: string): string => c.repeat(56);

@@ -18,7 +18,7 @@ import {
   TokenBucket,
 } from '../../src/signaler/index.js';
 import { filterLocals, isPrivateUnicast, localsFor } from '../../src/signaler/locals.js';
-import { DEFAULT_PUNCH_LIMITS, PunchLimiter, type PunchLimits } from '../../src/signaler/rate.js';
+import { DEFAULT_PUNCH_LIMITS, PunchLimiter, type PunchLimits } from '../../src/signaler/punch-limits.js';
 import { decodeRegister, encodeRegister, MAX_ENDPOINTS } from '../../src/wire/index.js';
 
 const newId = (): NodeId => nodeIdFromPublicKey(randomBytes(32));

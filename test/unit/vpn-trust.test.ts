@@ -9,7 +9,7 @@ import type { NodeId } from '../../src/api.js';
 import { nodeIdFromPublicKey } from '../../src/identity/node-id.js';
 import { createLogger } from '../../src/log.js';
 import { MemoryStore } from '../../src/store/index.js';
-import { Counters } from '../../src/transport/counters.js';
+import { Counters } from '../../src/core/counters.js';
 import { AllowList } from '../../src/vpn/allow-list.js';
 import { MemoryTun, parseIpv4, vpnAddressesOf } from '../../src/vpn/index.js';
 import { PeerTable } from '../../src/vpn/peer-table.js';
