@@ -12,7 +12,7 @@ import type { NodeId, RelayStatus } from '../api.js';
 import { SentinelError } from '../errors.js';
 import type { Logger } from '../log.js';
 import type { Trust } from '../store/types.js';
-import type { Clock, Counters, Session } from '../transport/index.js';
+import { formatHostPort, type Clock, type Counters, type Session } from '../transport/index.js';
 import type { FrameRouter } from '../transport/router.js';
 import { FrameType, HELLO_FLAG_RELAY, RECORD_FLAG_RELAY } from '../wire/index.js';
 import type { CircuitStream } from './circuit.js';
@@ -160,4 +160,15 @@ export class RelayService {
     this.server?.dispose();
     this.client?.close();
   }
+}
+
+/**
+ * Whether a node offering relaying is reachable from the internet (then its record says
+ * so): without a signaler we cannot tell and assume so (a LAN); with one, when the address
+ * the signaler observes is one of our own (no NAT in between). Otherwise why not.
+ */
+export function relayReachable(hasSignaler: boolean, observed: { host: string; port: number } | null | undefined, locals: readonly { host: string }[]): true | string {
+  if (!hasSignaler) return true;
+  if (!observed) return 'public address not known yet (the signaler has not answered)';
+  return locals.some((e) => e.host === observed.host) ? true : `behind NAT (the signaler sees ${formatHostPort(observed.host, observed.port)})`;
 }

@@ -11,6 +11,7 @@ import { nodeIdFromPublicKey, publicKeyFromNodeId } from '../../src/identity/ind
 import { createLogger } from '../../src/log.js';
 import { PeerRelayClient } from '../../src/relay/peer-client.js';
 import { PeerRelayServer, peerRelayLimits, type RelayMode } from '../../src/relay/peer-server.js';
+import { relayReachable } from '../../src/relay/service.js';
 import type { Trust } from '../../src/store/types.js';
 import { Counters } from '../../src/transport/index.js';
 import {
@@ -267,5 +268,15 @@ describe('peer relay client', () => {
     c.onSessionDown(r.peerId);
     await assert.rejects(second, /session closed/);
     assert.equal(c.routes(target).length, 0);
+  });
+});
+
+describe('peer relay reachability (the record flag)', () => {
+  it('advertised without a signaler, or when the signaler sees one of our own addresses; otherwise says why not', () => {
+    const locals = [{ host: '203.0.113.5' }, { host: '192.168.1.2' }];
+    assert.equal(relayReachable(false, undefined, locals), true);
+    assert.equal(relayReachable(true, { host: '203.0.113.5', port: 8443 }, locals), true);
+    assert.match(String(relayReachable(true, { host: '198.51.100.7', port: 40001 }, locals)), /behind NAT \(the signaler sees 198\.51\.100\.7:40001\)/);
+    assert.match(String(relayReachable(true, null, locals)), /not known yet/);
   });
 });
