@@ -9,10 +9,12 @@
  * err.code (and err.errno = -errno, err.syscall), like Node's own errors.
  *
  *   listen(host, port, backlog)                         -> fd
- *   connect(localHost, localPort, host, port, cb)       -> handle { cancel() -> bool }
+ *   connect(localHost, localPort, host, port, cb[, ttl]) -> handle { cancel() -> bool }
  *                                                          cb(err) | cb(null, fd)
  *   close(fd)
  *   sockname(fd)                                        -> { address, port }
+ *   setTtl(fd, ttl)                                        IP_TTL / IPV6_UNICAST_HOPS; -1 = default
+ *   getTtl(fd)                                          -> the TTL / hop limit of what fd sends
  *   tunOpen(name)                                       -> { fd, name }   (Linux)
  *   tunStartReading(fd, mtu, cb)                           cb(packets[, err]) per batch
  *   tunStopReading(fd)                                  -> bool
@@ -113,6 +115,58 @@ napi_value js_sockname(napi_env env, napi_callback_info info) {
   CALL(env, napi_set_named_property(env, out, "address", address));
   CALL(env, napi_set_named_property(env, out, "port", port));
   return out;
+}
+
+/* ---- TTL / hop limit --------------------------------------------------------------- */
+
+/*
+ * The IP TTL (IPv4) or unicast hop limit (IPv6) of what fd sends: setsockopt IP_TTL or
+ * IPV6_UNICAST_HOPS by the socket's family (an IPv6 socket gets both, for IPv4-mapped
+ * peers). -1 restores the system default. Returns 0, or -errno with *syscall naming the
+ * failed call.
+ */
+static int set_ttl(int fd, int ttl, const char **syscall) {
+  struct sockaddr_storage addr;
+  socklen_t len = sizeof addr;
+  *syscall = "getsockname";
+  if (getsockname(fd, (struct sockaddr *)&addr, &len) < 0) return -errno;
+  *syscall = "setsockopt";
+  if (addr.ss_family == AF_INET6) {
+    if (setsockopt(fd, IPPROTO_IPV6, IPV6_UNICAST_HOPS, &ttl, sizeof ttl) < 0) return -errno;
+    /* Linux also honours IP_TTL on an IPv6 socket (for v4-mapped traffic); ignore if not. */
+    (void)setsockopt(fd, IPPROTO_IP, IP_TTL, &ttl, sizeof ttl);
+    return 0;
+  }
+  if (setsockopt(fd, IPPROTO_IP, IP_TTL, &ttl, sizeof ttl) < 0) return -errno;
+  return 0;
+}
+
+/* setTtl(fd, ttl): ttl 1..255, or -1 for the system default. */
+static napi_value js_set_ttl(napi_env env, napi_callback_info info) {
+  napi_value argv[2];
+  int fd, ttl;
+  if (!get_args(env, info, 2, argv) || !get_int(env, argv[0], 0, INT_MAX, "fd", &fd) ||
+      !get_int(env, argv[1], -1, 255, "ttl", &ttl)) return NULL;
+  if (ttl == 0) return throw_arg(env, "ttl must be 1..255 or -1 (system default)");
+  const char *syscall;
+  int r = set_ttl(fd, ttl, &syscall);
+  if (r < 0) return throw_errno(env, syscall, -r);
+  return NULL;
+}
+
+/* getTtl(fd) -> getsockopt IP_TTL or IPV6_UNICAST_HOPS by the socket's family. */
+static napi_value js_get_ttl(napi_env env, napi_callback_info info) {
+  napi_value argv[1];
+  struct sockaddr_storage addr;
+  socklen_t len = sizeof addr;
+  int fd, ttl = 0;
+  socklen_t ttl_len = sizeof ttl;
+  if (!get_args(env, info, 1, argv) || !get_int(env, argv[0], 0, INT_MAX, "fd", &fd)) return NULL;
+  if (getsockname(fd, (struct sockaddr *)&addr, &len) < 0) return throw_errno(env, "getsockname", errno);
+  int r = addr.ss_family == AF_INET6 ? getsockopt(fd, IPPROTO_IPV6, IPV6_UNICAST_HOPS, &ttl, &ttl_len)
+                                     : getsockopt(fd, IPPROTO_IP, IP_TTL, &ttl, &ttl_len);
+  if (r < 0) return throw_errno(env, "getsockopt", errno);
+  return int_value(env, ttl);
 }
 
 /* ---- non-blocking connect ------------------------------------------------------- */
@@ -258,21 +312,40 @@ static napi_value start_watch(napi_env env, connect_req *req, napi_value cb) {
   return handle;
 }
 
-/* connect(localHost, localPort, host, port, cb) -> handle */
+/*
+ * connect(localHost, localPort, host, port, cb[, ttl]) -> handle. `ttl` (1..255; absent or
+ * undefined: the system default) is set before connect(2), so the SYN carries it; it stays
+ * on the socket until setTtl changes it.
+ */
 napi_value js_connect(napi_env env, napi_callback_info info) {
-  napi_value argv[5];
-  napi_valuetype cb_type;
+  napi_value argv[6];
+  napi_valuetype cb_type, ttl_type;
   struct sockaddr_storage local, remote;
   socklen_t local_len, remote_len;
-  if (!get_args(env, info, 5, argv) || !get_host_port(env, argv[0], argv[1], &local, &local_len) ||
+  size_t argc = 6;
+  int ttl = -1;
+  CALL(env, napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
+  if (argc < 5) return throw_arg(env, "missing arguments");
+  if (!get_host_port(env, argv[0], argv[1], &local, &local_len) ||
       !get_host_port(env, argv[2], argv[3], &remote, &remote_len)) return NULL;
   CALL(env, napi_typeof(env, argv[4], &cb_type));
   if (cb_type != napi_function) return throw_arg(env, "callback must be a function");
+  if (argc >= 6) {
+    CALL(env, napi_typeof(env, argv[5], &ttl_type));
+    if (ttl_type != napi_undefined && !get_int(env, argv[5], 1, 255, "ttl", &ttl)) return NULL;
+  }
   if (local.ss_family != remote.ss_family) return throw_errno(env, "connect", EAFNOSUPPORT);
 
   const char *syscall;
   int fd = open_bound(&local, local_len, &syscall);
   if (fd < 0) return throw_errno(env, syscall, -fd);
+  if (ttl != -1) {
+    int r = set_ttl(fd, ttl, &syscall);
+    if (r < 0) {
+      close(fd);
+      return throw_errno(env, syscall, -r);
+    }
+  }
   if (connect(fd, (struct sockaddr *)&remote, remote_len) < 0 && errno != EINPROGRESS) {
     int e = errno;
     close(fd);
@@ -302,6 +375,8 @@ NAPI_MODULE_INIT() {
     { "connect", NULL, js_connect, NULL, NULL, NULL, napi_enumerable, NULL },
     { "close", NULL, js_close, NULL, NULL, NULL, napi_enumerable, NULL },
     { "sockname", NULL, js_sockname, NULL, NULL, NULL, napi_enumerable, NULL },
+    { "setTtl", NULL, js_set_ttl, NULL, NULL, NULL, napi_enumerable, NULL },
+    { "getTtl", NULL, js_get_ttl, NULL, NULL, NULL, napi_enumerable, NULL },
     { "tunOpen", NULL, js_tun_open, NULL, NULL, NULL, napi_enumerable, NULL },
     { "tunStartReading", NULL, js_tun_start_reading, NULL, NULL, NULL, napi_enumerable, NULL },
     { "tunStopReading", NULL, js_stop_reading, NULL, NULL, NULL, napi_enumerable, NULL },

@@ -39,7 +39,18 @@ export interface FighterConnectOptions {
   timeoutMs: number;
   /** Aborting cancels the attempt (rejects with errno name 'ECANCELED'). */
   signal?: AbortSignal;
+  /**
+   * IP TTL (IPv6: hop limit) of the SYN, 1..255; default the system's. A low TTL opens our
+   * own NAT and firewall mappings without reaching the peer's firewall (src/punch/plan.ts).
+   * If such a connect succeeds anyway, the socket is set back to the system default before
+   * it is handed over, so the session is not limited to that many hops.
+   */
+  ttl?: number;
 }
+
+/** Lowest and highest IP TTL a fighter connect accepts. */
+export const MIN_TTL = 1;
+export const MAX_TTL = 255;
 
 function checkHost(host: string, what: string): void {
   if (net.isIP(host) === 0) throw new TypeError(`${what} must be a numeric IP address, got ${JSON.stringify(host)}`);
@@ -108,8 +119,10 @@ export function fighterConnect(opts: FighterConnectOptions): Promise<net.Socket>
   const localHost = opts.localHost ?? (net.isIPv6(host) ? '::' : '0.0.0.0');
   checkHost(localHost, 'localHost');
   if (!(opts.timeoutMs > 0 && Number.isFinite(opts.timeoutMs))) throw new RangeError(`timeoutMs must be a positive number, got ${opts.timeoutMs}`);
+  const ttl = opts.ttl;
+  if (ttl !== undefined && !(Number.isInteger(ttl) && ttl >= MIN_TTL && ttl <= MAX_TTL)) throw new RangeError(`ttl must be an integer in ${MIN_TTL}..${MAX_TTL}, got ${ttl}`);
   const native = requireNative();
-  const what = `fighter connect ${fmt(localHost, opts.localPort)} -> ${fmt(host, opts.port)}`;
+  const what = `fighter connect ${fmt(localHost, opts.localPort)} -> ${fmt(host, opts.port)}${ttl !== undefined ? ` (ttl ${ttl})` : ''}`;
   const failed = (err: unknown): SentinelError => new SentinelError('E_DIAL_FAILED', `${what}: ${errorMessage(err)}`, { cause: err });
   if (opts.signal?.aborted) return Promise.reject(failed(errnoError('ECANCELED', 'aborted')));
   return new Promise((resolve, reject) => {
@@ -120,11 +133,12 @@ export function fighterConnect(opts: FighterConnectOptions): Promise<net.Socket>
         disarm();
         if (err || fd === undefined) return reject(failed(err));
         try {
+          if (ttl !== undefined) restoreTtl(native, fd);
           resolve(adoptSocket(native, fd));
         } catch (adoptErr) {
           reject(failed(adoptErr));
         }
-      });
+      }, ttl);
     } catch (err) {
       return reject(failed(err));
     }
@@ -145,6 +159,16 @@ function arm(timeoutMs: number, signal: AbortSignal | undefined, cancel: (code: 
     clearTimeout(timer);
     signal?.removeEventListener('abort', onAbort);
   };
+}
+
+/** The system default TTL again on a connected socket (closes the fd if that fails). */
+function restoreTtl(native: FighterNative, fd: number): void {
+  try {
+    native.setTtl(fd, -1);
+  } catch (err) {
+    native.close(fd);
+    throw err;
+  }
 }
 
 function adoptSocket(native: FighterNative, fd: number): net.Socket {

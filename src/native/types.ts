@@ -37,10 +37,16 @@ export interface FighterNative {
   /**
    * socket, reuse options, bind to the local address, non-blocking connect. Throws for
    * failures found at once (bad address, bind error); later outcomes go to `cb`, once.
+   * `ttl` (1..255) is set before connect(2), so the SYN carries it, and stays on the
+   * socket until {@link setTtl} changes it; absent: the system default.
    */
-  connect(localHost: string, localPort: number, host: string, port: number, cb: ConnectCallback): ConnectHandle;
+  connect(localHost: string, localPort: number, host: string, port: number, cb: ConnectCallback, ttl?: number): ConnectHandle;
   /** close(2). */
   close(fd: number): void;
   /** getsockname(2). */
   sockname(fd: number): SockName;
+  /** setsockopt IP_TTL (IPv4) or IPV6_UNICAST_HOPS (IPv6): 1..255, or -1 for the system default. */
+  setTtl(fd: number, ttl: number): void;
+  /** getsockopt IP_TTL / IPV6_UNICAST_HOPS: the TTL or hop limit of what `fd` sends. */
+  getTtl(fd: number): number;
 }

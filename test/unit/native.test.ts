@@ -5,7 +5,7 @@
  */
 import assert from 'node:assert/strict';
 import { once } from 'node:events';
-import { readdirSync } from 'node:fs';
+import { readFileSync, readdirSync } from 'node:fs';
 import net from 'node:net';
 import { before, test } from 'node:test';
 import { setFlagsFromString } from 'node:v8';
@@ -335,6 +335,76 @@ test('crossing dials between two accepting fighter listeners yield a connected p
   while (![...dialled, ...accepted].some(isPeer)) await once(first.remotePort === P ? a : b, 'connection');
   const peer = [...dialled, ...accepted].find(isPeer) as net.Socket;
   await exchange(first, peer);
+  await r.closeAll();
+});
+
+/** The TTL a socket without IP_TTL sends with (net.ipv4.ip_default_ttl of this namespace). */
+function defaultTtl(): number {
+  return Number(readFileSync('/proc/sys/net/ipv4/ip_default_ttl', 'utf8').trim());
+}
+
+/** The fd behind a net.Socket made from one (Node keeps it on the handle). */
+function fdOf(s: net.Socket): number {
+  const fd = (s as unknown as { _handle?: { fd?: number } })._handle?.fd;
+  assert.equal(typeof fd, 'number');
+  return fd as number;
+}
+
+test('connect(..., ttl): the SYN socket carries the TTL; setTtl(-1) restores the default; getTtl reads it', opts, async () => {
+  const r = new Resources();
+  const server = r.server(await plainListen());
+  const fd = r.fd(
+    await new Promise<number>((resolve, reject) => {
+      addon().connect(LOOP, 0, LOOP, portOf(server), (err, f) => (err ? reject(err) : resolve(f as number)), 7);
+    }),
+  );
+  assert.equal(addon().getTtl(fd), 7);
+  addon().setTtl(fd, 3);
+  assert.equal(addon().getTtl(fd), 3);
+  addon().setTtl(fd, -1);
+  assert.equal(addon().getTtl(fd), defaultTtl());
+  const plain = r.fd(await new Promise<number>((resolve) => addon().connect(LOOP, 0, LOOP, portOf(server), (_e, f) => resolve(f as number))));
+  assert.equal(addon().getTtl(plain), defaultTtl(), 'no ttl argument: the system default');
+  const undef = r.fd(await new Promise<number>((resolve) => addon().connect(LOOP, 0, LOOP, portOf(server), (_e, f) => resolve(f as number), undefined)));
+  assert.equal(addon().getTtl(undef), defaultTtl(), 'ttl undefined: the system default');
+  await r.closeAll();
+});
+
+test('ttl is validated before any socket exists; setTtl/getTtl report errno names', opts, async () => {
+  const before = openFds();
+  for (const bad of [0, 256, -1, 1.5, Number.NaN, '2'] as unknown[]) {
+    assert.throws(() => addon().connect(LOOP, 0, LOOP, 9, () => undefined, bad as number), { name: 'TypeError', code: 'ERR_INVALID_ARG_VALUE' }, `ttl ${String(bad)}`);
+  }
+  assert.equal(openFds(), before, 'nothing was opened');
+  const r = new Resources();
+  const server = r.server(await plainListen());
+  const fd = r.fd(await new Promise<number>((resolve) => addon().connect(LOOP, 0, LOOP, portOf(server), (_e, f) => resolve(f as number))));
+  for (const bad of [0, 256, -2, 2.5]) assert.throws(() => addon().setTtl(fd, bad), { name: 'TypeError', code: 'ERR_INVALID_ARG_VALUE' }, `setTtl ${bad}`);
+  const unused = 1_000_000;
+  assert.throws(() => addon().setTtl(unused, 5), { code: 'EBADF', syscall: 'getsockname' });
+  assert.throws(() => addon().getTtl(unused), { code: 'EBADF', syscall: 'getsockname' });
+  await r.closeAll();
+});
+
+test('fighterConnect({ ttl }) validates it, connects, and hands over a socket with the default TTL again', opts, async () => {
+  const r = new Resources();
+  const server = r.server(await plainListen());
+  for (const bad of [0, 256, 2.5]) assert.throws(() => fighterConnect({ localPort: 0, host: LOOP, port: portOf(server), timeoutMs: TIMEOUT_MS, ttl: bad }), RangeError);
+  // Loopback never decrements the TTL, so even 1 connects.
+  const s = r.socket(await fighterConnect({ localPort: 0, host: LOOP, port: portOf(server), timeoutMs: TIMEOUT_MS, ttl: 1 }));
+  assert.equal(addon().getTtl(fdOf(s)), defaultTtl());
+  await r.closeAll();
+});
+
+test('IPv6: connect(..., ttl) sets the unicast hop limit', opts, async (t) => {
+  const probe = await plainListen('::1').catch(() => undefined);
+  if (!probe) return t.skip('no IPv6 loopback on this machine');
+  const r = new Resources();
+  const server = r.server(probe);
+  const fd = r.fd(await new Promise<number>((resolve, reject) => addon().connect('::1', 0, '::1', portOf(server), (e, f) => (e ? reject(e) : resolve(f as number)), 9)));
+  assert.equal(addon().getTtl(fd), 9);
+  addon().setTtl(fd, -1);
+  assert.equal(addon().getTtl(fd), Number(readFileSync('/proc/sys/net/ipv6/conf/default/hop_limit', 'utf8').trim()));
   await r.closeAll();
 });
 
