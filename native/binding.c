@@ -9,12 +9,15 @@
  * err.code (and err.errno = -errno, err.syscall), like Node's own errors.
  *
  *   listen(host, port, backlog)                         -> fd
- *   connect(localHost, localPort, host, port, cb[, ttl]) -> handle { cancel() -> bool }
+ *   connect(localHost, localPort, host, port, cb[, ttl[, minTtl]])
+ *                                                       -> handle { cancel() -> bool,
+ *                                                                   setTtl(ttl, minTtl) -> bool }
  *                                                          cb(err) | cb(null, fd)
  *   close(fd)
  *   sockname(fd)                                        -> { address, port }
- *   setTtl(fd, ttl)                                        IP_TTL / IPV6_UNICAST_HOPS; -1 = default
- *   getTtl(fd)                                          -> the TTL / hop limit of what fd sends
+ *   setTtl(fd, ttl[, minTtl])                              IP_TTL / IPV6_UNICAST_HOPS (-1 = default),
+ *                                                          IP_MINTTL / IPV6_MINHOPCOUNT (0 = off)
+ *   getTtl(fd)                                          -> { ttl, minTtl }
  *   tunOpen(name)                                       -> { fd, name }   (Linux)
  *   tunStartReading(fd, mtu, cb)                           cb(packets[, err]) per batch
  *   tunStopReading(fd)                                  -> bool
@@ -120,53 +123,83 @@ napi_value js_sockname(napi_env env, napi_callback_info info) {
 /* ---- TTL / hop limit --------------------------------------------------------------- */
 
 /*
- * The IP TTL (IPv4) or unicast hop limit (IPv6) of what fd sends: setsockopt IP_TTL or
- * IPV6_UNICAST_HOPS by the socket's family (an IPv6 socket gets both, for IPv4-mapped
- * peers). -1 restores the system default. Returns 0, or -errno with *syscall naming the
- * failed call.
+ * What fd sends with and what it accepts, by the socket's family:
+ *   ttl     IP_TTL (IPv4) / IPV6_UNICAST_HOPS (IPv6): 1..255, -1 = the system default
+ *   min_ttl IP_MINTTL / IPV6_MINHOPCOUNT: drop every segment and ICMP error for fd that
+ *           arrives with a lower TTL (RFC 5082); 0 = off, 255 = ignore everything
+ * An IPv6 socket also gets the IPv4 options, best effort, for IPv4-mapped peers.
+ * NO_CHANGE leaves one alone. Returns 0, or -errno with *syscall naming the failed call.
  */
-static int set_ttl(int fd, int ttl, const char **syscall) {
+#define NO_CHANGE INT_MIN
+
+static int set_ttl(int fd, int ttl, int min_ttl, const char **syscall) {
   struct sockaddr_storage addr;
   socklen_t len = sizeof addr;
   *syscall = "getsockname";
   if (getsockname(fd, (struct sockaddr *)&addr, &len) < 0) return -errno;
   *syscall = "setsockopt";
-  if (addr.ss_family == AF_INET6) {
-    if (setsockopt(fd, IPPROTO_IPV6, IPV6_UNICAST_HOPS, &ttl, sizeof ttl) < 0) return -errno;
-    /* Linux also honours IP_TTL on an IPv6 socket (for v4-mapped traffic); ignore if not. */
-    (void)setsockopt(fd, IPPROTO_IP, IP_TTL, &ttl, sizeof ttl);
-    return 0;
+  bool v6 = addr.ss_family == AF_INET6;
+  if (ttl != NO_CHANGE) {
+    if (v6 && setsockopt(fd, IPPROTO_IPV6, IPV6_UNICAST_HOPS, &ttl, sizeof ttl) < 0) return -errno;
+    if (setsockopt(fd, IPPROTO_IP, IP_TTL, &ttl, sizeof ttl) < 0 && !v6) return -errno;
   }
-  if (setsockopt(fd, IPPROTO_IP, IP_TTL, &ttl, sizeof ttl) < 0) return -errno;
+  if (min_ttl != NO_CHANGE) {
+    if (v6 && setsockopt(fd, IPPROTO_IPV6, IPV6_MINHOPCOUNT, &min_ttl, sizeof min_ttl) < 0) return -errno;
+    if (setsockopt(fd, IPPROTO_IP, IP_MINTTL, &min_ttl, sizeof min_ttl) < 0 && !v6) return -errno;
+  }
   return 0;
 }
 
-/* setTtl(fd, ttl): ttl 1..255, or -1 for the system default. */
+/* Optional ttl (1..255) and minTtl (0..255) arguments; undefined or absent: NO_CHANGE. */
+static bool get_ttls(napi_env env, size_t argc, napi_value *argv, int *ttl, int *min_ttl) {
+  napi_valuetype t;
+  *ttl = *min_ttl = NO_CHANGE;
+  if (argc >= 1) {
+    if (napi_typeof(env, argv[0], &t) != napi_ok) return fail(env), false;
+    if (t != napi_undefined && !get_int(env, argv[0], 1, 255, "ttl", ttl)) return false;
+  }
+  if (argc >= 2) {
+    if (napi_typeof(env, argv[1], &t) != napi_ok) return fail(env), false;
+    if (t != napi_undefined && !get_int(env, argv[1], 0, 255, "minTtl", min_ttl)) return false;
+  }
+  return true;
+}
+
+/* setTtl(fd, ttl[, minTtl]): ttl 1..255 or -1 (system default); minTtl 0..255. */
 static napi_value js_set_ttl(napi_env env, napi_callback_info info) {
-  napi_value argv[2];
-  int fd, ttl;
-  if (!get_args(env, info, 2, argv) || !get_int(env, argv[0], 0, INT_MAX, "fd", &fd) ||
-      !get_int(env, argv[1], -1, 255, "ttl", &ttl)) return NULL;
+  napi_value argv[3];
+  size_t argc = 3;
+  int fd, ttl, min_ttl = NO_CHANGE;
+  CALL(env, napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
+  if (argc < 2) return throw_arg(env, "missing arguments");
+  if (!get_int(env, argv[0], 0, INT_MAX, "fd", &fd) || !get_int(env, argv[1], -1, 255, "ttl", &ttl)) return NULL;
   if (ttl == 0) return throw_arg(env, "ttl must be 1..255 or -1 (system default)");
+  napi_valuetype t = napi_undefined;
+  if (argc >= 3) CALL(env, napi_typeof(env, argv[2], &t));
+  if (t != napi_undefined && !get_int(env, argv[2], 0, 255, "minTtl", &min_ttl)) return NULL;
   const char *syscall;
-  int r = set_ttl(fd, ttl, &syscall);
+  int r = set_ttl(fd, ttl, min_ttl, &syscall);
   if (r < 0) return throw_errno(env, syscall, -r);
   return NULL;
 }
 
-/* getTtl(fd) -> getsockopt IP_TTL or IPV6_UNICAST_HOPS by the socket's family. */
+/* getTtl(fd) -> { ttl, minTtl } by the socket's family. */
 static napi_value js_get_ttl(napi_env env, napi_callback_info info) {
-  napi_value argv[1];
+  napi_value argv[1], out;
   struct sockaddr_storage addr;
   socklen_t len = sizeof addr;
-  int fd, ttl = 0;
-  socklen_t ttl_len = sizeof ttl;
+  int fd, ttl = 0, min_ttl = 0;
+  socklen_t n = sizeof ttl;
   if (!get_args(env, info, 1, argv) || !get_int(env, argv[0], 0, INT_MAX, "fd", &fd)) return NULL;
   if (getsockname(fd, (struct sockaddr *)&addr, &len) < 0) return throw_errno(env, "getsockname", errno);
-  int r = addr.ss_family == AF_INET6 ? getsockopt(fd, IPPROTO_IPV6, IPV6_UNICAST_HOPS, &ttl, &ttl_len)
-                                     : getsockopt(fd, IPPROTO_IP, IP_TTL, &ttl, &ttl_len);
-  if (r < 0) return throw_errno(env, "getsockopt", errno);
-  return int_value(env, ttl);
+  bool v6 = addr.ss_family == AF_INET6;
+  if (getsockopt(fd, v6 ? IPPROTO_IPV6 : IPPROTO_IP, v6 ? IPV6_UNICAST_HOPS : IP_TTL, &ttl, &n) < 0) return throw_errno(env, "getsockopt", errno);
+  n = sizeof min_ttl;
+  if (getsockopt(fd, v6 ? IPPROTO_IPV6 : IPPROTO_IP, v6 ? IPV6_MINHOPCOUNT : IP_MINTTL, &min_ttl, &n) < 0) return throw_errno(env, "getsockopt", errno);
+  CALL(env, napi_create_object(env, &out));
+  CALL(env, napi_set_named_property(env, out, "ttl", int_value(env, ttl)));
+  CALL(env, napi_set_named_property(env, out, "minTtl", int_value(env, min_ttl)));
+  return out;
 }
 
 /* ---- non-blocking connect ------------------------------------------------------- */
@@ -289,13 +322,39 @@ static napi_value js_cancel(napi_env env, napi_callback_info info) {
   return out;
 }
 
+/*
+ * handle.setTtl(ttl, minTtl) -> true if applied to the pending connect's socket (see
+ * set_ttl; ttl -1 = the system default), false if the connect had already finished.
+ */
+static napi_value js_handle_set_ttl(napi_env env, napi_callback_info info) {
+  napi_value self, argv[2], out;
+  size_t argc = 2;
+  connect_req *req = NULL;
+  int ttl, min_ttl;
+  CALL(env, napi_get_cb_info(env, info, &argc, argv, &self, NULL));
+  CALL(env, napi_unwrap(env, self, (void **)&req));
+  if (argc < 2) return throw_arg(env, "missing arguments");
+  if (!get_int(env, argv[0], -1, 255, "ttl", &ttl) || !get_int(env, argv[1], 0, 255, "minTtl", &min_ttl)) return NULL;
+  if (ttl == 0) return throw_arg(env, "ttl must be 1..255 or -1 (system default)");
+  bool pending = !req->done;
+  if (pending) {
+    const char *syscall;
+    int r = set_ttl(req->fd, ttl, min_ttl, &syscall);
+    if (r < 0) return throw_errno(env, syscall, -r);
+  }
+  CALL(env, napi_get_boolean(env, pending, &out));
+  return out;
+}
+
 /* Register the poll and the JS side of a request whose connect(2) is in flight. */
 static napi_value start_watch(napi_env env, connect_req *req, napi_value cb) {
-  napi_value handle, cancel, name;
+  napi_value handle, cancel, set_ttl_fn, name;
   uv_loop_t *loop;
   CALL(env, napi_create_object(env, &handle));
   CALL(env, napi_create_function(env, "cancel", NAPI_AUTO_LENGTH, js_cancel, NULL, &cancel));
   CALL(env, napi_set_named_property(env, handle, "cancel", cancel));
+  CALL(env, napi_create_function(env, "setTtl", NAPI_AUTO_LENGTH, js_handle_set_ttl, NULL, &set_ttl_fn));
+  CALL(env, napi_set_named_property(env, handle, "setTtl", set_ttl_fn));
   CALL(env, napi_wrap(env, handle, req, on_handle_finalize, NULL, NULL));
   req->owners |= OWN_JS;
   CALL(env, napi_create_reference(env, cb, 1, &req->callback));
@@ -313,34 +372,33 @@ static napi_value start_watch(napi_env env, connect_req *req, napi_value cb) {
 }
 
 /*
- * connect(localHost, localPort, host, port, cb[, ttl]) -> handle. `ttl` (1..255; absent or
- * undefined: the system default) is set before connect(2), so the SYN carries it; it stays
- * on the socket until setTtl changes it.
+ * connect(localHost, localPort, host, port, cb[, ttl[, minTtl]]) -> handle. `ttl` (1..255)
+ * and `minTtl` (0..255; see set_ttl) are set before connect(2), so the SYN carries the TTL
+ * and the socket drops what arrives below minTtl from the start (an ICMP time exceeded for
+ * a low-TTL SYN would otherwise end the connect). Absent or undefined: left as they are.
+ * handle.setTtl(ttl, minTtl) changes both while the connect is pending.
  */
 napi_value js_connect(napi_env env, napi_callback_info info) {
-  napi_value argv[6];
-  napi_valuetype cb_type, ttl_type;
+  napi_value argv[7];
+  napi_valuetype cb_type;
   struct sockaddr_storage local, remote;
   socklen_t local_len, remote_len;
-  size_t argc = 6;
-  int ttl = -1;
+  size_t argc = 7;
+  int ttl, min_ttl;
   CALL(env, napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
   if (argc < 5) return throw_arg(env, "missing arguments");
   if (!get_host_port(env, argv[0], argv[1], &local, &local_len) ||
       !get_host_port(env, argv[2], argv[3], &remote, &remote_len)) return NULL;
   CALL(env, napi_typeof(env, argv[4], &cb_type));
   if (cb_type != napi_function) return throw_arg(env, "callback must be a function");
-  if (argc >= 6) {
-    CALL(env, napi_typeof(env, argv[5], &ttl_type));
-    if (ttl_type != napi_undefined && !get_int(env, argv[5], 1, 255, "ttl", &ttl)) return NULL;
-  }
+  if (!get_ttls(env, argc - 5, argv + 5, &ttl, &min_ttl)) return NULL;
   if (local.ss_family != remote.ss_family) return throw_errno(env, "connect", EAFNOSUPPORT);
 
   const char *syscall;
   int fd = open_bound(&local, local_len, &syscall);
   if (fd < 0) return throw_errno(env, syscall, -fd);
-  if (ttl != -1) {
-    int r = set_ttl(fd, ttl, &syscall);
+  if (ttl != NO_CHANGE || min_ttl != NO_CHANGE) {
+    int r = set_ttl(fd, ttl, min_ttl, &syscall);
     if (r < 0) {
       close(fd);
       return throw_errno(env, syscall, -r);
