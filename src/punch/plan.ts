@@ -22,8 +22,8 @@
  * answers an early SYN with a TCP reset or an ICMP error, instead of dropping it, ends the
  * sender's connect (Linux ends a SYN_SENT socket on a RST or on any ICMP unreachable or
  * time exceeded), and a reset also leaves the sender's own NAT entry closed for ~10 s. So
- * whenever at least one side is behind a NAT, each round of simultaneous open has an
- * *opener* and a *caller*, swapping every round (the smaller id opens first):
+ * when both sides are behind NATs, each round of simultaneous open has an *opener* and a
+ * *caller*, swapping every round (the smaller id opens first):
  * - the opener connects at the round's start with a low TTL (its NATs and firewalls map the
  *   SYN, which then expires before the far side's) and a shield (IP_MINTTL 255 for
  *   SHIELD_MS, so the ICMP time exceeded does not end the socket); the socket then waits;
@@ -31,10 +31,12 @@
  *   opener's mappings open and the opener's socket waiting: a simultaneous open, whose
  *   SYN-ACK its own firewall sees as a reply.
  * The low TTL must pass our NATs and expire before the peer's: 2 and 3 alternate over the
- * opener's rounds (one home NAT; a home NAT behind a carrier-grade NAT), 1 for a public
- * node (nothing of ours to open). A birthday spray waits CALLER_LEAD_MS too, so the probes
- * have opened their mappings when it arrives. Local (same-NAT) candidates are dialed
- * plainly at the round's start.
+ * opener's rounds (one home NAT; a home NAT behind a carrier-grade NAT). When one side is
+ * public, both dial plainly at the round's start: the NATed side's SYN reaches the public
+ * listener whatever the NATed side's firewall does, and a refusal of the public side's
+ * SYN costs nothing (it has no NAT entry to close). A birthday spray waits CALLER_LEAD_MS
+ * too, so the probes have opened their mappings when it arrives. Local (same-NAT)
+ * candidates are dialed plainly at the round's start.
  * Rounds in which every SYN we sent with the normal TTL was refused (a reset or an ICMP
  * error) say that a firewall refuses this path (e.g. a network that lets out only TCP
  * 443): after GIVE_UP_AFTER_REFUSED_ROUNDS of them in a row the punch gives up, so the
@@ -65,8 +67,6 @@ export const CALLER_LEAD_MS = 100;
 export const SHIELD_MS = 50;
 /** TTLs of an opener behind a NAT, by its opener round: one NAT, then two (a CGN). */
 export const OPENER_TTLS: readonly number[] = [2, 3];
-/** TTL of a public node's opener SYN: it has no NAT to open; never past the first router. */
-export const PUBLIC_OPENER_TTL = 1;
 /** Rounds in a row in which every normal-TTL SYN was refused before the punch gives up. */
 export const GIVE_UP_AFTER_REFUSED_ROUNDS = 2;
 /** Connect errors that mean "refused on the path" (a reset, or an ICMP error), not silence. */
@@ -87,9 +87,9 @@ export interface PunchPlan {
   /** Set when the plan cannot work at all: the reason. */
   impossible: string | null;
   /**
-   * Opener and caller rounds (at least one side behind a NAT): whether we open in odd
-   * rounds (the smaller id does), and the TTLs our opener SYNs cycle through. Null: both
-   * public, every round plain.
+   * Opener and caller rounds (both sides behind NATs): whether we open in odd rounds (the
+   * smaller id does), and the TTLs our opener SYNs cycle through. Null: a side is public,
+   * every round plain.
    */
   turns: { openFirst: boolean; ttls: readonly number[] } | null;
   /** How many candidates are local (same NAT, dialed plainly): the first `locals` ones. */
@@ -213,7 +213,7 @@ export function planPunch(ps: PunchStart, receivedAt: number, self: SelfView, ra
     birthday = { role: 'probe', host: ps.public.host, ports: randomPorts(PROBE_COUNT, random) };
   }
   const natted = (k: NatKind): boolean => k !== 'public';
-  const turns = natted(mine) || natted(theirs) ? { openFirst: self.id < peer, ttls: natted(mine) ? OPENER_TTLS : [PUBLIC_OPENER_TTL] } : null;
+  const turns = natted(mine) && natted(theirs) ? { openFirst: self.id < peer, ttls: OPENER_TTLS } : null;
   return {
     peer,
     candidates,

@@ -5,7 +5,7 @@
  * one NAT, fresh nodes (new identities, nothing cached) dial each other by id through the
  * lab's real nftables NATs and firewalls, coordinated by a signaler on a public host on
  * port 443 (the only port a tcp443 network lets out). Each cell runs SENTINEL_GRID_TRIALS
- * trials (default 1; docs/NAT-GRID.md is generated with 3). The outcome is asserted
+ * trials (default 2; docs/NAT-GRID.md is generated with 3). The outcome is asserted
  * against {@link EXPECT}; docs/NAT-GRID.md is written when every cell ran.
  * SENTINEL_GRID_CELLS=rst>rst,same-nat runs only those cells (and writes nothing).
  */
@@ -54,7 +54,7 @@ export const PENDING: Readonly<Partial<Record<Cell, string>>> = {
 /** A relayed dial where punching is impossible must be up within this long (a requirement, not a benchmark). */
 export const RELAY_WITHIN_MS = 10_000;
 
-const TRIALS = Number(process.env['SENTINEL_GRID_TRIALS'] ?? '1');
+const TRIALS = Number(process.env['SENTINEL_GRID_TRIALS'] ?? '2');
 const ONLY = process.env['SENTINEL_GRID_CELLS']?.split(',').map((c) => c.trim()).filter((c) => c !== '');
 const DOC_PATH = join(REPO_ROOT, 'docs', 'NAT-GRID.md');
 const BASE_PORT = 20_000;
