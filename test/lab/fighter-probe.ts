@@ -43,8 +43,13 @@ export async function startFighterListener(ns: Ns, port: number): Promise<LabPro
   return p;
 }
 
+const USAGE = 'usage: fighter-probe.js listen <port> | connect <json>';
+
 async function main(argv: readonly string[]): Promise<void> {
   const [mode, arg] = argv;
+  // Without arguments it only says how to use it (the test runner also loads every module
+  // under test/, this one included, without arguments).
+  if (mode === undefined) return void process.stdout.write(`${USAGE}\n`);
   if (mode === 'listen') {
     const server = await fighterListen({ host: '0.0.0.0', port: Number(arg) });
     server.on('connection', (s) => {
@@ -69,7 +74,7 @@ async function main(argv: readonly string[]): Promise<void> {
     process.stdout.write(`${JSON.stringify({ outcome, ms: Date.now() - started })}\n`);
     return;
   }
-  throw new Error(`usage: fighter-probe listen <port> | connect <json>`);
+  throw new Error(USAGE);
 }
 
 if (process.argv[1] === FIGHTER_PROBE) {
