@@ -5,9 +5,10 @@
  *   listen <port>                 fighter listener on 0.0.0.0:<port>; prints `listening`,
  *                                 then `accepted <ip>:<port>` per connection (kept open)
  *   connect <json>                one fighterConnect({ localPort, host, port, ttl?, shieldMs?, timeoutMs });
- *                                 prints `{"outcome": "connected" | <errno name>, "ms"}`
+ *                                 prints `sent` once the SYN is out (connect(2) sends it),
+ *                                 then `{"outcome": "connected" | <errno name>, "ms"}`
  *
- * `fighterProbe` / `startFighterListener` run it from a test.
+ * `fighterProbe`, `startFighterConnect` and `startFighterListener` run it from a test.
  */
 import { fileURLToPath } from 'node:url';
 import { dialErrno, fighterConnect, fighterListen } from '../../src/native/index.js';
@@ -34,6 +35,18 @@ export interface ProbeConnect {
 export async function fighterProbe(ns: Ns, c: ProbeConnect): Promise<ProbeOutcome> {
   const out = await exec(ns, process.execPath, [FIGHTER_PROBE, 'connect', JSON.stringify(c)], { timeoutMs: c.timeoutMs + 10_000 });
   return JSON.parse(out.trim().split('\n').at(-1) ?? '') as ProbeOutcome;
+}
+
+/**
+ * A fighterConnect inside `ns` that goes on in the background: `sent` resolves once its SYN
+ * is out (so a test can order the other side's SYN after it, whatever process start-up
+ * costs), `outcome` when it has ended.
+ */
+export function startFighterConnect(ns: Ns, c: ProbeConnect): { proc: LabProcess; sent: Promise<void>; outcome: Promise<ProbeOutcome> } {
+  const proc = spawnIn(ns, process.execPath, [FIGHTER_PROBE, 'connect', JSON.stringify(c)]);
+  const sent = proc.waitFor(/^sent$/m, c.timeoutMs + 10_000).then(() => undefined);
+  const outcome = proc.waitFor(/^(\{.*\})$/m, c.timeoutMs + 10_000).then((m) => JSON.parse(m[1] as string) as ProbeOutcome);
+  return { proc, sent, outcome };
 }
 
 /** A fighter listener inside `ns` on `port`, ready when this resolves; read `accepted` lines from its output. */
@@ -65,7 +78,9 @@ async function main(argv: readonly string[]): Promise<void> {
     const started = Date.now();
     let outcome: string;
     try {
-      const s = await fighterConnect(c);
+      const pending = fighterConnect(c);
+      process.stdout.write('sent\n');
+      const s = await pending;
       outcome = 'connected';
       s.destroy();
     } catch (err) {

@@ -24,7 +24,7 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { buildLab, type Lab, type LabProcess } from './index.js';
-import { fighterProbe, startFighterListener, type ProbeOutcome } from './fighter-probe.js';
+import { fighterProbe, startFighterConnect, startFighterListener, type ProbeConnect, type ProbeOutcome } from './fighter-probe.js';
 import { labAvailable, sleep } from './gate.js';
 
 const labOk = await labAvailable('answering firewalls and low-TTL SYNs in the NAT lab');
@@ -63,15 +63,28 @@ if (labOk) describe('answering firewalls and low-TTL SYNs', { timeout: 120_000 }
     procs.push(p);
     return p;
   };
-  const probe = (host: string, c: { localPort: number; to: string; port: number; ttl?: number; shieldMs?: number; timeoutMs?: number }): Promise<ProbeOutcome> =>
-    fighterProbe(lab.host(host).ns, {
-      localPort: c.localPort,
-      host: lab.host(c.to).publicIp,
-      port: c.port,
-      timeoutMs: c.timeoutMs ?? ANSWER_TIMEOUT_MS,
-      ...(c.ttl !== undefined ? { ttl: c.ttl } : {}),
-      ...(c.shieldMs !== undefined ? { shieldMs: c.shieldMs } : {}),
-    });
+  type Probe = { localPort: number; to: string; port: number; ttl?: number; shieldMs?: number; timeoutMs?: number };
+  const connectOf = (c: Probe): ProbeConnect => ({
+    localPort: c.localPort,
+    host: lab.host(c.to).publicIp,
+    port: c.port,
+    timeoutMs: c.timeoutMs ?? ANSWER_TIMEOUT_MS,
+    ...(c.ttl !== undefined ? { ttl: c.ttl } : {}),
+    ...(c.shieldMs !== undefined ? { shieldMs: c.shieldMs } : {}),
+  });
+  const probe = (host: string, c: Probe): Promise<ProbeOutcome> => fighterProbe(lab.host(host).ns, connectOf(c));
+  /**
+   * A shielded low-TTL connect from `host`, then (once its SYN is out and the shield is
+   * over) the peer's plain connect back to it; both outcomes.
+   */
+  async function openThenCall(host: string, opener: Probe, peerHost: string, call: Probe): Promise<[ProbeOutcome, ProbeOutcome]> {
+    const mine = startFighterConnect(lab.host(host).ns, connectOf(opener));
+    procs.push(mine.proc);
+    await mine.sent;
+    await sleep(2 * (opener.shieldMs ?? 0));
+    const theirs = await probe(peerHost, call);
+    return [await mine.outcome, theirs];
+  }
 
   it('an unsolicited SYN is dropped (easy, cgnat), reset (rst, tcp443) or answered ICMP admin-prohibited (icmp)', async (t) => {
     const expect: Record<string, string> = { e1: 'ETIMEDOUT', c1: 'ETIMEDOUT', r1: 'ECONNREFUSED', w1: 'ECONNREFUSED', i1: 'EHOSTUNREACH' };
@@ -109,10 +122,7 @@ if (labOk) describe('answering firewalls and low-TTL SYNs', { timeout: 120_000 }
       assert.equal((await probe(far, { localPort: Q0, to: near, port: P })).outcome, refused);
       // Our SYN leaves with TTL 2 (mapping opened, expired at the ISP hop); IP_MINTTL 255
       // makes the socket ignore the time exceeded; after 50 ms it is back to normal and waits.
-      const ours = probe(near, { localPort: P, to: far, port: Q, ttl: 2, shieldMs: 50, timeoutMs: 3_000 });
-      await sleep(150);
-      const theirs = await probe(far, { localPort: Q, to: near, port: P, timeoutMs: 3_000 });
-      const mine = await ours;
+      const [mine, theirs] = await openThenCall(near, { localPort: P, to: far, port: Q, ttl: 2, shieldMs: 50, timeoutMs: 5_000 }, far, { localPort: Q, to: near, port: P, timeoutMs: 3_000 });
       t.diagnostic(`ours: ${mine.outcome} after ${mine.ms} ms; the peer's: ${theirs.outcome} after ${theirs.ms} ms`);
       assert.equal(theirs.outcome, 'connected', `the peer's SYN passed our ${kind} firewall`);
       assert.equal(mine.outcome, 'connected', 'our waiting socket got it (simultaneous open)');
@@ -134,18 +144,15 @@ if (labOk) describe('answering firewalls and low-TTL SYNs', { timeout: 120_000 }
   it('behind a CGN, TTL 2 expires at the CGN (no public mapping), TTL 3 opens both NATs', async () => {
     const P = 35_000;
     await listen('c1', P);
+    // TTL 2 expires at the CGN (time exceeded), which never mapped it: the peer's SYN to
+    // our public endpoint is dropped there.
     assert.equal((await probe('c1', { localPort: P, to: 'r2', port: 35_001, ttl: 2 })).outcome, 'EHOSTUNREACH');
-    // TTL 2, shielded: the CGN never mapped it, so the peer's SYN is dropped there. (Bounded
-    // below the 1 s SYN retransmission, which would go out with the normal TTL.)
-    const low = probe('c1', { localPort: P, to: 'r2', port: 35_002, ttl: 2, shieldMs: 50, timeoutMs: 3_000 });
-    await sleep(150);
-    assert.equal((await probe('r2', { localPort: 35_002, to: 'c1', port: P, timeoutMs: 700 })).outcome, 'ETIMEDOUT');
-    await low;
-    // TTL 3, shielded: through the home NAT and the CGN, expiring at the site's ISP hop.
-    const high = probe('c1', { localPort: P, to: 'r2', port: 35_003, ttl: 3, shieldMs: 50, timeoutMs: 3_000 });
-    await sleep(150);
-    assert.equal((await probe('r2', { localPort: 35_003, to: 'c1', port: P, timeoutMs: 700 })).outcome, 'connected');
-    assert.equal((await high).outcome, 'connected');
+    assert.equal((await probe('r2', { localPort: 35_001, to: 'c1', port: P, timeoutMs: DROP_TIMEOUT_MS })).outcome, 'ETIMEDOUT');
+    // TTL 3, shielded: through the home NAT and the CGN, expiring at the site's ISP hop; the
+    // peer's SYN then meets our waiting socket.
+    const [mine, theirs] = await openThenCall('c1', { localPort: P, to: 'r2', port: 35_003, ttl: 3, shieldMs: 50, timeoutMs: 5_000 }, 'r2', { localPort: 35_003, to: 'c1', port: P, timeoutMs: 3_000 });
+    assert.equal(theirs.outcome, 'connected');
+    assert.equal(mine.outcome, 'connected');
   });
 
   it('a reset from the far firewall poisons our own mapping: the peer\'s SYN is refused although ours went first', async () => {
