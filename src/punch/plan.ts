@@ -62,7 +62,7 @@ export type Birthday = { role: 'spray'; target: Endpoint; count: number; afterMs
 export type RoundRole = 'plain' | 'opener' | 'caller';
 
 /** Delay of the caller's SYN (and of a birthday spray) after the round's start. */
-export const CALLER_LEAD_MS = 100;
+export const CALLER_LEAD_MS = 150;
 /** How long an opener's socket ignores ICMP errors and segments after its low-TTL SYN. */
 export const SHIELD_MS = 50;
 /** TTLs of an opener behind a NAT, by its opener round: one NAT, then two (a CGN). */
