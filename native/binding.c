@@ -10,10 +10,15 @@
  *
  *   listen(host, port, backlog[, v6only])               -> fd  (v6only default true;
  *                                                          dualStackListen: true says so)
- *   connect(localHost, localPort, host, port, cb)       -> handle { cancel() -> bool }
+ *   connect(localHost, localPort, host, port, cb[, ttl[, minTtl]])
+ *                                                       -> handle { cancel() -> bool,
+ *                                                                   setTtl(ttl, minTtl) -> bool }
  *                                                          cb(err) | cb(null, fd)
  *   close(fd)
  *   sockname(fd)                                        -> { address, port }
+ *   setTtl(fd, ttl[, minTtl])                              IP_TTL / IPV6_UNICAST_HOPS (-1 = default),
+ *                                                          IP_MINTTL / IPV6_MINHOPCOUNT (0 = off)
+ *   getTtl(fd)                                          -> { ttl, minTtl }
  *   tunOpen(name)                                       -> { fd, name }   (Linux)
  *   tunStartReading(fd, mtu, cb)                           cb(packets[, err]) per batch
  *   tunStopReading(fd)                                  -> bool
@@ -35,9 +40,9 @@
  * event loop, in batches of up to READ_BATCH packets per callback; close(fd) stops a reader
  * on fd first.
  *
- * Files: binding.c (fighter sockets, close, sockname, the export table), util.c (errno
- * errors, argument checks), reader.c (event-loop readers), tun.c, udp.c; shared
- * declarations in sentinel_native.h.
+ * Files: binding.c (fighter sockets, close, sockname, the export table), ttl.c (TTL and
+ * minimum TTL of a TCP socket), util.c (errno errors, argument checks), reader.c
+ * (event-loop readers), tun.c, udp.c; shared declarations in sentinel_native.h.
  */
 #include "sentinel_native.h"
 
@@ -246,13 +251,39 @@ static napi_value js_cancel(napi_env env, napi_callback_info info) {
   return out;
 }
 
+/*
+ * handle.setTtl(ttl, minTtl) -> true if applied to the pending connect's socket (see
+ * set_ttl; ttl -1 = the system default), false if the connect had already finished.
+ */
+static napi_value js_handle_set_ttl(napi_env env, napi_callback_info info) {
+  napi_value self, argv[2], out;
+  size_t argc = 2;
+  connect_req *req = NULL;
+  int ttl, min_ttl;
+  CALL(env, napi_get_cb_info(env, info, &argc, argv, &self, NULL));
+  CALL(env, napi_unwrap(env, self, (void **)&req));
+  if (argc < 2) return throw_arg(env, "missing arguments");
+  if (!get_int(env, argv[0], -1, 255, "ttl", &ttl) || !get_int(env, argv[1], 0, 255, "minTtl", &min_ttl)) return NULL;
+  if (ttl == 0) return throw_arg(env, "ttl must be 1..255 or -1 (system default)");
+  bool pending = !req->done;
+  if (pending) {
+    const char *syscall;
+    int r = ttl_set(req->fd, ttl, min_ttl, &syscall);
+    if (r < 0) return throw_errno(env, syscall, -r);
+  }
+  CALL(env, napi_get_boolean(env, pending, &out));
+  return out;
+}
+
 /* Register the poll and the JS side of a request whose connect(2) is in flight. */
 static napi_value start_watch(napi_env env, connect_req *req, napi_value cb) {
-  napi_value handle, cancel, name;
+  napi_value handle, cancel, set_ttl_fn, name;
   uv_loop_t *loop;
   CALL(env, napi_create_object(env, &handle));
   CALL(env, napi_create_function(env, "cancel", NAPI_AUTO_LENGTH, js_cancel, NULL, &cancel));
   CALL(env, napi_set_named_property(env, handle, "cancel", cancel));
+  CALL(env, napi_create_function(env, "setTtl", NAPI_AUTO_LENGTH, js_handle_set_ttl, NULL, &set_ttl_fn));
+  CALL(env, napi_set_named_property(env, handle, "setTtl", set_ttl_fn));
   CALL(env, napi_wrap(env, handle, req, on_handle_finalize, NULL, NULL));
   req->owners |= OWN_JS;
   CALL(env, napi_create_reference(env, cb, 1, &req->callback));
@@ -269,21 +300,39 @@ static napi_value start_watch(napi_env env, connect_req *req, napi_value cb) {
   return handle;
 }
 
-/* connect(localHost, localPort, host, port, cb) -> handle */
+/*
+ * connect(localHost, localPort, host, port, cb[, ttl[, minTtl]]) -> handle. `ttl` (1..255)
+ * and `minTtl` (0..255; see set_ttl) are set before connect(2), so the SYN carries the TTL
+ * and the socket drops what arrives below minTtl from the start (an ICMP time exceeded for
+ * a low-TTL SYN would otherwise end the connect). Absent or undefined: left as they are.
+ * handle.setTtl(ttl, minTtl) changes both while the connect is pending.
+ */
 napi_value js_connect(napi_env env, napi_callback_info info) {
-  napi_value argv[5];
+  napi_value argv[7];
   napi_valuetype cb_type;
   struct sockaddr_storage local, remote;
   socklen_t local_len, remote_len;
-  if (!get_args(env, info, 5, argv) || !get_host_port(env, argv[0], argv[1], &local, &local_len) ||
+  size_t argc = 7;
+  int ttl, min_ttl;
+  CALL(env, napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
+  if (argc < 5) return throw_arg(env, "missing arguments");
+  if (!get_host_port(env, argv[0], argv[1], &local, &local_len) ||
       !get_host_port(env, argv[2], argv[3], &remote, &remote_len)) return NULL;
   CALL(env, napi_typeof(env, argv[4], &cb_type));
   if (cb_type != napi_function) return throw_arg(env, "callback must be a function");
+  if (!ttl_args(env, argc - 5, argv + 5, &ttl, &min_ttl)) return NULL;
   if (local.ss_family != remote.ss_family) return throw_errno(env, "connect", EAFNOSUPPORT);
 
   const char *syscall;
   int fd = open_bound(&local, local_len, true, &syscall);
   if (fd < 0) return throw_errno(env, syscall, -fd);
+  if (ttl != NO_CHANGE || min_ttl != NO_CHANGE) {
+    int r = ttl_set(fd, ttl, min_ttl, &syscall);
+    if (r < 0) {
+      close(fd);
+      return throw_errno(env, syscall, -r);
+    }
+  }
   if (connect(fd, (struct sockaddr *)&remote, remote_len) < 0 && errno != EINPROGRESS) {
     int e = errno;
     close(fd);
@@ -313,6 +362,8 @@ NAPI_MODULE_INIT() {
     { "connect", NULL, js_connect, NULL, NULL, NULL, napi_enumerable, NULL },
     { "close", NULL, js_close, NULL, NULL, NULL, napi_enumerable, NULL },
     { "sockname", NULL, js_sockname, NULL, NULL, NULL, napi_enumerable, NULL },
+    { "setTtl", NULL, js_set_ttl, NULL, NULL, NULL, napi_enumerable, NULL },
+    { "getTtl", NULL, js_get_ttl, NULL, NULL, NULL, napi_enumerable, NULL },
     { "tunOpen", NULL, js_tun_open, NULL, NULL, NULL, napi_enumerable, NULL },
     { "tunStartReading", NULL, js_tun_start_reading, NULL, NULL, NULL, napi_enumerable, NULL },
     { "tunStopReading", NULL, js_stop_reading, NULL, NULL, NULL, napi_enumerable, NULL },

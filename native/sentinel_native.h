@@ -52,6 +52,19 @@ bool is_v4_mapped(const struct sockaddr_storage *addr);
 /* O_NONBLOCK and FD_CLOEXEC; -1 with errno set on failure. */
 int set_flags(int fd);
 
+/* ---- ttl.c: TTL and minimum TTL of a socket ------------------------------------------- */
+
+/* "Leave this option alone" for ttl_set and ttl_args. */
+#define NO_CHANGE INT_MIN
+/*
+ * IP_TTL / IPV6_UNICAST_HOPS (ttl: 1..255, -1 = system default) and IP_MINTTL /
+ * IPV6_MINHOPCOUNT (min_ttl: 0..255) by the socket's family; NO_CHANGE leaves one alone.
+ * 0, or -errno with *syscall naming the failed call.
+ */
+int ttl_set(int fd, int ttl, int min_ttl, const char **syscall);
+/* Optional (ttl, minTtl) JS arguments: undefined or absent gives NO_CHANGE. */
+bool ttl_args(napi_env env, size_t argc, napi_value *argv, int *ttl, int *min_ttl);
+
 /* ---- reader.c: fds read from the event loop ------------------------------------------- */
 
 #define READ_BATCH 64
@@ -89,6 +102,8 @@ napi_value js_stop_reading(napi_env env, napi_callback_info info);
 napi_value js_listen(napi_env env, napi_callback_info info);
 napi_value js_connect(napi_env env, napi_callback_info info);
 napi_value js_sockname(napi_env env, napi_callback_info info);
+napi_value js_set_ttl(napi_env env, napi_callback_info info);
+napi_value js_get_ttl(napi_env env, napi_callback_info info);
 napi_value js_tun_open(napi_env env, napi_callback_info info);
 napi_value js_tun_start_reading(napi_env env, napi_callback_info info);
 napi_value js_tun_write(napi_env env, napi_callback_info info);

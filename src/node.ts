@@ -197,6 +197,7 @@ export class SentinelNode extends NodeFacade {
       log: this.log,
     });
     this.puncher = new PunchCoordinator({
+      selfId: this.identity.id,
       manager,
       signaler: this.signaler,
       clock,

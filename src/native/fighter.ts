@@ -44,7 +44,29 @@ export interface FighterConnectOptions {
   timeoutMs: number;
   /** Aborting cancels the attempt (rejects with errno name 'ECANCELED'). */
   signal?: AbortSignal;
+  /**
+   * IP TTL (IPv6: hop limit) of the SYN, 1..255; default the system's. A low TTL opens our
+   * own NAT and firewall mappings without reaching the peer's (src/punch/plan.ts). If such
+   * a connect succeeds, the socket is set back to the system defaults before it is handed
+   * over, so the session is not limited to that many hops.
+   */
+  ttl?: number;
+  /**
+   * With `ttl`: for this long after the SYN the socket drops every segment and ICMP error
+   * it receives (IP_MINTTL 255), so the ICMP time exceeded a low-TTL SYN causes does not end
+   * the connect (Linux ends a SYN_SENT socket on any ICMP unreachable or time exceeded).
+   * Then TTL and IP_MINTTL go back to the system defaults and the connect carries on: a SYN
+   * from the peer now finds it waiting, and the kernel's own SYN retransmission goes out
+   * with the normal TTL.
+   */
+  shieldMs?: number;
 }
+
+/** Lowest and highest IP TTL a fighter connect accepts. */
+export const MIN_TTL = 1;
+export const MAX_TTL = 255;
+/** IP_MINTTL while shielded: nothing that crossed a router (TTL < 255) gets through. */
+const SHIELD_MIN_TTL = 255;
 
 function checkHost(host: string, what: string): void {
   if (net.isIP(host) === 0) throw new TypeError(`${what} must be a numeric IP address, got ${JSON.stringify(host)}`);
@@ -117,28 +139,45 @@ export function fighterConnect(opts: FighterConnectOptions): Promise<net.Socket>
   const localHost = opts.localHost ?? (net.isIPv6(host) ? '::' : '0.0.0.0');
   checkHost(localHost, 'localHost');
   if (!(opts.timeoutMs > 0 && Number.isFinite(opts.timeoutMs))) throw new RangeError(`timeoutMs must be a positive number, got ${opts.timeoutMs}`);
+  const { ttl, shieldMs } = opts;
+  if (ttl !== undefined && !(Number.isInteger(ttl) && ttl >= MIN_TTL && ttl <= MAX_TTL)) throw new RangeError(`ttl must be an integer in ${MIN_TTL}..${MAX_TTL}, got ${ttl}`);
+  if (shieldMs !== undefined && (ttl === undefined || !(shieldMs > 0 && Number.isFinite(shieldMs)))) throw new RangeError(`shieldMs must be a positive number and needs ttl, got ${shieldMs}`);
   const native = requireNative();
-  const what = `fighter connect ${fmt(localHost, opts.localPort)} -> ${fmt(host, opts.port)}`;
+  const what = `fighter connect ${fmt(localHost, opts.localPort)} -> ${fmt(host, opts.port)}${ttl !== undefined ? ` (ttl ${ttl})` : ''}`;
   const failed = (err: unknown): SentinelError => new SentinelError('E_DIAL_FAILED', `${what}: ${errorMessage(err)}`, { cause: err });
   if (opts.signal?.aborted) return Promise.reject(failed(errnoError('ECANCELED', 'aborted')));
   return new Promise((resolve, reject) => {
     let disarm = (): void => {};
+    let unshield = (): void => {};
     let handle: ConnectHandle;
     try {
       handle = native.connect(localHost, opts.localPort, host, opts.port, (err, fd) => {
         disarm();
+        unshield();
         if (err || fd === undefined) return reject(failed(err));
         try {
+          if (ttl !== undefined) restoreTtl(native, fd);
           resolve(adoptSocket(native, fd));
         } catch (adoptErr) {
           reject(failed(adoptErr));
         }
-      });
+      }, ttl, shieldMs !== undefined ? SHIELD_MIN_TTL : undefined);
     } catch (err) {
       return reject(failed(err));
     }
+    if (shieldMs !== undefined) {
+      const timer = setTimeout(() => {
+        try {
+          handle.setTtl(-1, 0);
+        } catch {
+          // the socket is gone; the connect's own outcome says why
+        }
+      }, shieldMs);
+      unshield = () => clearTimeout(timer);
+    }
     disarm = arm(opts.timeoutMs, opts.signal, (code, message) => {
       disarm();
+      unshield();
       handle.cancel(); // closes the fd; the native callback will not run
       reject(failed(errnoError(code, message)));
     });
@@ -154,6 +193,16 @@ function arm(timeoutMs: number, signal: AbortSignal | undefined, cancel: (code: 
     clearTimeout(timer);
     signal?.removeEventListener('abort', onAbort);
   };
+}
+
+/** The system defaults again on a connected socket (closes the fd if that fails). */
+function restoreTtl(native: FighterNative, fd: number): void {
+  try {
+    native.setTtl(fd, -1, 0);
+  } catch (err) {
+    native.close(fd);
+    throw err;
+  }
 }
 
 function adoptSocket(native: FighterNative, fd: number): net.Socket {

@@ -12,7 +12,7 @@ import type { FighterNative } from './types.js';
 export type LoadResult = { ok: true; native: FighterNative } | { ok: false; reason: string };
 
 const ADDON = 'build/Release/sentinel_native.node';
-const EXPORTS = ['listen', 'connect', 'close', 'sockname'] as const;
+const EXPORTS = ['listen', 'connect', 'close', 'sockname', 'setTtl', 'getTtl'] as const;
 
 /** Where the addon may be: repo root seen from dist/src/native/ (compiled) or src/native/. */
 function defaultPaths(): string[] {

@@ -22,6 +22,18 @@ export interface ConnectHandle {
    * Returns true when a pending connect was cancelled, false when it had already finished.
    */
   cancel(): boolean;
+  /**
+   * setsockopt on the pending socket: `ttl` as in {@link FighterNative.setTtl}, `minTtl`
+   * IP_MINTTL / IPV6_MINHOPCOUNT (0 = off). True when applied, false when the connect had
+   * already finished.
+   */
+  setTtl(ttl: number, minTtl: number): boolean;
+}
+
+/** What a socket sends with and the lowest TTL it accepts (0 = any). */
+export interface TtlInfo {
+  ttl: number;
+  minTtl: number;
 }
 
 /** Local address of a socket. */
@@ -42,10 +54,20 @@ export interface FighterNative {
   /**
    * socket, reuse options, bind to the local address, non-blocking connect. Throws for
    * failures found at once (bad address, bind error); later outcomes go to `cb`, once.
+   * `ttl` (1..255) and `minTtl` (0..255) are set before connect(2), so the SYN carries the
+   * TTL and the socket drops any segment or ICMP error arriving with a TTL below `minTtl`
+   * from the start; both stay until changed. Absent: the system defaults.
    */
-  connect(localHost: string, localPort: number, host: string, port: number, cb: ConnectCallback): ConnectHandle;
+  connect(localHost: string, localPort: number, host: string, port: number, cb: ConnectCallback, ttl?: number, minTtl?: number): ConnectHandle;
   /** close(2). */
   close(fd: number): void;
   /** getsockname(2). */
   sockname(fd: number): SockName;
+  /**
+   * setsockopt IP_TTL (IPv4) or IPV6_UNICAST_HOPS (IPv6): 1..255, or -1 for the system
+   * default; and, when given, IP_MINTTL / IPV6_MINHOPCOUNT (0 = off).
+   */
+  setTtl(fd: number, ttl: number, minTtl?: number): void;
+  /** getsockopt of the same options, by the socket's family. */
+  getTtl(fd: number): TtlInfo;
 }

@@ -26,6 +26,8 @@ import { runPunch } from './puncher.js';
 export const SIGNALER_WAIT_MS = 3_000;
 
 export interface PunchCoordinatorDeps {
+  /** This node's id (the smaller id of a pair opens first; plan.ts). */
+  selfId: NodeId;
   manager: ConnectionManager;
   signaler: SignalerClient;
   clock: Clock;
@@ -91,7 +93,7 @@ export class PunchCoordinator {
     // Our own TUN is not a link: a peer's VPN address is reached through the tunnel.
     const skip = this.deps.tunInterfaces?.() ?? [];
     const link = LinkSubnets.of(Object.fromEntries(Object.entries(networkInterfaces()).filter(([name]) => !skip.includes(name))));
-    const plan = planPunch(ps, receivedAt, { observed: this.deps.signaler.observed, listenPort: this.deps.port(), localHosts: this.deps.localHosts(), onLink: (h) => link.contains(h) });
+    const plan = planPunch(ps, receivedAt, { id: this.deps.selfId, observed: this.deps.signaler.observed, listenPort: this.deps.port(), localHosts: this.deps.localHosts(), onLink: (h) => link.contains(h) });
     const ticket = this.guard.take(this.deps.trust(plan.peer), plan.birthday !== null, ours, clock.now());
     if (typeof ticket === 'string') {
       this.deps.counters.inc(`punch_refused.${ticket}`);
@@ -117,7 +119,8 @@ export class PunchCoordinator {
       plan,
       {
         clock,
-        connect: ({ host, port, timeoutMs, signal }) => fighterConnect({ localPort: this.deps.port(), host, port, timeoutMs, signal }),
+        connect: ({ host, port, timeoutMs, signal, ttl, shieldMs }) =>
+          fighterConnect({ localPort: this.deps.port(), host, port, timeoutMs, signal, ...(ttl !== undefined ? { ttl } : {}), ...(shieldMs !== undefined ? { shieldMs } : {}) }),
         connectEphemeral: ({ host, port, timeoutMs, signal }) => tcpConnector(host, port, timeoutMs, signal),
         adopt: (sock, peer) => manager.adoptPunched(sock, peer),
         // Only a direct session ends punching: a relayed one is what we want to leave.

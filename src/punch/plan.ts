@@ -26,6 +26,30 @@
  * the only candidate). The puncher sends to every candidate of a round at once, so IPv6
  * costs IPv4 no time; the IPv4 plan (candidates, birthday) is unchanged, so a broken IPv6
  * path loses nothing.
+ *
+ * Firewalls that answer (docs/PROTOCOL.md, "Firewalls that answer"). A NAT or firewall that
+ * answers an early SYN with a TCP reset or an ICMP error, instead of dropping it, ends the
+ * sender's connect (Linux ends a SYN_SENT socket on a RST or on any ICMP unreachable or
+ * time exceeded), and a reset also leaves the sender's own NAT entry closed for ~10 s. So
+ * when both sides are behind NATs, each round of simultaneous open has an *opener* and a
+ * *caller*, swapping every round (the smaller id opens first):
+ * - the opener connects at the round's start with a low TTL (its NATs and firewalls map the
+ *   SYN, which then expires before the far side's) and a shield (IP_MINTTL 255 for
+ *   SHIELD_MS, so the ICMP time exceeded does not end the socket); the socket then waits;
+ * - the caller connects CALLER_LEAD_MS later with the normal TTL. Its SYN finds the
+ *   opener's mappings open and the opener's socket waiting: a simultaneous open, whose
+ *   SYN-ACK its own firewall sees as a reply.
+ * The low TTL must pass our NATs and expire before the peer's: 2 and 3 alternate over the
+ * opener's rounds (one home NAT; a home NAT behind a carrier-grade NAT). When one side is
+ * public, both dial plainly at the round's start: the NATed side's SYN reaches the public
+ * listener whatever the NATed side's firewall does, and a refusal of the public side's
+ * SYN costs nothing (it has no NAT entry to close). A birthday spray waits CALLER_LEAD_MS
+ * too, so the probes have opened their mappings when it arrives. Local (same-NAT)
+ * candidates are dialed plainly at the round's start.
+ * Rounds in which every SYN we sent with the normal TTL was refused (a reset or an ICMP
+ * error) say that a firewall refuses this path (e.g. a network that lets out only TCP
+ * 443): after GIVE_UP_AFTER_REFUSED_ROUNDS of them in a row the punch gives up, so the
+ * dial goes on to the relay instead of waiting out every round.
  */
 import type { NodeId } from '../api.js';
 import { nodeIdFromPublicKey } from '../identity/index.js';
@@ -44,7 +68,22 @@ export const NAT_PORT_MAX = 65535;
 
 export type NatKind = 'public' | 'easy' | 'hard' | 'unknown';
 
-export type Birthday = { role: 'spray'; target: Endpoint; count: number } | { role: 'probe'; host: string; ports: number[] };
+/** The spray starts `afterMs` after the punch start, once the probes have opened their mappings. */
+export type Birthday = { role: 'spray'; target: Endpoint; count: number; afterMs: number } | { role: 'probe'; host: string; ports: number[] };
+
+/** Our part in one round of simultaneous open (see the header). */
+export type RoundRole = 'plain' | 'opener' | 'caller';
+
+/** Delay of the caller's SYN (and of a birthday spray) after the round's start. */
+export const CALLER_LEAD_MS = 150;
+/** How long an opener's socket ignores ICMP errors and segments after its low-TTL SYN. */
+export const SHIELD_MS = 50;
+/** TTLs of an opener behind a NAT, by its opener round: one NAT, then two (a CGN). */
+export const OPENER_TTLS: readonly number[] = [2, 3];
+/** Rounds in a row in which every normal-TTL SYN was refused before the punch gives up. */
+export const GIVE_UP_AFTER_REFUSED_ROUNDS = 2;
+/** Connect errors that mean "refused on the path" (a reset, or an ICMP error), not silence. */
+export const REFUSALS: readonly string[] = ['ECONNREFUSED', 'EHOSTUNREACH', 'ENETUNREACH', 'EHOSTDOWN', 'ENETDOWN', 'EACCES', 'EPERM'];
 
 export interface PunchPlan {
   peer: NodeId;
@@ -60,6 +99,67 @@ export interface PunchPlan {
   peerKind: NatKind;
   /** Set when the plan cannot work at all: the reason. */
   impossible: string | null;
+  /**
+   * Opener and caller rounds (both sides behind NATs): whether we open in odd rounds (the
+   * smaller id does), and the TTLs our opener SYNs cycle through. Null: a side is public,
+   * every round plain.
+   */
+  turns: { openFirst: boolean; ttls: readonly number[] } | null;
+  /** How many candidates are local (same NAT, dialed plainly): the first `locals` ones. */
+  locals: number;
+}
+
+/** What we do in one round for the peer's public endpoint (local candidates are always plain at `at`). */
+export interface Round {
+  attempt: number;
+  role: RoundRole;
+  /** Round start (clock ms): local candidates, plain and opener SYNs. */
+  at: number;
+  /** When our SYN to the public endpoint goes out. */
+  synAt: number;
+  /** Opener SYN's TTL, else null (the system's). */
+  ttl: number | null;
+  /** Opener: how long its socket ignores ICMP errors and segments. */
+  shieldMs: number | null;
+  /** Connect timeout of that SYN: it lives until the round ends. */
+  timeoutMs: number;
+}
+
+/** Round `attempt` (1-based) of `plan`. Pure. */
+export function punchRound(plan: PunchPlan, attempt: number): Round {
+  const at = plan.startAt + (attempt - 1) * plan.intervalMs;
+  const plain: Round = { attempt, role: 'plain', at, synAt: at, ttl: null, shieldMs: null, timeoutMs: plan.intervalMs };
+  if (plan.turns === null) return plain;
+  const opening = (attempt % 2 === 1) === plan.turns.openFirst;
+  if (!opening) {
+    const lead = Math.min(CALLER_LEAD_MS, Math.floor(plan.intervalMs / 2));
+    return { ...plain, role: 'caller', synAt: at + lead, timeoutMs: plan.intervalMs - lead };
+  }
+  const nth = Math.ceil(attempt / 2); // our how-many-th opener round
+  const ttl = plan.turns.ttls[(nth - 1) % plan.turns.ttls.length] as number;
+  return { ...plain, role: 'opener', ttl, shieldMs: Math.min(SHIELD_MS, Math.floor(plan.intervalMs / 2)) };
+}
+
+/** How one round ended for our normal-TTL SYNs (plain, caller and local ones). */
+export interface RoundOutcome {
+  role: RoundRole;
+  /** The errno of each such SYN that failed; `sent` of them were sent. */
+  errors: readonly string[];
+  sent: number;
+}
+
+/**
+ * Why to give up punching, or null to go on: the last GIVE_UP_AFTER_REFUSED_ROUNDS rounds
+ * in which we sent normal-TTL SYNs saw every one of them refused (opener rounds, whose
+ * SYNs are shielded and expire on the way, say nothing). Pure.
+ */
+export function refusedVerdict(history: readonly RoundOutcome[]): string | null {
+  const telling = history.filter((r) => r.sent > 0);
+  const last = telling.slice(-GIVE_UP_AFTER_REFUSED_ROUNDS);
+  if (last.length < GIVE_UP_AFTER_REFUSED_ROUNDS) return null;
+  if (!last.every((r) => r.errors.length === r.sent && r.errors.every((e) => REFUSALS.includes(e)))) return null;
+  const codes = [...new Set(last.flatMap((r) => r.errors))].join(', ');
+  return `every SYN of ${last.length} rounds in a row was refused (${codes}): a firewall on the path refuses this connection`;
 }
 
 export interface SelfView {
@@ -73,6 +173,8 @@ export interface SelfView {
    * elsewhere is someone the reporter wants us to flood. Default: none is.
    */
   onLink?: (host: string) => boolean;
+  /** Our node id: the smaller of the two ids opens first (both sides must agree). */
+  id: NodeId;
 }
 
 /** A NAT that keeps the identity port as the public port is "port-preserving". */
@@ -107,6 +209,7 @@ export function randomPorts(count: number, random: () => number): number[] {
  * at most MAX_LOCAL_CANDIDATES.
  */
 export function planPunch(ps: PunchStart, receivedAt: number, self: SelfView, random: () => number = Math.random): PunchPlan {
+  const peer = nodeIdFromPublicKey(ps.peer);
   const onLink = self.onLink ?? (() => false);
   const v6 = ipv6Candidates(ps, self);
   const locals = ps.sameNat ? ps.local.filter((e) => onLink(e.host)).slice(0, MAX_LOCAL_CANDIDATES) : [];
@@ -122,12 +225,14 @@ export function planPunch(ps: PunchStart, receivedAt: number, self: SelfView, ra
     if (v6.length > 0) candidates = candidates.filter((e) => v6.includes(e));
     else impossible = 'both sides are behind NATs that change the port per destination (symmetric NAT): hole punching cannot work; a relay is needed';
   } else if (!ps.sameNat && mine === 'hard' && theirs === 'easy') {
-    birthday = { role: 'spray', target: ps.public, count: SPRAY_COUNT };
+    birthday = { role: 'spray', target: ps.public, count: SPRAY_COUNT, afterMs: CALLER_LEAD_MS };
   } else if (!ps.sameNat && mine === 'easy' && theirs === 'hard') {
     birthday = { role: 'probe', host: ps.public.host, ports: randomPorts(PROBE_COUNT, random) };
   }
+  const natted = (k: NatKind): boolean => k !== 'public';
+  const turns = natted(mine) && natted(theirs) ? { openFirst: self.id < peer, ttls: OPENER_TTLS } : null;
   return {
-    peer: nodeIdFromPublicKey(ps.peer),
+    peer,
     candidates,
     birthday,
     startAt: receivedAt + ps.delayMs,
@@ -136,6 +241,8 @@ export function planPunch(ps: PunchStart, receivedAt: number, self: SelfView, ra
     self: mine,
     peerKind: theirs,
     impossible,
+    turns,
+    locals: candidates.filter((c) => locals.some((l) => key(l) === key(c))).length,
   };
 }
 

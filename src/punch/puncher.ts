@@ -1,20 +1,27 @@
 /**
- * Carries out a punch plan: at the agreed start time, connect() from the identity port to
- * every candidate endpoint, again every `intervalMs` (a fresh SYN each time, since the
- * first ones are usually dropped before the peer's NAT has a mapping), and, for easy x
- * hard, the birthday spray or probe alongside. The first connection that authenticates
- * wins; everything else is aborted. Sockets and time are injected.
+ * Carries out a punch plan: from the agreed start time, one round every `intervalMs`, each
+ * a fresh connect() from the identity port to every candidate endpoint (the first SYNs are
+ * usually dropped before the peer's NAT has a mapping). For the peer's public endpoint a
+ * round is plain, or has us as its opener (a low-TTL, shielded SYN at the round's start)
+ * or its caller (a normal SYN CALLER_LEAD_MS later): see plan.ts. For easy x hard the
+ * birthday spray or probe runs alongside. The first connection that authenticates wins;
+ * everything else is aborted. Rounds in which every normal-TTL SYN was refused end the
+ * punch early (refusedVerdict). Sockets and time are injected.
  */
 import type { Duplex } from 'node:stream';
 import type { NodeId } from '../api.js';
 import { SentinelError, errorMessage } from '../errors.js';
 import type { Clock } from '../core/clock.js';
+import { dialErrno } from '../native/fighter.js';
 import type { Endpoint } from '../wire/index.js';
-import type { Birthday, PunchPlan } from './plan.js';
+import { punchRound, refusedVerdict, type Birthday, type PunchPlan, type RoundOutcome } from './plan.js';
 
 export interface PunchIo {
-  /** connect() from the identity port; rejects on failure, timeout or abort. */
-  connect(o: { host: string; port: number; timeoutMs: number; signal: AbortSignal }): Promise<Duplex>;
+  /**
+   * connect() from the identity port; rejects on failure, timeout or abort. `ttl` and
+   * `shieldMs`: a low-TTL SYN whose socket ignores ICMP errors for that long (plan.ts).
+   */
+  connect(o: { host: string; port: number; timeoutMs: number; signal: AbortSignal; ttl?: number; shieldMs?: number }): Promise<Duplex>;
   /** connect() from an ephemeral port (birthday spray). */
   connectEphemeral(o: { host: string; port: number; timeoutMs: number; signal: AbortSignal }): Promise<Duplex>;
   /** Preamble + TLS on a connected socket; resolves once the peer is authenticated. */
@@ -34,6 +41,13 @@ export interface PunchProgress {
 
 type Found = { peerId: NodeId; remoteAddress: string };
 
+/** Simultaneous open gave up early: every normal-TTL SYN was refused (refusedVerdict). */
+class RefusedError extends SentinelError {
+  constructor(verdict: string) {
+    super('E_DIAL_FAILED', verdict);
+  }
+}
+
 const sleep = (clock: Clock, ms: number): Promise<void> => new Promise((r) => clock.setTimeout(r, Math.max(0, ms)));
 
 const fmt = (e: Endpoint): string => (e.host.includes(':') ? `[${e.host}]:${e.port}` : `${e.host}:${e.port}`);
@@ -44,7 +58,12 @@ export async function runPunch(plan: PunchPlan, io: PunchIo, onProgress?: (p: Pu
   await sleep(io.clock, plan.startAt - io.clock.now());
   const abort = new AbortController();
   const errors = new Map<string, string>();
-  const tasks = [simultaneousOpen(plan, io, abort.signal, errors, onProgress)];
+  let gaveUp: string | undefined;
+  const open = simultaneousOpen(plan, io, abort.signal, errors, onProgress).catch((err: unknown) => {
+    if (err instanceof RefusedError) gaveUp = err.message;
+    throw err;
+  });
+  const tasks = [open];
   if (plan.birthday) tasks.push(birthday(plan.birthday, plan, io, abort.signal));
   const punched = Promise.any(tasks);
   try {
@@ -54,29 +73,43 @@ export async function runPunch(plan: PunchPlan, io: PunchIo, onProgress?: (p: Pu
     const found = io.existing(plan.peer);
     if (found) return found;
     const why = [...errors.entries()].map(([k, v]) => `${k}: ${v}`).join('; ');
-    throw new SentinelError('E_DIAL_FAILED', `hole punching to ${plan.peer} timed out after ${plan.attempts} attempts (${plan.self} NAT here, ${plan.peerKind} NAT there${why ? `; ${why}` : ''})`);
+    const what = gaveUp !== undefined ? `gave up: ${gaveUp}` : `timed out after ${plan.attempts} attempts`;
+    throw new SentinelError('E_DIAL_FAILED', `hole punching to ${plan.peer} ${what} (${plan.self} NAT here, ${plan.peerKind} NAT there${why ? `; ${why}` : ''})`);
   } finally {
     abort.abort();
   }
 }
 
 async function simultaneousOpen(plan: PunchPlan, io: PunchIo, signal: AbortSignal, errors: Map<string, string>, onProgress?: (p: PunchProgress) => void): Promise<Found> {
+  const history: RoundOutcome[] = [];
   for (let attempt = 1; attempt <= plan.attempts && !signal.aborted; attempt++) {
+    const round = punchRound(plan, attempt);
+    await sleep(io.clock, round.at - io.clock.now());
     const found = io.existing(plan.peer);
     if (found) return found;
-    onProgress?.({ attempt, attempts: plan.attempts, message: `punching attempt ${attempt} of ${plan.attempts} to ${plan.candidates.map(fmt).join(', ')}` });
-    const round = new AbortController();
-    const stop = (): void => round.abort();
-    signal.addEventListener('abort', stop, { once: true });
-    const started = io.clock.now();
+    if (signal.aborted) break;
+    const how = round.role === 'opener' ? ` (opening with TTL ${round.ttl})` : round.role === 'caller' ? ` (calling after ${round.synAt - round.at} ms)` : '';
+    onProgress?.({ attempt, attempts: plan.attempts, message: `punching attempt ${attempt} of ${plan.attempts} to ${plan.candidates.map(fmt).join(', ')}${how}` });
+    const stop = new AbortController();
+    const onAbort = (): void => stop.abort();
+    signal.addEventListener('abort', onAbort, { once: true });
+    const outcome: RoundOutcome & { errors: string[] } = { role: round.role, errors: [], sent: 0 };
     try {
       return await Promise.any(
-        plan.candidates.map(async (c) => {
+        plan.candidates.map(async (c, i) => {
+          const local = i < plan.locals;
+          const opener = !local && round.role === 'opener';
           try {
-            const sock = await io.connect({ host: c.host, port: c.port, timeoutMs: plan.intervalMs, signal: round.signal });
+            if (!local) await sleep(io.clock, round.synAt - io.clock.now());
+            if (stop.signal.aborted) throw new SentinelError('E_DIAL_FAILED', 'aborted');
+            const low = opener && round.ttl !== null && round.shieldMs !== null ? { ttl: round.ttl, shieldMs: round.shieldMs } : {};
+            if (!opener) outcome.sent++;
+            const sock = await io.connect({ host: c.host, port: c.port, timeoutMs: local ? plan.intervalMs : round.timeoutMs, signal: stop.signal, ...low });
             return await io.adopt(sock, plan.peer);
           } catch (err) {
             errors.set(fmt(c), errorMessage(err));
+            const errno = dialErrno(err);
+            if (!opener && !stop.signal.aborted) outcome.errors.push(errno ?? 'other');
             throw err;
           }
         }),
@@ -84,11 +117,12 @@ async function simultaneousOpen(plan: PunchPlan, io: PunchIo, signal: AbortSigna
     } catch {
       // every candidate failed this round
     } finally {
-      round.abort();
-      signal.removeEventListener('abort', stop);
+      stop.abort();
+      signal.removeEventListener('abort', onAbort);
     }
-    // Failed fast (e.g. refused): wait out the interval before the next SYN.
-    await sleep(io.clock, plan.intervalMs - (io.clock.now() - started));
+    history.push(outcome);
+    const verdict = refusedVerdict(history);
+    if (verdict !== null) throw new RefusedError(verdict);
   }
   const found = io.existing(plan.peer);
   if (found) return found;
@@ -96,8 +130,10 @@ async function simultaneousOpen(plan: PunchPlan, io: PunchIo, signal: AbortSigna
 }
 
 /** The easy x hard technique (see plan.ts): many SYNs, one of which meets the other side's. */
-function birthday(b: Birthday, plan: PunchPlan, io: PunchIo, signal: AbortSignal): Promise<Found> {
+async function birthday(b: Birthday, plan: PunchPlan, io: PunchIo, signal: AbortSignal): Promise<Found> {
   const timeoutMs = plan.attempts * plan.intervalMs;
+  if (b.role === 'spray') await sleep(io.clock, plan.startAt + b.afterMs - io.clock.now());
+  if (signal.aborted) throw new SentinelError('E_DIAL_FAILED', 'aborted');
   const dials =
     b.role === 'spray'
       ? Array.from({ length: b.count }, () => () => io.connectEphemeral({ host: b.target.host, port: b.target.port, timeoutMs, signal }))

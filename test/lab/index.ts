@@ -31,10 +31,11 @@ export {
   getConntrackEstablishedTimeout,
   routerRuleset,
   loadRuleset,
+  ROUTER_NATS,
   type RouterNat,
   type NsLike,
 } from './nft.js';
-export { buildLab, type Lab, type LabHost, type LabRouter, type LabSpec, type NatKind, type SiteSpec } from './topology.js';
+export { NAT_KINDS, buildLab, type Lab, type LabHost, type LabRouter, type LabSpec, type LabUpstream, type NatKind, type SiteSpec } from './topology.js';
 export {
   connectFrom,
   ping,

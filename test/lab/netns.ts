@@ -210,7 +210,8 @@ function killPids(list: string): void {
 
 /** `/proc/sys` path of a dotted sysctl key; rejects anything that could leave `/proc/sys`. */
 function sysctlPath(key: string): string {
-  if (!/^[a-z0-9_]+(\.[a-z0-9_]+)+$/i.test(key)) throw new Error(`bad sysctl key ${key}`);
+  // Segments may name an interface (lab names hold '-'); never '/' or '..'.
+  if (!/^[a-z0-9_]+(\.[a-z0-9_-]+)+$/i.test(key)) throw new Error(`bad sysctl key ${key}`);
   return `/proc/sys/${key.replace(/\./g, '/')}`;
 }
 

@@ -6,14 +6,28 @@
 import { exec, getSysctl, setSysctl, tryExec, type Ns } from './netns.js';
 
 /**
- * How a router maps LAN hosts to its WAN address.
+ * How a router maps LAN hosts to its WAN address, and what it does with unsolicited
+ * packets arriving on the WAN side (anything that is not a reply to a connection from the
+ * LAN: conntrack state `new`, and for the kinds that answer, `invalid` too).
  * - `easy`: `masquerade`. Linux keeps the LAN port when it is free, and one LAN
  *   ip:port keeps one public port for every destination (endpoint-independent mapping).
+ *   Unsolicited packets are dropped.
  * - `hard`: `masquerade random`. Every new connection gets a randomised public port, so
  *   each destination sees a different port (endpoint-dependent mapping, a "symmetric"
- *   NAT).
+ *   NAT). Unsolicited packets are dropped.
+ * - `rst`: mapping as `easy`; an unsolicited TCP segment is answered with a TCP reset
+ *   (`reject with tcp reset`), anything else unsolicited is dropped.
+ * - `icmp`: mapping as `easy`; anything unsolicited is answered with ICMP destination
+ *   unreachable, "administratively prohibited" (`reject with icmpx type admin-prohibited`,
+ *   what firewalld's reject does).
+ * - `tcp443`: a network that lets out only TCP to port 443: mapping as `easy`; a
+ *   connection from the LAN to any other port (or any non-TCP packet) is refused on the
+ *   spot, with a TCP reset for TCP; unsolicited packets from outside are answered as `rst`.
  */
-export type RouterNat = 'easy' | 'hard';
+export type RouterNat = 'easy' | 'hard' | 'rst' | 'icmp' | 'tcp443';
+
+/** Every router kind, for tests that go through all of them. */
+export const ROUTER_NATS: readonly RouterNat[] = ['easy', 'hard', 'rst', 'icmp', 'tcp443'];
 
 /** Interfaces a router ruleset refers to. */
 export interface RouterRules {
@@ -21,15 +35,36 @@ export interface RouterRules {
   wanIf: string;
 }
 
+/** The rules for packets from the WAN side that are not replies. */
+function unsolicited(nat: RouterNat, wan: string): string[] {
+  const replies = `iifname "${wan}" ct state established,related accept`;
+  switch (nat) {
+    case 'easy':
+    case 'hard':
+      return [replies, `iifname "${wan}" ct state new drop`];
+    case 'rst':
+    case 'tcp443':
+      return [replies, `iifname "${wan}" meta l4proto tcp reject with tcp reset`, `iifname "${wan}" drop`];
+    case 'icmp':
+      return [replies, `iifname "${wan}" reject with icmpx type admin-prohibited`];
+  }
+}
+
+/** Forward-chain rules for packets from the LAN side going out (only `tcp443` restricts them). */
+function egress(nat: RouterNat, wan: string): string[] {
+  if (nat !== 'tcp443') return [];
+  return [`oifname "${wan}" tcp dport 443 accept`, `oifname "${wan}" meta l4proto tcp reject with tcp reset`, `oifname "${wan}" reject with icmpx type admin-prohibited`];
+}
+
 /**
  * The whole ruleset of a NAT router namespace: source NAT out of the WAN interface, and a
- * home-router firewall that accepts only replies on the WAN side. Unsolicited packets are
- * dropped silently (not answered with a RST), in the input hook (to the router itself)
- * and in the forward hook (towards the LAN).
+ * firewall that accepts only replies on the WAN side and treats everything else as its
+ * kind says ({@link RouterNat}), in the input hook (to the router itself) and in the
+ * forward hook (towards the LAN).
  */
 export function routerRuleset(r: RouterRules): string {
   const masquerade = r.nat === 'hard' ? 'masquerade random' : 'masquerade';
-  const wanGuard = [`iifname "${r.wanIf}" ct state established,related accept`, `iifname "${r.wanIf}" ct state new drop`];
+  const wanGuard = unsolicited(r.nat, r.wanIf);
   return [
     'table ip lab_nat {',
     '  chain postrouting {',
@@ -44,7 +79,7 @@ export function routerRuleset(r: RouterRules): string {
     '  }',
     '  chain forward {',
     '    type filter hook forward priority filter; policy accept;',
-    ...wanGuard.map((l) => `    ${l}`),
+    ...[...wanGuard, ...egress(r.nat, r.wanIf)].map((l) => `    ${l}`),
     '  }',
     '}',
     '',

@@ -40,7 +40,7 @@ export interface LabHost6 extends LabHost {
   ip6: string | null;
 }
 
-/** The IPv6 side of a router. */
+/** The IPv6 side of a router (plugged straight into the internet: no ISP hop, no CGN). */
 export interface LabRouter6 extends LabRouter {
   wanIp6: string;
   /** The router's own LAN address (the hosts' IPv6 gateway), or null for an IPv4-only site. */
@@ -185,6 +185,9 @@ async function addRouter(b: Build, site: Site6Spec, nat: RouterNat): Promise<Lab
     ns,
     wanIf,
     wanIp,
+    publicIp: wanIp,
+    isp: null,
+    cgn: null,
     lanIf,
     lanIp: `192.168.${n}.1`,
     lanCidr: `192.168.${n}.0/24`,

@@ -165,7 +165,7 @@ describe('punch plans with IPv6', () => {
     ...over,
   });
   const v6 = { host: '2001:db8:2::10', port: 7001 };
-  const easy = { observed: { host: '203.0.113.10', port: 7002 }, listenPort: 7002, localHosts: ['192.168.1.10', '2001:db8:1::10'] };
+  const easy = { id: 'a'.repeat(52), observed: { host: '203.0.113.10', port: 7002 }, listenPort: 7002, localHosts: ['192.168.1.10', '2001:db8:1::10'] };
   const hard = { ...easy, observed: { host: '203.0.113.10', port: 51234 } };
 
   it('both with IPv6: the peer\'s IPv6 endpoint first, then IPv4 as before', () => {

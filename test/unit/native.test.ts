@@ -5,13 +5,13 @@
  */
 import assert from 'node:assert/strict';
 import { once } from 'node:events';
-import { readdirSync } from 'node:fs';
+import { readFileSync, readdirSync } from 'node:fs';
 import net from 'node:net';
 import { before, test } from 'node:test';
 import { setFlagsFromString } from 'node:v8';
 import { runInNewContext } from 'node:vm';
 import { isSentinelError } from '../../src/errors.js';
-import { dialErrno, fighterConnect, fighterListen, loadNative, type FighterNative } from '../../src/native/index.js';
+import { dialErrno, fighterConnect, fighterListen, loadNative, type ConnectHandle, type FighterNative } from '../../src/native/index.js';
 
 const loaded = loadNative();
 const skip = loaded.ok ? false : `native addon not built: ${loaded.reason}`;
@@ -335,6 +335,124 @@ test('crossing dials between two accepting fighter listeners yield a connected p
   while (![...dialled, ...accepted].some(isPeer)) await once(first.remotePort === P ? a : b, 'connection');
   const peer = [...dialled, ...accepted].find(isPeer) as net.Socket;
   await exchange(first, peer);
+  await r.closeAll();
+});
+
+/** The TTL a socket without IP_TTL sends with (net.ipv4.ip_default_ttl of this namespace). */
+function defaultTtl(): number {
+  return Number(readFileSync('/proc/sys/net/ipv4/ip_default_ttl', 'utf8').trim());
+}
+
+/** The fd behind a net.Socket made from one (Node keeps it on the handle). */
+function fdOf(s: net.Socket): number {
+  const fd = (s as unknown as { _handle?: { fd?: number } })._handle?.fd;
+  assert.equal(typeof fd, 'number');
+  return fd as number;
+}
+
+/** A raw addon connect to a loopback server, resolving with the fd. */
+function rawConnect(port: number, ...ttls: (number | undefined)[]): Promise<number> {
+  return new Promise((resolve, reject) => {
+    addon().connect(LOOP, 0, LOOP, port, (err, fd) => (err ? reject(err) : resolve(fd as number)), ...ttls);
+  });
+}
+
+test('connect(..., ttl, minTtl) sets both before connect(2); setTtl(-1, 0) restores the defaults; getTtl reads them', opts, async () => {
+  const r = new Resources();
+  const server = r.server(await plainListen());
+  // minTtl 0 so the loopback SYN-ACK (TTL 7) is accepted.
+  const fd = r.fd(await rawConnect(portOf(server), 7, 0));
+  assert.deepEqual(addon().getTtl(fd), { ttl: 7, minTtl: 0 });
+  addon().setTtl(fd, 3, 200);
+  assert.deepEqual(addon().getTtl(fd), { ttl: 3, minTtl: 200 });
+  addon().setTtl(fd, 9);
+  assert.deepEqual(addon().getTtl(fd), { ttl: 9, minTtl: 200 }, 'minTtl left alone when not given');
+  addon().setTtl(fd, -1, 0);
+  assert.deepEqual(addon().getTtl(fd), { ttl: defaultTtl(), minTtl: 0 });
+  const plain = r.fd(await rawConnect(portOf(server)));
+  assert.deepEqual(addon().getTtl(plain), { ttl: defaultTtl(), minTtl: 0 }, 'no ttl arguments: the system defaults');
+  const undef = r.fd(await rawConnect(portOf(server), undefined, undefined));
+  assert.deepEqual(addon().getTtl(undef), { ttl: defaultTtl(), minTtl: 0 }, 'undefined: the system defaults');
+  await r.closeAll();
+});
+
+test('handle.setTtl changes a pending connect and answers false once it has finished', opts, async () => {
+  const r = new Resources();
+  const server = r.server(await plainListen());
+  let handle: ConnectHandle | undefined;
+  // minTtl 255: the SYN-ACK is dropped, so the connect stays pending until setTtl lowers it
+  // (the kernel's SYN retransmission then completes it).
+  const fd = r.fd(
+    await new Promise<number>((resolve, reject) => {
+      handle = addon().connect(LOOP, 0, LOOP, portOf(server), (err, f) => (err ? reject(err) : resolve(f as number)), 5, 255);
+      setTimeout(() => assert.equal(handle?.setTtl(-1, 0), true, 'still pending'), 100);
+    }),
+  );
+  assert.deepEqual(addon().getTtl(fd), { ttl: defaultTtl(), minTtl: 0 });
+  assert.equal(handle?.setTtl(4, 0), false, 'finished: nothing to change');
+  await r.closeAll();
+});
+
+test('ttl and minTtl are validated before any socket exists; setTtl/getTtl report errno names', opts, async () => {
+  const before = openFds();
+  for (const bad of [0, 256, -1, 1.5, Number.NaN, '2'] as unknown[]) {
+    assert.throws(() => addon().connect(LOOP, 0, LOOP, 9, () => undefined, bad as number), { name: 'TypeError', code: 'ERR_INVALID_ARG_VALUE' }, `ttl ${String(bad)}`);
+  }
+  for (const bad of [-1, 256, 0.5]) {
+    assert.throws(() => addon().connect(LOOP, 0, LOOP, 9, () => undefined, 2, bad), { name: 'TypeError', code: 'ERR_INVALID_ARG_VALUE' }, `minTtl ${bad}`);
+  }
+  assert.equal(openFds(), before, 'nothing was opened');
+  const r = new Resources();
+  const server = r.server(await plainListen());
+  const fd = r.fd(await rawConnect(portOf(server)));
+  for (const bad of [0, 256, -2, 2.5]) assert.throws(() => addon().setTtl(fd, bad), { name: 'TypeError', code: 'ERR_INVALID_ARG_VALUE' }, `setTtl ${bad}`);
+  assert.throws(() => addon().setTtl(fd, 5, 256), { name: 'TypeError', code: 'ERR_INVALID_ARG_VALUE' });
+  const unused = 1_000_000;
+  assert.throws(() => addon().setTtl(unused, 5), { code: 'EBADF', syscall: 'getsockname' });
+  assert.throws(() => addon().getTtl(unused), { code: 'EBADF', syscall: 'getsockname' });
+  await r.closeAll();
+});
+
+test('fighterConnect({ ttl }) validates it, connects, and hands over a socket with the defaults again', opts, async () => {
+  const r = new Resources();
+  const server = r.server(await plainListen());
+  const port = portOf(server);
+  for (const bad of [0, 256, 2.5]) assert.throws(() => fighterConnect({ localPort: 0, host: LOOP, port, timeoutMs: TIMEOUT_MS, ttl: bad }), RangeError);
+  assert.throws(() => fighterConnect({ localPort: 0, host: LOOP, port, timeoutMs: TIMEOUT_MS, shieldMs: 100 }), RangeError, 'shieldMs needs ttl');
+  assert.throws(() => fighterConnect({ localPort: 0, host: LOOP, port, timeoutMs: TIMEOUT_MS, ttl: 2, shieldMs: 0 }), RangeError);
+  // Loopback never decrements the TTL, so even 1 connects.
+  const s = r.socket(await fighterConnect({ localPort: 0, host: LOOP, port, timeoutMs: TIMEOUT_MS, ttl: 1 }));
+  assert.deepEqual(addon().getTtl(fdOf(s)), { ttl: defaultTtl(), minTtl: 0 });
+  await r.closeAll();
+});
+
+test('a shielded fighterConnect drops the first answer, carries on after the shield, and hands over the defaults', opts, async () => {
+  const r = new Resources();
+  const server = r.server(await plainListen());
+  let accepted = 0;
+  server.on('connection', () => accepted++);
+  const pending = fighterConnect({ localPort: 0, host: LOOP, port: portOf(server), timeoutMs: TIMEOUT_MS, ttl: 2, shieldMs: 200 });
+  let done = false;
+  void pending.then(() => (done = true), () => (done = true));
+  await new Promise((resolve) => setTimeout(resolve, 100));
+  assert.equal(done, false, 'the SYN-ACK (TTL below 255) was dropped while shielded');
+  const s = r.socket(await pending);
+  assert.deepEqual(addon().getTtl(fdOf(s)), { ttl: defaultTtl(), minTtl: 0 });
+  while (accepted === 0) await once(server, 'connection');
+  await r.closeAll();
+});
+
+test('IPv6: connect(..., ttl, minTtl) sets the unicast hop limit and the minimum hop count', opts, async (t) => {
+  const probe = await plainListen('::1').catch(() => undefined);
+  if (!probe) return t.skip('no IPv6 loopback on this machine');
+  const r = new Resources();
+  const server = r.server(probe);
+  const fd = r.fd(await new Promise<number>((resolve, reject) => addon().connect('::1', 0, '::1', portOf(server), (e, f) => (e ? reject(e) : resolve(f as number)), 9, 0)));
+  assert.deepEqual(addon().getTtl(fd), { ttl: 9, minTtl: 0 });
+  addon().setTtl(fd, 4, 100);
+  assert.deepEqual(addon().getTtl(fd), { ttl: 4, minTtl: 100 });
+  addon().setTtl(fd, -1, 0);
+  assert.deepEqual(addon().getTtl(fd), { ttl: Number(readFileSync('/proc/sys/net/ipv6/conf/default/hop_limit', 'utf8').trim()), minTtl: 0 });
   await r.closeAll();
 });
 
