@@ -438,3 +438,28 @@ async function stopChild(child: ChildProcess, exited: Promise<ExecResult>, isDon
     clearTimeout(timer);
   }
 }
+
+/**
+ * Runs `build`, which creates namespaces and records each in `made` (in creation order),
+ * with them registered for deletion if the process exits. When `build` fails, or later on
+ * the returned destroy(), they are deleted in reverse order (hosts before routers before the
+ * internet). destroy() is idempotent.
+ */
+export async function withNamespaces(made: string[], build: () => Promise<void>): Promise<() => Promise<void>> {
+  const unregister = registerCleanup(() => {
+    for (const ns of [...made].reverse()) deleteNamespaceSync(ns);
+  });
+  let destroyed: Promise<void> | undefined;
+  const destroy = (): Promise<void> =>
+    (destroyed ??= (async () => {
+      for (const ns of [...made].reverse()) await deleteNamespace(ns);
+      unregister();
+    })());
+  try {
+    await build();
+  } catch (err) {
+    await destroy().catch(() => undefined);
+    throw err;
+  }
+  return destroy;
+}

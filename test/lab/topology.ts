@@ -13,15 +13,7 @@
  * sits behind a carrier-grade NAT in front of that: see {@link NatKind}.
  */
 
-import {
-  deleteNamespace,
-  deleteNamespaceSync,
-  exec,
-  ifName,
-  registerCleanup,
-  setSysctl,
-  uniquePrefix,
-} from './netns.js';
+import { exec, ifName, setSysctl, uniquePrefix, withNamespaces } from './netns.js';
 import { loadRuleset, routerRuleset, type RouterNat } from './nft.js';
 
 /**
@@ -332,27 +324,12 @@ export async function buildLab(spec: LabSpec): Promise<Lab> {
   checkSpec(spec);
   const prefix = spec.prefix ?? uniquePrefix();
   const b: Build = { prefix, inet: `${prefix}inet`, bridge: ifName(`${prefix}br`), made: [], alloc: new Allocator(), hosts: {}, routers: {} };
-  const unregister = registerCleanup(() => {
-    for (const ns of [...b.made].reverse()) deleteNamespaceSync(ns);
-  });
-  let destroyed: Promise<void> | undefined;
-  const destroy = (): Promise<void> => {
-    destroyed ??= (async () => {
-      // Hosts before routers before the internet: the reverse of creation.
-      for (const ns of [...b.made].reverse()) await deleteNamespace(ns);
-      unregister();
-    })();
-    return destroyed;
-  };
-  try {
+  const destroy = await withNamespaces(b.made, async () => {
     await addNamespace(b, 'inet');
     await exec(null, 'ip', ['-n', b.inet, 'link', 'add', b.bridge, 'type', 'bridge']);
     await exec(null, 'ip', ['-n', b.inet, 'link', 'set', b.bridge, 'up']);
     for (const site of spec.sites) await addSite(b, site);
-  } catch (err) {
-    await destroy().catch(() => undefined);
-    throw err;
-  }
+  });
   return makeLab(b, destroy);
 }
 

@@ -17,7 +17,7 @@
  * The result satisfies topology.ts's {@link Lab}, so SentinelLab runs nodes in it; the IPv6
  * side is in `host6()` / `router6()`.
  */
-import { deleteNamespace, deleteNamespaceSync, exec, ifName, registerCleanup, setSysctl, uniquePrefix } from './netns.js';
+import { exec, ifName, setSysctl, uniquePrefix, withNamespaces } from './netns.js';
 import { loadRuleset, type RouterNat } from './nft.js';
 import type { Lab, LabHost, LabRouter } from './topology.js';
 
@@ -237,18 +237,7 @@ export async function buildLab6(spec: Lab6Spec): Promise<Lab6> {
   checkSpec(spec);
   const prefix = spec.prefix ?? uniquePrefix();
   const b: Build = { prefix, inet: `${prefix}inet`, bridge: ifName(`${prefix}br`), made: [], next4: FIRST_HOST, next6: FIRST_HOST, link: 0, lanNext: 1, hosts: {}, routers: {} };
-  const unregister = registerCleanup(() => {
-    for (const ns of [...b.made].reverse()) deleteNamespaceSync(ns);
-  });
-  let destroyed: Promise<void> | undefined;
-  const destroy = (): Promise<void> => {
-    destroyed ??= (async () => {
-      for (const ns of [...b.made].reverse()) await deleteNamespace(ns);
-      unregister();
-    })();
-    return destroyed;
-  };
-  try {
+  const destroy = await withNamespaces(b.made, async () => {
     await addNamespace(b, 'inet');
     await exec(null, 'ip', ['-n', b.inet, 'link', 'add', b.bridge, 'type', 'bridge']);
     await exec(null, 'ip', ['-n', b.inet, 'link', 'set', b.bridge, 'up']);
@@ -262,10 +251,7 @@ export async function buildLab6(spec: Lab6Spec): Promise<Lab6> {
       for (const [i, h] of site.hosts.entries()) await addLanHost(b, router, h, i);
     }
     await addRoutes(b);
-  } catch (err) {
-    await destroy().catch(() => undefined);
-    throw err;
-  }
+  });
   const host6 = (name: string): LabHost6 => {
     const h = b.hosts[name];
     if (h === undefined) throw new Error(`lab6: no host ${name}`);
