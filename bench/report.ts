@@ -93,12 +93,37 @@ export function renderMarkdown(results: readonly BenchResult[], facts: readonly 
     '',
     missed.length === 0 ? 'All goals were met in this run.' : `Goals missed in this run: ${missed.join('; ')}. See the notes under each table.`,
   ];
-  for (const r of results) {
-    lines.push('', `## ${r.title}`, '', r.method, '', ...table(r.rows));
-    if (r.notes.length > 0) lines.push('', ...r.notes.map((n) => `- ${n}`));
-    lines.push('', `(${(r.durationMs / 1000).toFixed(1)} s)`);
-  }
+  for (const r of results) lines.push('', ...renderSection(r));
   return `${lines.join('\n')}\n`;
+}
+
+/** One benchmark's section of BENCHMARKS.md (`## title` to its duration), as lines; `provenance` is added under the title. */
+export function renderSection(r: BenchResult, provenance?: string): string[] {
+  const lines = [`## ${r.title}`, '', ...(provenance ? [provenance, ''] : []), r.method, '', ...table(r.rows)];
+  if (r.notes.length > 0) lines.push('', ...r.notes.map((n) => `- ${n}`));
+  lines.push('', `(${(r.durationMs / 1000).toFixed(1)} s)`);
+  return lines;
+}
+
+/**
+ * `report` with the sections of `results` replaced by new ones (a section runs from its
+ * `## title` line to the next `## `); a section not there yet goes before the fuzzing one,
+ * or at the end. The rest of the report, its header included, is kept as it is.
+ */
+export function replaceSections(report: string, results: readonly BenchResult[], provenance: string): string {
+  let out = report;
+  for (const r of results) {
+    const section = `${renderSection(r, provenance).join('\n')}\n`;
+    const start = out.indexOf(`\n## ${r.title}\n`);
+    if (start >= 0) {
+      const next = out.indexOf('\n## ', start + 1);
+      out = `${out.slice(0, start + 1)}${section}${next >= 0 ? out.slice(next) : ''}`;
+      continue;
+    }
+    const fuzz = out.indexOf('\n## Fuzzing');
+    out = fuzz >= 0 ? `${out.slice(0, fuzz + 1)}${section}\n${out.slice(fuzz + 1)}` : `${out}\n${section}`;
+  }
+  return out;
 }
 
 /** A plain-text summary for the terminal. */

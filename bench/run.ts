@@ -3,6 +3,8 @@
  *
  *   node dist/bench/run.js                 every benchmark, then writes BENCHMARKS.md
  *   node dist/bench/run.js dial messaging  only those; prints figures, leaves the file alone
+ *   node dist/bench/run.js --update relay  only those, and replaces their sections in BENCHMARKS.md
+ *                                          (marked with the command and date; the rest is kept)
  *
  * Figures only: nothing passes or fails on time. Exit status 1 means a benchmark broke.
  */
@@ -19,7 +21,7 @@ import { runGossipSim } from './gossip-sim.js';
 import { runHandshakeBench } from './handshake.js';
 import { runLabDialBench } from './lab-dial.js';
 import { runMessagingBench } from './messaging.js';
-import { machineFacts, renderConsole, renderMarkdown, type BenchResult } from './report.js';
+import { machineFacts, renderConsole, renderMarkdown, replaceSections, type BenchResult } from './report.js';
 import { runRelayBench } from './relay.js';
 import { runSignalerBench } from './signaler.js';
 import { runTextBench } from './text.js';
@@ -74,7 +76,10 @@ export async function runBenchmarks(names: readonly string[]): Promise<BenchResu
   return results;
 }
 
-async function main(args: readonly string[]): Promise<void> {
+async function main(argv: readonly string[]): Promise<void> {
+  const update = argv.includes('--update');
+  const args = argv.filter((a) => a !== '--update');
+  if (update && args.length === 0) throw new Error('--update needs the names of the benchmarks to run');
   const all = Object.keys(BENCHMARKS);
   const names = args.length === 0 ? all : args;
   const unknown = names.filter((n) => !(n in BENCHMARKS));
@@ -83,6 +88,12 @@ async function main(args: readonly string[]): Promise<void> {
   const facts = machineFacts();
   const began = performance.now();
   const results = await runBenchmarks(names);
+  if (update) {
+    const provenance = `This section is from a separate run on ${startedAt.toISOString()}: \`node dist/bench/run.js --update ${args.join(' ')}\` (${facts.join('; ')}).`;
+    await writeFile(REPORT_PATH, replaceSections(await readFile(REPORT_PATH, 'utf8'), results, provenance));
+    console.log(`updated ${names.join(', ')} in ${REPORT_PATH}`);
+    return;
+  }
   if (args.length > 0) return;
   // The fuzzing section comes from `npm run fuzz` (a separate, longer run): kept as it is.
   const previous = await readFile(REPORT_PATH, 'utf8').catch(() => '');
