@@ -74,8 +74,12 @@ export type Birthday = { role: 'spray'; target: Endpoint; count: number; afterMs
 /** Our part in one round of simultaneous open (see the header). */
 export type RoundRole = 'plain' | 'opener' | 'caller';
 
-/** Delay of the caller's SYN (and of a birthday spray) after the round's start. */
-export const CALLER_LEAD_MS = 150;
+/**
+ * Delay of the caller's SYN (and of a birthday spray) after the round's start: half a
+ * round. The opener may start up to CALLER_LEAD_MS - SHIELD_MS (150 ms) after the caller
+ * (two nodes' clocks and event loops on a loaded machine drift that much).
+ */
+export const CALLER_LEAD_MS = 200;
 /** How long an opener's socket ignores ICMP errors and segments after its low-TTL SYN. */
 export const SHIELD_MS = 50;
 /** TTLs of an opener behind a NAT, by its opener round: one NAT, then two (a CGN). */
