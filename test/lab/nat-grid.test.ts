@@ -167,6 +167,10 @@ NATs (the session must run through the signaler's relay and be up within ${RELAY
 tcp443 network on either side (nothing but TCP to port 443 leaves it, and no peer listens
 there).
 
+IPv6 is a cell of its own lab (\`test/lab/ipv6.test.ts\`, docs/NAT-LAB.md "IPv6 cell"): both
+sites behind hard IPv4 NATs and stateful IPv6 firewalls that drop unsolicited inbound
+traffic; expected and asserted there: direct over IPv6 by simultaneous open.
+
 ## Reproduce
 
 As root, from the repository root:
