@@ -7,8 +7,8 @@
  *   only a relay we bound with may offer us circuits (RELAY_INCOMING from any other is
  *   declined and counted `relay_declined.not_bound`), so nobody reaches us through a relay
  *   we did not choose;
- * - opens circuits through them for the dial chain: {@link routes} lists them by measured
- *   RTT (the signaler's relay comes after them, see node.ts);
+ * - opens circuits through them for the dial chain: {@link routes} lists the contact ones
+ *   by measured RTT (the signaler's relay comes after them, see relay/service.ts);
  * - ends every circuit on a relay session when that session ends.
  *
  * A node that is itself a relay does not use peer relays (it is reachable; and one session
@@ -173,10 +173,14 @@ export class PeerRelayClient {
     }
   }
 
-  /** Relays that can open a circuit to `target` now, the lowest RTT first (unmeasured last). */
+  /**
+   * Relays that can open a circuit to `target` now, the lowest RTT first (unmeasured last).
+   * Only our contacts: anyone can set the relay flag in its HELLO, and a relay learns whom
+   * we dial, so a stranger's offer is never used.
+   */
   routes(target: NodeId): PeerRelayRoute[] {
     return [...this.relays.values()]
-      .filter((st) => st.session.peerId !== target && !st.session.isClosed)
+      .filter((st) => st.session.peerId !== target && !st.session.isClosed && this.opts.isContact(st.session.peerId))
       .sort((a, b) => (a.session.rttMs ?? Infinity) - (b.session.rttMs ?? Infinity))
       .map((st) => ({ label: st.label, open: (id: NodeId) => this.open(st, id) }));
   }

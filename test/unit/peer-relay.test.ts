@@ -237,12 +237,13 @@ describe('peer relay client', () => {
     assert.deepEqual(offered, [{ circuit: 6, peer }]);
   });
 
-  it('routes by RTT (unmeasured last), never through the target itself; a refusal rejects the open with a code', async () => {
+  it('routes through contacts by RTT (unmeasured last), never through a stranger that says it relays, nor the target itself; a refusal rejects the open with a code', async () => {
     const slow = relaySession(40);
     const fast = relaySession(3);
     const unknown = relaySession(null);
-    const { c } = client(new Set());
-    for (const r of [unknown, slow, fast]) c.onSessionUp(r);
+    const stranger = relaySession(1);
+    const { c } = client(new Set([slow, fast, unknown].map((r) => r.peerId)));
+    for (const r of [unknown, slow, fast, stranger]) c.onSessionUp(r);
     assert.deepEqual(
       c.routes(newId()).map((r) => r.label),
       [fast, slow, unknown].map((r) => `${r.peerId} at 127.0.0.1:9`),
@@ -258,7 +259,7 @@ describe('peer relay client', () => {
 
   it('an open times out; a relay session going down fails its opens and drops the route', async () => {
     const r = relaySession();
-    const { c, clock } = client(new Set());
+    const { c, clock } = client(new Set([r.peerId]));
     c.onSessionUp(r);
     const target = newId();
     const first = assert.rejects((c.routes(target)[0] as { open(id: NodeId): Promise<unknown> }).open(target), /did not answer in time/);
