@@ -7,7 +7,6 @@ import type { Duplex } from 'node:stream';
 import type { ConnectMethod, NodeId } from '../api.js';
 import { SentinelError, isSentinelError, type ErrorCode } from '../errors.js';
 import {
-  FrameDecoder,
   FrameType,
   GoawayCode,
   classifyFrameType,
@@ -22,6 +21,7 @@ import {
   goawayCodeName,
   type Hello,
 } from '../wire/index.js';
+import { FrameDecoder, joinPayload, type PayloadParts } from '../wire/frame.js';
 import { TokenBucket } from '../core/rate.js';
 import type { Clock } from '../core/clock.js';
 import type { Counters } from '../core/counters.js';
@@ -131,8 +131,11 @@ export class Session {
     socket.on('end', () => this.terminate(undefined));
     socket.on('close', () => this.terminate(undefined));
     this.timer = clock.setInterval(() => this.tick(), limits.pingIntervalMs);
+    // HELLO and the first PING leave together (one TLS write, one TCP segment).
+    socket.cork();
     this.send(FrameType.HELLO, encodeHello(this.opts.localHello));
     this.sendPing();
+    socket.uncork();
   }
 
   /** Queue a frame. Returns false when the session is closed. */
@@ -146,10 +149,13 @@ export class Session {
     if (payload.length < ZERO_COPY_MIN) {
       socket.write(encodeFrame(type, payload));
     } else {
-      // Large payloads: header and payload as two writes (two TLS records), so neither
-      // we nor the TLS layer copies the payload behind the header.
+      // Large payloads: header and payload are not copied together here. Corked, they reach
+      // the TLS layer as one write (one run of full-size records, one syscall), not as a
+      // 6-byte record of its own followed by the payload.
+      socket.cork();
       socket.write(encodeFrameHeader(type, payload.length));
       socket.write(payload);
+      socket.uncork();
     }
     return true;
   }
@@ -179,22 +185,22 @@ export class Session {
   private onData(chunk: Buffer): void {
     if (this.closed) return;
     this.lastHeard = this.opts.clock.now();
-    let frames;
     try {
-      frames = this.decoder.push(chunk);
+      this.decoder.decode(chunk, this.onDecoded);
     } catch (err) {
       this.violation(err);
-      return;
-    }
-    for (const frame of frames) {
-      if (this.closed) return;
-      try {
-        this.onFrame(frame.type, frame.payload);
-      } catch (err) {
-        this.violation(err);
-      }
     }
   }
+
+  /** Per decoded frame (bound once: no closure per chunk). A frame after a close is dropped. */
+  private readonly onDecoded = (type: number, parts: PayloadParts, length: number): void => {
+    if (this.closed) return;
+    try {
+      this.onFrame(type, parts, length);
+    } catch (err) {
+      this.violation(err);
+    }
+  };
 
   private violation(err: unknown): void {
     const e = isSentinelError(err) ? err : new SentinelError('E_PROTOCOL', String(err));
@@ -202,32 +208,36 @@ export class Session {
     this.close(GoawayCode.PROTOCOL_ERROR, e.message, e);
   }
 
-  private onFrame(type: number, payload: Buffer): void {
+  private onFrame(type: number, parts: PayloadParts, length: number): void {
     if (this.peerHello === null && !BEFORE_HELLO.has(type)) {
       throw new SentinelError('E_PROTOCOL', `frame type 0x${type.toString(16)} before HELLO`);
     }
     switch (type) {
       case FrameType.HELLO:
         if (this.peerHello !== null) throw new SentinelError('E_PROTOCOL', 'HELLO sent twice');
-        this.peerHello = decodeHello(payload);
+        this.peerHello = decodeHello(joinPayload(parts, length));
         this.opts.handlers.onHello(this, this.peerHello);
         return;
       case FrameType.PING:
         if (!this.pingBucket.take(this.opts.clock.now())) throw new SentinelError('E_PROTOCOL', 'PING flood');
-        this.send(FrameType.PONG, encodePing(decodePing(payload)));
+        this.send(FrameType.PONG, encodePing(decodePing(joinPayload(parts, length))));
         return;
       case FrameType.PONG:
-        this.onPong(decodePing(payload).nonce);
+        this.onPong(decodePing(joinPayload(parts, length)).nonce);
         return;
       case FrameType.GOAWAY:
-        this.onGoaway(payload);
+        this.onGoaway(joinPayload(parts, length));
         return;
     }
     const kind = classifyFrameType(type);
     if (kind === 'handle') {
-      this.lastActive = this.opts.clock.now();
-      this.opts.handlers.onFrame(this, type, payload);
+      // The time this chunk arrived (read once per chunk, not per frame).
+      this.lastActive = this.lastHeard;
+      // Handlers get one contiguous payload: a view of the received chunk when the frame
+      // lay within one (no copy), joined only when it spanned several TLS records.
+      this.opts.handlers.onFrame(this, type, joinPayload(parts, length));
     }
+    // An ignored frame's payload is never assembled.
     else if (kind === 'ignore') this.opts.counters.inc('frames_unknown_ignored');
     else throw new SentinelError('E_FRAME_UNKNOWN_TYPE', `type 0x${type.toString(16)}`);
   }
