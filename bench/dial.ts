@@ -15,7 +15,8 @@ export interface DialOptions {
   warmup?: number;
 }
 
-const GOAL_P50_MS = 10;
+const GOAL_P50_MS = 8;
+const GOAL_P99_MS = 20;
 
 interface Sample {
   dialMs: number;
@@ -82,20 +83,25 @@ export async function runDialBench(opts: DialOptions = {}): Promise<BenchResult>
       `each iteration; A keeps running.`,
     rows: [
       goalRow('dial + first message delivered', `p50 ≤ ${GOAL_P50_MS} ms`, fmt(total), `${round(total.p50 / GOAL_P50_MS, 2)}x budget (p50)`, total.p50 <= GOAL_P50_MS),
+      goalRow('dial + first message delivered, p99', `p99 ≤ ${GOAL_P99_MS} ms`, `${total.p99.toFixed(2)} ms`, `${round(total.p99 / GOAL_P99_MS, 2)}x budget`, total.p99 <= GOAL_P99_MS),
       infoRow('dial only', fmt(dial)),
       infoRow('first message only (send → delivered)', fmt(msg)),
       infoRow('second message on the same session (not part of the goal)', fmt(second)),
     ],
     notes: [
       `Worst iteration: ${total.max.toFixed(2)} ms total.`,
-      ...(total.p50 > GOAL_P50_MS
+      `The dial answers once the peer's HELLO made the session active and the peer is durably a contact; that trust write ` +
+        `(an fsync'd LMDB commit) starts as soon as TLS proved the peer's id, in parallel with the HELLO exchange.`,
+      ...(total.p50 > GOAL_P50_MS || total.p99 > GOAL_P99_MS
         ? [
-            `Believed limit: of the p50 total, the dial is ${dial.p50.toFixed(1)} ms (TCP + mutual TLS 1.3 with certificate checks on both ends) and ` +
-              `the message ${msg.p50.toFixed(1)} ms. The message part holds three fsync'd LMDB commits in strict sequence (B's outbox write, ` +
-              `A's receive write, B's delivered mark) plus an Ed25519 sign and verify, so it cannot be faster than three lone durable writes ` +
-              `(see the store table for this disk) and suffers directly from other load on the shared machine. The first message also ` +
-              `queues behind the peer-record writes both nodes make when a session comes up (address, name, last seen): compare the ` +
-              `second message on the same session, ${second.p50.toFixed(1)} ms at p50.`,
+            `Believed limit (from \`node --cpu-prof\` of the dial alone): both nodes share one event loop here, so the dial is the sum of ` +
+              `both ends' CPU: TLS 1.3 (X25519, an Ed25519 signature and verification each way, in OpenSSL), each end deriving the ` +
+              `other's id from its certificate (its self-signature verified, the key exported: about 10% of the dial's JS time), ` +
+              `and the session-up work each end does before the HELLO that completes it is read (the messenger's outbox read, the peer ` +
+              `info event with VPN addresses, peer-record bookkeeping: about 15%). The dial is ${dial.p50.toFixed(1)} ms at p50 and ` +
+              `the message ${msg.p50.toFixed(1)} ms; the message part holds three fsync'd LMDB commits in sequence plus an Ed25519 sign ` +
+              `and verify (see the messaging table), and compare the second message on the same session, ${second.p50.toFixed(1)} ms at p50. ` +
+              `The tail follows the shared machine's load: each wake-up of this process waits for a core.`,
           ]
         : []),
     ],

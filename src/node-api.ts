@@ -160,8 +160,7 @@ export class NodeFacade implements NodeApi {
     const hp = parseHostPort(target.trim());
     let r: { session: Session; existing: boolean };
     if (hp) {
-      r = await this.d.dialer.dialAddress(hp.host, hp.port, progress);
-      await this.setTrust(r.session.peerId, 'contact');
+      r = await this.dialAddress(hp.host, hp.port, progress);
     } else {
       progress('resolving', `resolving ${target}`);
       const id = this.resolve(target);
@@ -172,6 +171,31 @@ export class NodeFacade implements NodeApi {
     const s = r.session;
     progress('connected', s.method === 'relay' ? `connected to ${s.peerId} through ${s.remoteAddress}` : `connected directly to ${s.peerId} at ${s.remoteAddress} by ${s.method}`);
     return { id: s.peerId, address: s.remoteAddress, method: s.method, path: pathOf(s), relay: relayOf(s), ms: this.d.clock.now() - started, existing: r.existing };
+  }
+
+  /**
+   * A dial by address; the peer becomes a contact. The durable trust write starts as soon as
+   * TLS proved the peer's id, in parallel with the HELLO exchange (not after it); the dial
+   * answers once both are done. If the dial fails after that, the peer's trust is put back.
+   */
+  private async dialAddress(host: string, port: number, progress: Progress): Promise<{ session: Session; existing: boolean }> {
+    let trusted: { peer: NodeId; before: Trust; done: Promise<number> } | undefined;
+    const onPeer = (peer: NodeId): void => {
+      const before = this.d.directory.trustOf(peer);
+      const done = this.setTrust(peer, 'contact');
+      done.catch(() => {}); // awaited below; this only keeps an early failure from being unhandled
+      trusted = { peer, before, done };
+    };
+    let r: { session: Session; existing: boolean };
+    try {
+      r = await this.d.dialer.dialAddress(host, port, progress, undefined, onPeer);
+    } catch (err) {
+      const t = trusted as typeof trusted;
+      if (t && t.before !== 'contact' && (await t.done.then(() => true, () => false))) await this.setTrust(t.peer, t.before).catch(() => {});
+      throw err;
+    }
+    await (trusted?.done ?? this.setTrust(r.session.peerId, 'contact'));
+    return r;
   }
 
   /** Messaging a peer makes it a contact. */

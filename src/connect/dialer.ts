@@ -76,12 +76,15 @@ export class Dialer {
     this.punched = new PunchedTransport(() => deps.punch());
   }
 
-  /** Dial `host:port`; the answering peer takes a contact's slot (the user asked for it). */
-  async dialAddress(host: string, port: number, progress: Progress, signal?: AbortSignal): Promise<{ session: Session; existing: boolean }> {
+  /**
+   * Dial `host:port`; the answering peer takes a contact's slot (the user asked for it).
+   * `onPeer` learns the peer's id as soon as TLS proved it (before the HELLO exchange).
+   */
+  async dialAddress(host: string, port: number, progress: Progress, signal?: AbortSignal, onPeer?: (peer: NodeId) => void): Promise<{ session: Session; existing: boolean }> {
     progress('connecting', `connecting to ${formatHostPort(host, port)}`);
     const conduit = await this.direct.connect(host, port, { ...(this.deps.connectTimeoutMs !== undefined ? { timeoutMs: this.deps.connectTimeoutMs } : {}), ...(signal ? { signal } : {}) });
     progress('tls', 'TCP connected, TLS handshake');
-    return { session: await this.deps.manager.secure(conduit, { asContact: true }), existing: false };
+    return { session: await this.deps.manager.secure(conduit, { asContact: true, ...(onPeer ? { onAuthenticated: onPeer } : {}) }), existing: false };
   }
 
   /**

@@ -75,6 +75,12 @@ export interface SecureOptions {
   expected?: NodeId;
   /** The user asked for this dial: the peer takes a contact's slot whatever its trust now. */
   asContact?: boolean;
+  /**
+   * Outbound streams: called once TLS proved the peer's id (and it is not this node), before
+   * admission and the HELLO exchange, so that a caller can start durable bookkeeping about
+   * the peer in parallel with the rest of the dial. A throw here is not caught.
+   */
+  onAuthenticated?: (peer: NodeId) => void;
 }
 
 export class ConnectionManager {
@@ -242,6 +248,7 @@ export class ConnectionManager {
       secured.socket.destroy();
       throw new SentinelError('E_SELF_DIAL', `${address} is this node`);
     }
+    o.onAuthenticated?.(secured.peerId);
     return this.establish(secured.socket, secured.peerId, 'outbound', address, undefined, this.opts.identity.id, o.asContact === true);
   }
 
