@@ -26,11 +26,11 @@ const TIMEOUT_MS = 10_000;
 /** No goal was set for this figure; 0.9x raw is shown as a reference point. */
 const REFERENCE_RATIO = 0.9;
 const BELIEVED_LIMIT =
-  'Believed limit (from `node --cpu-prof`): the Sentinel-only work each end does per handshake. `verifyPeer` calls ' +
-  '`getPeerCertificate(true)` (a JS object for the certificate and its issuer chain), then `nodeIdFromCertificate` parses the same DER ' +
-  'again (`new X509Certificate`), checks its self-signature (one Ed25519 verify per end) and exports the key; X509Certificate, ' +
-  'getPeerCertificate, verify and export are the top entries of the Sentinel phase. Candidates: `getPeerX509Certificate()` to parse once, ' +
-  'and caching the id per certificate DER (the self-signature is deterministic per DER; TLS 1.3 CertificateVerify already proves the key).';
+  'Believed limit (from `node --cpu-prof` of this benchmark): both sides spend most of their time in OpenSSL (the handshake ' +
+  'itself, in `TLSSocket._start` and the socket callbacks) and in creating sockets; the Sentinel-only work per handshake is ' +
+  '`getPeerX509Certificate()` (the peer certificate parsed into an object, a few percent) and the id lookup by the ' +
+  "certificate's SHA-256 fingerprint (its self-signature is verified and its key exported once per certificate, then cached). " +
+  'Slices of the two sides run at different times on this shared machine, so a single ratio varies by +-15%.';
 
 /** One side of the comparison: a listening server and a way to run one full handshake. */
 interface Harness {
