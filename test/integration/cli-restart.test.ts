@@ -51,8 +51,10 @@ test('messages sent while the peer is down arrive once, in order, after it resta
   // B still knows A's address, so a prefix of the id is enough to reach it.
   const redial = await clientJson<DialResult>(b.dataDir, ['dial', idA.slice(0, PREFIX_LENGTH)]);
   assert.equal(redial.id, idA);
-  assert.equal(redial.method, 'outbound');
-  assert.equal(redial.address, `127.0.0.1:${port}`);
+  // A's own reconnect can win the race (a node redials peers it has a session history with):
+  // the dial then returns that session, inbound from B's side.
+  assert.ok(redial.method === 'outbound' || redial.method === 'inbound', `method ${redial.method}`);
+  if (redial.method === 'outbound') assert.equal(redial.address, `127.0.0.1:${port}`);
 
   const ids = [first.id, ...queued.map((r) => r.id)];
   const onB = await waitUntil(
