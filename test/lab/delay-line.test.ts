@@ -10,9 +10,10 @@ import { after, before, describe, it } from 'node:test';
 import { pingRtt } from '../../bench/vpn-tools.js';
 import { buildDelayLab, startDelayLine, type DelayLab } from './delay-line.js';
 import { labAvailable } from './gate.js';
+import { tunAvailable } from './delay-line-gate.js';
 import { tryExec } from './netns.js';
 
-const labOk = await labAvailable('delay line in the lab');
+const labOk = (await labAvailable('delay line in the lab')) && tunAvailable('delay line in the lab');
 
 const DELAY_MS = 50;
 const PINGS = 10;

@@ -7,6 +7,10 @@
  *   what the process writes back comes in on the TUN and is routed by its destination;
  * - {@link setLoss} drops a random share of the forwarded packets with nftables
  *   (`numgen random mod 1000 < N drop`, on the way out of the router, both directions).
+ *   Every veth has `gso_max_segs 1`, so a "packet" there is one wire packet: with the
+ *   default offloads a TCP sender hands the veth 64 KB GSO bursts, the router forwards each
+ *   burst as one skb, and 1% of skbs is far less than 1% of a TCP flow's packets (while a
+ *   UDP tunnel's datagrams are dropped one by one).
  *
  * ```
  *  <p>h-tx 203.0.113.10 ── <p>t0 | <p>rt 203.0.113.1, 198.51.100.1 | <p>r0 ── <p>h-rx 198.51.100.10
@@ -55,6 +59,9 @@ async function addHost(made: string[], p: string, name: string, net: string, rt:
   await exec(null, 'ip', ['-n', ns, 'route', 'add', 'default', 'via', `${net}.${ROUTER}`]);
   await exec(null, 'ip', ['-n', rt, 'addr', 'add', `${net}.${ROUTER}/24`, 'dev', leg]);
   await exec(null, 'ip', ['-n', rt, 'link', 'set', leg, 'mtu', String(LINK_MTU), 'up']);
+  // One wire packet per skb (no TSO/GSO bursts of up to 64 KB): the loss rule then draws once
+  // per packet, as on a real link, for TCP and UDP alike.
+  for (const [n, dev] of [[ns, inside], [rt, leg]] as const) await exec(null, 'ip', ['-n', n, 'link', 'set', dev, 'gso_max_segs', '1']);
   const ip = `${net}.${HOST}`;
   return { name, site: 'pub', nat: 'public', ns, ip, publicIp: ip };
 }

@@ -11,8 +11,9 @@ import { buildDelayLab, lossDrops, setLoss, type DelayLab } from './delay-line.j
 import { hashedTransfer, startSentinelPair, vpnPeerCounters, type SentinelPair } from './delay-line-vpn.js';
 import { tail } from './sentinel-procs.js';
 import { labAvailable } from './gate.js';
+import { tunAvailable } from './delay-line-gate.js';
 
-const labOk = await labAvailable('VPN under underlay loss');
+const labOk = (await labAvailable('VPN under underlay loss')) && tunAvailable('VPN under underlay loss');
 
 const MTU = 1400;
 const TRANSFER_BYTES = 16 * 1024 * 1024;
