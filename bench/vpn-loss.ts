@@ -11,7 +11,7 @@
  * missing and measures nothing.
  */
 import { performance } from 'node:perf_hooks';
-import { canRunLab, exec, setSysctl } from '../test/lab/index.js';
+import { canRunLab, exec, getSysctl } from '../test/lab/index.js';
 import { buildDelayLab, lossDrops, setLoss, startDelayLine, type DelayLab, type DelayLine } from '../test/lab/delay-line.js';
 import type { DelayLineStats } from '../test/lab/delay-line-proc.js';
 import { startSentinelPair, type SentinelPair } from '../test/lab/delay-line-vpn.js';
@@ -50,7 +50,7 @@ const WG_NET = '10.99.0';
 const PINGS = 5;
 const RETRY_PAUSE_MS = 1_000;
 
-type PathName = 'plain' | 'Sentinel' | 'Sentinel, outer BBR' | 'wireguard-go';
+type PathName = 'plain' | 'Sentinel' | 'wireguard-go';
 
 /** One row of the measurement plan: loss per mille both ways; delayMs null = no delay line at all. */
 interface Condition {
@@ -63,11 +63,6 @@ interface Condition {
 
 const TUNNELS: readonly PathName[] = ['Sentinel', 'wireguard-go'];
 const ALL: readonly PathName[] = ['plain', ...TUNNELS];
-/** A second Sentinel pair whose session sockets use BBR instead of CUBIC (the inner TCP keeps CUBIC). */
-const BBR: PathName = 'Sentinel, outer BBR';
-const REPORT_ORDER: readonly PathName[] = ['plain', 'Sentinel', BBR, 'wireguard-go'];
-/** The lossy conditions measured again with {@link BBR}, after the main plan. */
-const BBR_KEYS: readonly string[] = ['l1', 'l3', 'd20l1', 'd80l1'];
 const CC_SYSCTL = 'net.ipv4.tcp_congestion_control';
 
 /**
@@ -76,9 +71,9 @@ const CC_SYSCTL = 'net.ipv4.tcp_congestion_control';
  */
 const LIMITS_NOTE =
   'What limits Sentinel under loss (believed, from the counters above): not CPU (both Sentinel processes together use well under one core in every lossy row, less than without loss) but the outer TCP. ' +
-  'Each lost wire packet is a lost segment of the TLS session\'s TCP connection: its congestion control cuts the window (CUBIC: x0.7 per loss episode) and every inner packet behind the hole waits at least one round trip (head-of-line blocking). ' +
-  'The inner TCP never sees a loss (its retransmits drop to ~0 with 1% loss at 80 ms RTT), only stalls and a deep queue in the outer send buffer, so it cannot back off sooner or recover faster. ' +
-  'wireguard-go loses one inner packet per lost datagram and its inner TCP recovers with SACK in one round trip. Remedies (docs/VPN-LOSS.md): BBR on the session socket (measured here as "Sentinel, outer BBR"), smaller queues in front of the outer TCP, and an optional UDP datagram path keyed from the TLS exporter.';
+  'Each lost wire packet is a lost segment of the TLS session\'s TCP connection: its congestion control slows down (BBR here: its bandwidth estimate stays low) and every inner packet behind the hole waits at least one round trip (head-of-line blocking). ' +
+  'The inner TCP hardly sees a loss (few or no inner retransmits in most lossy samples), only stalls and a deep queue in the outer send buffer, so it cannot back off sooner or recover faster. ' +
+  'wireguard-go loses one inner packet per lost datagram and its inner TCP recovers with SACK in one round trip. Remedies (docs/VPN-LOSS.md): smaller queues in front of the outer TCP, and an optional UDP datagram path keyed from the TLS exporter.';
 
 /** In run order. The no-loss, no-delay-line condition is every path's reference. */
 const PLAN: readonly Condition[] = [
@@ -122,9 +117,8 @@ interface Setup {
   lab: DelayLab;
   server: IperfServer;
   sentinel: SentinelPair;
-  bbr: SentinelPair | null;
   wg: WgPair;
-  dst: Partial<Record<PathName, string>>;
+  dst: Record<PathName, string>;
 }
 
 const gbit = (bps: number): string => `${(bps / 1e9).toFixed(3)} Gbit/s`;
@@ -162,7 +156,6 @@ async function retransSegs(ns: string): Promise<number> {
 
 function tunnelPids(s: Setup, path: PathName): number[] {
   if (path === 'Sentinel') return [s.sentinel.rx.proc.pid, s.sentinel.tx.proc.pid];
-  if (path === BBR) return s.bbr === null ? [] : [s.bbr.rx.proc.pid, s.bbr.tx.proc.pid];
   if (path === 'wireguard-go') return s.wg.procs.map((p) => p.pid);
   return [];
 }
@@ -171,23 +164,21 @@ async function measureSample(s: Setup, path: PathName, seconds: number, line: De
   const linePids = line === null ? [] : [line.proc.pid];
   const txNs = s.lab.host('tx').ns;
   const [l0, t0, r0, w0] = [await cpuOf(linePids), await cpuOf(tunnelPids(s, path)), await retransSegs(txNs), performance.now()];
-  const dst = s.dst[path];
-  if (dst === undefined) throw new Error(`${path} is not running`);
-  const r = await iperf(s, dst, seconds);
+  const r = await iperf(s, s.dst[path], seconds);
   const wall = (performance.now() - w0) / 1000;
   const [l1, t1, r1] = [await cpuOf(linePids), await cpuOf(tunnelPids(s, path)), await retransSegs(txNs)];
   const outer = r1 - r0 - r.retransmits;
   return {
     bps: r.bitsPerSecond,
     retransmits: r.retransmits,
-    outerRetransmits: (path === 'Sentinel' || path === BBR) && Number.isFinite(outer) ? Math.max(0, outer) : null,
+    outerRetransmits: path === 'Sentinel' && Number.isFinite(outer) ? Math.max(0, outer) : null,
     lineCores: line === null ? null : (l1 - l0) / wall,
     tunnelCores: path === 'plain' ? null : (t1 - t0) / wall,
   };
 }
 
 /** One round of one condition, added to `into`. `flip` reverses the order of the paths. */
-async function runCondition(s: Setup, into: ConditionResult, flip: boolean, opts: Required<VpnLossBenchOptions>, paths = into.cond.paths): Promise<void> {
+async function runCondition(s: Setup, into: ConditionResult, flip: boolean, opts: Required<VpnLossBenchOptions>): Promise<void> {
   const cond = into.cond;
   const line = cond.delayMs === null ? null : await startDelayLine(s.lab, { delayMs: cond.delayMs });
   try {
@@ -195,7 +186,7 @@ async function runCondition(s: Setup, into: ConditionResult, flip: boolean, opts
     const ping = await pingRtt(s.lab.host('tx').ns, s.lab.host('rx').ip, PINGS).catch(() => null);
     into.rtts.push(ping === null ? 'ping failed' : `${ping.min.toFixed(1)} / ${ping.avg.toFixed(1)} ms min / avg (${ping.received}/${ping.sent})`);
     // Alternate which path goes first, so none always runs on a fresher machine.
-    for (const path of flip ? [...paths].reverse() : paths) {
+    for (const path of flip ? [...cond.paths].reverse() : cond.paths) {
       const cell = into.cells.get(path) ?? { samples: [], failures: [] };
       into.cells.set(path, cell);
       try {
@@ -210,24 +201,6 @@ async function runCondition(s: Setup, into: ConditionResult, flip: boolean, opts
     const stats = line === null ? null : await line.stop().catch(() => null);
     if (stats !== null) into.lines.push(stats);
   }
-}
-
-/**
- * A Sentinel pair whose session sockets use BBR: the namespaces' default congestion control
- * is BBR while the nodes start and dial, then CUBIC again. Returns what `ss` shows on the sender.
- */
-async function startBbrPair(lab: DelayLab): Promise<{ pair: SentinelPair; cc: string }> {
-  const nss = [lab.host('tx').ns, lab.host('rx').ns];
-  let pair: SentinelPair;
-  try {
-    for (const ns of nss) await setSysctl(ns, CC_SYSCTL, 'bbr');
-    pair = await startSentinelPair(lab, { mtu: MTU, port: NODE_PORT + 1, tunSuffixes: ['sbr', 'sbt'] });
-  } finally {
-    for (const ns of nss) await setSysctl(ns, CC_SYSCTL, 'cubic');
-  }
-  const ss = await exec(nss[0] as string, 'ss', ['-tinH', 'state', 'established', `( sport = :${NODE_PORT + 1} or dport = :${NODE_PORT + 1} )`]).catch(() => '');
-  const seen = [...new Set(ss.match(/\b(bbr|cubic|reno)\b/g) ?? [])];
-  return { pair, cc: seen.length === 0 ? 'unknown' : seen.join(', ') };
 }
 
 // ---- report ----------------------------------------------------------------------
@@ -252,10 +225,10 @@ function referenceKey(cond: Condition): string | null {
   return cond.delayMs === null ? 'ref' : `d${cond.delayMs * 2}`;
 }
 
-function ratioRow(res: readonly ConditionResult[], r: ConditionResult, path: PathName = 'Sentinel'): BenchRow {
-  const [s, w] = [bps(res, r.cond.key, path), bps(res, r.cond.key, 'wireguard-go')];
-  const metric = `${r.cond.label}: ${path} / wireguard-go`;
-  const goal = path === 'Sentinel' && r.cond.lossPermille > 0 && r.cond.delayMs === null;
+function ratioRow(res: readonly ConditionResult[], r: ConditionResult): BenchRow {
+  const [s, w] = [bps(res, r.cond.key, 'Sentinel'), bps(res, r.cond.key, 'wireguard-go')];
+  const metric = `${r.cond.label}: Sentinel / wireguard-go`;
+  const goal = r.cond.lossPermille > 0 && r.cond.delayMs === null;
   if (s === null || w === null) return goal ? goalRow(metric, `≥ ${GOAL_RATIO}x`, 'not both measured', '', false) : infoRow(metric, 'not both measured');
   const [result, ratio] = [`${gbit(s)} vs ${gbit(w)}`, `${round(s / w, 2)}x`];
   return goal ? goalRow(metric, `≥ ${GOAL_RATIO}x`, result, ratio, s / w >= GOAL_RATIO) : infoRow(metric, result, ratio);
@@ -264,9 +237,8 @@ function ratioRow(res: readonly ConditionResult[], r: ConditionResult, path: Pat
 function rows(res: readonly ConditionResult[]): BenchRow[] {
   const out: BenchRow[] = [];
   for (const r of res) if (r.cond.paths.includes('Sentinel') && r.cond.key !== 'd0') out.push(ratioRow(res, r));
-  for (const r of res) if (r.cells.has(BBR)) out.push(ratioRow(res, r, BBR));
   for (const r of res) {
-    for (const path of REPORT_ORDER) {
+    for (const path of ALL) {
       const c = r.cells.get(path);
       if (c === undefined) continue;
       const refKey = referenceKey(r.cond);
@@ -316,7 +288,7 @@ const METHOD =
   'TUN per direction of a userspace delay line (Node.js, the project\'s addon) that holds it D ms in a FIFO (bound 32 MiB per direction) and writes it back; 20 ms RTT is D = 10 ms, 80 ms is D = 40 ms. ' +
   `Sentinel (\`sentinel-node --tun --mtu ${MTU}\` on both hosts, a signaler on the router, \`allow\` both ways, \`dial\`) and wireguard-go (MTU ${MTU}, \`wg set\`) are both up for the whole run; ` +
   'for each condition, `iperf3 -c <receiver> -P 1 -J` from the sender to `iperf3 -s` on the receiver, through each tunnel back to back (the plain link, no tunnel, for the ceiling rows); ' +
-  'the figure is iperf3\'s received bits per second. Every TCP connection uses CUBIC (\`net.ipv4.tcp_congestion_control=cubic\` in both hosts) except the session sockets of the "outer BBR" pair. Inner retransmits are iperf3\'s; Sentinel\'s outer TCP retransmits are the sender namespace\'s `Tcp: RetransSegs` growth minus those. The goal rows are the issue\'s: under 1% and 3% loss, Sentinel ≥ wireguard-go in the same run.';
+  'the figure is iperf3\'s received bits per second. Inner retransmits are iperf3\'s; Sentinel\'s outer TCP retransmits are the sender namespace\'s `Tcp: RetransSegs` growth minus those. The goal rows are the issue\'s: under 1% and 3% loss, Sentinel ≥ wireguard-go in the same run.';
 
 /** Runs the loss and delay benchmark (or reports why it cannot) and returns its table. */
 export async function runVpnLossBench(opts: VpnLossBenchOptions = {}): Promise<BenchResult> {
@@ -333,30 +305,18 @@ export async function runVpnLossBench(opts: VpnLossBenchOptions = {}): Promise<B
   const keys = await tempDir('wg-keys');
   let server: IperfServer | undefined;
   let sentinel: SentinelPair | undefined;
-  let bbrPair: SentinelPair | undefined;
   let wg: WgPair | undefined;
   try {
     const [rx, tx] = [lab.host('rx'), lab.host('tx')];
-    // Every TCP in the run (inner, outer, plain) uses CUBIC, Linux's default, unless a row says otherwise: this machine defaults to BBR.
-    for (const ns of [rx.ns, tx.ns]) await setSysctl(ns, CC_SYSCTL, 'cubic');
     server = await startIperfServer(rx.ns);
     sentinel = await startSentinelPair(lab, { mtu: MTU, port: NODE_PORT });
     const wgRx = { ns: rx.ns, ip: rx.ip, ifname: `${lab.prefix}wgr`, tunnelIp: `${WG_NET}.1` };
     wg = await startWireGuardPair(wgRx, { ns: tx.ns, ip: tx.ip, ifname: `${lab.prefix}wgt`, tunnelIp: `${WG_NET}.2` }, keys.path, MTU);
-    const s: Setup = { lab, server, sentinel, bbr: null, wg, dst: { plain: rx.ip, Sentinel: sentinel.rxVpnIp, 'wireguard-go': wgRx.tunnelIp } };
+    const s: Setup = { lab, server, sentinel, wg, dst: { plain: rx.ip, Sentinel: sentinel.rxVpnIp, 'wireguard-go': wgRx.tunnelIp } };
+    const cc = await getSysctl(tx.ns, CC_SYSCTL);
     const res: ConditionResult[] = PLAN.map((cond) => ({ cond, cells: new Map(), rtts: [], lines: [], lossDropped: 0 }));
     for (let round = 0; round < o.rounds; round++) {
       for (const [i, r] of res.entries()) await runCondition(s, r, (round + i) % 2 === 1, o);
-    }
-    // The same lossy conditions with BBR on Sentinel's session sockets (a second pair; the first is stopped: both would route the VPN range).
-    await sentinel.stop();
-    const bbr = await startBbrPair(lab).catch((err: unknown) => ({ pair: null, cc: `not measured: ${firstLine(err)}` }));
-    bbrPair = bbr.pair ?? undefined;
-    if (bbr.pair !== null) {
-      [s.bbr, s.dst[BBR]] = [bbr.pair, bbr.pair.rxVpnIp];
-      for (let round = 0; round < o.rounds; round++) {
-        for (const r of res) if (BBR_KEYS.includes(r.cond.key)) await runCondition(s, r, false, o, [BBR]);
-      }
     }
     return {
       name: NAME,
@@ -365,7 +325,7 @@ export async function runVpnLossBench(opts: VpnLossBenchOptions = {}): Promise<B
       rows: rows(res),
       notes: [
         ...conditionNotes(res),
-        `${BBR}: a second Sentinel pair started while the hosts' default congestion control was BBR (\`${CC_SYSCTL}=bbr\` in both namespaces, set back to CUBIC before iperf3 ran, so the inner TCP is CUBIC as everywhere else); congestion control of the sender's TCP sockets on the session port, from \`ss -ti\`: ${bbr.cc}.`,
+        `Congestion control of every TCP connection in the run (inner, outer, plain): ${cc}, the hosts' default (\`${CC_SYSCTL}\`, inherited from the machine; CUBIC cannot be made a namespace default on this kernel).`,
         LIMITS_NOTE,
         'The delay line is a Node.js process reading and writing one packet per system call: "delay line at 0 ms" measures it as the ceiling of every delayed row (compare each tunnel there with its figure without the delay line).',
         'Why TCP inside TCP degrades with loss and delay, and what we would do about it: docs/VPN-LOSS.md.',
@@ -375,7 +335,7 @@ export async function runVpnLossBench(opts: VpnLossBenchOptions = {}): Promise<B
       durationMs: performance.now() - began,
     };
   } finally {
-    await Promise.allSettled([wg?.stop(), sentinel?.stop(), bbrPair?.stop(), server?.stop()]);
+    await Promise.allSettled([wg?.stop(), sentinel?.stop(), server?.stop()]);
     await lab.destroy();
     await keys.cleanup();
   }

@@ -216,13 +216,3 @@ export async function lossDrops(lab: DelayLab): Promise<number> {
   const m = /counter packets (\d+)/.exec(r.stdout);
   return m === null ? 0 : Number(m[1]);
 }
-
-/** Packets forwarded out of each router leg (for the loss share): `ip -s link` TX packets. */
-export async function legPackets(lab: DelayLab): Promise<number> {
-  let total = 0;
-  for (const dev of [lab.rt.txLeg, lab.rt.rxLeg]) {
-    const [link] = JSON.parse(await exec(lab.rt.ns, 'ip', ['-s', '-j', 'link', 'show', 'dev', dev])) as Array<{ stats64?: { tx?: { packets?: number } } }>;
-    total += link?.stats64?.tx?.packets ?? 0;
-  }
-  return total;
-}
