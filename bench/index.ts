@@ -12,3 +12,4 @@ export { runStoreBench } from './store.js';
 export { runStoreTable } from './store-table.js';
 export { runThroughputBench, type ThroughputOptions } from './throughput.js';
 export { runVpnBench, type VpnBenchOptions } from './vpn.js';
+export { runVpnLossBench, type VpnLossBenchOptions } from './vpn-loss.js';

@@ -28,6 +28,7 @@ import { runTextBench } from './text.js';
 import { runStoreTable } from './store-table.js';
 import { runThroughputBench } from './throughput.js';
 import { runVpnBench } from './vpn.js';
+import { runVpnLossBench } from './vpn-loss.js';
 
 /** Every benchmark by command-line name, in report order. */
 export const BENCHMARKS: Readonly<Record<string, () => Promise<BenchResult>>> = {
@@ -39,6 +40,7 @@ export const BENCHMARKS: Readonly<Record<string, () => Promise<BenchResult>>> = 
   signaler: () => runSignalerBench(),
   'lab-dial': () => runLabDialBench(),
   vpn: () => runVpnBench(),
+  'vpn-loss': () => runVpnLossBench(),
   relay: () => runRelayBench(),
   gossip: () => runGossipSim(),
   text: () => runTextBench(),
