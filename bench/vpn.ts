@@ -21,6 +21,7 @@ import {
   linkDrops,
   udpRcvbufErrors,
   missingTools,
+  socketQueues,
   pingRtt,
   startIperfServer,
   startWireGuardPair,
@@ -29,6 +30,7 @@ import {
   type IperfResult,
   type IperfServer,
   type PingResult,
+  type SocketQueues,
 } from './vpn-tools.js';
 
 /** Options of {@link runVpnBench}. */
@@ -103,6 +105,31 @@ interface PathSpec {
   streams: readonly number[];
   /** The tunnel processes (receiver, sender) whose CPU time is reported; empty for none. */
   procs: readonly LabProcess[];
+  /** Sample the TCP queues of this port (the session) in these namespaces (receiver, sender) during the 1-stream test. */
+  queues?: { port: number; ns: readonly [string, string] };
+}
+
+/** Samples of the session's socket queues while the 1-stream test ran. */
+const QUEUE_SAMPLES = 10;
+const QUEUE_SAMPLE_GAP_MS = 100;
+
+async function sampleQueues(path: PathSpec, run: RunConfig): Promise<string | null> {
+  const q = path.queues;
+  if (q === undefined || run.seconds * 1000 < LOADED_PING_DELAY_MS + QUEUE_SAMPLES * QUEUE_SAMPLE_GAP_MS + 1000) return null;
+  await new Promise((r) => setTimeout(r, LOADED_PING_DELAY_MS));
+  const samples: Array<[SocketQueues | null, SocketQueues | null]> = [];
+  for (let i = 0; i < QUEUE_SAMPLES; i++) {
+    samples.push((await Promise.all(q.ns.map((ns) => socketQueues(ns, q.port)))) as [SocketQueues | null, SocketQueues | null]);
+    await new Promise((r) => setTimeout(r, QUEUE_SAMPLE_GAP_MS));
+  }
+  const avg = (pick: (s: [SocketQueues | null, SocketQueues | null]) => number | undefined): string => {
+    const v = samples.map(pick).filter((x): x is number => x !== undefined);
+    return v.length === 0 ? '?' : `${Math.round(v.reduce((a, b) => a + b, 0) / v.length / 1024)} KiB`;
+  };
+  return (
+    `Session socket queues during the 1-stream test (\`ss -tn\`, average of ${QUEUE_SAMPLES} samples): sender Send-Q ${avg((s) => s[1]?.sendQ)}, ` +
+    `receiver Recv-Q ${avg((s) => s[0]?.recvQ)} (bytes the kernel holds between the two nodes; at the tunnel's rate they are queueing delay).`
+  );
 }
 
 /**
@@ -140,8 +167,11 @@ async function measurePath(path: PathSpec, run: RunConfig): Promise<PathFigures>
     const before = await Promise.all(path.procs.map((p) => cpuSeconds(p.pid)));
     const t0 = performance.now();
     const underLoad = n === 1 ? pingUnderLoad(path, run) : Promise.resolve(null);
+    const queues = n === 1 ? sampleQueues(path, run) : Promise.resolve(null);
     fig.tcp.set(n, await iperfOnce(path, run, n, fig.notes));
     fig.loadedPing = (await underLoad) ?? fig.loadedPing;
+    const queueNote = await queues;
+    if (queueNote) fig.notes.push(queueNote);
     const wall = (performance.now() - t0) / 1000;
     const after = await Promise.all(path.procs.map((p) => cpuSeconds(p.pid)));
     if (n === 1 && path.procs.length === 2) fig.cores = [0, 1].map((i) => ((after[i] as number) - (before[i] as number)) / wall) as [number, number];
@@ -206,8 +236,9 @@ async function sentinelPath(rx: LabNode, tx: LabNode, run: RunConfig): Promise<P
   const dial = await tx.dial(rx.id);
   if (!dial.ok) throw new Error(`sentinel dial failed: ${dial.reason}`);
   await waitForSession(rx, tx.id);
-  const fig = await measurePath({ client: tx.host, dst: st.vpn.ipv4, streams: STREAMS, procs: [rx.proc, tx.proc] }, run);
-  fig.notes.push(await dropsNote(rx, tx));
+  const queues = { port: NODE_PORT, ns: [rx.host.ns, tx.host.ns] as const };
+  const fig = await measurePath({ client: tx.host, dst: st.vpn.ipv4, streams: STREAMS, procs: [rx.proc, tx.proc], queues }, run);
+  fig.notes.push(await dropsNote(rx, tx), await offloadNote(rx, tx));
   const txTun = (await tx.status()).vpn.tun;
   if (txTun !== null) fig.notes.push(await queueDropsNote('Sentinel', tx.host.ns, txTun));
   return fig;
@@ -230,6 +261,16 @@ async function dropsNote(rx: LabNode, tx: LabNode): Promise<string> {
     return `${n.host.name === 'rx' ? 'receiver' : 'sender'} ${drops.length === 0 ? 'none' : drops.map(([k, c]) => `${k} ${c}`).join(', ')}`;
   };
   return `Sentinel's VPN drop counters after the run (\`status --json\` .vpn.drops): ${await text(rx)}; ${await text(tx)}.`;
+}
+
+/** The offload counters (src/vpn/router.ts) at both ends after the run. */
+async function offloadNote(rx: LabNode, tx: LabNode): Promise<string> {
+  const [r, t] = await Promise.all([rx.status(), tx.status()]);
+  const c = (st: typeof r, k: string): number => st.counters[`vpn.gso.${k}`] ?? 0;
+  return (
+    `TUN offloads after the run (\`status --json\` counters vpn.gso.*): the sender passed ${c(t, 'sent')} TCP super-segments whole (PACKETS_GSO) and segmented ${c(t, 'segmented_out')} itself; ` +
+    `the receiver wrote ${c(r, 'written')} whole to its TUN and segmented ${c(r, 'segmented_in')} itself; the ACK direction: receiver sent ${c(r, 'sent')}, sender wrote ${c(t, 'written')}.`
+  );
 }
 
 /** The receiver may see the session a moment after the dialer's `dial` returned. */

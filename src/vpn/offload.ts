@@ -245,3 +245,122 @@ export function segmentTso(packet: Uint8Array, h: VnetHeader): Buffer[] {
   }
   return out;
 }
+
+/**
+ * The super-segment without its last segment (a view of `packet` with the IP length
+ * fixed; FIN goes with the last segment), or null when it has only one. For dropping one
+ * inner packet (see aqm.ts); the caller recomputes checksums ({@link prepareGsoWrite} or
+ * {@link segmentTso}).
+ */
+export function withoutLastSegment(packet: Buffer, h: VnetHeader): Buffer | null {
+  const payload = packet.length - h.hdrLen;
+  if (payload <= h.gsoSize) return null;
+  const last = payload % h.gsoSize || h.gsoSize;
+  const p = packet.subarray(0, packet.length - last);
+  if (h.gsoType === GSO_TCPV4) p.writeUInt16BE(p.length, 2);
+  else p.writeUInt16BE(p.length - 40, 4);
+  p[h.csumStart + 13] = p[h.csumStart + 13]! & ~TCP_FIN;
+  return p;
+}
+
+/** The TCP checksum of a whole packet is right (over the pseudo-header and the segment). */
+export function tcpChecksumOk(packet: Uint8Array): boolean {
+  const l = tcpLayout(packet);
+  if (!l) return false;
+  const len = packet.length - l.ipLen;
+  return fold(sum16(packet, l.ipLen, packet.length, pseudoSum(packet, l.version, len))) === 0xffff;
+}
+
+function sameBytes(a: Uint8Array, b: Uint8Array, from: number, to: number): boolean {
+  for (let i = from; i < to; i++) if (a[i] !== b[i]) return false;
+  return true;
+}
+
+/** Can `q` follow a run that starts with `first` (k segments of `size` bytes so far)? */
+function continues(first: Uint8Array, l: TcpLayout, q: Uint8Array, k: number, size: number, runLen: number): boolean {
+  const m = tcpLayout(q);
+  if (!m || m.version !== l.version || m.ipLen !== l.ipLen || m.tcpLen !== l.tcpLen) return false;
+  const hdrLen = l.ipLen + l.tcpLen;
+  const n = q.length - hdrLen;
+  if (n < 1 || n > size || runLen + n > MAX_GSO_PACKET || k + 1 > MAX_GSO_SEGMENTS) return false;
+  const t = l.ipLen;
+  if (l.version === 4) {
+    // Same header but the length, the id (consecutive) and the checksum.
+    if (!sameBytes(first, q, 0, 2) || !sameBytes(first, q, 6, 10) || !sameBytes(first, q, 12, t)) return false;
+    if (u16be(q, 4) !== ((u16be(first, 4) + k) & 0xffff)) return false;
+  } else if (!sameBytes(first, q, 0, 4) || !sameBytes(first, q, 6, 40)) {
+    return false;
+  }
+  // Same ports, ack, window and options; the sequence number follows on; ACK (+ PSH on the last) only.
+  if (!sameBytes(first, q, t, t + 4) || !sameBytes(first, q, t + 8, t + 13) || !sameBytes(first, q, t + 14, t + 16)) return false;
+  if (!sameBytes(first, q, t + 18, t + l.tcpLen)) return false;
+  const seq = (u16be(first, t + 4) * 0x10000 + u16be(first, t + 6) + runLen - hdrLen) % 0x100000000;
+  if (u16be(q, t + 4) * 0x10000 + u16be(q, t + 6) !== seq) return false;
+  return (q[t + 13]! & ~(TCP_PSH | 0x10)) === 0 && tcpChecksumOk(q);
+}
+
+/** Does a run starting with `p` qualify (a TCP segment with ACK, no PSH/FIN/SYN/RST/URG, a right checksum)? */
+function startsRun(p: Uint8Array): TcpLayout | null {
+  const l = tcpLayout(p);
+  if (!l || p.length - l.ipLen - l.tcpLen < 1) return null;
+  return (p[l.ipLen + 13]! & ~0x10) === 0 && tcpChecksumOk(p) ? l : null;
+}
+
+/**
+ * Merges runs of consecutive TCP segments of one flow into super-segments for an offload
+ * TUN write (software GRO): same headers but for lengths, IPv4 ids (consecutive) and
+ * sequence numbers (contiguous), equal sizes but for a shorter last one, flags ACK only
+ * (PSH allowed on the last), checksums verified first, and within MAX_GSO_PACKET and
+ * MAX_GSO_SEGMENTS. Everything else passes through unchanged, in order. A merged packet is
+ * a new Buffer, ready for the write (its checksum fields as {@link prepareGsoWrite} sets them).
+ */
+export function coalesceTcp(packets: readonly Buffer[]): { packets: Buffer[]; vnet: (VnetHeader | undefined)[] } {
+  const out: Buffer[] = [];
+  const vnet: (VnetHeader | undefined)[] = [];
+  let i = 0;
+  while (i < packets.length) {
+    const first = packets[i]!;
+    const l = startsRun(first);
+    let j = i + 1;
+    if (l) {
+      const hdrLen = l.ipLen + l.tcpLen;
+      const size = first.length - hdrLen;
+      let runLen = first.length;
+      while (j < packets.length && continues(first, l, packets[j]!, j - i, size, runLen)) {
+        runLen += packets[j]!.length - hdrLen;
+        j++;
+        if (packets[j - 1]!.length - hdrLen < size || (packets[j - 1]![l.ipLen + 13]! & TCP_PSH) !== 0) break;
+      }
+      if (j - i > 1) {
+        const merged = Buffer.allocUnsafe(runLen);
+        merged.set(first, 0);
+        let o = first.length;
+        for (let k = i + 1; k < j; k++) {
+          merged.set(packets[k]!.subarray(hdrLen), o);
+          o += packets[k]!.length - hdrLen;
+        }
+        const last = packets[j - 1]!;
+        merged[l.ipLen + 13] = last[l.ipLen + 13]!;
+        if (l.version === 4) merged.writeUInt16BE(runLen, 2);
+        else merged.writeUInt16BE(runLen - 40, 4);
+        const h: VnetHeader = {
+          flags: VNET_F_NEEDS_CSUM,
+          gsoType: l.version === 4 ? GSO_TCPV4 : GSO_TCPV6,
+          hdrLen,
+          gsoSize: size,
+          csumStart: l.ipLen,
+          csumOffset: TCP_CSUM_OFFSET,
+        };
+        prepareGsoWrite(merged, h);
+        out.push(merged);
+        vnet.push(h);
+        i = j;
+        continue;
+      }
+    }
+    out.push(first);
+    vnet.push(undefined);
+    i++;
+  }
+  return { packets: out, vnet };
+}

@@ -21,6 +21,12 @@
  * them (env.takesGso, PACKETS_GSO), else it is segmented here (its segments fit the MTU).
  * Inbound, a super-segment's metadata must equal what its own headers give ('bad_gso'
  * otherwise); it is then written whole to an offload TUN, or segmented for a plain one.
+ * Plain segments from a peer without PACKETS_GSO are merged (coalesceTcp) for an offload TUN.
+ *
+ * Queue delay (aqm.ts): a PACKETS_GSO frame carries its send time; when the queueing delay
+ * between the nodes stays above target, one inner packet of the frame is dropped
+ * ('queue_delay': the last segment of a super-segment, or a full-size plain packet; never
+ * a small one such as a ping or an ACK) so the inner TCP slows down before the queue grows.
  *
  * Bad input never throws; it is dropped and counted (counters.ts). The env callbacks and
  * the TUN's write must not throw either.
@@ -29,7 +35,8 @@ import type { NodeId } from '../api.js';
 import { canonicalVpnAddresses } from './addressing.js';
 import { TrafficCounters } from './counters.js';
 import { parseIpPacket, type IpPacketInfo } from './ip.js';
-import { checkGso, gsoFromTun, prepareGsoWrite, segmentTso, withinGsoLimits, type VnetHeader } from './offload.js';
+import { DelayAqm, aqmSettings } from './aqm.js';
+import { checkGso, coalesceTcp, gsoFromTun, prepareGsoWrite, segmentTso, withinGsoLimits, withoutLastSegment, type VnetHeader } from './offload.js';
 import { PeerTable, type PeerCollision, type PeerRefusal } from './peer-table.js';
 import type { DropReason, PeerTraffic, RouterEnv, TunDevice, VpnAddresses } from './types.js';
 
@@ -46,7 +53,14 @@ export interface VpnRouterOptions {
   mtu: number;
   /** The peer an address is reserved for (see PeerTable), if any. */
   reservedFor?: (address: string) => NodeId | undefined;
+  /** Monotonic clock in microseconds for the queue delay control. Default: performance.now(). */
+  nowUs?: () => number;
+  /** Queue delay control settings; null turns it off. Default: {@link aqmSettings}() (the environment). */
+  aqm?: { targetUs: number; intervalUs: number } | null;
 }
+
+/** A plain packet at least this long may be dropped for queue delay (not pings, ACKs, DNS). */
+const AQM_MIN_DROP_SIZE = 576;
 
 /** Packets for one peer, with each one's super-segment header (undefined: plain). */
 interface Batch {
@@ -63,6 +77,9 @@ export class VpnRouter {
   private readonly self: VpnAddresses;
   private readonly table: PeerTable;
   private readonly counters = new TrafficCounters();
+  private readonly aqm = new Map<NodeId, DelayAqm>();
+  private readonly nowUs: () => number;
+  private readonly aqmConfig: { targetUs: number; intervalUs: number } | null;
 
   /**
    * Starts reading the TUN. Throws RangeError on an MTU out of range or own addresses
@@ -80,6 +97,8 @@ export class VpnRouter {
     this.mtu = mtu;
     this.self = self;
     this.table = new PeerTable(self, options.reservedFor);
+    this.nowUs = options.nowUs ?? (() => performance.now() * 1000);
+    this.aqmConfig = options.aqm === undefined ? aqmSettings() : options.aqm;
     tun.onPackets((packets, vnet) => this.fromTun(packets, vnet));
   }
 
@@ -97,6 +116,7 @@ export class VpnRouter {
   removePeer(peer: NodeId): void {
     this.table.remove(peer);
     this.counters.forget(peer);
+    this.aqm.delete(peer);
   }
 
   /** The addresses `peer` holds in the table. */
@@ -158,24 +178,33 @@ export class VpnRouter {
 
   /**
    * Delivers a batch received from `peer`'s session to the TUN, after the inbound checks.
-   * `vnet[i]` is packet i's super-segment metadata as the peer sent it (PACKETS_GSO).
+   * `vnet[i]` is packet i's super-segment metadata as the peer sent it, and `sentUs` the
+   * frame's send time on the peer's clock (PACKETS_GSO).
    */
-  fromPeer(peer: NodeId, packets: readonly Buffer[], vnet?: readonly (VnetHeader | undefined)[]): void {
+  fromPeer(peer: NodeId, packets: readonly Buffer[], vnet?: readonly (VnetHeader | undefined)[], sentUs?: number): void {
     if (!this.env.isAllowed(peer)) {
       this.counters.drop('not_allowed', packets.length, peer);
       return;
     }
+    let dropOne = sentUs !== undefined && this.aqmConfig !== null && this.aqmOf(peer, this.aqmConfig).onFrame(sentUs, this.nowUs());
     const good: Buffer[] = [];
     const goodVnet: (VnetHeader | undefined)[] = [];
     let supers = 0;
     let segmented = 0;
     for (let i = 0; i < packets.length; i++) {
-      const packet = packets[i]!;
+      let packet = packets[i]!;
       const g = vnet?.[i];
       const reason = this.checkInbound(peer, packet, g);
       if (reason) {
         this.counters.drop(reason, 1, peer);
         continue;
+      }
+      if (dropOne && (g !== undefined || packet.length >= AQM_MIN_DROP_SIZE)) {
+        dropOne = false;
+        this.counters.drop('queue_delay', 1, peer);
+        const rest = g && withoutLastSegment(packet, g);
+        if (!rest) continue;
+        packet = rest;
       }
       this.counters.received(peer, packet.length);
       if (!g) {
@@ -196,6 +225,13 @@ export class VpnRouter {
     }
     if (supers > 0) this.env.count?.('vpn.gso.written', supers);
     if (segmented > 0) this.env.count?.('vpn.gso.segmented_in', segmented);
+    if (good.length > 1 && supers === 0 && this.tun.offload) {
+      // Plain segments (from a peer without PACKETS_GSO) merged into super-segments: fewer writes.
+      const merged = coalesceTcp(good);
+      const count = merged.vnet.reduce((n, h) => n + (h ? 1 : 0), 0);
+      if (count > 0) this.env.count?.('vpn.gso.coalesced', count);
+      return this.tun.write(merged.packets, count > 0 ? merged.vnet : undefined);
+    }
     if (good.length > 0) this.tun.write(good, supers > 0 ? goodVnet : undefined);
   }
 
@@ -256,6 +292,12 @@ export class VpnRouter {
     if (!theirs || info.src !== addressFor(theirs, info)) return 'spoofed';
     if (info.dst !== addressFor(this.self, info)) return 'not_for_us';
     return undefined;
+  }
+
+  private aqmOf(peer: NodeId, c: { targetUs: number; intervalUs: number }): DelayAqm {
+    let a = this.aqm.get(peer);
+    if (!a) this.aqm.set(peer, (a = new DelayAqm(c.targetUs, c.intervalUs)));
+    return a;
   }
 
   private dropped(reason: DropReason, peer?: NodeId): undefined {

@@ -49,6 +49,8 @@ export interface VpnServiceOptions {
   log: Logger;
   channelFor(peer: NodeId): VpnChannel | undefined;
   counters?: { inc(name: string, by?: number): void };
+  /** Monotonic clock in microseconds (frame stamps and queue delay). Default: performance.now(). */
+  nowUs?: () => number;
 }
 
 /**
@@ -71,7 +73,10 @@ export class VpnService {
   /** The refusal last logged per connected peer: the same one is not logged again (bounded by sessions). */
   private readonly warned = new Map<NodeId, string>();
 
+  private readonly nowUs: () => number;
+
   constructor(private readonly opts: VpnServiceOptions) {
+    this.nowUs = opts.nowUs ?? (() => performance.now() * 1000);
     for (const id of opts.allow.list()) this.reserve(id, true);
   }
 
@@ -87,6 +92,7 @@ export class VpnService {
       tun,
       mtu,
       reservedFor: (address) => this.reserved.get(address),
+      nowUs: this.nowUs,
       env: {
         self: this.opts.self,
         isAllowed: (peer) => this.opts.allow.has(peer),
@@ -148,12 +154,12 @@ export class VpnService {
 
   /** A PACKETS_GSO frame: packets with their super-segment metadata (checked by the router). */
   onPacketsGso(ch: VpnChannel, payload: Buffer): void {
-    const { packets, gso } = decodePacketsGso(payload);
+    const { packets, gso, sentUs } = decodePacketsGso(payload);
     if (!this.router) {
       this.strayDrops.set('vpn_disabled', (this.strayDrops.get('vpn_disabled') ?? 0) + packets.length);
       return;
     }
-    this.router.fromPeer(ch.peerId, packets, gso);
+    this.router.fromPeer(ch.peerId, packets, gso, sentUs);
   }
 
   /** A peer's VPN addresses: as routed, else as announced, else derived from its id. */
@@ -192,7 +198,7 @@ export class VpnService {
       this.strayDrops.set('congested', (this.strayDrops.get('congested') ?? 0) + packets.length);
       return true;
     }
-    if (vnet) for (const frame of encodePacketsGsoBatches(packets, vnet)) ch.send(FrameType.PACKETS_GSO, frame);
+    if (vnet) for (const frame of encodePacketsGsoBatches(packets, vnet, this.nowUs())) ch.send(FrameType.PACKETS_GSO, frame);
     else for (const frame of encodePacketBatches(packets)) ch.send(FrameType.PACKETS, frame);
     return true;
   }

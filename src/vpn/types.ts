@@ -47,6 +47,7 @@ export type DropReason =
   | 'spoofed' // arrived from peer P with a source address that is not P's
   | 'not_for_us' // arrived from a peer with a destination that is not our address
   | 'too_big' // larger than the MTU
+  | 'queue_delay' // dropped on purpose: the queue between the nodes stayed above its delay target (aqm.ts)
   | 'bad_gso' // a super-segment whose GSO metadata does not match its headers or the MTU
   | 'vpn_disabled'; // a PACKETS frame reached a node that runs no VPN
 

@@ -18,13 +18,15 @@
  * 64 KiB TSO read from one TUN is written whole to the other. Sent only to a peer whose
  * HELLO has HELLO_FLAG_GSO (0x02):
  *
- *    0        2        4       5          6         8          10           12          14
- *    +--------+--------+-------+----------+---------+----------+------------+-------------+--------+-----
- *    | count  | len[0] | flags | gso_type | hdr_len | gso_size | csum_start | csum_offset | packet | len[1] ...
- *    |  u16   |  u16   |  u8   |    u8    |   u16   |   u16    |    u16     |     u16     | len[0] |
- *    +--------+--------+-------+----------+---------+----------+------------+-------------+--------+-----
+ *    0        2         6        8       9          10        12         14           16            18
+ *    +--------+---------+--------+-------+----------+---------+----------+------------+-------------+--------+-----
+ *    | count  | sent_us | len[0] | flags | gso_type | hdr_len | gso_size | csum_start | csum_offset | packet | len[1] ...
+ *    |  u16   |   u32   |  u16   |  u8   |    u8    |   u16   |   u16    |    u16     |     u16     | len[0] |
+ *    +--------+---------+--------+-------+----------+---------+----------+------------+-------------+--------+-----
  *
- * count is 1..MAX_PACKETS_PER_FRAME, len 1..65535 (the packet only), and the entries fill
+ * sent_us is the sender's monotonic clock in microseconds, modulo 2^32, when it encoded the
+ * frame: the receiver measures the queueing delay from it (src/vpn/aqm.ts). count is
+ * 1..MAX_PACKETS_PER_FRAME, len 1..65535 (the packet only), and the entries fill
  * the payload exactly. gso_type is 0 (NONE: a whole packet with complete checksums; every
  * other field 0), 1 (TCPV4) or 4 (TCPV6); for a super-segment flags is 1 (NEEDS_CSUM),
  * gso_size >= 1, hdr_len <= len and csum_start + csum_offset + 2 <= hdr_len. The codec
@@ -68,11 +70,15 @@ export interface PacketGso {
 
 /** Decoded PACKETS_GSO: packets (views into the payload) and, per packet, its GSO metadata (undefined: none). */
 export interface PacketsGso {
+  /** The sender's clock (microseconds modulo 2^32) when it encoded the frame. */
+  sentUs: number;
   packets: Buffer[];
   gso: (PacketGso | undefined)[];
 }
 
 const GSO_ENTRY_META = 10;
+/** count u16 + sent_us u32. */
+const GSO_HEAD_SIZE = 6;
 const GSO_TYPES = new Set([0, 1, 4]);
 
 const COUNT_SIZE = 2;
@@ -179,12 +185,13 @@ function gsoProblem(g: PacketGso | undefined, len: number): string | null {
  * PACKETS_GSO payloads within both caps, in order. Throws E_PAYLOAD_MALFORMED on a bad
  * packet size or metadata out of the codec's bounds.
  */
-export function encodePacketsGsoBatches(packets: readonly Uint8Array[], gso: readonly (PacketGso | undefined)[]): Buffer[] {
+export function encodePacketsGsoBatches(packets: readonly Uint8Array[], gso: readonly (PacketGso | undefined)[], sentUs: number): Buffer[] {
   const payloads: Buffer[] = [];
   let start = 0;
-  let size = COUNT_SIZE;
+  let size = GSO_HEAD_SIZE;
+  const stamp = sentUs >>> 0;
   const flush = (end: number): void => {
-    const w = new PayloadWriter(size).u16(end - start);
+    const w = new PayloadWriter(size).u16(end - start).u32(stamp);
     for (let i = start; i < end; i++) {
       const p = packets[i]!;
       const g = gso[i];
@@ -192,7 +199,7 @@ export function encodePacketsGsoBatches(packets: readonly Uint8Array[], gso: rea
     }
     payloads.push(w.done());
     start = end;
-    size = COUNT_SIZE;
+    size = GSO_HEAD_SIZE;
   };
   packets.forEach((p, i) => {
     checkPacket(p, i);
@@ -213,11 +220,11 @@ export function encodePacketsGsoBatches(packets: readonly Uint8Array[], gso: rea
 export function decodePacketsGso(payload: Uint8Array): PacketsGso {
   const buf = Buffer.from(payload.buffer, payload.byteOffset, payload.byteLength);
   if (buf.length > MAX_PAYLOAD_SIZE) malformed(`PACKETS_GSO: payload of ${buf.length} bytes exceeds ${MAX_PAYLOAD_SIZE}`);
-  if (buf.length < COUNT_SIZE) malformed('PACKETS_GSO: truncated count');
+  if (buf.length < GSO_HEAD_SIZE) malformed('PACKETS_GSO: truncated head');
   const count = buf.readUInt16BE(0);
   if (count < 1 || count > MAX_PACKETS_PER_FRAME) malformed(`PACKETS_GSO: count ${count} not in 1..${MAX_PACKETS_PER_FRAME}`);
-  const out: PacketsGso = { packets: [], gso: [] };
-  let o = COUNT_SIZE;
+  const out: PacketsGso = { sentUs: buf.readUInt32BE(2), packets: [], gso: [] };
+  let o = GSO_HEAD_SIZE;
   for (let i = 0; i < count; i++) {
     if (buf.length - o < LENGTH_SIZE + GSO_ENTRY_META) malformed(`PACKETS_GSO: truncated entry ${i}`);
     const length = buf.readUInt16BE(o);
