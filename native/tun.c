@@ -13,14 +13,22 @@
 
 /* ---- TUN device ------------------------------------------------------------------ */
 
-/* Read up to READ_BATCH packets into a new array; *err is set on a read error. */
+/*
+ * One callback takes at most this many bytes: with offloads a read may be a 64 KiB
+ * super-segment, and 64 of them would hold the event loop (and everything else waiting on
+ * it, such as the session's inbound direction) for several milliseconds.
+ */
+#define TUN_BATCH_BYTES (256 * 1024)
+
+/* Read up to READ_BATCH packets (TUN_BATCH_BYTES) into a new array; *err is set on a read error. */
 static napi_value tun_drain(fd_reader *r, int *err) {
   napi_env env = r->env;
   napi_value packets, packet;
   void *data;
   uint32_t count = 0;
+  size_t bytes = 0;
   if (napi_create_array(env, &packets) != napi_ok) return NULL;
-  while (count < READ_BATCH) {
+  while (count < READ_BATCH && bytes < TUN_BATCH_BYTES) {
     ssize_t n = read(r->fd, r->buf, r->size);
     if (n < 0 && errno == EINTR) continue;
     if (n < 0) {
@@ -28,6 +36,7 @@ static napi_value tun_drain(fd_reader *r, int *err) {
       break;
     }
     if (n == 0) break; /* TUN has no EOF; never spin on an empty read */
+    bytes += (size_t)n;
     if (napi_create_buffer_copy(env, (size_t)n, r->buf, &data, &packet) != napi_ok ||
         napi_set_element(env, packets, count++, packet) != napi_ok) break;
   }

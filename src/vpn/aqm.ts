@@ -18,9 +18,9 @@
  */
 
 /** Queueing delay CoDel keeps the standing queue under. */
-export const AQM_TARGET_US = 2_000;
+export const AQM_TARGET_US = 3_000;
 /** How long the delay must stay above target before drops start; also the drop spacing. */
-export const AQM_INTERVAL_US = 40_000;
+export const AQM_INTERVAL_US = 50_000;
 /** The base (no-queue) delay is the minimum over the last one or two windows of this length. */
 export const AQM_BASE_WINDOW_US = 4_000_000;
 
@@ -41,6 +41,8 @@ export class DelayAqm {
   private count = 0;
   /** Queueing delay of the last frame, in microseconds. */
   delayUs = 0;
+  /** A drop asked for and not made yet (the caller's bookkeeping: 0 or 1). */
+  owed = 0;
 
   constructor(
     private readonly targetUs = AQM_TARGET_US,

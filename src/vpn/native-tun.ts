@@ -17,10 +17,21 @@ export const DEFAULT_TUN_MTU = 1400;
 export const MIN_TUN_MTU = 1280;
 export const MAX_TUN_MTU = 65535;
 /**
- * The TUN's transmit queue (packets the kernel holds for us to read; the kernel default
- * is 500). Longer absorbs bursts; with offloads each entry may be a 64 KiB super-segment.
+ * The TUN's transmit queue: packets the kernel holds for us to read (the kernel default is
+ * 500), dropped when it is full. The kernel's TCP does not see this queue (the TUN
+ * orphans what it queues), so an inner TCP fills it until a drop: it is standing latency.
+ * Entries are packets, not bytes: with offloads one may be a 64 KiB super-segment, but a
+ * shorter queue drops bursts of small packets (UDP) whenever the node is a moment late,
+ * so the length stays; the queue stays short as long as the node reads on time (it reads
+ * whatever is there and drops at its own, byte-bounded, queues instead).
+ * SENTINEL_TUN_TXQUEUELEN overrides it (for measurements).
  */
 export const TUN_TXQUEUELEN = 1000;
+
+function txQueueLen(env: NodeJS.ProcessEnv = process.env): number {
+  const n = Number(env['SENTINEL_TUN_TXQUEUELEN']);
+  return Number.isInteger(n) && n > 0 ? n : TUN_TXQUEUELEN;
+}
 
 /** Offloads are on unless SENTINEL_TUN_OFFLOAD=0 (a switch for comparisons and tests). */
 export function offloadByDefault(env: NodeJS.ProcessEnv = process.env): boolean {
@@ -118,9 +129,12 @@ function runIp(args: readonly string[]): Promise<void> {
 }
 
 /** The iproute2 commands that bring the interface up with our MTU and addresses. */
-export function ipCommands(name: string, opts: Required<Pick<NativeTunOptions, 'mtu' | 'ipv4' | 'ipv4Prefix' | 'ipv6' | 'ipv6Prefix'>>): string[][] {
+export function ipCommands(
+  name: string,
+  opts: Required<Pick<NativeTunOptions, 'mtu' | 'ipv4' | 'ipv4Prefix' | 'ipv6' | 'ipv6Prefix'>> & { txqueuelen?: number },
+): string[][] {
   return [
-    ['link', 'set', 'dev', name, 'mtu', String(opts.mtu), 'txqueuelen', String(TUN_TXQUEUELEN), 'up'],
+    ['link', 'set', 'dev', name, 'mtu', String(opts.mtu), 'txqueuelen', String(opts.txqueuelen ?? TUN_TXQUEUELEN), 'up'],
     ['addr', 'add', `${opts.ipv4}/${opts.ipv4Prefix}`, 'dev', name],
     ['-6', 'addr', 'add', `${opts.ipv6}/${opts.ipv6Prefix}`, 'dev', name],
   ];
@@ -229,7 +243,7 @@ export function openNativeTun(opts: NativeTunOptions): Promise<NativeTunDevice> 
   } catch (err) {
     return Promise.reject(tunOpenError(err, name));
   }
-  return configure(tun, config).then(
+  return configure(tun, { ...config, txqueuelen: txQueueLen() }).then(
     () => new NativeTun(tun, config.mtu, opts.onError ?? warn),
     (err: unknown) => {
       tun.close();

@@ -24,9 +24,11 @@
  * Plain segments from a peer without PACKETS_GSO are merged (coalesceTcp) for an offload TUN.
  *
  * Queue delay (aqm.ts): a PACKETS_GSO frame carries its send time; when the queueing delay
- * between the nodes stays above target, one inner packet of the frame is dropped
- * ('queue_delay': the last segment of a super-segment, or a full-size plain packet; never
- * a small one such as a ping or an ACK) so the inner TCP slows down before the queue grows.
+ * between the nodes stays above target, one inner packet is dropped ('queue_delay'): the
+ * last segment of the frame's last super-segment that has several, i.e. new bulk data,
+ * never a small packet (a ping, an ACK) nor a lone segment (often a retransmission, whose
+ * loss would stall the inner TCP), so the inner TCP slows down before the queue grows. A
+ * frame with nothing to cut leaves the drop owed to the next one.
  *
  * Bad input never throws; it is dropped and counted (counters.ts). The env callbacks and
  * the TUN's write must not throw either.
@@ -59,8 +61,6 @@ export interface VpnRouterOptions {
   aqm?: { targetUs: number; intervalUs: number } | null;
 }
 
-/** A plain packet at least this long may be dropped for queue delay (not pings, ACKs, DNS). */
-const AQM_MIN_DROP_SIZE = 576;
 
 /** Packets for one peer, with each one's super-segment header (undefined: plain). */
 interface Batch {
@@ -186,7 +186,7 @@ export class VpnRouter {
       this.counters.drop('not_allowed', packets.length, peer);
       return;
     }
-    let dropOne = sentUs !== undefined && this.aqmConfig !== null && this.aqmOf(peer, this.aqmConfig).onFrame(sentUs, this.nowUs());
+    const cut = this.aqmCut(peer, packets, vnet, sentUs);
     const good: Buffer[] = [];
     const goodVnet: (VnetHeader | undefined)[] = [];
     let supers = 0;
@@ -199,12 +199,13 @@ export class VpnRouter {
         this.counters.drop(reason, 1, peer);
         continue;
       }
-      if (dropOne && (g !== undefined || packet.length >= AQM_MIN_DROP_SIZE)) {
-        dropOne = false;
-        this.counters.drop('queue_delay', 1, peer);
-        const rest = g && withoutLastSegment(packet, g);
-        if (!rest) continue;
-        packet = rest;
+      if (i === cut && g) {
+        const rest = withoutLastSegment(packet, g);
+        if (rest) {
+          this.counters.drop('queue_delay', 1, peer);
+          this.aqm.get(peer)!.owed = 0;
+          packet = rest;
+        }
       }
       this.counters.received(peer, packet.length);
       if (!g) {
@@ -294,10 +295,18 @@ export class VpnRouter {
     return undefined;
   }
 
-  private aqmOf(peer: NodeId, c: { targetUs: number; intervalUs: number }): DelayAqm {
+  /** The index of the entry to cut one segment from for queue delay, or -1. */
+  private aqmCut(peer: NodeId, packets: readonly Buffer[], vnet: readonly (VnetHeader | undefined)[] | undefined, sentUs: number | undefined): number {
+    if (sentUs === undefined || this.aqmConfig === null || !vnet) return -1;
     let a = this.aqm.get(peer);
-    if (!a) this.aqm.set(peer, (a = new DelayAqm(c.targetUs, c.intervalUs)));
-    return a;
+    if (!a) this.aqm.set(peer, (a = new DelayAqm(this.aqmConfig.targetUs, this.aqmConfig.intervalUs)));
+    if (a.onFrame(sentUs, this.nowUs())) a.owed = 1;
+    if (a.owed === 0) return -1;
+    for (let i = packets.length - 1; i >= 0; i--) {
+      const g = vnet[i];
+      if (g && packets[i]!.length - g.hdrLen > g.gsoSize) return i;
+    }
+    return -1;
   }
 
   private dropped(reason: DropReason, peer?: NodeId): undefined {
