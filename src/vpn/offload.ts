@@ -364,3 +364,27 @@ export function coalesceTcp(packets: readonly Buffer[]): { packets: Buffer[]; vn
   }
   return { packets: out, vnet };
 }
+
+/** The TSval of a TCP packet's timestamp option (RFC 7323), or undefined without one. */
+export function tcpTsval(packet: Uint8Array, h: VnetHeader): number | undefined {
+  const t = h.csumStart;
+  for (let o = t + 20; o < h.hdrLen; ) {
+    const kind = packet[o]!;
+    if (kind === 0) return undefined;
+    if (kind === 1) {
+      o++;
+      continue;
+    }
+    const len = packet[o + 1] ?? 0;
+    if (len < 2 || o + len > h.hdrLen) return undefined;
+    if (kind === 8 && len === 10) return ((packet[o + 2]! << 24) | (packet[o + 3]! << 16) | (packet[o + 4]! << 8) | packet[o + 5]!) >>> 0;
+    o += len;
+  }
+  return undefined;
+}
+
+/** A key for the TCP flow of a packet: its addresses and ports. */
+export function tcpFlowKey(packet: Buffer, h: VnetHeader): string {
+  const t = h.csumStart;
+  return h.gsoType === GSO_TCPV4 ? packet.toString('latin1', 12, 20) + packet.toString('latin1', t, t + 4) : packet.toString('latin1', 8, 40) + packet.toString('latin1', t, t + 4);
+}

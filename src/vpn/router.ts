@@ -28,7 +28,10 @@
  * last segment of the frame's last super-segment that has several, i.e. new bulk data,
  * never a small packet (a ping, an ACK) nor a lone segment (often a retransmission, whose
  * loss would stall the inner TCP), so the inner TCP slows down before the queue grows. A
- * frame with nothing to cut leaves the drop owed to the next one.
+ * frame with nothing to cut leaves the drop owed to the next one. Outbound, the same control
+ * runs per local TCP flow on the time its super-segments waited before we read them (their
+ * TCP timestamp against our clock): the TUN's own queue is the one that grows when this
+ * node is slow to read.
  *
  * Bad input never throws; it is dropped and counted (counters.ts). The env callbacks and
  * the TUN's write must not throw either.
@@ -38,7 +41,7 @@ import { canonicalVpnAddresses } from './addressing.js';
 import { TrafficCounters } from './counters.js';
 import { parseIpPacket, type IpPacketInfo } from './ip.js';
 import { DelayAqm, aqmSettings } from './aqm.js';
-import { checkGso, coalesceTcp, gsoFromTun, prepareGsoWrite, segmentTso, withinGsoLimits, withoutLastSegment, type VnetHeader } from './offload.js';
+import { checkGso, coalesceTcp, gsoFromTun, tcpFlowKey, tcpTsval, prepareGsoWrite, segmentTso, withinGsoLimits, withoutLastSegment, type VnetHeader } from './offload.js';
 import { PeerTable, type PeerCollision, type PeerRefusal } from './peer-table.js';
 import type { DropReason, PeerTraffic, RouterEnv, TunDevice, VpnAddresses } from './types.js';
 
@@ -62,6 +65,9 @@ export interface VpnRouterOptions {
 }
 
 
+/** Local TCP flows whose outbound queue delay is tracked at once (the table is reset beyond). */
+const MAX_AQM_FLOWS = 1024;
+
 /** Packets for one peer, with each one's super-segment header (undefined: plain). */
 interface Batch {
   packets: Buffer[];
@@ -78,6 +84,8 @@ export class VpnRouter {
   private readonly table: PeerTable;
   private readonly counters = new TrafficCounters();
   private readonly aqm = new Map<NodeId, DelayAqm>();
+  /** Outbound queue delay control per local TCP flow (keyed by addresses and ports), bounded. */
+  private readonly flowAqm = new Map<string, DelayAqm>();
   private readonly nowUs: () => number;
   private readonly aqmConfig: { targetUs: number; intervalUs: number } | null;
 
@@ -154,7 +162,7 @@ export class VpnRouter {
   fromTun(packets: readonly Buffer[], vnet?: readonly (VnetHeader | undefined)[]): void {
     const batches = new Map<NodeId, Batch>();
     for (let i = 0; i < packets.length; i++) {
-      const packet = packets[i]!;
+      let packet = packets[i]!;
       const h = vnet?.[i];
       let gso: VnetHeader | undefined;
       if (h) {
@@ -165,6 +173,7 @@ export class VpnRouter {
         }
         if (r !== 'plain') gso = r;
       }
+      if (gso) packet = this.outboundAqm(packet, gso);
       const peer = this.routeOutbound(packet, gso !== undefined);
       if (peer === undefined) continue;
       let batch = batches.get(peer);
@@ -293,6 +302,29 @@ export class VpnRouter {
     if (!theirs || info.src !== addressFor(theirs, info)) return 'spoofed';
     if (info.dst !== addressFor(this.self, info)) return 'not_for_us';
     return undefined;
+  }
+
+  /**
+   * Queue delay in front of us: the time a local super-segment waited between its TCP
+   * sending it (its timestamp option, in ms) and our read (the TUN's queue, which drops
+   * only when full and which the kernel's TCP does not see). CoDel per flow, as inbound;
+   * a drop cuts the super-segment's last segment.
+   */
+  private outboundAqm(packet: Buffer, h: VnetHeader): Buffer {
+    if (this.aqmConfig === null || packet.length - h.hdrLen <= h.gsoSize) return packet;
+    const tsval = tcpTsval(packet, h);
+    if (tsval === undefined) return packet;
+    const key = tcpFlowKey(packet, h);
+    let a = this.flowAqm.get(key);
+    if (!a) {
+      if (this.flowAqm.size >= MAX_AQM_FLOWS) this.flowAqm.clear();
+      this.flowAqm.set(key, (a = new DelayAqm(this.aqmConfig.targetUs, this.aqmConfig.intervalUs)));
+    }
+    if (!a.onFrame((tsval * 1000) >>> 0, this.nowUs())) return packet;
+    const rest = withoutLastSegment(packet, h);
+    if (!rest) return packet;
+    this.counters.drop('queue_delay');
+    return rest;
   }
 
   /** The index of the entry to cut one segment from for queue delay, or -1. */

@@ -188,4 +188,25 @@ describe('queue delay control', () => {
     assert.equal(lengths.filter((n) => n === ping.length).length, 200, 'every ping delivered');
     assert.equal(lengths.filter((n) => n === p.length - 1348).length, cut, 'each drop is one segment of a super-segment');
   });
+
+  it('outbound: a flow whose super-segments waited long in the TUN queue (TCP timestamps) loses one segment', () => {
+    let now = 0;
+    const a = node(A, B, { offload: true, peerTakesGso: true, now: () => now });
+    const { p, read } = fromKernel(4, 3 * 1348); // TSval 0x1234 (ms)
+    // 1 ms after its timestamp, for a while: the base delay, no drop.
+    for (let i = 0; i < 20; i++) {
+      now = (0x1234 + 1) * 1000;
+      a.tun.inject([p], [read]);
+    }
+    assert.equal(a.router.drops().queue_delay, undefined);
+    // Then read ever later: 20 ms of queueing, sustained.
+    for (let i = 0; i < 100; i++) {
+      now = (0x1234 + 21) * 1000 + i * 1000;
+      a.tun.inject([p], [read]);
+    }
+    const cut = a.router.drops().queue_delay ?? 0;
+    assert.ok(cut > 0, 'drops once the delay stayed above target');
+    const lengths = a.sent.map((s) => s.packets[0]!.length);
+    assert.equal(lengths.filter((n) => n === p.length - 1348).length, cut, 'each drop is the last segment');
+  });
 });
