@@ -43,6 +43,9 @@ export const takesGso = (ch: VpnChannel | undefined): boolean => ((ch?.peerHello
  */
 export const VPN_QUEUE_LIMIT_BYTES = 512 * 1024;
 
+/** Packets up to this size skip ahead of a batch's super-segments (see sendPackets). */
+const SMALL_PACKET = 256;
+
 export interface VpnServiceOptions {
   self: VpnAddresses;
   allow: AllowList;
@@ -198,8 +201,24 @@ export class VpnService {
       this.strayDrops.set('congested', (this.strayDrops.get('congested') ?? 0) + packets.length);
       return true;
     }
-    if (vnet) for (const frame of encodePacketsGsoBatches(packets, vnet, this.nowUs())) ch.send(FrameType.PACKETS_GSO, frame);
-    else for (const frame of encodePacketBatches(packets)) ch.send(FrameType.PACKETS, frame);
+    if (!vnet) {
+      for (const frame of encodePacketBatches(packets)) ch.send(FrameType.PACKETS, frame);
+      return true;
+    }
+    // Small packets (pings, ACKs, DNS) first, in a frame of their own, so they do not wait
+    // for the super-segments of the same batch to be framed, sent and decoded.
+    const small: Buffer[] = [];
+    const bulk: Buffer[] = [];
+    const bulkVnet: (VnetHeader | undefined)[] = [];
+    packets.forEach((p, i) => {
+      if (vnet[i] === undefined && p.length <= SMALL_PACKET) small.push(p);
+      else {
+        bulk.push(p);
+        bulkVnet.push(vnet[i]);
+      }
+    });
+    for (const frame of encodePacketBatches(small)) ch.send(FrameType.PACKETS, frame);
+    for (const frame of encodePacketsGsoBatches(bulk, bulkVnet, this.nowUs())) ch.send(FrameType.PACKETS_GSO, frame);
     return true;
   }
 
