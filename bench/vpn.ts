@@ -64,12 +64,14 @@ const NODE_LOG_LEVEL = 'warn';
 const LIMITS_NOTE =
   'What limits Sentinel (1 stream): with TUN offloads (IFF_VNET_HDR, TSO4/6) one read on the sender is a TCP super-segment of up to 64 KiB, carried whole in a PACKETS_GSO frame and ' +
   'written whole on the receiver: about 45 packets per system call instead of one (the offload counters above), and the receiving kernel\'s TCP path runs once per super-segment. ' +
-  'In runs at a 1-minute load of about 6 on the 2 cores (before the queue delay control was added) the nodes reached 1.07-1.13 Gbit/s using under half a core each, so their own CPU was no longer the limit; ' +
-  'on a machine this busy the two single-threaded nodes wait for a core (the figures fall with the load average, and much more than wireguard-go\'s, whose Go runtime spreads over ' +
-  'both cores), and the ping under load is believed to be mostly that wait (the session\'s socket queues hold well under a MiB, far less than the extra delay, and even idle pings take milliseconds at that load): a ping crosses four node wake-ups (the sender\'s TUN read, the receiver\'s socket read, and back), each behind ' +
-  'whatever bulk data that node has to process first. The queue delay control (CoDel on the TUN queue via TCP timestamps, and on the session via PACKETS_GSO send times: ' +
-  '`queue_delay` in the drop counters) keeps the bytes in flight down, but cannot shorten a wait for the CPU. What would help further: the packet loop (TUN reads and writes, ' +
-  'framing) on a worker thread next to the session\'s TLS, so that a starved main thread does not hold packets; and measuring on a machine that is not shared.';
+  'At a 1-minute load of 4-7 on the 2 cores the nodes reach 1.05-1.24 Gbit/s (2.3-2.8x wireguard-go) using about half a core each, so their own CPU is not the limit there; ' +
+  'at a load of 10-18 (other benchmarks on the same cores) the two single-threaded nodes wait for a core and fall to 0.2-0.5 Gbit/s, much more than wireguard-go, whose Go runtime ' +
+  'spreads over both cores. The ping under load (18-25 ms at load 4-7, against 4-5 ms for wireguard-go) is believed to be mostly such waits, not bytes queued: the session\'s ' +
+  'socket queues hold under a MiB (a few ms at these rates), and a ping crosses four node wake-ups (the sender\'s TUN read, the receiver\'s socket read, and back), each behind ' +
+  'whatever bulk data that node processes first (a profile of the receiver: TUN writes 23%, garbage collection 23%, Buffer creation and copies ~10%). A queue delay control ' +
+  '(CoDel on the TUN queue via TCP timestamps and on the session via PACKETS_GSO send times, `SENTINEL_VPN_AQM=on`) cut throughput (0.89 against 1.05-1.24 Gbit/s in one series) ' +
+  'without lowering the ping, so it is off. What would help further: the packet loop (TUN reads and writes, framing) on a worker thread next to the session\'s TLS, so that a ' +
+  'busy or starved main thread does not hold small packets; fewer allocations per frame (GC); and measuring on a machine that is not shared.';
 /** When the pings under load start, after the 1-stream test (slow start over). */
 const LOADED_PING_DELAY_MS = 1_500;
 /** Pause before retrying a failed iperf3 test. */
@@ -397,7 +399,7 @@ export async function runVpnBench(opts: VpnBenchOptions = {}): Promise<BenchResu
           `Three public hosts of the NAT lab (docs/NAT-LAB.md) on one bridge: a signaler, a receiver and a sender, joined by veth links (no NAT, no latency emulation). ` +
           `In one run, over the same links: the plain link (no tunnel, the ceiling); userspace WireGuard (Debian's \`wireguard-go\`, keys and peers set with \`wg\`, MTU ${MTU}); ` +
           `and Sentinel (\`sentinel-node --tun --mtu ${MTU}\` on both hosts, each \`sentinel allow\`s the other, the sender runs \`sentinel dial <receiver id>\`, traffic goes to the receiver's VPN IPv4; ` +
-          `TUN offloads on, so TCP super-segments cross in PACKETS_GSO frames, and the queue delay control on). ` +
+          `TUN offloads on, so TCP super-segments cross in PACKETS_GSO frames). ` +
           `For each: \`ping -c ${pings} -i 0.05\` from the sender, then \`iperf3 -c <receiver> -t ${seconds} -J\` with ${STREAMS.join(' and ')} TCP stream(s) to \`iperf3 -s\` on the receiver ` +
           `(the same pings again ${LOADED_PING_DELAY_MS / 1000} s into the 1-stream test); ` +
           `the figure is iperf3's received bits per second. Each tunnel is stopped before the next one starts.`,

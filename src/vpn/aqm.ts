@@ -104,13 +104,16 @@ export class DelayAqm {
 }
 
 /**
- * The settings from the environment: SENTINEL_VPN_AQM=off turns the control off (for
- * comparisons), SENTINEL_VPN_AQM=<target_us>,<interval_us> changes them. Null when off.
+ * The settings from the environment. Off by default: on this shared 2-core machine it cost
+ * throughput (0.89 against 1.05-1.24 Gbit/s in one series) without lowering the ping under
+ * load, which was dominated by the nodes waiting for a core (see bench/vpn.ts).
+ * SENTINEL_VPN_AQM=on turns it on with the defaults, SENTINEL_VPN_AQM=<target_us>,<interval_us>
+ * with those. Null when off.
  */
 export function aqmSettings(env: NodeJS.ProcessEnv = process.env): { targetUs: number; intervalUs: number } | null {
   const v = env['SENTINEL_VPN_AQM'];
-  if (v === 'off') return null;
-  const [t, i] = (v ?? '').split(',').map(Number);
+  if (v === undefined || v === '' || v === 'off') return null;
+  const [t, i] = v.split(',').map(Number);
   const ok = (n: number | undefined): n is number => n !== undefined && Number.isInteger(n) && n > 0;
   return { targetUs: ok(t) ? t : AQM_TARGET_US, intervalUs: ok(i) ? i : AQM_INTERVAL_US };
 }

@@ -23,7 +23,7 @@
  * otherwise); it is then written whole to an offload TUN, or segmented for a plain one.
  * Plain segments from a peer without PACKETS_GSO are merged (coalesceTcp) for an offload TUN.
  *
- * Queue delay (aqm.ts): a PACKETS_GSO frame carries its send time; when the queueing delay
+ * Queue delay (aqm.ts, off unless SENTINEL_VPN_AQM is set): a PACKETS_GSO frame carries its send time; when the queueing delay
  * between the nodes stays above target, one inner packet is dropped ('queue_delay'): the
  * last segment of the frame's last super-segment that has several, i.e. new bulk data,
  * never a small packet (a ping, an ACK) nor a lone segment (often a retransmission, whose
