@@ -64,7 +64,7 @@ const NODE_LOG_LEVEL = 'warn';
 const LIMITS_NOTE =
   'What limits Sentinel (1 stream): with TUN offloads (IFF_VNET_HDR, TSO4/6) one read on the sender is a TCP super-segment of up to 64 KiB, carried whole in a PACKETS_GSO frame and ' +
   'written whole on the receiver: about 45 packets per system call instead of one (the offload counters above), and the receiving kernel\'s TCP path runs once per super-segment. ' +
-  'At a 1-minute load of 4-7 on the 2 cores the nodes reach 1.05-1.24 Gbit/s (2.3-2.8x wireguard-go) using about half a core each, so their own CPU is not the limit there; ' +
+  'At a 1-minute load of 4-7 on the 2 cores the nodes reach 0.85-1.24 Gbit/s (2.3-3.2x wireguard-go) using about half a core each, so their own CPU is not the limit there; ' +
   'at a load of 10-18 (other benchmarks on the same cores) the two single-threaded nodes wait for a core and fall to 0.2-0.5 Gbit/s, much more than wireguard-go, whose Go runtime ' +
   'spreads over both cores. The ping under load (18-25 ms at load 4-7, against 4-5 ms for wireguard-go) is believed to be mostly such waits, not bytes queued: the session\'s ' +
   'socket queues hold under a MiB (a few ms at these rates), and a ping crosses four node wake-ups (the sender\'s TUN read, the receiver\'s socket read, and back), each behind ' +
