@@ -181,6 +181,32 @@ export async function udpRcvbufErrors(ns: string): Promise<number | null> {
   }
 }
 
+/** Bytes queued on the TCP sockets of `ns` that use local or remote port `port`, from `ss -tn`. */
+export interface SocketQueues {
+  /** Received by the kernel, not yet read by the process (Recv-Q), summed. */
+  recvQ: number;
+  /** Written by the process, not yet acknowledged by the peer (Send-Q), summed. */
+  sendQ: number;
+}
+
+/** Recv-Q and Send-Q of the established TCP sockets on `port` in `ns`; null if unreadable. */
+export async function socketQueues(ns: string, port: number): Promise<SocketQueues | null> {
+  try {
+    const out = await exec(ns, 'ss', ['-Htn', 'state', 'established']);
+    let recvQ = 0;
+    let sendQ = 0;
+    for (const line of out.split('\n')) {
+      const f = line.trim().split(/\s+/);
+      if (f.length < 4 || !(f[2]!.endsWith(`:${port}`) || f[3]!.endsWith(`:${port}`))) continue;
+      recvQ += Number(f[0]);
+      sendQ += Number(f[1]);
+    }
+    return { recvQ, sendQ };
+  } catch {
+    return null;
+  }
+}
+
 // ---- wireguard-go ----------------------------------------------------------------
 
 /** One end of a WireGuard tunnel: a lab namespace and the address others reach it at. */

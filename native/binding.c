@@ -19,10 +19,10 @@
  *   setTtl(fd, ttl[, minTtl])                              IP_TTL / IPV6_UNICAST_HOPS (-1 = default),
  *                                                          IP_MINTTL / IPV6_MINHOPCOUNT (0 = off)
  *   getTtl(fd)                                          -> { ttl, minTtl }
- *   tunOpen(name)                                       -> { fd, name }   (Linux)
- *   tunStartReading(fd, mtu, cb)                           cb(packets[, err]) per batch
+ *   tunOpen(name[, offload])                            -> { fd, name, offload }   (Linux)
+ *   tunStartReading(fd, size, cb)                          cb(packets[, err]) per batch
  *   tunStopReading(fd)                                  -> bool
- *   tunWrite(fd, packets)                               -> number written
+ *   tunWrite(fd, packets[, headers])                    -> number written
  *   udpBind(host, port, reuseAddr)                      -> fd  (reports TTL / hop limit)
  *   udpSetOption(fd, name, value)                          IP_TTL, IP_MULTICAST_TTL, ...
  *   udpMembership(fd, group, ifaceAddr, join)              IPv4 multicast group
@@ -36,7 +36,8 @@
  * connect failure); later outcomes go to cb, exactly once, from the event loop. After
  * cancel() the fd is closed and cb is never called.
  *
- * TUN (IFF_TUN | IFF_NO_PI: whole IP packets, no header) and UDP fds are read from the
+ * TUN (IFF_TUN | IFF_NO_PI: whole IP packets; with offload, each behind a 10-byte
+ * virtio_net_hdr, and TCP super-segments of up to 64 KiB) and UDP fds are read from the
  * event loop, in batches of up to READ_BATCH packets per callback; close(fd) stops a reader
  * on fd first.
  *

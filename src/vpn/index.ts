@@ -1,7 +1,8 @@
 /**
  * The VPN: contracts (TUN device, addresses, drop reasons), address derivation, IP packet
  * parsing, the router between the TUN and peer sessions, and the TUN devices (native and
- * in-memory). The wire side (PACKETS, VPN_ADDR frames) is in src/wire/packets.ts.
+ * in-memory), TUN offloads in software (offload.ts) and the queue delay control (aqm.ts).
+ * The wire side (PACKETS, VPN_ADDR, PACKETS_GSO frames) is in src/wire/packets.ts.
  */
 export type { TunDevice, VpnAddresses, DropReason, PeerTraffic, RouterEnv } from './types.js';
 export {
@@ -24,3 +25,5 @@ export type { PeerCollision, InvalidClaim, PeerRefusal } from './peer-table.js';
 export { MEMORY_TUN_MTU, MemoryTun } from './memory-tun.js';
 export type { MemoryTunOptions } from './memory-tun.js';
 export * from './native-tun.js';
+export * from './offload.js';
+export { AQM_TARGET_US, AQM_INTERVAL_US, DelayAqm, aqmSettings } from './aqm.js';

@@ -7,7 +7,8 @@
 import { execFile } from 'node:child_process';
 import net from 'node:net';
 import { SentinelError, errorCode, errorMessage, isSentinelError } from '../errors.js';
-import { TUN_NAME_MAX, openTunFd, type TunFd } from '../native/tun.js';
+import { TUN_NAME_MAX, TUN_OFFLOAD_READ_SIZE, openTunFd, type TunFd } from '../native/tun.js';
+import { GSO_NONE, VNET_F_NEEDS_CSUM, VNET_HDR_SIZE, readVnetHeader, writeVnetHeader, type VnetHeader } from './offload.js';
 import type { TunDevice } from './types.js';
 
 export const DEFAULT_TUN_NAME = 'sentinel0';
@@ -15,6 +16,27 @@ export const DEFAULT_TUN_MTU = 1400;
 /** The kernel turns IPv6 off on a link with a smaller MTU. */
 export const MIN_TUN_MTU = 1280;
 export const MAX_TUN_MTU = 65535;
+/**
+ * The TUN's transmit queue: packets the kernel holds for us to read (the kernel default is
+ * 500), dropped when it is full. The kernel's TCP does not see this queue (the TUN
+ * orphans what it queues), so an inner TCP fills it until a drop: it is standing latency.
+ * Entries are packets, not bytes: with offloads one may be a 64 KiB super-segment, but a
+ * shorter queue drops bursts of small packets (UDP) whenever the node is a moment late,
+ * so the length stays; the queue stays short as long as the node reads on time (it reads
+ * whatever is there and drops at its own, byte-bounded, queues instead).
+ * SENTINEL_TUN_TXQUEUELEN overrides it (for measurements).
+ */
+export const TUN_TXQUEUELEN = 1000;
+
+function txQueueLen(env: NodeJS.ProcessEnv = process.env): number {
+  const n = Number(env['SENTINEL_TUN_TXQUEUELEN']);
+  return Number.isInteger(n) && n > 0 ? n : TUN_TXQUEUELEN;
+}
+
+/** Offloads are on unless SENTINEL_TUN_OFFLOAD=0 (a switch for comparisons and tests). */
+export function offloadByDefault(env: NodeJS.ProcessEnv = process.env): boolean {
+  return env['SENTINEL_TUN_OFFLOAD'] !== '0';
+}
 
 export interface NativeTunOptions {
   /** Interface name, at most 15 bytes; '' lets the kernel pick. Default 'sentinel0'. */
@@ -29,6 +51,12 @@ export interface NativeTunOptions {
   ipv6: string;
   /** Default 48 (Sentinel's ULA /48). */
   ipv6Prefix?: number;
+  /**
+   * Ask for TUN offloads (IFF_VNET_HDR, checksum + TSO4/6: 64 KiB TCP super-segments per
+   * read and write). Default: on unless SENTINEL_TUN_OFFLOAD=0. A kernel that refuses
+   * them gives a plain device (`offload` false).
+   */
+  offload?: boolean;
   /** Told when reading stops on an error or a write finds the fd unusable. Default: a process warning. */
   onError?: (err: SentinelError) => void;
 }
@@ -43,6 +71,8 @@ export interface NativeTunStats {
   packetsWritten: number;
   /** Packets write() was given that the kernel refused (or that came after close). */
   writeDrops: number;
+  /** Reads too short to hold a virtio_net_hdr (offload devices; dropped). */
+  shortReads: number;
 }
 
 /** A {@link TunDevice} backed by a kernel TUN interface. */
@@ -99,9 +129,12 @@ function runIp(args: readonly string[]): Promise<void> {
 }
 
 /** The iproute2 commands that bring the interface up with our MTU and addresses. */
-export function ipCommands(name: string, opts: Required<Pick<NativeTunOptions, 'mtu' | 'ipv4' | 'ipv4Prefix' | 'ipv6' | 'ipv6Prefix'>>): string[][] {
+export function ipCommands(
+  name: string,
+  opts: Required<Pick<NativeTunOptions, 'mtu' | 'ipv4' | 'ipv4Prefix' | 'ipv6' | 'ipv6Prefix'>> & { txqueuelen?: number },
+): string[][] {
   return [
-    ['link', 'set', 'dev', name, 'mtu', String(opts.mtu), 'up'],
+    ['link', 'set', 'dev', name, 'mtu', String(opts.mtu), 'txqueuelen', String(opts.txqueuelen ?? TUN_TXQUEUELEN), 'up'],
     ['addr', 'add', `${opts.ipv4}/${opts.ipv4Prefix}`, 'dev', name],
     ['-6', 'addr', 'add', `${opts.ipv6}/${opts.ipv6Prefix}`, 'dev', name],
   ];
@@ -112,8 +145,8 @@ function checkInt(value: number, min: number, max: number, what: string): void {
 }
 
 class NativeTun implements NativeTunDevice {
-  readonly stats: NativeTunStats = { packetsRead: 0, batches: 0, packetsWritten: 0, writeDrops: 0 };
-  private handler: ((packets: Buffer[]) => void) | undefined;
+  readonly stats: NativeTunStats = { packetsRead: 0, batches: 0, packetsWritten: 0, writeDrops: 0, shortReads: 0 };
+  private handler: ((packets: Buffer[], vnet?: readonly (VnetHeader | undefined)[]) => void) | undefined;
   private closed = false;
 
   constructor(
@@ -126,24 +159,51 @@ class NativeTun implements NativeTunDevice {
     return this.tun.name;
   }
 
-  onPackets(handler: (packets: Buffer[]) => void): void {
+  get offload(): boolean {
+    return this.tun.offload;
+  }
+
+  onPackets(handler: (packets: Buffer[], vnet?: readonly (VnetHeader | undefined)[]) => void): void {
     if (this.handler) throw new Error(`onPackets: ${this.name} already has a handler`);
     this.handler = handler;
     if (this.closed) return;
-    this.tun.startReading(this.mtu, (packets, err) => {
+    const offload = this.tun.offload;
+    this.tun.startReading(offload ? TUN_OFFLOAD_READ_SIZE : this.mtu, (packets, err) => {
       if (packets.length > 0) {
         this.stats.batches++;
         this.stats.packetsRead += packets.length;
-        handler(packets);
+        if (offload) this.deliverOffload(handler, packets);
+        else handler(packets);
       }
       if (err) this.onError(new SentinelError('E_TUN', `reading ${this.name} stopped: ${err.message}`, { cause: err }));
     });
   }
 
-  write(packets: readonly Buffer[]): void {
+  /** Splits each read into its header (kept when it asks for something) and packet. */
+  private deliverOffload(handler: (packets: Buffer[], vnet?: readonly (VnetHeader | undefined)[]) => void, raw: Buffer[]): void {
+    const packets: Buffer[] = [];
+    const vnet: (VnetHeader | undefined)[] = [];
+    for (const r of raw) {
+      if (r.length <= VNET_HDR_SIZE) {
+        this.stats.shortReads++;
+        continue;
+      }
+      const h = readVnetHeader(r);
+      packets.push(r.subarray(VNET_HDR_SIZE));
+      vnet.push(h.gsoType !== GSO_NONE || (h.flags & VNET_F_NEEDS_CSUM) !== 0 ? h : undefined);
+    }
+    if (packets.length > 0) handler(packets, vnet);
+  }
+
+  write(packets: readonly Buffer[], vnet?: readonly (VnetHeader | undefined)[]): void {
     let written = 0;
+    let headers: Buffer | undefined;
+    if (this.tun.offload) {
+      headers = Buffer.alloc(VNET_HDR_SIZE * packets.length);
+      if (vnet) vnet.forEach((h, i) => h && writeVnetHeader(headers!, i * VNET_HDR_SIZE, h));
+    }
     try {
-      written = this.tun.write(packets);
+      written = this.tun.write(packets, headers);
     } catch (err) {
       this.onError(new SentinelError('E_TUN', `writing to ${this.name} failed: ${errorMessage(err)}`, { cause: err }));
     }
@@ -179,11 +239,11 @@ export function openNativeTun(opts: NativeTunOptions): Promise<NativeTunDevice> 
   checkInt(config.ipv6Prefix, 0, 128, 'ipv6Prefix');
   let tun: TunFd;
   try {
-    tun = openTunFd(name);
+    tun = openTunFd(name, undefined, opts.offload ?? offloadByDefault());
   } catch (err) {
     return Promise.reject(tunOpenError(err, name));
   }
-  return configure(tun, config).then(
+  return configure(tun, { ...config, txqueuelen: txQueueLen() }).then(
     () => new NativeTun(tun, config.mtu, opts.onError ?? warn),
     (err: unknown) => {
       tun.close();

@@ -7,10 +7,20 @@
 import type { NodeId, VpnStatus } from '../api.js';
 import { errorMessage } from '../errors.js';
 import type { Logger } from '../log.js';
-import { FrameType, decodePackets, decodeVpnAddr, encodePacketBatches, encodeVpnAddr } from '../wire/index.js';
+import {
+  FrameType,
+  HELLO_FLAG_GSO,
+  decodePackets,
+  decodePacketsGso,
+  decodeVpnAddr,
+  encodePacketBatches,
+  encodePacketsGsoBatches,
+  encodeVpnAddr,
+} from '../wire/index.js';
 import { canonicalVpnAddresses, vpnAddressesOf } from './addressing.js';
 import type { AllowList } from './allow-list.js';
 import { VpnRouter } from './router.js';
+import type { VnetHeader } from './offload.js';
 import type { TunDevice, VpnAddresses } from './types.js';
 
 /** A session as the VPN needs it. */
@@ -18,8 +28,13 @@ export interface VpnChannel {
   readonly peerId: NodeId;
   /** Bytes queued on the session's socket, not yet sent. */
   readonly writableLength: number;
+  /** The peer's HELLO (its flags say whether it takes PACKETS_GSO), once received. */
+  readonly peerHello?: { readonly flags?: number } | null;
   send(type: number, payload: Uint8Array): boolean;
 }
+
+/** Whether a session's peer takes PACKETS_GSO frames (HELLO_FLAG_GSO). */
+export const takesGso = (ch: VpnChannel | undefined): boolean => ((ch?.peerHello?.flags ?? 0) & HELLO_FLAG_GSO) !== 0;
 
 /**
  * Packets for a peer whose session already has this much queued are dropped, as a
@@ -28,12 +43,17 @@ export interface VpnChannel {
  */
 export const VPN_QUEUE_LIMIT_BYTES = 512 * 1024;
 
+/** Packets up to this size skip ahead of a batch's super-segments (see sendPackets). */
+const SMALL_PACKET = 256;
+
 export interface VpnServiceOptions {
   self: VpnAddresses;
   allow: AllowList;
   log: Logger;
   channelFor(peer: NodeId): VpnChannel | undefined;
   counters?: { inc(name: string, by?: number): void };
+  /** Monotonic clock in microseconds (frame stamps and queue delay). Default: performance.now(). */
+  nowUs?: () => number;
 }
 
 /**
@@ -56,7 +76,10 @@ export class VpnService {
   /** The refusal last logged per connected peer: the same one is not logged again (bounded by sessions). */
   private readonly warned = new Map<NodeId, string>();
 
+  private readonly nowUs: () => number;
+
   constructor(private readonly opts: VpnServiceOptions) {
+    this.nowUs = opts.nowUs ?? (() => performance.now() * 1000);
     for (const id of opts.allow.list()) this.reserve(id, true);
   }
 
@@ -72,10 +95,13 @@ export class VpnService {
       tun,
       mtu,
       reservedFor: (address) => this.reserved.get(address),
+      nowUs: this.nowUs,
       env: {
         self: this.opts.self,
         isAllowed: (peer) => this.opts.allow.has(peer),
-        sendToPeer: (peer, packets) => this.sendPackets(peer, packets),
+        sendToPeer: (peer, packets, vnet) => this.sendPackets(peer, packets, vnet),
+        takesGso: (peer) => takesGso(this.opts.channelFor(peer)),
+        count: (name, by) => this.opts.counters?.inc(name, by),
       },
     });
   }
@@ -129,6 +155,16 @@ export class VpnService {
     this.router.fromPeer(ch.peerId, packets);
   }
 
+  /** A PACKETS_GSO frame: packets with their super-segment metadata (checked by the router). */
+  onPacketsGso(ch: VpnChannel, payload: Buffer): void {
+    const { packets, gso, sentUs } = decodePacketsGso(payload);
+    if (!this.router) {
+      this.strayDrops.set('vpn_disabled', (this.strayDrops.get('vpn_disabled') ?? 0) + packets.length);
+      return;
+    }
+    this.router.fromPeer(ch.peerId, packets, gso, sentUs);
+  }
+
   /** A peer's VPN addresses: as routed, else as announced, else derived from its id. */
   addressesOf(peer: NodeId): VpnAddresses {
     return this.router?.addressesOf(peer) ?? this.announced.get(peer) ?? vpnAddressesOf(peer);
@@ -158,14 +194,31 @@ export class VpnService {
     );
   }
   /** Batch packets into as few PACKETS frames as the limits allow. */
-  private sendPackets(peer: NodeId, packets: readonly Buffer[]): boolean {
+  private sendPackets(peer: NodeId, packets: readonly Buffer[], vnet?: readonly (VnetHeader | undefined)[]): boolean {
     const ch = this.opts.channelFor(peer);
     if (!ch) return false;
     if (ch.writableLength > VPN_QUEUE_LIMIT_BYTES) {
       this.strayDrops.set('congested', (this.strayDrops.get('congested') ?? 0) + packets.length);
       return true;
     }
-    for (const frame of encodePacketBatches(packets)) ch.send(FrameType.PACKETS, frame);
+    if (!vnet) {
+      for (const frame of encodePacketBatches(packets)) ch.send(FrameType.PACKETS, frame);
+      return true;
+    }
+    // Small packets (pings, ACKs, DNS) first, in a frame of their own, so they do not wait
+    // for the super-segments of the same batch to be framed, sent and decoded.
+    const small: Buffer[] = [];
+    const bulk: Buffer[] = [];
+    const bulkVnet: (VnetHeader | undefined)[] = [];
+    packets.forEach((p, i) => {
+      if (vnet[i] === undefined && p.length <= SMALL_PACKET) small.push(p);
+      else {
+        bulk.push(p);
+        bulkVnet.push(vnet[i]);
+      }
+    });
+    for (const frame of encodePacketBatches(small)) ch.send(FrameType.PACKETS, frame);
+    for (const frame of encodePacketsGsoBatches(bulk, bulkVnet, this.nowUs())) ch.send(FrameType.PACKETS_GSO, frame);
     return true;
   }
 

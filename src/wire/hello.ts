@@ -9,8 +9,9 @@
  *
  * listenPort 0 means "not listening". An empty name means "no name". `flags` is present
  * only when not zero, and a zero flags byte is refused (so a HELLO without flags is byte-identical to the first version):
- * bit 0 (HELLO_FLAG_RELAY) = the sender offers relaying to this peer (`--relay`); other
- * bits are reserved, sent as 0 and ignored.
+ * bit 0 (HELLO_FLAG_RELAY) = the sender offers relaying to this peer (`--relay`); bit 1
+ * (HELLO_FLAG_GSO) = the sender takes PACKETS_GSO frames (packets.ts); other bits are
+ * reserved, sent as 0 and ignored.
  */
 import { PayloadReader, PayloadWriter, requireUint } from './bytes.js';
 import { utf8Length } from './utf8.js';
@@ -20,6 +21,8 @@ import { SentinelError } from '../errors.js';
 export const MAX_NAME_BYTES = 64;
 /** HELLO flags bit 0: the sender is a peer relay for this peer (RELAY_BIND may follow). */
 export const HELLO_FLAG_RELAY = 0x01;
+/** HELLO flags bit 1: the sender takes PACKETS_GSO frames (TCP super-segments with their GSO metadata). */
+export const HELLO_FLAG_GSO = 0x02;
 
 /** Decoded HELLO. */
 export interface Hello {

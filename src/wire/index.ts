@@ -14,7 +14,7 @@ export {
   classifyFrameType,
 } from './types.js';
 export type { FrameTypeName, FrameTypeValue } from './types.js';
-export { HELLO_FLAG_RELAY, MAX_NAME_BYTES, encodeHello, decodeHello } from './hello.js';
+export { HELLO_FLAG_RELAY, HELLO_FLAG_GSO, MAX_NAME_BYTES, encodeHello, decodeHello } from './hello.js';
 export type { Hello } from './hello.js';
 export { PING_SIZE, encodePing, decodePing } from './ping.js';
 export type { Ping } from './ping.js';
@@ -62,10 +62,12 @@ export {
   encodePackets,
   encodePacketBatches,
   decodePackets,
+  encodePacketsGsoBatches,
+  decodePacketsGso,
   encodeVpnAddr,
   decodeVpnAddr,
 } from './packets.js';
-export type { VpnAddr } from './packets.js';
+export type { VpnAddr, PacketGso, PacketsGso } from './packets.js';
 export {
   MAX_RECORD_ENDPOINTS,
   MAX_RECORD_BYTES,

@@ -1,5 +1,5 @@
 /**
- * VPN payloads: PACKETS (frame type 0x30) and VPN_ADDR (0x31).
+ * VPN payloads: PACKETS (frame type 0x30), VPN_ADDR (0x31) and PACKETS_GSO (0x32).
  *
  * PACKETS carries a batch of whole IP packets between the VPN routers of two nodes:
  *
@@ -12,6 +12,26 @@
  * count is 1..MAX_PACKETS_PER_FRAME (256); each len is 1..65535; the entries must fill
  * the payload exactly, and the whole payload is at most MAX_PAYLOAD_SIZE (the frame cap).
  * The codec does not look inside the packets (the router parses them).
+ *
+ * PACKETS_GSO carries the same batches, each entry with the GSO metadata of a TCP
+ * super-segment (the fields of Linux's struct virtio_net_hdr, here big-endian), so that a
+ * 64 KiB TSO read from one TUN is written whole to the other. Sent only to a peer whose
+ * HELLO has HELLO_FLAG_GSO (0x02):
+ *
+ *    0        2         6        8       9          10        12         14           16            18
+ *    +--------+---------+--------+-------+----------+---------+----------+------------+-------------+--------+-----
+ *    | count  | sent_us | len[0] | flags | gso_type | hdr_len | gso_size | csum_start | csum_offset | packet | len[1] ...
+ *    |  u16   |   u32   |  u16   |  u8   |    u8    |   u16   |   u16    |    u16     |     u16     | len[0] |
+ *    +--------+---------+--------+-------+----------+---------+----------+------------+-------------+--------+-----
+ *
+ * sent_us is the sender's monotonic clock in microseconds, modulo 2^32, when it encoded the
+ * frame: the receiver measures the queueing delay from it (src/vpn/aqm.ts). count is
+ * 1..MAX_PACKETS_PER_FRAME, len 1..65535 (the packet only), and the entries fill
+ * the payload exactly. gso_type is 0 (NONE: a whole packet with complete checksums; every
+ * other field 0), 1 (TCPV4) or 4 (TCPV6); for a super-segment flags is 1 (NEEDS_CSUM),
+ * gso_size >= 1, hdr_len <= len and csum_start + csum_offset + 2 <= hdr_len. The codec
+ * checks only these bounds; the receiver's router recomputes every field from the
+ * packet's own headers and drops the entry unless they match (src/vpn/offload.ts).
  *
  * VPN_ADDR announces the VPN addresses the sender uses (its derived ones, or an IPv4
  * chosen with --vpn-ip):
@@ -37,6 +57,29 @@ export const MAX_PACKETS_PER_FRAME = 256;
 export const MAX_PACKET_SIZE = 0xffff;
 /** Size of a VPN_ADDR payload. */
 export const VPN_ADDR_SIZE = 20;
+
+/** GSO metadata of a PACKETS_GSO entry (struct virtio_net_hdr's fields). */
+export interface PacketGso {
+  flags: number;
+  gsoType: number;
+  hdrLen: number;
+  gsoSize: number;
+  csumStart: number;
+  csumOffset: number;
+}
+
+/** Decoded PACKETS_GSO: packets (views into the payload) and, per packet, its GSO metadata (undefined: none). */
+export interface PacketsGso {
+  /** The sender's clock (microseconds modulo 2^32) when it encoded the frame. */
+  sentUs: number;
+  packets: Buffer[];
+  gso: (PacketGso | undefined)[];
+}
+
+const GSO_ENTRY_META = 10;
+/** count u16 + sent_us u32. */
+const GSO_HEAD_SIZE = 6;
+const GSO_TYPES = new Set([0, 1, 4]);
 
 const COUNT_SIZE = 2;
 const LENGTH_SIZE = 2;
@@ -122,6 +165,88 @@ export function decodePackets(payload: Uint8Array): Buffer[] {
   }
   if (offset !== buf.length) malformed(`PACKETS: ${buf.length - offset} trailing byte(s)`);
   return packets;
+}
+
+function gsoProblem(g: PacketGso | undefined, len: number): string | null {
+  if (g === undefined) return null;
+  if (!GSO_TYPES.has(g.gsoType)) return `gso_type ${g.gsoType} is not NONE, TCPV4 or TCPV6`;
+  if (g.gsoType === 0) {
+    return g.flags || g.hdrLen || g.gsoSize || g.csumStart || g.csumOffset ? 'gso_type NONE with non-zero metadata' : null;
+  }
+  if (g.flags !== 1) return `flags ${g.flags} (a super-segment needs NEEDS_CSUM only)`;
+  if (g.gsoSize < 1 || g.gsoSize > 0xffff) return `gso_size ${g.gsoSize}`;
+  if (g.hdrLen > len || g.hdrLen > 0xffff) return `hdr_len ${g.hdrLen} beyond the packet (${len})`;
+  if (g.csumStart + g.csumOffset + 2 > g.hdrLen || g.csumStart > 0xffff || g.csumOffset > 0xffff) return 'csum_start/csum_offset beyond hdr_len';
+  return null;
+}
+
+/**
+ * Encodes packets and their GSO metadata (undefined = a plain packet) as the fewest
+ * PACKETS_GSO payloads within both caps, in order. Throws E_PAYLOAD_MALFORMED on a bad
+ * packet size or metadata out of the codec's bounds.
+ */
+export function encodePacketsGsoBatches(packets: readonly Uint8Array[], gso: readonly (PacketGso | undefined)[], sentUs: number): Buffer[] {
+  const payloads: Buffer[] = [];
+  let start = 0;
+  let size = GSO_HEAD_SIZE;
+  const stamp = sentUs >>> 0;
+  const flush = (end: number): void => {
+    const w = new PayloadWriter(size).u16(end - start).u32(stamp);
+    for (let i = start; i < end; i++) {
+      const p = packets[i]!;
+      const g = gso[i];
+      w.u16(p.length).u8(g?.flags ?? 0).u8(g?.gsoType ?? 0).u16(g?.hdrLen ?? 0).u16(g?.gsoSize ?? 0).u16(g?.csumStart ?? 0).u16(g?.csumOffset ?? 0).bytes(p);
+    }
+    payloads.push(w.done());
+    start = end;
+    size = GSO_HEAD_SIZE;
+  };
+  packets.forEach((p, i) => {
+    checkPacket(p, i);
+    const problem = gsoProblem(gso[i], p.length);
+    if (problem) malformed(`encode: PACKETS_GSO entry ${i}: ${problem}`);
+    const entry = LENGTH_SIZE + GSO_ENTRY_META + p.length;
+    if (i - start === MAX_PACKETS_PER_FRAME || size + entry > MAX_PAYLOAD_SIZE) flush(i);
+    size += entry;
+  });
+  if (start < packets.length) flush(packets.length);
+  return payloads;
+}
+
+/**
+ * Decodes a PACKETS_GSO payload strictly (layout and metadata bounds; see the diagram).
+ * Throws E_PAYLOAD_MALFORMED. Packets are views into `payload`, as for PACKETS.
+ */
+export function decodePacketsGso(payload: Uint8Array): PacketsGso {
+  const buf = Buffer.from(payload.buffer, payload.byteOffset, payload.byteLength);
+  if (buf.length > MAX_PAYLOAD_SIZE) malformed(`PACKETS_GSO: payload of ${buf.length} bytes exceeds ${MAX_PAYLOAD_SIZE}`);
+  if (buf.length < GSO_HEAD_SIZE) malformed('PACKETS_GSO: truncated head');
+  const count = buf.readUInt16BE(0);
+  if (count < 1 || count > MAX_PACKETS_PER_FRAME) malformed(`PACKETS_GSO: count ${count} not in 1..${MAX_PACKETS_PER_FRAME}`);
+  const out: PacketsGso = { sentUs: buf.readUInt32BE(2), packets: [], gso: [] };
+  let o = GSO_HEAD_SIZE;
+  for (let i = 0; i < count; i++) {
+    if (buf.length - o < LENGTH_SIZE + GSO_ENTRY_META) malformed(`PACKETS_GSO: truncated entry ${i}`);
+    const length = buf.readUInt16BE(o);
+    const g: PacketGso = {
+      flags: buf[o + 2]!,
+      gsoType: buf[o + 3]!,
+      hdrLen: buf.readUInt16BE(o + 4),
+      gsoSize: buf.readUInt16BE(o + 6),
+      csumStart: buf.readUInt16BE(o + 8),
+      csumOffset: buf.readUInt16BE(o + 10),
+    };
+    o += LENGTH_SIZE + GSO_ENTRY_META;
+    if (length === 0) malformed(`PACKETS_GSO: entry ${i} is empty`);
+    if (buf.length - o < length) malformed(`PACKETS_GSO: entry ${i} needs ${length} byte(s), ${buf.length - o} left`);
+    const problem = gsoProblem(g, length);
+    if (problem) malformed(`PACKETS_GSO: entry ${i}: ${problem}`);
+    out.packets.push(buf.subarray(o, o + length));
+    out.gso.push(g.gsoType === 0 ? undefined : g);
+    o += length;
+  }
+  if (o !== buf.length) malformed(`PACKETS_GSO: ${buf.length - o} trailing byte(s)`);
+  return out;
 }
 
 /** Decoded VPN_ADDR: the sender's addresses as canonical text (see ip-text.ts). */

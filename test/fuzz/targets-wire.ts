@@ -16,6 +16,8 @@ import {
   decodeLookup,
   decodeLookupResult,
   decodePackets,
+  decodePacketsGso,
+  encodePacketsGsoBatches,
   decodePeerRecord,
   decodePing,
   decodePunchRequest,
@@ -62,6 +64,7 @@ import {
   RELAY_MAX_DATA,
   type ChatMessage,
   type Endpoint,
+  type PacketsGso,
 } from '../../src/wire/index.js';
 import { PayloadReader, PayloadWriter } from '../../src/wire/bytes.js';
 import { endpointListSize, readEndpointList, writeEndpointList } from '../../src/wire/endpoint.js';
@@ -286,6 +289,16 @@ export const WIRE_CODECS: readonly CodecTarget[] = [
     decode: decodePackets,
     encode: encodePackets,
     samples: () => [[V4_PACKET, V6_PACKET], [Buffer.from([0x45])]],
+  }),
+  codecTarget({
+    name: 'packets-gso',
+    frameTypes: [FrameType.PACKETS_GSO],
+    decode: decodePacketsGso,
+    encode: (v: PacketsGso) => encodePacketsGsoBatches(v.packets, v.gso, v.sentUs)[0]!,
+    samples: () => [
+      { sentUs: 0x01020304, packets: [V4_PACKET, V6_PACKET], gso: [undefined, undefined] },
+      { sentUs: 0, packets: [Buffer.alloc(80, 0x45)], gso: [{ flags: 1, gsoType: 1, hdrLen: 52, gsoSize: 1348, csumStart: 20, csumOffset: 16 }] },
+    ],
   }),
   codecTarget({
     name: 'vpn-addr',

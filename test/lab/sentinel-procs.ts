@@ -68,6 +68,8 @@ export interface LabNodeOptions {
   extraArgs?: readonly string[];
   /** Flags for Node.js itself, before the script, e.g. `['--cpu-prof']`. */
   nodeArgs?: readonly string[];
+  /** Extra environment variables for the node, e.g. `{ SENTINEL_TUN_OFFLOAD: '0' }`. */
+  env?: Readonly<Record<string, string>>;
 }
 
 /** A `sentinel-node` running on a lab host, with the `sentinel` client bound to it. */
@@ -180,7 +182,7 @@ export class SentinelLab {
     const args = [...(opts.nodeArgs ?? []), NODE_BIN, '--port', String(opts.port), '--data-dir', dataDir, '--signaler', signaler, '--log-level', opts.logLevel ?? 'debug'];
     if (opts.name !== undefined) args.push('--name', opts.name);
     args.push(...(opts.extraArgs ?? []));
-    const proc = spawnIn(host.ns, process.execPath, args, { graceMs: STOP_GRACE_MS });
+    const proc = spawnIn(host.ns, process.execPath, args, { graceMs: STOP_GRACE_MS, ...(opts.env ? { env: { ...process.env, ...opts.env } } : {}) });
     const stop = this.track(proc);
     const ns = host.ns;
     const json = <T>(a: readonly string[], timeoutMs?: number): Promise<T> => runSentinelJson<T>(ns, dataDir, a, timeoutMs);

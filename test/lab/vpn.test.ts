@@ -60,6 +60,19 @@ async function vpnStatus(node: LabNode): Promise<StatusInfo['vpn']> {
   return (await node.status()).vpn;
 }
 
+async function gsoCounter(node: LabNode, name: string): Promise<number> {
+  return (await node.status()).counters[`vpn.gso.${name}`] ?? 0;
+}
+
+/** Sends TRANSFER_BYTES from `from` to `to`'s VPN IPv4 over TCP; returns what the sink counted. */
+async function transfer(from: LabNode, to: LabNode, toIp: string): Promise<string | undefined> {
+  const sink = spawnIn(to.host.ns, process.execPath, ['-e', TCP_SINK, toIp]);
+  await sink.waitFor(/listening/, 5_000);
+  await exec(from.host.ns, process.execPath, ['-e', TCP_SOURCE, toIp, String(TRANSFER_BYTES)], { timeoutMs: 60_000 });
+  await sink.exited;
+  return sink.output().stdout.trim().split('\n').pop();
+}
+
 if (labOk) describe('VPN through the NAT lab', { timeout: 180_000 }, () => {
   let lab: Lab;
   let sl: SentinelLab;
@@ -85,7 +98,8 @@ if (labOk) describe('VPN through the NAT lab', { timeout: 180_000 }, () => {
     [a, b, c] = await Promise.all([
       sl.startNode('a1', { port: 7101, signaler, extraArgs: tun }),
       sl.startNode('b1', { port: 7102, signaler, extraArgs: tun }),
-      sl.startNode('c1', { port: 7103, signaler, extraArgs: tun }),
+      // C runs without TUN offloads: a pair with offloads on one side only must work too.
+      sl.startNode('c1', { port: 7103, signaler, extraArgs: tun, env: { SENTINEL_TUN_OFFLOAD: '0' } }),
     ]);
     A = await a.json<Ids>(['id']);
     B = await b.json<Ids>(['id']);
@@ -126,11 +140,16 @@ if (labOk) describe('VPN through the NAT lab', { timeout: 180_000 }, () => {
 
   it('a TCP transfer through the tunnel arrives with the right byte count', async () => {
     // A sink in A's namespace counts bytes until EOF; a source in B's sends exactly N bytes.
-    const sink = spawnIn(a.host.ns, process.execPath, ['-e', TCP_SINK, A.vpn.ipv4]);
-    await sink.waitFor(/listening/, 5_000);
-    await exec(b.host.ns, process.execPath, ['-e', TCP_SOURCE, A.vpn.ipv4, String(TRANSFER_BYTES)], { timeoutMs: 60_000 });
-    await sink.exited;
-    assert.equal(sink.output().stdout.trim().split('\n').pop(), `received ${TRANSFER_BYTES}`);
+    assert.equal(await transfer(b, a, A.vpn.ipv4), `received ${TRANSFER_BYTES}`);
+  });
+
+  it('that transfer used the TUN offloads end to end (super-segments in PACKETS_GSO frames)', async () => {
+    const [sent, written] = [await gsoCounter(b, 'sent'), await gsoCounter(a, 'written')];
+    assert.ok(sent > 0, `B sent ${sent} super-segments whole`);
+    assert.ok(written > 0, `A wrote ${written} super-segments whole`);
+    assert.equal(await gsoCounter(b, 'segmented_out'), 0, 'B had no reason to segment for A');
+    const drops = (await vpnStatus(a)).drops;
+    assert.equal(drops['bad_gso'] ?? 0, 0, JSON.stringify(drops));
   });
 
   it('iperf3 runs through the tunnel', { skip: iperf ? false : 'iperf3 is not installed' }, async () => {
@@ -167,6 +186,22 @@ if (labOk) describe('VPN through the NAT lab', { timeout: 180_000 }, () => {
     assert.equal(await ping(b, A.vpn.ipv4), false);
     await a.json(['allow', B.id]);
     assert.ok(await ping(b, A.vpn.ipv4), 'allowed again');
+  });
+
+  it('with offloads on one side only, transfers both ways arrive whole', async () => {
+    const C = await c.json<Ids>(['id']);
+    await a.json(['allow', C.id]);
+    try {
+      // C (no offloads) -> A: plain segments, merged for A's offload TUN.
+      assert.equal(await transfer(c, a, A.vpn.ipv4), `received ${TRANSFER_BYTES}`);
+      assert.ok((await gsoCounter(a, 'coalesced')) > 0, 'A merged plain segments from C');
+      // A -> C: super-segments in PACKETS_GSO (C's node takes them), segmented by C for its plain TUN.
+      assert.equal(await transfer(a, c, C.vpn.ipv4), `received ${TRANSFER_BYTES}`);
+      assert.ok((await gsoCounter(c, 'segmented_in')) > 0, 'C segmented super-segments from A');
+      assert.equal((await vpnStatus(c)).drops['bad_gso'] ?? 0, 0);
+    } finally {
+      await a.json(['deny', C.id]);
+    }
   });
 
   it('the interface is removed when the node exits', async () => {

@@ -342,7 +342,7 @@ function registerTests(): void {
 
   test('ipCommands: MTU and link up, then both addresses', () => {
     assert.deepEqual(ipCommands('sn0', { mtu: 1400, ipv4: '100.64.0.7', ipv4Prefix: 10, ipv6: 'fd58::7', ipv6Prefix: 48 }), [
-      ['link', 'set', 'dev', 'sn0', 'mtu', '1400', 'up'],
+      ['link', 'set', 'dev', 'sn0', 'mtu', '1400', 'txqueuelen', '1000', 'up'],
       ['addr', 'add', '100.64.0.7/10', 'dev', 'sn0'],
       ['-6', 'addr', 'add', 'fd58::7/48', 'dev', 'sn0'],
     ]);
