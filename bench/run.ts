@@ -18,6 +18,7 @@ import { runDialBench } from './dial.js';
 import { runFaultsBench } from './faults.js';
 import { keepFuzzSection } from './fuzz.js';
 import { runGossipSim } from './gossip-sim.js';
+import { runSessionsBench } from './sessions.js';
 import { runHandshakeBench } from './handshake.js';
 import { runLabDialBench } from './lab-dial.js';
 import { runMessagingBench } from './messaging.js';
@@ -41,6 +42,7 @@ export const BENCHMARKS: Readonly<Record<string, () => Promise<BenchResult>>> = 
   vpn: () => runVpnBench(),
   relay: () => runRelayBench(),
   gossip: () => runGossipSim(),
+  sessions: () => runSessionsBench(),
   text: () => runTextBench(),
   faults: () => runFaultsBench(),
   abuse: () => runAbuseBench(),
