@@ -1,6 +1,7 @@
 /** Benchmarks as functions (each returns a {@link BenchResult}); `run.ts` composes them. */
 export { runDialBench, type DialOptions } from './dial.js';
 export { runGossipSim, type GossipSimOptions } from './gossip-sim.js';
+export { runGossipMeshBench, type GossipMeshOptions } from './gossip-mesh.js';
 export { runHandshakeBench, type HandshakeOptions } from './handshake.js';
 export { runLabDialBench, type LabDialOptions } from './lab-dial.js';
 export { runMessagingBench, type MessagingOptions } from './messaging.js';

@@ -19,6 +19,7 @@ import { runFaultsBench } from './faults.js';
 import { keepFuzzSection } from './fuzz.js';
 import { runGossipSim } from './gossip-sim.js';
 import { runSessionsBench } from './sessions.js';
+import { runGossipMeshBench } from './gossip-mesh.js';
 import { runHandshakeBench } from './handshake.js';
 import { runLabDialBench } from './lab-dial.js';
 import { runMessagingBench } from './messaging.js';
@@ -43,6 +44,7 @@ export const BENCHMARKS: Readonly<Record<string, () => Promise<BenchResult>>> = 
   relay: () => runRelayBench(),
   gossip: () => runGossipSim(),
   sessions: () => runSessionsBench(),
+  'gossip-mesh': () => runGossipMeshBench(),
   text: () => runTextBench(),
   faults: () => runFaultsBench(),
   abuse: () => runAbuseBench(),
