@@ -12,11 +12,13 @@
  * the node idles with 0 sessions (reference); the peers connect; the sessions are held
  * for 60 s (CPU from /proc/<pid>/stat, keepalive frames counted by the peers); the peers
  * leave and the node is sampled again. Memory samples come after two forced full GCs.
+ * With SENTINEL_BENCH_PROFILE=<file>, the node's CPU over the hold is profiled into <file>.
  */
 import { fork, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
-import { readFileSync, readdirSync } from 'node:fs';
+import { readFileSync, readdirSync, writeFileSync } from 'node:fs';
 import { performance } from 'node:perf_hooks';
+import { Session as InspectorSession } from 'node:inspector';
 import { fileURLToPath } from 'node:url';
 import { createLogger } from '../src/log.js';
 import { startNode } from '../src/node.js';
@@ -66,7 +68,8 @@ async function serveNode(): Promise<void> {
     await dir.cleanup();
     process.exit(0);
   };
-  process.on('message', (m: { op: string; ids?: string[] }) => {
+  const profiler = new InspectorSession();
+  process.on('message', (m: { op: string; ids?: string[]; file?: string }) => {
     const reply = (body: object): void => {
       if (process.connected) process.send?.({ op: m.op, ...body }, undefined, undefined, () => undefined);
     };
@@ -87,6 +90,15 @@ async function serveNode(): Promise<void> {
     } else if (m.op === 'status') {
       const s = node.status();
       reply({ peers: s.peers, counters: Object.fromEntries(Object.entries(s.counters).filter(([k]) => /session|refus|evict|dead|ping/i.test(k))) });
+    } else if (m.op === 'profile-start') {
+      profiler.connect();
+      profiler.post('Profiler.enable', () => profiler.post('Profiler.start', () => reply({})));
+    } else if (m.op === 'profile-stop') {
+      profiler.post('Profiler.stop', (err, r) => {
+        if (!err) writeFileSync(m.file as string, JSON.stringify(r.profile));
+        profiler.disconnect();
+        reply({ ok: !err });
+      });
     } else if (m.op === 'exit') void stop();
   });
   process.on('disconnect', () => void stop());
@@ -179,9 +191,12 @@ export async function runSessionsBench(opts: SessionsOptions = {}): Promise<Benc
     const connectCpuMs = procSample(node.pid).cpuMs - cpuBeforeConnect;
     const peersConnectCpuMs = procSample(peers.pid).cpuMs - peersCpuBeforeConnect;
     await sleep(PING_INTERVAL_MS);
+    const profile = process.env['SENTINEL_BENCH_PROFILE'];
+    if (profile) await node.ask('profile-start');
     const s0 = await peers.ask<Stats>('stats');
     const hold = await cpuOver(node.pid, holdMs);
     const s1 = await peers.ask<Stats>('stats');
+    if (profile) await node.ask('profile-stop', { file: profile });
     const procHeld = procSample(node.pid);
     const v8Held = await node.ask<{ sample: V8Sample }>('memory');
     const status = await node.ask<{ peers: number; counters: Record<string, number> }>('status');
@@ -219,6 +234,7 @@ export async function runSessionsBench(opts: SessionsOptions = {}): Promise<Benc
       `Keygen for the ${n} peer identities (in the peers' process, not timed): ${round(keygenMs, 0)} ms. The peers live in one separate process; the node's figures come from /proc/<pid> (RSS = VmRSS, CPU = utime + stime at ${CLK_TCK} ticks/s, so ±10 ms) and, for the V8 heap, from the node's process after two forced full GCs (--expose-gc).`,
       `Each peer sends a PING every ${PING_INTERVAL_MS / 1000} s (random phase) and answers the node's PINGs, as a node does; during the hold the node also sent ${gossipIn} GOSSIP_PUSH frames (${GOSSIP_NOTE}), which the peers ignore. Node status after the hold: ${status.peers} peers, counters ${JSON.stringify(status.counters)}.`,
       `While the sessions were being established (${(conn.ms / 1000).toFixed(2)} s) the node used ${round((connectCpuMs / conn.ms) * 100, 0)}% of a core and the peers' process ${round((peersConnectCpuMs / conn.ms) * 100, 0)}% (both on this shared 2-core machine), so the establishment rate is bounded by the machine, not by the node alone.`,
+      `Believed cost of an idle session (from a profile of the node over the hold, \`SENTINEL_BENCH_PROFILE=/tmp/hold.cpuprofile node dist/bench/run.js sessions\`, 2026-12-02): about half of the node's busy time is \`writeBuffer\` (one TLS record, encrypted by OpenSSL, and one write() system call per PING or PONG frame), then GC (~6%) and frame encoding/decoding and timers (a few % each). Almost all of an idle session's CPU is keepalive: both ends PING every ${PING_INTERVAL_MS / 1000} s, so each session costs 4 frames (2 written) per interval. Only one PING per interval is needed per session (the PONG proves the other direction): not sending our PING when the peer's PING arrived within the interval would remove about half of it (src/transport/session.ts, not changed here).`,
       `CPU per idle session subtracts the idle node's own CPU rate (${round(idle.cpuMs / (idle.wallMs / 1000), 1)} ms/s over ${round(idle.wallMs / 1000, 0)} s, same run) from the held rate. RSS keeps memory the allocator does not return, so the "after" figure does not fall back fully.`,
     ];
     return {
