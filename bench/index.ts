@@ -1,6 +1,7 @@
 /** Benchmarks as functions (each returns a {@link BenchResult}); `run.ts` composes them. */
 export { runDialBench, type DialOptions } from './dial.js';
 export { runGossipSim, type GossipSimOptions } from './gossip-sim.js';
+export { runGossipMeshBench, type GossipMeshOptions } from './gossip-mesh.js';
 export { runHandshakeBench, type HandshakeOptions } from './handshake.js';
 export { runLabDialBench, type LabDialOptions } from './lab-dial.js';
 export { runMessagingBench, type MessagingOptions } from './messaging.js';
@@ -8,6 +9,7 @@ export { goalRow, infoRow, machineFacts, renderConsole, renderMarkdown, type Ben
 export { runRelayBench, type RelayBenchOptions } from './relay.js';
 export { BENCHMARKS, REPORT_PATH, runBenchmarks } from './run.js';
 export { runSignalerBench, type SignalerBenchOptions } from './signaler.js';
+export { runSessionsBench, type SessionsOptions } from './sessions.js';
 export { runStoreBench } from './store.js';
 export { runStoreTable } from './store-table.js';
 export { runThroughputBench, type ThroughputOptions } from './throughput.js';

@@ -18,6 +18,8 @@ import { runDialBench } from './dial.js';
 import { runFaultsBench } from './faults.js';
 import { keepFuzzSection } from './fuzz.js';
 import { runGossipSim } from './gossip-sim.js';
+import { runSessionsBench } from './sessions.js';
+import { runGossipMeshBench } from './gossip-mesh.js';
 import { runHandshakeBench } from './handshake.js';
 import { runLabDialBench } from './lab-dial.js';
 import { runMessagingBench } from './messaging.js';
@@ -43,6 +45,8 @@ export const BENCHMARKS: Readonly<Record<string, () => Promise<BenchResult>>> = 
   'vpn-loss': () => runVpnLossBench(),
   relay: () => runRelayBench(),
   gossip: () => runGossipSim(),
+  sessions: () => runSessionsBench(),
+  'gossip-mesh': () => runGossipMeshBench(),
   text: () => runTextBench(),
   faults: () => runFaultsBench(),
   abuse: () => runAbuseBench(),
