@@ -7,7 +7,7 @@ import { Dialer } from './connect/dialer.js';
 import { EventBus } from './core/events.js';
 import { errorMessage } from './errors.js';
 import type { Identity } from './identity/index.js';
-import { Messenger } from './messaging/index.js';
+import { Messenger, VERIFY_WORKERS } from './messaging/index.js';
 import { loadNative } from './native/index.js';
 import { exclusiveFighterListen } from './connect/listen.js';
 import { PunchCoordinator, localEndpoints } from './punch/index.js';
@@ -115,6 +115,7 @@ export function build(
     emit: (e) => events.emit(e),
     trust: (p) => directory.trustOf(p),
     policy: () => opts.strangers ?? 'requests',
+    verifyWorkers: VERIFY_WORKERS,
   });
   const gossip = new GossipService({
     identity,

@@ -8,8 +8,15 @@
  *   sender / recipient fields -> drop, counted (a forgery: no answer)
  *   already stored -> ACK again
  *   stranger over its held quota -> refuse (temporary)
+ *   verifier queue full -> refuse (temporary)
  *   signature -> drop, counted
  *   store (durable) -> ACK; disk full -> refuse (temporary); other failure -> no answer
+ *
+ * Signatures are checked by a {@link SignatureVerifier} (a worker pool in a node, inline in
+ * tests). Messages leave verification in the order they arrived (a FIFO: a verified
+ * message waits for the ones before it), so history keeps arrival order, and all the
+ * messages verified in one turn are handed to the store together: they share one
+ * transaction and one fsync, and their ACKs go out in one frame.
  *
  * A stranger's message is stored as a message request (`--strangers requests`, the
  * default) or as an ordinary message (`accept`), and in both cases counts against the
@@ -17,7 +24,6 @@
  */
 import type { NodeEvent, NodeId, StrangerPolicy } from '../api.js';
 import { isSentinelError } from '../errors.js';
-import { verifySignature } from '../identity/index.js';
 import { MAX_TRACKED_CHAT_RATES, STRANGER_CHAT_RATE } from '../peers/limits.js';
 import { TokenBucket } from '../core/rate.js';
 import type { Store, Trust } from '../store/types.js';
@@ -27,6 +33,9 @@ import { FrameType, MAX_ACK_IDS, MAX_REFUSED_IDS, RefuseCode, chatSigningInput, 
 import { fromWire, toHistoryEntry } from './convert.js';
 import type { MessageChannel } from './outbox.js';
 import type { HeldQuota } from './quota.js';
+import { InlineVerifier, type SignatureVerifier } from './verify-pool.js';
+import type { StoredMessage } from '../store/types.js';
+import { VERIFY_MAX_QUEUED } from './limits.js';
 
 export interface IntakeDeps {
   identity: { id: NodeId };
@@ -37,6 +46,22 @@ export interface IntakeDeps {
   trust(peer: NodeId): Trust;
   policy(): StrangerPolicy;
   emit(e: NodeEvent): void;
+  /** Default: verify inline. */
+  verifier?: SignatureVerifier;
+  /** Messages in the verification FIFO at most (default VERIFY_MAX_QUEUED); more are refused for now. */
+  maxQueued?: number;
+}
+
+/** A message past the cheap checks, waiting for its signature check (and for those before it). */
+interface Verifying {
+  channel: MessageChannel;
+  wireId: Uint8Array;
+  msg: StoredMessage;
+  stranger: boolean;
+  bytes: number;
+  at: number;
+  /** undefined while the check runs. */
+  ok: boolean | undefined;
 }
 
 type Reply = { kind: 'ack' } | { kind: 'refuse'; code: number };
@@ -46,8 +71,20 @@ export class Intake {
   /** Answers gathered this turn, per channel: one ACK frame and one refusal frame per code. */
   private readonly replies = new Map<MessageChannel, Map<string, Buffer[]>>();
   private flushScheduled = false;
+  /** Messages in signature verification, in arrival order. */
+  private readonly verifying: Verifying[] = [];
+  private readonly verifier: SignatureVerifier;
+  private readonly maxQueued: number;
 
-  constructor(private readonly deps: IntakeDeps) {}
+  constructor(private readonly deps: IntakeDeps) {
+    this.verifier = deps.verifier ?? new InlineVerifier();
+    this.maxQueued = deps.maxQueued ?? VERIFY_MAX_QUEUED;
+  }
+
+  /** Messages waiting for their signature check. */
+  get inVerification(): number {
+    return this.verifying.length;
+  }
 
   /** A CHAT frame from `channel`. A malformed payload throws (the session treats it as a protocol violation). */
   onChat(channel: MessageChannel, payload: Buffer): void {
@@ -73,27 +110,60 @@ export class Intake {
       const over = this.deps.quota.reserve(peer, bytes);
       if (over) return this.refuse(channel, wire.id, RefuseCode.QUOTA, `quota.${over}`);
     }
-    const release = (): void => (stranger ? this.deps.quota.cancel(peer, bytes) : undefined);
-    if (!verifySignature(wire.from, chatSigningInput(wire), wire.signature)) {
-      release();
-      return this.drop('bad_signature');
+    const entry: Verifying = { channel, wireId: wire.id, msg, stranger, bytes, at, ok: undefined };
+    if (this.verifying.length >= this.maxQueued) {
+      this.releaseQuota(entry);
+      return this.refuse(channel, wire.id, RefuseCode.RATE_LIMITED, 'verify_busy');
     }
+    this.verifying.push(entry);
+    const queued = this.verifier.verify({ publicKey: wire.from, data: chatSigningInput(wire), signature: wire.signature }, (ok) => {
+      entry.ok = ok;
+      this.release();
+    });
+    if (!queued) {
+      // Only a pool refuses, and never synchronously after answering: the entry is the last.
+      this.verifying.splice(this.verifying.indexOf(entry), 1);
+      this.releaseQuota(entry);
+      return this.refuse(channel, wire.id, RefuseCode.RATE_LIMITED, 'verify_busy');
+    }
+  }
+
+  /** Hands the verified messages at the head of the FIFO to the store, in arrival order. */
+  private release(): void {
+    while (this.verifying.length > 0 && (this.verifying[0] as Verifying).ok !== undefined) {
+      const e = this.verifying.shift() as Verifying;
+      if (e.ok) this.store(e);
+      else {
+        this.releaseQuota(e);
+        this.drop('bad_signature');
+      }
+    }
+  }
+
+  private releaseQuota(e: Verifying): void {
+    if (e.stranger) this.deps.quota.cancel(e.channel.peerId, e.bytes);
+  }
+
+  private store(e: Verifying): void {
+    const { store, counters } = this.deps;
+    const { channel, msg, stranger, bytes, at } = e;
+    const peer = channel.peerId;
     store.addMessage(peer, msg, stranger ? { held: { bytes, at } } : {}).then(
       (added) => {
         if (!added) {
-          release();
+          this.releaseQuota(e);
           counters.inc('chat_duplicates');
         } else {
           if (stranger) this.deps.quota.confirm({ peer, id: msg.id, bytes, at, request: msg.status === 'request' });
           counters.inc(msg.status === 'request' ? 'chat_requests_stored' : 'chat_stored');
           this.deps.emit({ type: 'message', message: toHistoryEntry(msg) });
         }
-        this.reply(channel, wire.id, { kind: 'ack' });
+        this.reply(channel, e.wireId, { kind: 'ack' });
       },
       (err: unknown) => {
-        release();
+        this.releaseQuota(e);
         // Not acknowledged: the sender keeps it and sends it again later.
-        if (isSentinelError(err, 'E_STORE_FULL')) this.refuse(channel, wire.id, RefuseCode.STORE_FULL, 'store_full');
+        if (isSentinelError(err, 'E_STORE_FULL')) this.refuse(channel, e.wireId, RefuseCode.STORE_FULL, 'store_full');
         else counters.inc('chat_store_failed');
       },
     );

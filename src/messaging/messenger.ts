@@ -2,9 +2,13 @@
  * Durable signed messaging over sessions.
  *
  * Sender: sign -> store in history + outbox (durable) -> tell the user -> the outbox sender
- * writes it when a session is up (a window at a time, resent until acknowledged). On ACK:
- * mark delivered (durable), drop from the outbox. On a final refusal: mark refused, drop
- * from the outbox. On a temporary refusal: keep it, retry later with backoff.
+ * writes it when a session is up (a window at a time, resent until acknowledged). On ACK
+ * (the receiver has it on disk): answer `delivered` at once (send's wait, the event), and
+ * mark it delivered and drop it from the outbox in the background; all the marks of one
+ * ACK frame share one store transaction. Until that mark is on disk the message is never
+ * resent in this run; after a crash before it, the message is resent and the receiver,
+ * which dedupes by id, acknowledges it again. On a final refusal: the same with
+ * `refused`. On a temporary refusal: keep it, retry later with backoff.
  * Receiver: see intake.ts (trust, quotas, verify, store, then ACK or refuse).
  * Messages from strangers are held (counted against quotas) until the sender becomes a
  * contact (accept), is blocked (requests deleted) or the hold expires.
@@ -20,9 +24,10 @@ import type { Counters } from '../core/counters.js';
 import { MAX_TEXT_BYTES, RefuseCode, chatSigningInput, decodeAck, decodeChatRefused, isFinalRefusal, type ChatMessage, type UnsignedChat } from '../wire/index.js';
 import { fromWire } from './convert.js';
 import { Intake } from './intake.js';
-import { OUTBOX_TICK_MS } from './limits.js';
+import { OUTBOX_TICK_MS, VERIFY_MAX_PENDING, VERIFY_WORKERS } from './limits.js';
 import { OutboxSender, type MessageChannel, type OutboxLimits } from './outbox.js';
 import { HeldQuota, type HeldLimits } from './quota.js';
+import { InlineVerifier, VerifyPool, type SignatureVerifier } from './verify-pool.js';
 
 export type { MessageChannel } from './outbox.js';
 
@@ -38,7 +43,14 @@ export interface MessengerDeps {
   /** What to do with messages from strangers (default `requests`). */
   policy?(): StrangerPolicy;
   limits?: { outbox?: Partial<OutboxLimits>; held?: Partial<HeldLimits> };
+  /**
+   * Worker threads for CHAT signature checks (default 0: on the event loop, as tests want;
+   * a node passes VERIFY_WORKERS). The pool is stopped by {@link Messenger.stop}.
+   */
+  verifyWorkers?: number;
 }
+
+export { VERIFY_WORKERS };
 
 const REFUSE_NAMES: Record<number, string> = Object.fromEntries(Object.entries(RefuseCode).map(([k, v]) => [v, k.toLowerCase()]));
 
@@ -47,12 +59,18 @@ export class Messenger {
   private readonly outbox: OutboxSender;
   private readonly intake: Intake;
   private readonly waiters = new Map<string, (status: 'delivered' | 'refused') => void>();
+  /** Answered (ACK or final refusal) and not yet marked in the store. */
+  private readonly settling = new Set<string>();
+  private readonly verifier: SignatureVerifier;
   private timers: unknown[] = [];
 
   constructor(private readonly deps: MessengerDeps) {
     this.quota = new HeldQuota(deps.store.heldMessages(), deps.limits?.held);
     this.outbox = new OutboxSender(deps.store, deps.clock, deps.limits?.outbox);
+    const workers = deps.verifyWorkers ?? 0;
+    this.verifier = workers > 0 ? new VerifyPool({ workers, maxPending: VERIFY_MAX_PENDING, counters: deps.counters }) : new InlineVerifier();
     this.intake = new Intake({
+      verifier: this.verifier,
       identity: deps.identity,
       store: deps.store,
       clock: deps.clock,
@@ -71,9 +89,11 @@ export class Messenger {
     void this.expire().catch(() => {});
   }
 
+  /** Stops the timers and the verification workers (messages in verification are still checked). */
   stop(): void {
     for (const t of this.timers) this.deps.clock.clearInterval(t);
     this.timers = [];
+    void this.verifier.close();
   }
 
   /**
@@ -117,11 +137,8 @@ export class Messenger {
 
   /** An ACK frame: mark each of our pending messages to this peer delivered. */
   onAck(channel: MessageChannel, payload: Buffer): void {
-    for (const raw of decodeAck(payload).ids) {
-      const id = Buffer.from(raw).toString('hex');
-      if (!this.ours(channel, id)) continue;
-      this.finish(channel.peerId, id, 'delivered');
-    }
+    const ids = decodeAck(payload).ids.map((raw) => Buffer.from(raw).toString('hex')).filter((id) => this.ours(channel, id));
+    this.finish(channel.peerId, ids, 'delivered');
   }
 
   /** A CHAT_REFUSED frame: give up on final refusals, retry the others later. */
@@ -130,7 +147,7 @@ export class Messenger {
     const name = REFUSE_NAMES[m.code] ?? `code_${m.code}`;
     this.deps.counters.inc(`chat_refused_by_peer.${name}`, m.ids.length);
     const ids = m.ids.map((raw) => Buffer.from(raw).toString('hex')).filter((id) => this.ours(channel, id));
-    if (isFinalRefusal(m.code)) for (const id of ids) this.finish(channel.peerId, id, 'refused');
+    if (isFinalRefusal(m.code)) this.finish(channel.peerId, ids, 'refused');
     else this.outbox.deferred(channel.peerId, ids);
   }
 
@@ -185,6 +202,7 @@ export class Messenger {
 
   /** True when `id` is our pending message to the channel's peer. */
   private ours(channel: MessageChannel, id: string): boolean {
+    if (this.settling.has(id)) return false; // answered twice before the first mark landed: harmless
     const msg = this.deps.store.getMessage(id);
     if (!msg || msg.to !== channel.peerId || msg.from !== this.deps.identity.id) {
       this.deps.counters.inc('acks_unknown');
@@ -193,16 +211,34 @@ export class Messenger {
     return msg.status === 'pending'; // answered twice (a resend crossed the first answer): harmless
   }
 
-  private finish(peer: NodeId, id: string, status: 'delivered' | 'refused'): void {
-    this.outbox.answered(peer, id);
-    this.deps.store.setStatus(id, status).then(
-      () => {
-        this.outbox.settled(peer, id);
-        this.waiters.get(id)?.(status);
-        this.deps.emit(status === 'delivered' ? { type: 'delivered', id, to: peer } : { type: 'refused', id, to: peer });
-      },
-      () => this.deps.counters.inc('ack_store_failed'),
-    );
+  /**
+   * The peer answered these messages for good: tell the waiting `send` calls and the user
+   * now (the receiver's answer is what they wait for), then mark them in the store, all in
+   * one batch of writes issued in this turn (one transaction, one fsync).
+   */
+  private finish(peer: NodeId, ids: readonly string[], status: 'delivered' | 'refused'): void {
+    if (ids.length === 0) return;
+    for (const id of ids) {
+      this.settling.add(id);
+      this.outbox.answered(peer, id);
+    }
+    for (const id of ids) {
+      this.waiters.get(id)?.(status);
+      this.deps.emit(status === 'delivered' ? { type: 'delivered', id, to: peer } : { type: 'refused', id, to: peer });
+    }
+    for (const id of ids) {
+      this.deps.store.setStatus(id, status).then(
+        () => {
+          this.settling.delete(id);
+          this.outbox.settled(peer, id);
+        },
+        () => {
+          // Still in the outbox on disk: resent on the next session and acknowledged again.
+          this.settling.delete(id);
+          this.deps.counters.inc('ack_store_failed');
+        },
+      );
+    }
   }
 
   private waitAnswer(id: string, ms: number): Promise<'delivered' | 'refused' | undefined> {
