@@ -2,7 +2,10 @@
  * Durable signed messaging over sessions.
  *
  * Sender: sign -> store in history + outbox (durable) -> tell the user -> the outbox sender
- * writes it when a session is up (a window at a time, resent until acknowledged). On ACK
+ * writes it when a session is up (a window at a time, resent until acknowledged). When the
+ * peer is connected and nothing older is waiting, the CHAT is written while the save runs
+ * (outbox.ts, early send): `send` still returns only once the message is on disk, but the
+ * local fsync and the round trip overlap. On ACK
  * (the receiver has it on disk): answer `delivered` at once (send's wait, the event), and
  * mark it delivered and drop it from the outbox in the background; all the marks of one
  * ACK frame share one store transaction. Until that mark is on disk the message is never
@@ -21,7 +24,7 @@ import { PRUNE_INTERVAL_MS } from '../peers/limits.js';
 import type { Store, Trust } from '../store/types.js';
 import type { Clock } from '../core/clock.js';
 import type { Counters } from '../core/counters.js';
-import { MAX_TEXT_BYTES, RefuseCode, chatSigningInput, decodeAck, decodeChatRefused, isFinalRefusal, type ChatMessage, type UnsignedChat } from '../wire/index.js';
+import { MAX_TEXT_BYTES, RefuseCode, chatSigningInput, decodeAck, encodeChat, decodeChatRefused, isFinalRefusal, type ChatMessage, type UnsignedChat } from '../wire/index.js';
 import { fromWire } from './convert.js';
 import { Intake } from './intake.js';
 import { OUTBOX_TICK_MS, VERIFY_MAX_PENDING, VERIFY_WORKERS } from './limits.js';
@@ -48,6 +51,12 @@ export interface MessengerDeps {
    * a node passes VERIFY_WORKERS). The pool is stopped by {@link Messenger.stop}.
    */
   verifyWorkers?: number;
+  /**
+   * Write a new message to a connected, caught-up peer while it is being saved (default
+   * true): `send` still returns only once it is on disk, but the save and the round trip
+   * overlap. False: write it only after the save (the older behaviour).
+   */
+  earlySend?: boolean;
 }
 
 export { VERIFY_WORKERS };
@@ -61,6 +70,8 @@ export class Messenger {
   private readonly waiters = new Map<string, (status: 'delivered' | 'refused') => void>();
   /** Answered (ACK or final refusal) and not yet marked in the store. */
   private readonly settling = new Set<string>();
+  /** Sent early and not saved yet: the peer may answer before the store has them. */
+  private readonly unsaved = new Map<string, { peer: NodeId; saved: Promise<unknown> }>();
   private readonly verifier: SignatureVerifier;
   private timers: unknown[] = [];
 
@@ -109,9 +120,18 @@ export class Messenger {
     const unsigned: UnsignedChat = { id: randomBytes(16), from: identity.publicKey, to: publicKeyFromNodeId(to), timestamp: clock.now(), text };
     const wire: ChatMessage = { ...unsigned, signature: identity.sign(chatSigningInput(unsigned)) };
     const msg = fromWire(wire, 'pending');
-    await store.addMessage(to, msg, { outbox: true });
+    const saved = store.addMessage(to, msg, { outbox: true });
+    // Not while the disk is full: a send refused for that must not have reached the peer.
+    const early = this.deps.earlySend !== false && !store.health().full ? this.outbox.sendEarly(to, msg.id, encodeChat(wire)) : undefined;
+    if (early?.sent) this.unsaved.set(msg.id, { peer: to, saved });
     const connected = this.deps.channelFor(to) !== undefined;
     const answer = connected && waitMs > 0 ? this.waitAnswer(msg.id, waitMs) : undefined;
+    try {
+      await saved;
+    } finally {
+      this.unsaved.delete(msg.id);
+      early?.saved();
+    }
     this.outbox.queued(to);
     const status = answer ? await answer : undefined;
     return { id: msg.id, to, status: status ?? 'pending' };
@@ -203,6 +223,8 @@ export class Messenger {
   /** True when `id` is our pending message to the channel's peer. */
   private ours(channel: MessageChannel, id: string): boolean {
     if (this.settling.has(id)) return false; // answered twice before the first mark landed: harmless
+    const unsaved = this.unsaved.get(id);
+    if (unsaved) return unsaved.peer === channel.peerId;
     const msg = this.deps.store.getMessage(id);
     if (!msg || msg.to !== channel.peerId || msg.from !== this.deps.identity.id) {
       this.deps.counters.inc('acks_unknown');
@@ -227,7 +249,10 @@ export class Messenger {
       this.deps.emit(status === 'delivered' ? { type: 'delivered', id, to: peer } : { type: 'refused', id, to: peer });
     }
     for (const id of ids) {
-      this.deps.store.setStatus(id, status).then(
+      // Answered before our own save finished (early send): mark it after the save.
+      const unsaved = this.unsaved.get(id);
+      const mark = (): Promise<boolean> => this.deps.store.setStatus(id, status);
+      (unsaved ? unsaved.saved.then(mark) : mark()).then(
         () => {
           this.settling.delete(id);
           this.outbox.settled(peer, id);

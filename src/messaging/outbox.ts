@@ -3,6 +3,11 @@
  * from the outbox in order, written only while the session's queue is short (and resumed on
  * drain), resent when not acknowledged in time, paused with backoff after a temporary
  * refusal. The store's outbox stays the truth; this only decides what to write when.
+ *
+ * Early send: a new message may be written before the store has it (its outbox write and
+ * the network round trip then overlap) only when nothing older to that peer is waiting:
+ * the flow is caught up (its last pump found nothing unsent) and no message to that peer
+ * that was not sent early is still being saved. So the peer sees messages in outbox order.
  */
 import type { NodeId } from '../api.js';
 import type { Store, StoredMessage } from '../store/types.js';
@@ -54,11 +59,21 @@ interface Flow {
   pausedUntil: number;
   retryMs: number;
   waitingForDrain: boolean;
+  /** The last pump found nothing left to send (so a new message may go out at once). */
+  caughtUp: boolean;
+}
+
+/** What {@link OutboxSender.sendEarly} did; call `saved()` once the store has the message (or failed to). */
+export interface EarlyTicket {
+  sent: boolean;
+  saved(): void;
 }
 
 export class OutboxSender {
   private readonly flows = new Map<NodeId, Flow>();
   private readonly limits: OutboxLimits;
+  /** Per peer: messages not sent early and not saved yet (a newer one must not overtake them). */
+  private readonly late = new Map<NodeId, number>();
 
   constructor(
     private readonly store: Store,
@@ -70,13 +85,46 @@ export class OutboxSender {
 
   /** A session with the peer became active: start over from the head of its outbox. */
   sessionUp(channel: MessageChannel): void {
-    this.flows.set(channel.peerId, { channel, inFlight: new Map(), cursor: undefined, answered: new Set(), pausedUntil: 0, retryMs: this.limits.retryMs, waitingForDrain: false });
+    this.flows.set(channel.peerId, { channel, inFlight: new Map(), cursor: undefined, answered: new Set(), pausedUntil: 0, retryMs: this.limits.retryMs, waitingForDrain: false, caughtUp: false });
     this.pump(channel.peerId);
   }
 
   /** The session ended: nothing is in flight any more (the outbox keeps everything). */
   sessionDown(peer: NodeId): void {
     this.flows.delete(peer);
+  }
+
+  /**
+   * A new message `id` (CHAT payload `payload`) is being saved: write it now if the peer's
+   * flow is caught up and has room (see the file header). Either way the caller calls
+   * `saved()` once the store write settled, then {@link queued}.
+   */
+  sendEarly(peer: NodeId, id: string, payload: Uint8Array): EarlyTicket {
+    const f = this.flows.get(peer);
+    const now = this.clock.now();
+    const ready =
+      f !== undefined &&
+      f.caughtUp &&
+      (this.late.get(peer) ?? 0) === 0 &&
+      now >= f.pausedUntil &&
+      f.inFlight.size < this.limits.window &&
+      f.channel.writableLength <= this.limits.maxQueuedBytes;
+    if (ready && f.channel.send(FrameType.CHAT, payload)) {
+      f.inFlight.set(id, now);
+      return { sent: true, saved: () => {} };
+    }
+    this.late.set(peer, (this.late.get(peer) ?? 0) + 1);
+    let done = false;
+    return {
+      sent: false,
+      saved: () => {
+        if (done) return;
+        done = true;
+        const n = (this.late.get(peer) ?? 1) - 1;
+        if (n > 0) this.late.set(peer, n);
+        else this.late.delete(peer);
+      },
+    };
   }
 
   /** A message was added to the peer's outbox. */
@@ -113,6 +161,7 @@ export class OutboxSender {
     if (!f) return;
     for (const id of ids) f.inFlight.delete(id);
     f.cursor = undefined;
+    f.caughtUp = false;
     f.pausedUntil = this.clock.now() + f.retryMs;
     f.retryMs = Math.min(this.limits.retryCapMs, f.retryMs * 2);
   }
@@ -135,10 +184,14 @@ export class OutboxSender {
   private pump(peer: NodeId): void {
     const f = this.flows.get(peer);
     if (!f || this.clock.now() < f.pausedUntil) return;
+    f.caughtUp = false;
     while (f.inFlight.size < this.limits.window) {
       if (f.channel.writableLength > this.limits.maxQueuedBytes) return this.waitForDrain(peer, f);
       const next = this.unsent(peer, f);
-      if (next.length === 0) return;
+      if (next.length === 0) {
+        f.caughtUp = true;
+        return;
+      }
       for (const m of next) {
         if (!f.channel.send(FrameType.CHAT, encodeChat(toWire(m)))) return; // session closed
         f.inFlight.set(m.id, this.clock.now());
