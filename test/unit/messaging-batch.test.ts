@@ -13,7 +13,7 @@ import { Intake } from '../../src/messaging/intake.js';
 import { MemoryStore } from '../../src/store/index.js';
 import type { MessageStatus } from '../../src/api.js';
 import { Counters } from '../../src/transport/index.js';
-import { FrameType, RefuseCode, chatSigningInput, decodeAck, decodeChatRefused, encodeAck, encodeChat, type UnsignedChat } from '../../src/wire/index.js';
+import { FrameType, RefuseCode, chatSigningInput, decodeAck, decodeChat, decodeChatRefused, encodeAck, encodeChat, type UnsignedChat } from '../../src/wire/index.js';
 import { fakeClock } from '../helpers/fake-clock.js';
 
 class FakeChannel implements MessageChannel {
@@ -176,5 +176,80 @@ describe('Messenger: the ACK path', () => {
     assert.equal(store.outbox(b.id).length, 0);
     assert.deepEqual(results.map((r) => store.getMessage(r.id)?.status), ['delivered', 'delivered', 'delivered']);
     assert.equal(toB.of(FrameType.CHAT).length, 3);
+  });
+});
+
+/** A MemoryStore whose message inserts wait until the test releases them (or fails them). */
+class SlowSaves extends MemoryStore {
+  saves: Array<{ text: string; release: () => void; fail: () => void }> = [];
+  full = false;
+  override addMessage(...args: Parameters<MemoryStore['addMessage']>): Promise<boolean> {
+    return new Promise((resolve, reject) =>
+      this.saves.push({ text: args[1].text, release: () => void super.addMessage(...args).then(resolve), fail: () => reject(new Error('disk trouble')) }),
+    );
+  }
+  override health(): ReturnType<MemoryStore['health']> {
+    return { ...super.health(), full: this.full };
+  }
+}
+
+function sender(window = 1024) {
+  const a = generateIdentity();
+  const b = generateIdentity();
+  const store = new SlowSaves();
+  const counters = new Counters();
+  const toB = new FakeChannel(b.id);
+  const A = new Messenger({ identity: a, store, clock: fakeClock(0), counters, channelFor: () => toB, emit: () => {}, limits: { outbox: { window } } });
+  A.onSessionUp(toB);
+  const texts = (): string[] => toB.of(FrameType.CHAT).map((p) => decodeChat(p).text);
+  return { a, b, store, counters, toB, A, texts };
+}
+
+describe('Messenger: early send', () => {
+  it('writes the CHAT while the save runs; send returns only once saved, delivered if the ACK came first', async () => {
+    const { b, store, toB, A, texts } = sender();
+    let settled = false;
+    const p = A.send(b.id, 'early', 1000).then((r) => ((settled = true), r));
+    assert.deepEqual(texts(), ['early'], 'on the wire before the store has it');
+    A.onAck(toB, encodeAck({ ids: [toB.of(FrameType.CHAT)[0]!.subarray(0, 16)] }));
+    await tick();
+    assert.equal(settled, false, 'not answered before it is on disk');
+    store.saves[0]!.release();
+    const r = await p;
+    assert.equal(r.status, 'delivered');
+    await tick();
+    assert.equal(store.getMessage(r.id)?.status, 'delivered', 'the mark was written after the save');
+    assert.equal(store.outbox(b.id).length, 0);
+  });
+
+  it('never lets a new message overtake one that waits (window full, or not saved yet)', async () => {
+    const { b, store, toB, A, texts } = sender(2);
+    const sends = ['m0', 'm1', 'm2', 'm3'].map((t) => A.send(b.id, t));
+    assert.deepEqual(texts(), ['m0', 'm1'], 'the window is full after two');
+    // m2 and m3 wait; an ACK frees the window before they are saved: nothing jumps ahead.
+    A.onAck(toB, encodeAck({ ids: toB.of(FrameType.CHAT).map((p) => p.subarray(0, 16)) }));
+    const m4 = A.send(b.id, 'm4');
+    assert.deepEqual(texts(), ['m0', 'm1'], 'm4 is not sent before m2 and m3');
+    for (const s of store.saves) s.release();
+    await Promise.all([...sends, m4]);
+    await tick();
+    assert.deepEqual(texts(), ['m0', 'm1', 'm2', 'm3'], 'the backlog goes first, in order (window 2)');
+  });
+
+  it('does not send early while the store is full, and a failed save is not resent', async () => {
+    const { b, store, A, texts } = sender();
+    store.full = true;
+    const p1 = A.send(b.id, 'while full');
+    assert.deepEqual(texts(), []);
+    store.saves[0]!.fail();
+    await assert.rejects(p1);
+    store.full = false;
+    await tick();
+    const p2 = A.send(b.id, 'later');
+    assert.deepEqual(texts(), ['later']);
+    store.saves[1]!.release();
+    await p2;
+    await tick();
+    assert.deepEqual(texts(), ['later']);
   });
 });
