@@ -132,7 +132,7 @@ export class Messenger {
       this.unsaved.delete(msg.id);
       early?.saved();
     }
-    this.outbox.queued(to);
+    this.outbox.queued(to, early?.sent ? msg.id : undefined);
     const status = answer ? await answer : undefined;
     return { id: msg.id, to, status: status ?? 'pending' };
   }
@@ -225,6 +225,8 @@ export class Messenger {
     if (this.settling.has(id)) return false; // answered twice before the first mark landed: harmless
     const unsaved = this.unsaved.get(id);
     if (unsaved) return unsaved.peer === channel.peerId;
+    // Written on this session and unanswered: ours, pending (no store read needed).
+    if (this.outbox.isInFlight(channel.peerId, id)) return true;
     const msg = this.deps.store.getMessage(id);
     if (!msg || msg.to !== channel.peerId || msg.from !== this.deps.identity.id) {
       this.deps.counters.inc('acks_unknown');
@@ -240,10 +242,8 @@ export class Messenger {
    */
   private finish(peer: NodeId, ids: readonly string[], status: 'delivered' | 'refused'): void {
     if (ids.length === 0) return;
-    for (const id of ids) {
-      this.settling.add(id);
-      this.outbox.answered(peer, id);
-    }
+    for (const id of ids) this.settling.add(id);
+    this.outbox.answered(peer, ids);
     for (const id of ids) {
       this.waiters.get(id)?.(status);
       this.deps.emit(status === 'delivered' ? { type: 'delivered', id, to: peer } : { type: 'refused', id, to: peer });

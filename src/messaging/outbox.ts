@@ -127,8 +127,16 @@ export class OutboxSender {
     };
   }
 
-  /** A message was added to the peer's outbox. */
-  queued(peer: NodeId): void {
+  /**
+   * A message was added to the peer's outbox. When it is `earlyId`, written early on a flow
+   * still caught up, nothing else is waiting: the cursor moves past it without a read.
+   */
+  queued(peer: NodeId, earlyId?: string): void {
+    const f = this.flows.get(peer);
+    if (f && earlyId !== undefined && f.caughtUp && f.inFlight.has(earlyId)) {
+      f.cursor = earlyId;
+      return;
+    }
     this.pump(peer);
   }
 
@@ -138,16 +146,24 @@ export class OutboxSender {
   }
 
   /**
-   * The peer acknowledged `id` (or refused it for good): it leaves the window at once (the
-   * store drops it from the outbox a moment later; until {@link settled} it is not resent).
+   * The peer acknowledged these messages (or refused them for good): they leave the window
+   * at once (the store drops them from the outbox a moment later; until {@link settled}
+   * they are not resent), and the window is refilled once.
    */
-  answered(peer: NodeId, id: string): void {
+  answered(peer: NodeId, ids: readonly string[]): void {
     const f = this.flows.get(peer);
     if (!f) return;
-    f.inFlight.delete(id);
-    f.answered.add(id);
+    for (const id of ids) {
+      f.inFlight.delete(id);
+      f.answered.add(id);
+    }
     f.retryMs = this.limits.retryMs;
     this.pump(peer);
+  }
+
+  /** True when `id` was written to `peer` on its current session and is not answered yet. */
+  isInFlight(peer: NodeId, id: string): boolean {
+    return this.flows.get(peer)?.inFlight.has(id) ?? false;
   }
 
   /** The store no longer has `id` in the outbox. */
