@@ -8,6 +8,11 @@
  * refusal is counted (`verify_refused`), so a flood of CHAT frames cannot grow memory
  * without limit; the caller answers such a message with a temporary refusal.
  *
+ * A turn with only a few jobs (at most `inlineMax`) while no batch is out is verified on
+ * the main thread in the flush: a lone message then skips the thread hop (its latency),
+ * and a stream of them still costs the event loop little; bursts go to the workers.
+ * Counted: `verify_inline` (jobs), `verify_batches` (batches posted to workers).
+ *
  * A worker that fails (it should not) is replaced; the jobs it held are verified on the
  * main thread, so no callback is lost. {@link InlineVerifier} does the same work
  * synchronously (tests, and nodes configured without workers).
@@ -51,6 +56,8 @@ export interface VerifyPoolOptions {
   maxPending: number;
   /** Most jobs in one batch message to a worker. */
   maxBatch?: number;
+  /** A turn with at most this many jobs, while no batch is out, is verified inline (default 2; 0: never). */
+  inlineMax?: number;
   counters?: Counters;
 }
 
@@ -63,6 +70,7 @@ interface Slot {
 }
 
 const DEFAULT_MAX_BATCH = 256;
+const DEFAULT_INLINE_MAX = 2;
 
 export class VerifyPool implements SignatureVerifier {
   readonly #slots: Slot[] = [];
@@ -76,7 +84,13 @@ export class VerifyPool implements SignatureVerifier {
   constructor(opts: VerifyPoolOptions) {
     if (!Number.isInteger(opts.workers) || opts.workers < 1) throw new RangeError('workers must be a positive integer');
     if (!Number.isInteger(opts.maxPending) || opts.maxPending < 1) throw new RangeError('maxPending must be a positive integer');
-    this.#opts = { workers: opts.workers, maxPending: opts.maxPending, maxBatch: opts.maxBatch ?? DEFAULT_MAX_BATCH, counters: opts.counters };
+    this.#opts = {
+      workers: opts.workers,
+      maxPending: opts.maxPending,
+      maxBatch: opts.maxBatch ?? DEFAULT_MAX_BATCH,
+      inlineMax: opts.inlineMax ?? DEFAULT_INLINE_MAX,
+      counters: opts.counters,
+    };
     for (let i = 0; i < opts.workers; i++) this.#slots.push(this.#spawn());
   }
 
@@ -117,6 +131,14 @@ export class VerifyPool implements SignatureVerifier {
     this.#flushScheduled = false;
     const queue = this.#queue;
     this.#queue = [];
+    if (!this.#closed && queue.length <= this.#opts.inlineMax && this.#slots.every((s) => s.load === 0)) {
+      this.#pending -= queue.length;
+      this.#opts.counters?.inc('verify_inline', queue.length);
+      return this.#inline(
+        queue.map((q) => q.job),
+        queue.map((q) => q.done),
+      );
+    }
     for (let i = 0; i < queue.length; i += this.#opts.maxBatch) {
       const part = queue.slice(i, i + this.#opts.maxBatch);
       const slot = this.#slots.reduce<Slot | undefined>((best, s) => (best === undefined || s.load < best.load ? s : best), undefined);
@@ -128,6 +150,7 @@ export class VerifyPool implements SignatureVerifier {
         continue;
       }
       const batch = this.#nextBatch++;
+      this.#opts.counters?.inc('verify_batches');
       slot.batches.set(batch, { jobs, done });
       slot.load += jobs.length;
       const buf = packJobs(jobs);

@@ -41,7 +41,7 @@ describe('VerifyPool', () => {
     const inline: boolean[] = [];
     const v = new InlineVerifier();
     for (const j of list) v.verify(j, (ok) => inline.push(ok));
-    const pool = new VerifyPool({ workers: 1, maxPending: 10 });
+    const pool = new VerifyPool({ workers: 1, maxPending: 10, inlineMax: 0 });
     try {
       assert.deepEqual(await answerAll(pool, list), inline);
     } finally {
@@ -74,12 +74,28 @@ describe('VerifyPool', () => {
   });
 
   it('close answers the jobs still in flight, and later jobs are verified inline', async () => {
-    const pool = new VerifyPool({ workers: 1, maxPending: 100 });
+    const pool = new VerifyPool({ workers: 1, maxPending: 100, inlineMax: 0 });
     const { jobs: list, valid } = jobs(30);
     const answers = answerAll(pool, list);
     await pool.close();
     assert.deepEqual(await answers, valid);
     assert.deepEqual(await answerAll(pool, list.slice(0, 3)), valid.slice(0, 3));
+  });
+
+  it('verifies a lone job on the main thread (no hop) and a burst on the workers', async () => {
+    const counters = new Counters();
+    const pool = new VerifyPool({ workers: 1, maxPending: 100, counters });
+    try {
+      const { jobs: list, valid } = jobs(12);
+      assert.deepEqual(await answerAll(pool, list.slice(0, 1)), valid.slice(0, 1));
+      assert.equal(counters.get('verify_inline'), 1);
+      assert.equal(counters.get('verify_batches'), 0);
+      assert.deepEqual(await answerAll(pool, list.slice(1)), valid.slice(1));
+      assert.equal(counters.get('verify_inline'), 1);
+      assert.equal(counters.get('verify_batches'), 1);
+    } finally {
+      await pool.close();
+    }
   });
 
   it('rejects nonsensical sizes', () => {
