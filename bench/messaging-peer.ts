@@ -3,13 +3,18 @@
  * as two machines would have). Driven over the fork IPC channel:
  *
  *   child -> parent  { type: 'ready', id, port }
- *   parent -> child  { type: 'accept', peer }   child -> parent  { type: 'accepted' }
+ *   parent -> child  { type: 'accept', peer }   child -> parent  { type: 'accepted', cpuUs }
  *   parent -> child  { type: 'close' }          child -> parent  { type: 'closed', cpuUs } and exits
  *
  * `cpuUs` is the child's CPU time (user + system, all threads) since it started.
  */
 import type { NodeId } from '../src/api.js';
 import { quietNode, tempDir } from './util.js';
+
+function cpuUs(): number {
+  const u = process.cpuUsage();
+  return u.user + u.system;
+}
 
 type Command = { type: 'accept'; peer: NodeId } | { type: 'close' };
 
@@ -19,14 +24,13 @@ async function main(): Promise<void> {
   const send = (m: unknown): void => void process.send?.(m);
   process.on('message', (m: Command) => {
     if (m.type === 'accept') {
-      void node.accept(m.peer).then(() => send({ type: 'accepted' }));
+      void node.accept(m.peer).then(() => send({ type: 'accepted', cpuUs: cpuUs() }));
     } else if (m.type === 'close') {
       void node
         .close()
         .then(() => dir.cleanup())
         .then(() => {
-          const u = process.cpuUsage();
-          send({ type: 'closed', cpuUs: u.user + u.system });
+          send({ type: 'closed', cpuUs: cpuUs() });
           process.disconnect();
         });
     }

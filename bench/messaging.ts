@@ -166,9 +166,11 @@ class PeerProcess {
     });
   }
 
-  async accept(peer: NodeId): Promise<void> {
+  /** Makes `peer` a contact; resolves with the child's CPU time so far (ms). */
+  async accept(peer: NodeId): Promise<number> {
     this.child.send({ type: 'accept', peer });
-    await PeerProcess.next(this.child, 'accepted');
+    const { cpuUs } = await PeerProcess.next<{ cpuUs: number }>(this.child, 'accepted');
+    return cpuUs / 1000;
   }
 
   /** Closes the node; resolves with the child's CPU time in ms. */
@@ -187,7 +189,7 @@ class PeerProcess {
 interface TwoProcessFigures {
   batch: BatchFigures;
   pace: PacedFigures;
-  /** CPU ms per 1,000 messages over both runs: this process (sender) and the child (receiver). */
+  /** CPU ms per 1,000 messages (= µs per message) over both runs: this process (sender) and the child (receiver, its close included). */
   senderCpuMs: number;
   receiverCpuMs: number;
 }
@@ -202,7 +204,7 @@ async function twoProcesses(total: number, window: number, rate: number, pacedMs
     await b.dial(`127.0.0.1:${peer.port}`);
     await b.send(peer.id, 'warm-up');
     // Two nodes that chose each other: contacts, so no stranger quota applies.
-    await peer.accept(b.identity.id);
+    const receiverBefore = await peer.accept(b.identity.id);
     const cpu = process.cpuUsage();
     const batch = await batched(peer.id, b, total, window);
     await sleep(200); // let the last commits and ACK frames settle before the paced run
@@ -210,7 +212,7 @@ async function twoProcesses(total: number, window: number, rate: number, pacedMs
     const used = process.cpuUsage(cpu);
     await b.close();
     b = undefined;
-    const receiverCpu = await peer.close();
+    const receiverCpu = (await peer.close()) - receiverBefore;
     const messages = (total + pace.latencies.length + pace.notDeliveredInTime) / 1000;
     return { batch, pace, senderCpuMs: (used.user + used.system) / 1000 / messages, receiverCpuMs: receiverCpu / messages };
   } finally {
@@ -294,6 +296,7 @@ export async function runMessagingBench(opts: MessagingOptions = {}): Promise<Be
       infoRow('batched throughput, both nodes in one process', `${single.perSecond.toFixed(0)} msg/s (two processes: ${round(batch.perSecond / single.perSecond, 2)}x)`),
       goalRow(`ack latency at ${rate.toLocaleString('en-US')} msg/s, p99`, `< ${GOAL_P99_MS} ms`, `${lat.p99.toFixed(2)} ms`, `${round(lat.p99 / GOAL_P99_MS, 2)}x budget`, lat.p99 < GOAL_P99_MS),
       infoRow(`ack latency at ${rate.toLocaleString('en-US')} msg/s, p50 / p95`, `${lat.p50.toFixed(2)} / ${lat.p95.toFixed(2)} ms`),
+      infoRow('CPU per message, sender + receiver (all threads)', `${(two.senderCpuMs).toFixed(0)} + ${two.receiverCpuMs.toFixed(0)} µs`),
     ],
     notes,
     durationMs: performance.now() - began,
