@@ -276,8 +276,10 @@ export async function runMessagingBench(opts: MessagingOptions = {}): Promise<Be
   }
   if (lat.p99 >= GOAL_P99_MS) {
     notes.push(
-      `Believed limit for the paced tail: each message waits for two fsync'd commits in sequence (the sender's outbox write, the receiver's ` +
-        `store write; see the store table) plus a worker hop for the signature check; the tail comes from event-loop stalls on this shared machine.`,
+      `Believed limit for the paced tail: each message waits for the receiver's fsync'd store write plus the round trip, overlapped with ` +
+        `the sender's own fsync'd outbox write (early send), so at best about one lone durable write (see the store table for its p99 on ` +
+        `this disk now); a signature check goes to the worker only in bursts. The tail follows the fsync tail and event-loop stalls on this ` +
+        `shared machine.`,
     );
   }
   return {
