@@ -29,7 +29,7 @@ import { DirectUpgrader } from './relay/upgrade.js';
 import { type Store } from './store/index.js';
 import * as T from './transport/index.js';
 import { FrameRouter } from './transport/router.js';
-import { FrameType, type Endpoint, type Hello } from './wire/index.js';
+import { FrameType, HELLO_FLAG_CHAT_BATCH, type Endpoint, type Hello } from './wire/index.js';
 import { DEFAULT_LIMITS, type NodeOptions } from './node-options.js';
 
 
@@ -92,7 +92,7 @@ export function build(
     counters,
     limits,
     classify: (id) => directory.trustOf(id),
-    localHello: (peer): Hello => ({ listenPort: port(), name: opts.name ?? '', flags: relay.helloFlags(peer) }),
+    localHello: (peer): Hello => ({ listenPort: port(), name: opts.name ?? '', flags: relay.helloFlags(peer) | HELLO_FLAG_CHAT_BATCH }),
     events: {
       onSessionUp: (s, replaced) => lifecycle.onSessionUp(s, replaced),
       onSessionDown: (id, reason) => lifecycle.onSessionDown(id, reason),
@@ -170,6 +170,7 @@ export function build(
   });
   router
     .on(FrameType.CHAT, (s, p) => messenger.onChat(s, p))
+    .on(FrameType.CHAT_BATCHED, (s, p) => messenger.onChat(s, p, FrameType.CHAT_BATCHED))
     .on(FrameType.ACK, (s, p) => messenger.onAck(s, p))
     .on(FrameType.CHAT_REFUSED, (s, p) => messenger.onRefused(s, p))
     .on(FrameType.PACKETS, (s, p) => vpn.onPackets(s, p))

@@ -29,7 +29,9 @@ import { TokenBucket } from '../core/rate.js';
 import type { Store, Trust } from '../store/types.js';
 import type { Clock } from '../core/clock.js';
 import type { Counters } from '../core/counters.js';
-import { FrameType, MAX_ACK_IDS, MAX_REFUSED_IDS, RefuseCode, chatSigningInput, decodeChat, encodeAck, encodeChatRefused } from '../wire/index.js';
+import { FrameType, MAX_ACK_IDS, MAX_REFUSED_IDS, RefuseCode, chatSigningInput, decodeChat, decodeChatBatched, encodeAck, encodeChatRefused } from '../wire/index.js';
+import { leafHash, rootFromProof } from './merkle.js';
+import { RootVerdicts } from './root-verdicts.js';
 import { fromWire, toHistoryEntry } from './convert.js';
 import type { MessageChannel } from './outbox.js';
 import type { HeldQuota } from './quota.js';
@@ -75,9 +77,11 @@ export class Intake {
   private readonly verifying: Verifying[] = [];
   private readonly verifier: SignatureVerifier;
   private readonly maxQueued: number;
+  private readonly roots: RootVerdicts;
 
   constructor(private readonly deps: IntakeDeps) {
     this.verifier = deps.verifier ?? new InlineVerifier();
+    this.roots = new RootVerdicts(this.verifier, deps.clock, deps.counters);
     this.maxQueued = deps.maxQueued ?? VERIFY_MAX_QUEUED;
   }
 
@@ -86,11 +90,14 @@ export class Intake {
     return this.verifying.length;
   }
 
-  /** A CHAT frame from `channel`. A malformed payload throws (the session treats it as a protocol violation). */
-  onChat(channel: MessageChannel, payload: Buffer): void {
+  /**
+   * A CHAT frame (CHAT_BATCHED when `batched`) from `channel`. A malformed payload throws
+   * (the session treats it as a protocol violation).
+   */
+  onChat(channel: MessageChannel, payload: Buffer, batched = false): void {
     const { identity, store, counters, clock } = this.deps;
     const peer = channel.peerId;
-    const wire = decodeChat(payload);
+    const wire = batched ? decodeChatBatched(payload) : decodeChat(payload);
     const trust = this.deps.trust(peer);
     if (trust === 'blocked') return this.refuse(channel, wire.id, RefuseCode.REFUSED, 'blocked');
     const stranger = trust === 'stranger';
@@ -116,10 +123,14 @@ export class Intake {
       return this.refuse(channel, wire.id, RefuseCode.RATE_LIMITED, 'verify_busy');
     }
     this.verifying.push(entry);
-    const queued = this.verifier.verify({ publicKey: wire.from, data: chatSigningInput(wire), signature: wire.signature }, (ok) => {
+    const done = (ok: boolean): void => {
       entry.ok = ok;
       this.release();
-    });
+    };
+    // A batched message: its own leaf and path give the root, whose one signature is checked once.
+    const queued = wire.proof
+      ? this.roots.check(wire.from, rootFromProof(leafHash(chatSigningInput(wire)), wire.proof), wire.signature, done)
+      : this.verifier.verify({ publicKey: wire.from, data: chatSigningInput(wire), signature: wire.signature }, done);
     if (!queued) {
       // Only a pool refuses, and never synchronously after answering: the entry is the last.
       this.verifying.splice(this.verifying.indexOf(entry), 1);
@@ -135,7 +146,8 @@ export class Intake {
       if (e.ok) this.store(e);
       else {
         this.releaseQuota(e);
-        this.drop('bad_signature');
+        // Batched: the leaf and path do not lead to a root this sender signed.
+        this.drop(e.msg.proof ? 'bad_proof' : 'bad_signature');
       }
     }
   }

@@ -28,3 +28,7 @@ export const VERIFY_WORKERS = 1;
 export const VERIFY_MAX_PENDING = 8 * 1024;
 /** Receiver: messages verified and waiting for an earlier one (arrival order), at most. */
 export const VERIFY_MAX_QUEUED = 2 * VERIFY_MAX_PENDING;
+/** Receiver: batch-root verdicts kept (CHAT_BATCHED), at most; the oldest go first. */
+export const ROOT_VERDICTS_MAX = 1024;
+/** Receiver: how long a batch-root verdict is reused (a resent batch is checked again after it). */
+export const ROOT_VERDICT_TTL_MS = 10_000;

@@ -24,11 +24,12 @@ import { PRUNE_INTERVAL_MS } from '../peers/limits.js';
 import type { Store, Trust } from '../store/types.js';
 import type { Clock } from '../core/clock.js';
 import type { Counters } from '../core/counters.js';
-import { MAX_TEXT_BYTES, RefuseCode, chatSigningInput, decodeAck, encodeChat, decodeChatRefused, isFinalRefusal, type ChatMessage, type UnsignedChat } from '../wire/index.js';
+import { FrameType, HELLO_FLAG_CHAT_BATCH, MAX_TEXT_BYTES, RefuseCode, chatSigningInput, decodeAck, encodeChat, encodeChatBatched, decodeChatRefused, isFinalRefusal, type ChatMessage, type UnsignedChat } from '../wire/index.js';
+import { BatchSigner } from './batch-signer.js';
 import { fromWire } from './convert.js';
 import { Intake } from './intake.js';
 import { OUTBOX_TICK_MS, VERIFY_MAX_PENDING, VERIFY_WORKERS } from './limits.js';
-import { OutboxSender, type MessageChannel, type OutboxLimits } from './outbox.js';
+import { OutboxSender, type ChatEncoder, type MessageChannel, type OutboxLimits } from './outbox.js';
 import { HeldQuota, type HeldLimits } from './quota.js';
 import { InlineVerifier, VerifyPool, type SignatureVerifier } from './verify-pool.js';
 
@@ -57,7 +58,18 @@ export interface MessengerDeps {
    * overlap. False: write it only after the save (the older behaviour).
    */
   earlySend?: boolean;
+  /**
+   * Sign the messages of one turn to a peer that accepts CHAT_BATCHED (HELLO flag 0x04)
+   * with one signature over their Merkle root (default true). False: one signature per
+   * message and plain CHAT frames (the older behaviour); received CHAT_BATCHED are still
+   * accepted either way. Default: true unless the environment has SENTINEL_CHAT_BATCH=off
+   * (the benchmark's per-message row).
+   */
+  batchSignatures?: boolean;
 }
+
+/** True when the channel's peer announced CHAT_BATCHED (HELLO flag 0x04). */
+export const acceptsBatch = (channel: MessageChannel | undefined): boolean => ((channel?.peerHello?.flags ?? 0) & HELLO_FLAG_CHAT_BATCH) !== 0;
 
 export { VERIFY_WORKERS };
 
@@ -73,11 +85,15 @@ export class Messenger {
   /** Sent early and not saved yet: the peer may answer before the store has them. */
   private readonly unsaved = new Map<string, { peer: NodeId; saved: Promise<unknown> }>();
   private readonly verifier: SignatureVerifier;
+  private readonly signer: BatchSigner;
+  private readonly batching: boolean;
   private timers: unknown[] = [];
 
   constructor(private readonly deps: MessengerDeps) {
     this.quota = new HeldQuota(deps.store.heldMessages(), deps.limits?.held);
-    this.outbox = new OutboxSender(deps.store, deps.clock, deps.limits?.outbox);
+    this.batching = deps.batchSignatures ?? process.env.SENTINEL_CHAT_BATCH !== 'off';
+    this.signer = new BatchSigner((data) => deps.identity.sign(data), deps.counters);
+    this.outbox = new OutboxSender(deps.store, deps.clock, deps.limits?.outbox, this.encoder);
     const workers = deps.verifyWorkers ?? 0;
     this.verifier = workers > 0 ? new VerifyPool({ workers, maxPending: VERIFY_MAX_PENDING, counters: deps.counters }) : new InlineVerifier();
     this.intake = new Intake({
@@ -118,11 +134,13 @@ export class Messenger {
     if (text.length === 0) throw new SentinelError('E_BAD_REQUEST', 'empty message');
     if (Buffer.byteLength(text, 'utf8') > MAX_TEXT_BYTES) throw new SentinelError('E_TEXT_TOO_LONG', `at most ${MAX_TEXT_BYTES} bytes`);
     const unsigned: UnsignedChat = { id: randomBytes(16), from: identity.publicKey, to: publicKeyFromNodeId(to), timestamp: clock.now(), text };
-    const wire: ChatMessage = { ...unsigned, signature: identity.sign(chatSigningInput(unsigned)) };
+    const batched = this.batching && acceptsBatch(this.deps.channelFor(to));
+    const signing = this.signer.signed(unsigned, batched);
+    const wire: ChatMessage = signing instanceof Promise ? await signing : signing;
     const msg = fromWire(wire, 'pending');
     const saved = store.addMessage(to, msg, { outbox: true });
     // Not while the disk is full: a send refused for that must not have reached the peer.
-    const early = this.deps.earlySend !== false && !store.health().full ? this.outbox.sendEarly(to, msg.id, encodeChat(wire)) : undefined;
+    const early = this.deps.earlySend !== false && !store.health().full ? this.outbox.sendEarly(to, msg.id, wire) : undefined;
     if (early?.sent) this.unsaved.set(msg.id, { peer: to, saved });
     const connected = this.deps.channelFor(to) !== undefined;
     const answer = connected && waitMs > 0 ? this.waitAnswer(msg.id, waitMs) : undefined;
@@ -151,8 +169,9 @@ export class Messenger {
     return this.outbox.inFlight(peer);
   }
 
-  onChat(channel: MessageChannel, payload: Buffer): void {
-    this.intake.onChat(channel, payload);
+  /** A CHAT (0x10) or CHAT_BATCHED (0x12) frame. */
+  onChat(channel: MessageChannel, payload: Buffer, type: number = FrameType.CHAT): void {
+    this.intake.onChat(channel, payload, type === FrameType.CHAT_BATCHED);
   }
 
   /** An ACK frame: mark each of our pending messages to this peer delivered. */
@@ -265,6 +284,18 @@ export class Messenger {
       );
     }
   }
+
+  /**
+   * CHAT_BATCHED to a peer that accepts it; else a plain CHAT, signed again on its own when
+   * it was batch-signed (a peer that stopped announcing the flag, e.g. downgraded).
+   */
+  private readonly encoder: ChatEncoder = (wire, channel) => {
+    if (!wire.proof) return { type: FrameType.CHAT, payload: encodeChat(wire) };
+    if (acceptsBatch(channel)) return { type: FrameType.CHAT_BATCHED, payload: encodeChatBatched(wire) };
+    this.deps.counters.inc('chat_resigned');
+    const { proof: _proof, signature: _sig, ...unsigned } = wire;
+    return { type: FrameType.CHAT, payload: encodeChat({ ...unsigned, signature: this.deps.identity.sign(chatSigningInput(unsigned)) }) };
+  };
 
   private waitAnswer(id: string, ms: number): Promise<'delivered' | 'refused' | undefined> {
     return new Promise((resolve) => {

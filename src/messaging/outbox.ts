@@ -12,7 +12,7 @@
 import type { NodeId } from '../api.js';
 import type { Store, StoredMessage } from '../store/types.js';
 import type { Clock } from '../core/clock.js';
-import { FrameType, encodeChat } from '../wire/index.js';
+import { FrameType, encodeChat, type ChatMessage } from '../wire/index.js';
 import { toWire } from './convert.js';
 import { ACK_TIMEOUT_MS, OUTBOX_BATCH, OUTBOX_MAX_QUEUED_BYTES, OUTBOX_WINDOW, REFUSAL_RETRY_CAP_MS, REFUSAL_RETRY_MS } from './limits.js';
 
@@ -24,7 +24,14 @@ export interface MessageChannel {
   send(type: number, payload: Uint8Array): boolean;
   /** Calls `cb` once, the next time the queue drains. */
   onDrain(cb: () => void): void;
+  /** The peer's HELLO (a Session has it): flag 0x04 means it accepts CHAT_BATCHED. */
+  readonly peerHello?: { flags?: number } | null;
 }
+
+/** How a message goes on a channel: frame type and payload. */
+export type ChatEncoder = (wire: ChatMessage, channel: MessageChannel) => { type: number; payload: Uint8Array };
+
+const plainEncoder: ChatEncoder = (wire) => ({ type: FrameType.CHAT, payload: encodeChat(wire) });
 
 /** Limits of an {@link OutboxSender}; defaults from limits.ts. */
 export interface OutboxLimits {
@@ -79,6 +86,7 @@ export class OutboxSender {
     private readonly store: Store,
     private readonly clock: Clock,
     limits: Partial<OutboxLimits> = {},
+    private readonly encode: ChatEncoder = plainEncoder,
   ) {
     this.limits = { ...DEFAULT_OUTBOX_LIMITS, ...limits };
   }
@@ -95,11 +103,11 @@ export class OutboxSender {
   }
 
   /**
-   * A new message `id` (CHAT payload `payload`) is being saved: write it now if the peer's
+   * A new message `id` (signed `wire`) is being saved: write it now if the peer's
    * flow is caught up and has room (see the file header). Either way the caller calls
    * `saved()` once the store write settled, then {@link queued}.
    */
-  sendEarly(peer: NodeId, id: string, payload: Uint8Array): EarlyTicket {
+  sendEarly(peer: NodeId, id: string, wire: ChatMessage): EarlyTicket {
     const f = this.flows.get(peer);
     const now = this.clock.now();
     const ready =
@@ -109,7 +117,7 @@ export class OutboxSender {
       now >= f.pausedUntil &&
       f.inFlight.size < this.limits.window &&
       f.channel.writableLength <= this.limits.maxQueuedBytes;
-    if (ready && f.channel.send(FrameType.CHAT, payload)) {
+    if (ready && this.#write(f.channel, wire)) {
       f.inFlight.set(id, now);
       return { sent: true, saved: () => {} };
     }
@@ -209,7 +217,7 @@ export class OutboxSender {
         return;
       }
       for (const m of next) {
-        if (!f.channel.send(FrameType.CHAT, encodeChat(toWire(m)))) return; // session closed
+        if (!this.#write(f.channel, toWire(m))) return; // session closed
         f.inFlight.set(m.id, this.clock.now());
         f.cursor = m.id;
         if (f.inFlight.size >= this.limits.window) return;
@@ -232,6 +240,11 @@ export class OutboxSender {
       f.cursor = (page[page.length - 1] as StoredMessage).id;
     }
     return [];
+  }
+
+  #write(channel: MessageChannel, wire: ChatMessage): boolean {
+    const { type, payload } = this.encode(wire, channel);
+    return channel.send(type, payload);
   }
 
   private waitForDrain(peer: NodeId, f: Flow): void {

@@ -9,7 +9,8 @@
  *
  * listenPort 0 means "not listening". An empty name means "no name". `flags` is present
  * only when not zero, and a zero flags byte is refused (so a HELLO without flags is byte-identical to the first version):
- * bit 0 (HELLO_FLAG_RELAY) = the sender offers relaying to this peer (`--relay`); other
+ * bit 0 (HELLO_FLAG_RELAY) = the sender offers relaying to this peer (`--relay`); bit 2
+ * (HELLO_FLAG_CHAT_BATCH) = the sender accepts CHAT_BATCHED (0x12); other
  * bits are reserved, sent as 0 and ignored.
  */
 import { PayloadReader, PayloadWriter, requireUint } from './bytes.js';
@@ -20,6 +21,8 @@ import { SentinelError } from '../errors.js';
 export const MAX_NAME_BYTES = 64;
 /** HELLO flags bit 0: the sender is a peer relay for this peer (RELAY_BIND may follow). */
 export const HELLO_FLAG_RELAY = 0x01;
+/** HELLO flags bit 2: the sender accepts CHAT_BATCHED (0x12, one signature per batch). */
+export const HELLO_FLAG_CHAT_BATCH = 0x04;
 
 /** Decoded HELLO. */
 export interface Hello {

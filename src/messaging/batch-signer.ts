@@ -1,0 +1,73 @@
+/**
+ * The sender's signatures. A message to a peer that accepts CHAT_BATCHED (HELLO flag 0x04)
+ * waits for the end of the event-loop turn; then all such messages of the turn share one
+ * Ed25519 signature over the root of their Merkle tree (merkle.ts), up to MAX_BATCH_LEAVES
+ * per signature, each getting its own proof. Other messages are signed one by one (at
+ * once when nothing is waiting; else in the flush, so results come back in call order).
+ */
+import { chatSigningInput, type ChatMessage, type UnsignedChat } from '../wire/index.js';
+import type { Counters } from '../core/counters.js';
+import { buildTree, leafHash, MAX_BATCH_LEAVES, rootSigningInput } from './merkle.js';
+
+interface Waiting {
+  unsigned: UnsignedChat;
+  batched: boolean;
+  done: (m: ChatMessage) => void;
+  fail: (e: unknown) => void;
+}
+
+export class BatchSigner {
+  #queue: Waiting[] = [];
+  #scheduled = false;
+
+  constructor(
+    private readonly sign: (data: Uint8Array) => Uint8Array,
+    private readonly counters?: Counters,
+  ) {}
+
+  /** Signs `unsigned`: alone (`batched` false) or in this turn's batch. */
+  signed(unsigned: UnsignedChat, batched: boolean): ChatMessage | Promise<ChatMessage> {
+    if (!batched && this.#queue.length === 0) return this.#single(unsigned);
+    return new Promise((done, fail) => {
+      this.#queue.push({ unsigned, batched, done, fail });
+      if (this.#scheduled) return;
+      this.#scheduled = true;
+      setImmediate(() => this.#flush());
+    });
+  }
+
+  #single(unsigned: UnsignedChat): ChatMessage {
+    return { ...unsigned, signature: this.sign(chatSigningInput(unsigned)) };
+  }
+
+  #flush(): void {
+    this.#scheduled = false;
+    const queue = this.#queue;
+    this.#queue = [];
+    const results = new Map<Waiting, ChatMessage | { error: unknown }>();
+    const batched = queue.filter((w) => w.batched);
+    for (let i = 0; i < batched.length; i += MAX_BATCH_LEAVES) {
+      const part = batched.slice(i, i + MAX_BATCH_LEAVES);
+      try {
+        const tree = buildTree(part.map((w) => leafHash(chatSigningInput(w.unsigned))));
+        const signature = this.sign(rootSigningInput(tree.root));
+        this.counters?.inc('chat_batch_signatures');
+        part.forEach((w, j) => results.set(w, { ...w.unsigned, signature, proof: tree.proofs[j] as NonNullable<ChatMessage['proof']> }));
+      } catch (error) {
+        for (const w of part) results.set(w, { error });
+      }
+    }
+    for (const w of queue) {
+      let r = results.get(w);
+      if (!r) {
+        try {
+          r = this.#single(w.unsigned);
+        } catch (error) {
+          r = { error };
+        }
+      }
+      if ('error' in r) w.fail(r.error);
+      else w.done(r);
+    }
+  }
+}
