@@ -237,20 +237,40 @@ async function oneProcess(total: number, window: number): Promise<BatchFigures> 
   }
 }
 
-/** Runs both messaging benchmarks (two processes) and the one-process batched run; returns their table. */
+/** Runs the two-process pair with the sender's batch signatures on or off (SENTINEL_CHAT_BATCH, read when a node starts). */
+async function twoProcessesWith(batchSignatures: boolean, total: number, window: number, rate: number, pacedMs: number): Promise<TwoProcessFigures> {
+  const before = process.env.SENTINEL_CHAT_BATCH;
+  if (batchSignatures) delete process.env.SENTINEL_CHAT_BATCH;
+  else process.env.SENTINEL_CHAT_BATCH = 'off';
+  try {
+    return await twoProcesses(total, window, rate, pacedMs);
+  } finally {
+    if (before === undefined) delete process.env.SENTINEL_CHAT_BATCH;
+    else process.env.SENTINEL_CHAT_BATCH = before;
+  }
+}
+
+/**
+ * Runs the messaging benchmarks (two processes) with per-message signatures (the
+ * reference, the older path) and with batch signatures, then the one-process batched run;
+ * returns their table.
+ */
 export async function runMessagingBench(opts: MessagingOptions = {}): Promise<BenchResult> {
   const began = performance.now();
   const total = opts.batchTotal ?? 20_000;
   const window = opts.window ?? 1_000;
   const rate = opts.rate ?? 1_000;
   const pacedMs = opts.pacedMs ?? 5_000;
-  const two = await twoProcesses(total, window, rate, pacedMs);
+  const ref = await twoProcessesWith(false, total, window, rate, pacedMs);
+  const two = await twoProcessesWith(true, total, window, rate, pacedMs);
   const { batch, pace } = two;
   const single = await oneProcess(total, window);
   const lat = percentiles(pace.latencies);
+  const refLat = percentiles(ref.pace.latencies);
   const cost = signatureCost();
   const cpuPerMsgUs = cost.signUs + cost.verifyUs;
   const perMsgMs = (two.senderCpuMs + two.receiverCpuMs) / 1000;
+  const refPerMsgMs = (ref.senderCpuMs + ref.receiverCpuMs) / 1000;
   const cores = availableParallelism();
   const notes = [
     `Batched: ${total} messages in ${(batch.ms / 1000).toFixed(2)} s; ${batch.notDeliveredInTime} send calls answered \`pending\` ` +
@@ -259,28 +279,32 @@ export async function runMessagingBench(opts: MessagingOptions = {}): Promise<Be
       `${pace.notDeliveredInTime} were not. Latency max ${lat.max.toFixed(2)} ms.`,
     `The receiver runs in a child process, the sender in this one: two event loops, as two machines would have (both on this machine's ${cores} cores). ` +
       `The receiver checks signatures on a worker thread; LMDB commits and fsyncs run on lmdb's writer threads.`,
-    `CPU time per 1,000 messages (both runs, all threads): sender ${two.senderCpuMs.toFixed(0)} ms, receiver ${two.receiverCpuMs.toFixed(0)} ms; ` +
-      `together ${(perMsgMs * 1000).toFixed(0)} µs per message, so ${cores} fully free cores would carry at most about ` +
-      `${Math.floor((cores * 1000) / perMsgMs).toLocaleString('en-US')} msg/s.`,
-    `Ed25519 cost here: sign ${cost.signUs.toFixed(0)} µs + verify ${cost.verifyUs.toFixed(0)} µs per message: signatures alone cap ` +
-      `${cores} cores at about ${Math.floor((cores * 1e6) / cpuPerMsgUs).toLocaleString('en-US')} msg/s.`,
+    `Batch signatures: the sender signs the messages of one event-loop turn once, over the root of a Merkle tree of their digests; each ` +
+      `CHAT_BATCHED frame carries its index and sibling path, and the receiver checks each root signature once (docs/PROTOCOL.md). The ` +
+      `reference rows run the same pair first with SENTINEL_CHAT_BATCH=off (one signature per message, plain CHAT frames, the older path).`,
+    `CPU time per 1,000 messages (both runs, all threads): batch signatures: sender ${two.senderCpuMs.toFixed(0)} ms, receiver ${two.receiverCpuMs.toFixed(0)} ms, ` +
+      `together ${(perMsgMs * 1000).toFixed(0)} µs per message (${cores} fully free cores would carry at most about ` +
+      `${Math.floor((cores * 1000) / perMsgMs).toLocaleString('en-US')} msg/s); per-message signatures: sender ${ref.senderCpuMs.toFixed(0)} ms, ` +
+      `receiver ${ref.receiverCpuMs.toFixed(0)} ms, together ${(refPerMsgMs * 1000).toFixed(0)} µs.`,
+    `Ed25519 cost here: sign ${cost.signUs.toFixed(0)} µs + verify ${cost.verifyUs.toFixed(0)} µs: one per message caps ` +
+      `${cores} cores at about ${Math.floor((cores * 1e6) / cpuPerMsgUs).toLocaleString('en-US')} msg/s from signatures alone.`,
   ];
   if (batch.perSecond < GOAL_MSGS_PER_S) {
     notes.push(
-      `Believed limit for the batched figure: CPU. The two nodes need ${(perMsgMs * 1000).toFixed(0)} µs of CPU per message between them on ` +
-        `${cores} shared cores. A \`node --cpu-prof\` run of the sender shows Ed25519 signing on top (~23% of its busy time), GC (~18%), then lmdb-js ` +
-        `(msgpack encoding and the write instructions of the outbox insert and the delivered mark, ~20%) and TLS; the receiver's worker ` +
-        `spends ~95% in Ed25519 verify. On a loaded machine the rate follows the CPU these processes get (1-minute load average below): ` +
-        `a larger window does not raise it (200, 1,000, 3,000 in flight: within 15%). Per-message signatures (sign + verify ${cpuPerMsgUs.toFixed(0)} µs) alone cap this machine below ` +
-        `${GOAL_MSGS_PER_S.toLocaleString('en-US')} msg/s; reaching it needs one signature over a batch of messages (a protocol change, not made).`,
+      `Believed limit for the batched figure: CPU on a shared machine. With batch signatures the two nodes need ${(perMsgMs * 1000).toFixed(0)} µs of CPU ` +
+        `per message between them (per-message signatures: ${(refPerMsgMs * 1000).toFixed(0)} µs); what is left is per-message work that a ` +
+        `\`node --cpu-prof\` run of the sender puts at GC (~18% before this change), lmdb-js (msgpack encoding and write instructions ` +
+        `of the outbox insert and the delivered mark, ~20%), TLS and the frame path. ${cores} fully free cores would carry about ` +
+        `${Math.floor((cores * 1000) / perMsgMs).toLocaleString('en-US')} msg/s at this cost; the rate measured follows the CPU these processes get ` +
+        `(1-minute load average below).`,
     );
   }
   if (lat.p99 >= GOAL_P99_MS) {
     notes.push(
       `Believed limit for the paced tail: each message waits for the receiver's fsync'd store write plus the round trip, overlapped with ` +
         `the sender's own fsync'd outbox write (early send), so at best about one lone durable write (see the store table for its p99 on ` +
-        `this disk now); a signature check goes to the worker only in bursts. The tail follows the fsync tail and event-loop stalls on this ` +
-        `shared machine.`,
+        `this disk now); a batch-signed message also waits for the end of its turn (setImmediate) before it is signed. The tail follows ` +
+        `the fsync tail and event-loop stalls on this shared machine.`,
     );
   }
   return {
@@ -293,13 +317,17 @@ export async function runMessagingBench(opts: MessagingOptions = {}): Promise<Be
       `sends with at most ${window.toLocaleString('en-US')} in flight (a new send starts as one completes); the clock stops at the last \`delivered\` ` +
       `event. (b) Paced: ${rate.toLocaleString('en-US')} msg/s for ${pacedMs / 1000} s, open loop (when the event loop falls behind, the sends ` +
       `that are due go out at once, so stalls show up in the latencies); latency from the \`send\` call to its \`delivered\` answer. ` +
-      `(c) The batched run again with both nodes in this process (one event loop), the harness of the earlier figures.`,
+      `(a) and (b) run twice on fresh pairs: per-message signatures (reference, SENTINEL_CHAT_BATCH=off) then batch signatures (CHAT_BATCHED). ` +
+      `(c) The batched run again with both nodes in this process (one event loop, batch signatures), the harness of the earlier figures.`,
     rows: [
       goalRow('batched throughput', `≥ ${GOAL_MSGS_PER_S.toLocaleString('en-US')} msg/s`, `${batch.perSecond.toFixed(0)} msg/s`, `${round(batch.perSecond / GOAL_MSGS_PER_S, 2)}x goal`, batch.perSecond >= GOAL_MSGS_PER_S),
+      infoRow('batched throughput, per-message signatures (reference)', `${ref.batch.perSecond.toFixed(0)} msg/s (batch signatures: ${round(batch.perSecond / ref.batch.perSecond, 2)}x)`),
       infoRow('batched throughput, both nodes in one process', `${single.perSecond.toFixed(0)} msg/s (two processes: ${round(batch.perSecond / single.perSecond, 2)}x)`),
       goalRow(`ack latency at ${rate.toLocaleString('en-US')} msg/s, p99`, `< ${GOAL_P99_MS} ms`, `${lat.p99.toFixed(2)} ms`, `${round(lat.p99 / GOAL_P99_MS, 2)}x budget`, lat.p99 < GOAL_P99_MS),
       infoRow(`ack latency at ${rate.toLocaleString('en-US')} msg/s, p50 / p95`, `${lat.p50.toFixed(2)} / ${lat.p95.toFixed(2)} ms`),
-      infoRow('CPU per message, sender + receiver (all threads)', `${(two.senderCpuMs).toFixed(0)} + ${two.receiverCpuMs.toFixed(0)} µs`),
+      infoRow(`ack latency at ${rate.toLocaleString('en-US')} msg/s, per-message signatures, p50 / p99`, `${refLat.p50.toFixed(2)} / ${refLat.p99.toFixed(2)} ms`),
+      infoRow('CPU per message, sender + receiver (all threads), batch signatures', `${two.senderCpuMs.toFixed(0)} + ${two.receiverCpuMs.toFixed(0)} = ${(perMsgMs * 1000).toFixed(0)} µs`),
+      infoRow('CPU per message, per-message signatures (reference)', `${ref.senderCpuMs.toFixed(0)} + ${ref.receiverCpuMs.toFixed(0)} = ${(refPerMsgMs * 1000).toFixed(0)} µs (batch: ${round(perMsgMs / refPerMsgMs, 2)}x)`),
     ],
     notes,
     durationMs: performance.now() - began,

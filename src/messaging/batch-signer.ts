@@ -1,8 +1,9 @@
 /**
  * The sender's signatures. A message to a peer that accepts CHAT_BATCHED (HELLO flag 0x04)
- * waits for the end of the event-loop turn; then all such messages of the turn share one
- * Ed25519 signature over the root of their Merkle tree (merkle.ts), up to MAX_BATCH_LEAVES
- * per signature, each getting its own proof. Other messages are signed one by one (at
+ * waits for the end of the event-loop turn; then all such messages of the turn to the same
+ * recipient share one Ed25519 signature over the root of their Merkle tree (merkle.ts), up
+ * to MAX_BATCH_LEAVES per signature, each getting its own proof (a tree never mixes
+ * recipients: a proof shows nothing about messages to others). Other messages are signed one by one (at
  * once when nothing is waiting; else in the flush, so results come back in call order).
  */
 import { chatSigningInput, type ChatMessage, type UnsignedChat } from '../wire/index.js';
@@ -45,18 +46,15 @@ export class BatchSigner {
     const queue = this.#queue;
     this.#queue = [];
     const results = new Map<Waiting, ChatMessage | { error: unknown }>();
-    const batched = queue.filter((w) => w.batched);
-    for (let i = 0; i < batched.length; i += MAX_BATCH_LEAVES) {
-      const part = batched.slice(i, i + MAX_BATCH_LEAVES);
-      try {
-        const tree = buildTree(part.map((w) => leafHash(chatSigningInput(w.unsigned))));
-        const signature = this.sign(rootSigningInput(tree.root));
-        this.counters?.inc('chat_batch_signatures');
-        part.forEach((w, j) => results.set(w, { ...w.unsigned, signature, proof: tree.proofs[j] as NonNullable<ChatMessage['proof']> }));
-      } catch (error) {
-        for (const w of part) results.set(w, { error });
-      }
+    const byRecipient = new Map<string, Waiting[]>();
+    for (const w of queue) {
+      if (!w.batched) continue;
+      const key = Buffer.from(w.unsigned.to).toString('latin1');
+      const list = byRecipient.get(key);
+      if (list) list.push(w);
+      else byRecipient.set(key, [w]);
     }
+    for (const batched of byRecipient.values()) this.#signTrees(batched, results);
     for (const w of queue) {
       let r = results.get(w);
       if (!r) {
@@ -68,6 +66,21 @@ export class BatchSigner {
       }
       if ('error' in r) w.fail(r.error);
       else w.done(r);
+    }
+  }
+
+  /** One tree and one signature per MAX_BATCH_LEAVES messages (all to one recipient). */
+  #signTrees(batched: Waiting[], results: Map<Waiting, ChatMessage | { error: unknown }>): void {
+    for (let i = 0; i < batched.length; i += MAX_BATCH_LEAVES) {
+      const part = batched.slice(i, i + MAX_BATCH_LEAVES);
+      try {
+        const tree = buildTree(part.map((w) => leafHash(chatSigningInput(w.unsigned))));
+        const signature = this.sign(rootSigningInput(tree.root));
+        this.counters?.inc('chat_batch_signatures');
+        part.forEach((w, j) => results.set(w, { ...w.unsigned, signature, proof: tree.proofs[j] as NonNullable<ChatMessage['proof']> }));
+      } catch (error) {
+        for (const w of part) results.set(w, { error });
+      }
     }
   }
 }

@@ -174,6 +174,21 @@ describe('Messenger: batch signatures', () => {
     assert.equal(A.store.outbox(b.id).length, 0);
   });
 
+  it('never mixes recipients in one tree: one signature per recipient and turn', async () => {
+    const a = generateIdentity();
+    const [b, c] = [generateIdentity(), generateIdentity()];
+    const toB = new FakeChannel(b.id, true);
+    const toC = new FakeChannel(c.id, true);
+    const A = party(a, new Map([[b.id, toB], [c.id, toC]]));
+    A.messenger.onSessionUp(toB);
+    A.messenger.onSessionUp(toC);
+    await Promise.all([A.messenger.send(b.id, 'b1'), A.messenger.send(c.id, 'c1'), A.messenger.send(b.id, 'b2')]);
+    assert.equal(A.counters.get('chat_batch_signatures'), 2);
+    const forB = toB.take(FrameType.CHAT_BATCHED).map((f) => decodeChatBatched(f));
+    assert.deepEqual(forB.map((m) => [m.text, m.proof?.index, m.proof?.path.length]), [['b1', 0, 1], ['b2', 1, 1]]);
+    assert.equal(decodeChatBatched(toC.take(FrameType.CHAT_BATCHED)[0] as Buffer).proof?.path.length, 0);
+  });
+
   it('a single message of a batch verifies alone (a resend after a crash)', async () => {
     const { a, b, A, toB } = pair();
     await Promise.all([0, 1, 2].map((i) => A.messenger.send(b.id, `m${i}`)));
