@@ -29,8 +29,9 @@ import { TokenBucket } from '../core/rate.js';
 import type { Store, Trust } from '../store/types.js';
 import type { Clock } from '../core/clock.js';
 import type { Counters } from '../core/counters.js';
-import { FrameType, MAX_ACK_IDS, MAX_REFUSED_IDS, RefuseCode, chatSigningInput, decodeChat, decodeChatBatched, encodeAck, encodeChatRefused } from '../wire/index.js';
+import { FrameType, MAX_ACK_IDS, MAX_REFUSED_IDS, RefuseCode, chatSigningInput, decodeChat, decodeChatBatched, encodeAck, encodeChatRefused, type ChatProof } from '../wire/index.js';
 import { leafHash, rootFromProof } from './merkle.js';
+import { BatchNodes } from './batch-nodes.js';
 import { RootVerdicts } from './root-verdicts.js';
 import { fromWire, toHistoryEntry } from './convert.js';
 import type { MessageChannel } from './outbox.js';
@@ -78,10 +79,12 @@ export class Intake {
   private readonly verifier: SignatureVerifier;
   private readonly maxQueued: number;
   private readonly roots: RootVerdicts;
+  private readonly trees: BatchNodes;
 
   constructor(private readonly deps: IntakeDeps) {
     this.verifier = deps.verifier ?? new InlineVerifier();
     this.roots = new RootVerdicts(this.verifier, deps.clock, deps.counters);
+    this.trees = new BatchNodes(deps.clock, deps.counters);
     this.maxQueued = deps.maxQueued ?? VERIFY_MAX_QUEUED;
   }
 
@@ -127,16 +130,31 @@ export class Intake {
       entry.ok = ok;
       this.release();
     };
-    // A batched message: its own leaf and path give the root, whose one signature is checked once.
-    const queued = wire.proof
-      ? this.roots.check(wire.from, rootFromProof(leafHash(chatSigningInput(wire)), wire.proof), wire.signature, done)
-      : this.verifier.verify({ publicKey: wire.from, data: chatSigningInput(wire), signature: wire.signature }, done);
+    const queued = wire.proof ? this.checkBatched(wire.from, wire.signature, chatSigningInput(wire), wire.proof, done) : this.verifier.verify({ publicKey: wire.from, data: chatSigningInput(wire), signature: wire.signature }, done);
     if (!queued) {
       // Only a pool refuses, and never synchronously after answering: the entry is the last.
       this.verifying.splice(this.verifying.indexOf(entry), 1);
       this.releaseQuota(entry);
       return this.refuse(channel, wire.id, RefuseCode.RATE_LIMITED, 'verify_busy');
     }
+  }
+
+  /**
+   * A batched message: its leaf and path give the root (batch-nodes.ts stops early at a
+   * node already seen in the batch), whose one signature is checked once per batch. A
+   * root reached by a shortcut that fails is not the end: the message's own full path
+   * is checked (if that second check is refused for a full queue, the message is dropped
+   * unanswered and the sender resends it after its ACK timeout).
+   */
+  private checkBatched(from: Uint8Array, signature: Uint8Array, input: Uint8Array, proof: ChatProof, done: (ok: boolean) => void): boolean {
+    const leaf = leafHash(input);
+    const { root, shortcut } = this.trees.rootOf(from, signature, leaf, proof);
+    if (!shortcut) return this.roots.check(from, root, signature, done);
+    return this.roots.check(from, root, signature, (ok) => {
+      if (ok) return done(true);
+      const full = rootFromProof(leaf, proof);
+      if (full.equals(root) || !this.roots.check(from, full, signature, done)) done(false);
+    });
   }
 
   /** Hands the verified messages at the head of the FIFO to the store, in arrival order. */

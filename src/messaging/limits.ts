@@ -32,3 +32,5 @@ export const VERIFY_MAX_QUEUED = 2 * VERIFY_MAX_PENDING;
 export const ROOT_VERDICTS_MAX = 1024;
 /** Receiver: how long a batch-root verdict is reused (a resent batch is checked again after it). */
 export const ROOT_VERDICT_TTL_MS = 10_000;
+/** Receiver: batch trees remembered (their nodes spare re-hashing paths), at most; each holds at most 2,048 nodes of 32 bytes. */
+export const BATCH_TREES_MAX = 32;

@@ -12,6 +12,7 @@ import { isSentinelError } from '../../src/errors.js';
 import { generateIdentity, verifySignature, type Identity } from '../../src/identity/index.js';
 import { Messenger, type MessageChannel } from '../../src/messaging/index.js';
 import { buildTree, leafHash, rootFromProof, rootSigningInput, MAX_BATCH_LEAVES } from '../../src/messaging/merkle.js';
+import { BatchNodes } from '../../src/messaging/batch-nodes.js';
 import { MemoryStore, openLmdbStore, type StoredMessage } from '../../src/store/index.js';
 import { Counters } from '../../src/transport/index.js';
 import {
@@ -108,6 +109,35 @@ describe('batch tree', () => {
   it('refuses an empty or oversized batch', () => {
     assert.throws(() => buildTree([]), RangeError);
     assert.throws(() => buildTree(Array.from({ length: MAX_BATCH_LEAVES + 1 }, () => Buffer.alloc(32))), RangeError);
+  });
+});
+
+describe('batch tree memory (receiver)', () => {
+  it('gives every message the root a full path gives, in any arrival order, hashing less; a tampered leaf or index still leads elsewhere', () => {
+    const counters = new Counters();
+    const nodes = new BatchNodes(fakeClock(0), counters);
+    const from = Buffer.alloc(32, 1);
+    const sig = Buffer.alloc(64, 2);
+    const leaves = Array.from({ length: 37 }, (_, i) => leafHash(Buffer.from(`leaf ${i}`)));
+    const { root, proofs } = buildTree(leaves);
+    const order = leaves.map((_, i) => (i * 17) % leaves.length);
+    for (const i of order) {
+      const p = proofs[i] as NonNullable<ChatMessage['proof']>;
+      assert.deepEqual(nodes.rootOf(from, sig, leaves[i] as Buffer, p).root, root, `leaf ${i}`);
+      assert.notDeepEqual(nodes.rootOf(from, sig, leafHash(Buffer.from('forged')), p).root, root);
+      assert.notDeepEqual(nodes.rootOf(from, sig, leaves[i] as Buffer, { index: p.index ^ 1, path: p.path }).root, root);
+    }
+    assert.ok(counters.get('chat_proof_shortcuts') > 0, 'later messages stop at a known node');
+    // Another sender's tree with the same signature bytes is separate.
+    assert.deepEqual(nodes.rootOf(Buffer.alloc(32, 9), sig, leaves[0] as Buffer, proofs[0] as NonNullable<ChatMessage['proof']>).root, root);
+    assert.equal(nodes.size, 2);
+  });
+
+  it('keeps at most its bound of trees', () => {
+    const nodes = new BatchNodes(fakeClock(0), undefined, 3);
+    const leaf = leafHash(Buffer.from('x'));
+    for (let i = 0; i < 10; i++) nodes.rootOf(Buffer.alloc(32, i), Buffer.alloc(64), leaf, { index: 0, path: [] });
+    assert.equal(nodes.size, 3);
   });
 });
 
@@ -215,6 +245,23 @@ describe('Messenger: batch signatures', () => {
     await tick();
     assert.equal(B.counters.get('chat_rejected.bad_proof'), 3);
     assert.deepEqual(B.store.history(a.id).map((m) => m.text), ['m3']);
+  });
+
+  it('a tampered first message does not make the genuine rest of its batch fail (shortcut roots are checked again in full)', async () => {
+    const { a, b, A, B, toA, toB } = pair();
+    await Promise.all(Array.from({ length: 8 }, (_, i) => A.messenger.send(b.id, `m${i}`)));
+    const frames = toB.take(FrameType.CHAT_BATCHED);
+    const bad = Buffer.from(frames[0] as Buffer);
+    flip(bad, 92);
+    B.messenger.onChat(toA, bad, FrameType.CHAT_BATCHED);
+    for (const f of frames.slice(1)) B.messenger.onChat(toA, f, FrameType.CHAT_BATCHED);
+    await tick();
+    assert.equal(B.counters.get('chat_rejected.bad_proof'), 1);
+    assert.deepEqual(B.store.history(a.id).map((m) => m.text), ['m1', 'm2', 'm3', 'm4', 'm5', 'm6', 'm7']);
+    // Sent again untouched, the first one is taken too.
+    B.messenger.onChat(toA, frames[0] as Buffer, FrameType.CHAT_BATCHED);
+    await tick();
+    assert.equal(B.store.history(a.id).length, 8);
   });
 
   it('peers without flag 0x04 get per-message CHAT; a batch-signed message is signed again when the peer no longer accepts batches', async () => {
