@@ -73,6 +73,20 @@ export const acceptsBatch = (channel: MessageChannel | undefined): boolean => ((
 
 export { VERIFY_WORKERS };
 
+/** Random message ids, drawn 256 at a time (one call into the CSPRNG per 256 sends). */
+const ID_POOL_IDS = 256;
+let idPool = Buffer.alloc(0);
+let idPoolAt = 0;
+function newMessageId(): Buffer {
+  if (idPoolAt + 16 > idPool.length) {
+    // A fresh pool each time: ids handed out earlier (views into the old one) never change.
+    idPool = randomBytes(16 * ID_POOL_IDS);
+    idPoolAt = 0;
+  }
+  idPoolAt += 16;
+  return idPool.subarray(idPoolAt - 16, idPoolAt);
+}
+
 const REFUSE_NAMES: Record<number, string> = Object.fromEntries(Object.entries(RefuseCode).map(([k, v]) => [v, k.toLowerCase()]));
 
 export class Messenger {
@@ -133,7 +147,7 @@ export class Messenger {
     if (to === identity.id) throw new SentinelError('E_SELF_DIAL', 'cannot message ourselves');
     if (text.length === 0) throw new SentinelError('E_BAD_REQUEST', 'empty message');
     if (Buffer.byteLength(text, 'utf8') > MAX_TEXT_BYTES) throw new SentinelError('E_TEXT_TOO_LONG', `at most ${MAX_TEXT_BYTES} bytes`);
-    const unsigned: UnsignedChat = { id: randomBytes(16), from: identity.publicKey, to: publicKeyFromNodeId(to), timestamp: clock.now(), text };
+    const unsigned: UnsignedChat = { id: newMessageId(), from: identity.publicKey, to: publicKeyFromNodeId(to), timestamp: clock.now(), text };
     const batched = this.batching && acceptsBatch(this.deps.channelFor(to));
     const signing = this.signer.signed(unsigned, batched);
     const wire: ChatMessage = signing instanceof Promise ? await signing : signing;
