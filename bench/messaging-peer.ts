@@ -4,6 +4,7 @@
  *
  *   child -> parent  { type: 'ready', id, port }
  *   parent -> child  { type: 'accept', peer }   child -> parent  { type: 'accepted', cpuUs }
+ *   parent -> child  { type: 'cpu' }            child -> parent  { type: 'cpu', cpuUs }
  *   parent -> child  { type: 'close' }          child -> parent  { type: 'closed', cpuUs } and exits
  *
  * `cpuUs` is the child's CPU time (user + system, all threads) since it started.
@@ -16,14 +17,15 @@ function cpuUs(): number {
   return u.user + u.system;
 }
 
-type Command = { type: 'accept'; peer: NodeId } | { type: 'close' };
+type Command = { type: 'accept'; peer: NodeId } | { type: 'cpu' } | { type: 'close' };
 
 async function main(): Promise<void> {
   const dir = await tempDir('msg-peer');
   const node = await quietNode(dir.path);
   const send = (m: unknown): void => void process.send?.(m);
   process.on('message', (m: Command) => {
-    if (m.type === 'accept') {
+    if (m.type === 'cpu') send({ type: 'cpu', cpuUs: cpuUs() });
+    else if (m.type === 'accept') {
       void node.accept(m.peer).then(() => send({ type: 'accepted', cpuUs: cpuUs() }));
     } else if (m.type === 'close') {
       void node
