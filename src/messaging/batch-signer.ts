@@ -1,10 +1,13 @@
 /**
- * The sender's signatures. A message to a peer that accepts CHAT_BATCHED (HELLO flag 0x04)
- * waits for the end of the event-loop turn; then all such messages of the turn to the same
+ * The sender's signatures. The first message of an event-loop turn is signed at once on
+ * its own (a plain CHAT), so a lone message (a chat at human pace, a paced stream) waits
+ * for nothing. The messages that follow it in the same turn to a peer that accepts
+ * CHAT_BATCHED (HELLO flag 0x04) wait for the end of the turn; then those to the same
  * recipient share one Ed25519 signature over the root of their Merkle tree (merkle.ts), up
  * to MAX_BATCH_LEAVES per signature, each getting its own proof (a tree never mixes
- * recipients: a proof shows nothing about messages to others). Other messages are signed one by one (at
- * once when nothing is waiting; else in the flush, so results come back in call order).
+ * recipients: a proof shows nothing about messages to others). A burst of n messages costs
+ * two signatures instead of n. Messages to other peers are signed one by one (at once when
+ * nothing is waiting, else in the flush, so results always come back in call order).
  */
 import { chatSigningInput, type ChatMessage, type UnsignedChat } from '../wire/index.js';
 import type { Counters } from '../core/counters.js';
@@ -20,6 +23,8 @@ interface Waiting {
 export class BatchSigner {
   #queue: Waiting[] = [];
   #scheduled = false;
+  /** A message was signed at once in this turn (cleared by the flush). */
+  #turnStarted = false;
 
   constructor(
     private readonly sign: (data: Uint8Array) => Uint8Array,
@@ -28,13 +33,23 @@ export class BatchSigner {
 
   /** Signs `unsigned`: alone (`batched` false) or in this turn's batch. */
   signed(unsigned: UnsignedChat, batched: boolean): ChatMessage | Promise<ChatMessage> {
-    if (!batched && this.#queue.length === 0) return this.#single(unsigned);
+    if (this.#queue.length === 0 && (!batched || !this.#turnStarted)) {
+      if (batched) {
+        this.#turnStarted = true;
+        this.#schedule();
+      }
+      return this.#single(unsigned);
+    }
     return new Promise((done, fail) => {
       this.#queue.push({ unsigned, batched, done, fail });
-      if (this.#scheduled) return;
-      this.#scheduled = true;
-      setImmediate(() => this.#flush());
+      this.#schedule();
     });
+  }
+
+  #schedule(): void {
+    if (this.#scheduled) return;
+    this.#scheduled = true;
+    setImmediate(() => this.#flush());
   }
 
   #single(unsigned: UnsignedChat): ChatMessage {
@@ -43,6 +58,7 @@ export class BatchSigner {
 
   #flush(): void {
     this.#scheduled = false;
+    this.#turnStarted = false;
     const queue = this.#queue;
     this.#queue = [];
     const results = new Map<Waiting, ChatMessage | { error: unknown }>();
