@@ -327,8 +327,8 @@ export async function runMessagingBench(opts: MessagingOptions = {}): Promise<Be
     notes.push(
       `Believed limit for the paced tail: each message waits for the receiver's fsync'd store write plus the round trip, overlapped with ` +
         `the sender's own fsync'd outbox write (early send), so at best about one lone durable write (see the store table for its p99 on ` +
-        `this disk now); a batch-signed message also waits for the end of its turn (setImmediate) before it is signed, and at this rate ` +
-        `most turns hold one message, so batches of one save nothing here (one signature and one check per message, as before). The tail follows ` +
+        `this disk now). At this rate most turns hold one message, and an idle sender signs the first message of a turn at once on its own ` +
+        `(only those after it in the same turn wait for a batch), so batching neither delays nor helps here. The tail follows ` +
         `the fsync tail and event-loop stalls on this shared machine.`,
     );
   }

@@ -1,12 +1,13 @@
 /**
- * The sender's signatures. The first message of an event-loop turn is signed at once on
- * its own (a plain CHAT), so a lone message (a chat at human pace, a paced stream) waits
- * for nothing. The messages that follow it in the same turn to a peer that accepts
+ * The sender's signatures. While the sender is idle (the last turn batched fewer than two
+ * messages), the first message of an event-loop turn is signed at once on its own (a plain
+ * CHAT), so a lone message (a chat at human pace, a paced stream) waits for nothing; while
+ * it is busy, every message waits for its turn's batch. The messages that follow it in the
+ * same turn to a peer that accepts
  * CHAT_BATCHED (HELLO flag 0x04) wait for the end of the turn; then those to the same
  * recipient share one Ed25519 signature over the root of their Merkle tree (merkle.ts), up
  * to MAX_BATCH_LEAVES per signature, each getting its own proof (a tree never mixes
- * recipients: a proof shows nothing about messages to others). A burst of n messages costs
- * two signatures instead of n. Messages to other peers are signed one by one (at once when
+ * recipients: a proof shows nothing about messages to others). Messages to other peers are signed one by one (at once when
  * nothing is waiting, else in the flush, so results always come back in call order).
  */
 import { chatSigningInput, type ChatMessage, type UnsignedChat } from '../wire/index.js';
@@ -25,6 +26,8 @@ export class BatchSigner {
   #scheduled = false;
   /** A message was signed at once in this turn (cleared by the flush). */
   #turnStarted = false;
+  /** The last flush batched at least two messages: hold the first of a turn too. */
+  #busy = false;
 
   constructor(
     private readonly sign: (data: Uint8Array) => Uint8Array,
@@ -33,7 +36,7 @@ export class BatchSigner {
 
   /** Signs `unsigned`: alone (`batched` false) or in this turn's batch. */
   signed(unsigned: UnsignedChat, batched: boolean): ChatMessage | Promise<ChatMessage> {
-    if (this.#queue.length === 0 && (!batched || !this.#turnStarted)) {
+    if (this.#queue.length === 0 && (!batched || (!this.#turnStarted && !this.#busy))) {
       if (batched) {
         this.#turnStarted = true;
         this.#schedule();
@@ -70,7 +73,12 @@ export class BatchSigner {
       if (list) list.push(w);
       else byRecipient.set(key, [w]);
     }
-    for (const batched of byRecipient.values()) this.#signTrees(batched, results);
+    let count = 0;
+    for (const batched of byRecipient.values()) {
+      count += batched.length;
+      this.#signTrees(batched, results);
+    }
+    this.#busy = count >= 2;
     for (const w of queue) {
       let r = results.get(w);
       if (!r) {

@@ -212,6 +212,19 @@ describe('Messenger: batch signatures', () => {
     assert.equal(A.store.outbox(b.id).length, 0);
   });
 
+  it('while busy (the last turn batched two or more) the first message of a turn waits for the batch too; once idle again it goes at once', async () => {
+    const { b, A, toB } = pair();
+    await burst(A, b.id, ['m0', 'm1']);
+    assert.deepEqual(toB.take(FrameType.CHAT).map((f) => decodeChat(f).text), ['lead']);
+    await Promise.all([A.messenger.send(b.id, 'm2'), A.messenger.send(b.id, 'm3')]);
+    assert.equal(toB.take(FrameType.CHAT).length, 0, 'busy: all batched');
+    await A.messenger.send(b.id, 'm4');
+    assert.equal(toB.take(FrameType.CHAT).length, 0, 'still busy for one turn');
+    await A.messenger.send(b.id, 'm5');
+    assert.deepEqual(toB.take(FrameType.CHAT).map((f) => decodeChat(f).text), ['m5'], 'idle: at once');
+    assert.deepEqual(toB.take(FrameType.CHAT_BATCHED).map((f) => decodeChatBatched(f).text), ['m0', 'm1', 'm2', 'm3', 'm4']);
+  });
+
   it('never mixes recipients in one tree: one signature per recipient and turn', async () => {
     const a = generateIdentity();
     const [b, c] = [generateIdentity(), generateIdentity()];
