@@ -293,6 +293,8 @@ export async function runMessagingBench(opts: MessagingOptions = {}): Promise<Be
   const cpuPerMsgUs = cost.signUs + cost.verifyUs;
   const perMsgMs = (two.senderCpuMs + two.receiverCpuMs) / 1000;
   const refPerMsgMs = (ref.senderCpuMs + ref.receiverCpuMs) / 1000;
+  const batchUs = two.batchSenderCpuMs + two.batchReceiverCpuMs;
+  const refBatchUs = ref.batchSenderCpuMs + ref.batchReceiverCpuMs;
   const cores = availableParallelism();
   const notes = [
     `Batched: ${total} messages in ${(batch.ms / 1000).toFixed(2)} s; ${batch.notDeliveredInTime} send calls answered \`pending\` ` +
@@ -313,12 +315,12 @@ export async function runMessagingBench(opts: MessagingOptions = {}): Promise<Be
   ];
   if (batch.perSecond < GOAL_MSGS_PER_S) {
     notes.push(
-      `Believed limit for the batched figure: CPU on a shared machine. With batch signatures the two nodes need ${(perMsgMs * 1000).toFixed(0)} µs of CPU ` +
-        `per message between them (per-message signatures: ${(refPerMsgMs * 1000).toFixed(0)} µs). A \`node --cpu-prof\` run of the sender (both ` +
+      `Believed limit for the batched figure: CPU on a shared machine. In the batched run with batch signatures the two nodes need ${batchUs.toFixed(0)} µs of CPU ` +
+        `per message between them (per-message signatures: ${refBatchUs.toFixed(0)} µs; paced messages, one per turn, cost far more each). A \`node --cpu-prof\` run of the sender (both ` +
         `runs) shows what is left per message: lmdb-js ~22% (write instructions, reads of the row for the delivered mark, msgpack), GC ~9%, ` +
         `Ed25519 signing ~12% (nearly all of it in the per-message run), the CSPRNG for ids ~3% (now drawn 256 at a time), tree hashes ~2%; ` +
         `the receiver's worker now verifies about one signature per batch instead of one per message. ${cores} fully free cores would carry about ` +
-        `${Math.floor((cores * 1000) / perMsgMs).toLocaleString('en-US')} msg/s at this cost; the rate measured follows the CPU these processes get ` +
+        `${Math.floor((cores * 1e6) / batchUs).toLocaleString('en-US')} msg/s at this cost; the rate measured follows the CPU these processes get ` +
         `(1-minute load average below). The goal needs the per-message store work cut next (one lmdb row per message written twice: ` +
         `the outbox insert and the delivered mark).`,
     );
