@@ -1,14 +1,22 @@
 /**
  * Durable messages between two real nodes (LMDB stores, mutual TLS) through the public
  * `NodeApi.send`: every message is signed, stored durably by the sender (outbox), sent,
- * verified and stored durably by the receiver, ACKed, and durably marked delivered by the
- * sender before it counts.
+ * verified and stored durably by the receiver and ACKed; the sender's `send` answers
+ * `delivered` on the ACK (its own `delivered` mark is written in the background).
  *
  * (a) batched: many sends in flight (a sliding window), messages per second until every
  *     one is delivered; (b) paced: a steady rate, latency from the `send` call to
  *     `delivered`.
+ *
+ * The receiver runs in a child process (bench/messaging-peer.ts): two nodes, two event
+ * loops. The batched run is repeated with both nodes in this process (the harness of
+ * earlier figures), for comparison.
  */
+import { fork, type ChildProcess } from 'node:child_process';
+import { availableParallelism } from 'node:os';
 import { generateKeyPairSync, sign, verify } from 'node:crypto';
+import { fileURLToPath } from 'node:url';
+import type { NodeId } from '../src/api.js';
 import { performance } from 'node:perf_hooks';
 import type { SentinelNode } from '../src/node.js';
 import { goalRow, infoRow, type BenchResult } from './report.js';
@@ -36,7 +44,7 @@ interface BatchFigures {
 }
 
 /** Sends `total` messages B -> A with at most `window` in flight; resolves when all are delivered. */
-async function batched(a: SentinelNode, b: SentinelNode, total: number, window: number): Promise<BatchFigures> {
+async function batched(to: NodeId, b: SentinelNode, total: number, window: number): Promise<BatchFigures> {
   let delivered = 0;
   let notDeliveredInTime = 0;
   let failure: unknown;
@@ -53,7 +61,7 @@ async function batched(a: SentinelNode, b: SentinelNode, total: number, window: 
     while (inFlight < window && issued < total && failure === undefined) {
       issued += 1;
       inFlight += 1;
-      b.send(a.identity.id, `batched benchmark message ${issued}`).then(
+      b.send(to, `batched benchmark message ${issued}`).then(
         (r) => {
           if (r.status !== 'delivered') notDeliveredInTime += 1;
           inFlight -= 1;
@@ -81,7 +89,7 @@ interface PacedFigures {
 }
 
 /** Sends at `rate` msg/s for `ms`; each latency runs from the `send` call to `delivered`. */
-async function paced(a: SentinelNode, b: SentinelNode, rate: number, ms: number): Promise<PacedFigures> {
+async function paced(to: NodeId, b: SentinelNode, rate: number, ms: number): Promise<PacedFigures> {
   const total = Math.round((rate * ms) / 1000);
   const latencies: number[] = [];
   let settled = 0;
@@ -93,7 +101,7 @@ async function paced(a: SentinelNode, b: SentinelNode, rate: number, ms: number)
   const issue = (): void => {
     issued += 1;
     const t = performance.now();
-    b.send(a.identity.id, `paced benchmark message ${issued}`).then(
+    b.send(to, `paced benchmark message ${issued}`).then(
       (r) => {
         if (r.status === 'delivered') latencies.push(performance.now() - t);
         else notDeliveredInTime += 1;
@@ -130,70 +138,225 @@ function signatureCost(): { signUs: number; verifyUs: number } {
   return { signUs, verifyUs: ((performance.now() - t) * 1000) / n };
 }
 
-/** Runs both messaging benchmarks on one pair of nodes and returns their table. */
+/** The receiving node in a child process (see bench/messaging-peer.ts). */
+class PeerProcess {
+  private constructor(
+    private readonly child: ChildProcess,
+    readonly id: NodeId,
+    readonly port: number,
+  ) {}
+
+  static async start(): Promise<PeerProcess> {
+    const child = fork(fileURLToPath(new URL('./messaging-peer.js', import.meta.url)), [], { stdio: ['ignore', 'ignore', 'inherit', 'ipc'] });
+    const ready = await PeerProcess.next<{ id: NodeId; port: number }>(child, 'ready');
+    return new PeerProcess(child, ready.id, ready.port);
+  }
+
+  private static next<T>(child: ChildProcess, type: string): Promise<T> {
+    return new Promise((resolve, reject) => {
+      const onMessage = (m: { type: string } & T): void => {
+        if (m.type !== type) return;
+        child.off('message', onMessage);
+        child.off('exit', onExit);
+        resolve(m);
+      };
+      const onExit = (code: number | null): void => reject(new Error(`messaging peer exited (${code}) before '${type}'`));
+      child.on('message', onMessage);
+      child.once('exit', onExit);
+    });
+  }
+
+  /** Makes `peer` a contact; resolves with the child's CPU time so far (ms). */
+  async accept(peer: NodeId): Promise<number> {
+    this.child.send({ type: 'accept', peer });
+    const { cpuUs } = await PeerProcess.next<{ cpuUs: number }>(this.child, 'accepted');
+    return cpuUs / 1000;
+  }
+
+  /** The child's CPU time so far (ms). */
+  async cpu(): Promise<number> {
+    this.child.send({ type: 'cpu' });
+    const { cpuUs } = await PeerProcess.next<{ cpuUs: number }>(this.child, 'cpu');
+    return cpuUs / 1000;
+  }
+
+  /** Closes the node; resolves with the child's CPU time in ms. */
+  async close(): Promise<number> {
+    if (this.child.exitCode !== null) return 0;
+    this.child.send({ type: 'close' });
+    const { cpuUs } = await PeerProcess.next<{ cpuUs: number }>(this.child, 'closed');
+    return cpuUs / 1000;
+  }
+
+  kill(): void {
+    if (this.child.exitCode === null) this.child.kill('SIGKILL');
+  }
+}
+
+interface TwoProcessFigures {
+  batch: BatchFigures;
+  pace: PacedFigures;
+  /** CPU ms per 1,000 messages (= µs per message) over both runs: this process (sender) and the child (receiver, its close included). */
+  senderCpuMs: number;
+  receiverCpuMs: number;
+  /** The same for the batched run alone (its last commits and ACKs included: 200 ms after it). */
+  batchSenderCpuMs: number;
+  batchReceiverCpuMs: number;
+}
+
+/** Sender here, receiver in a child process: batched then paced. */
+async function twoProcesses(total: number, window: number, rate: number, pacedMs: number): Promise<TwoProcessFigures> {
+  const dir = await tempDir('msg-b');
+  const peer = await PeerProcess.start();
+  let b: SentinelNode | undefined;
+  try {
+    b = await quietNode(dir.path);
+    await b.dial(`127.0.0.1:${peer.port}`);
+    await b.send(peer.id, 'warm-up');
+    // Two nodes that chose each other: contacts, so no stranger quota applies.
+    const receiverBefore = await peer.accept(b.identity.id);
+    const cpu = process.cpuUsage();
+    const batch = await batched(peer.id, b, total, window);
+    await sleep(200); // let the last commits and ACK frames settle before the paced run
+    const batchUsed = process.cpuUsage(cpu);
+    const batchReceiverCpu = (await peer.cpu()) - receiverBefore;
+    const pace = await paced(peer.id, b, rate, pacedMs);
+    const used = process.cpuUsage(cpu);
+    await b.close();
+    b = undefined;
+    const receiverCpu = (await peer.close()) - receiverBefore;
+    const messages = (total + pace.latencies.length + pace.notDeliveredInTime) / 1000;
+    return {
+      batch,
+      pace,
+      senderCpuMs: (used.user + used.system) / 1000 / messages,
+      receiverCpuMs: receiverCpu / messages,
+      batchSenderCpuMs: (batchUsed.user + batchUsed.system) / 1000 / (total / 1000),
+      batchReceiverCpuMs: batchReceiverCpu / (total / 1000),
+    };
+  } finally {
+    await b?.close();
+    peer.kill();
+    await dir.cleanup();
+  }
+}
+
+/** Both nodes in this process (one event loop), batched only: the harness of the earlier figures. */
+async function oneProcess(total: number, window: number): Promise<BatchFigures> {
+  const dirs = await Promise.all([tempDir('msg-a'), tempDir('msg-b')]);
+  const [a, b] = (await Promise.all(dirs.map((d) => quietNode(d.path)))) as [SentinelNode, SentinelNode];
+  try {
+    await b.dial(`127.0.0.1:${a.port}`);
+    await b.send(a.identity.id, 'warm-up');
+    await a.accept(b.identity.id);
+    return await batched(a.identity.id, b, total, window);
+  } finally {
+    await Promise.all([a.close(), b.close()]);
+    await Promise.all(dirs.map((d) => d.cleanup()));
+  }
+}
+
+/** Runs the two-process pair with the sender's batch signatures on or off (SENTINEL_CHAT_BATCH, read when a node starts). */
+async function twoProcessesWith(batchSignatures: boolean, total: number, window: number, rate: number, pacedMs: number): Promise<TwoProcessFigures> {
+  const before = process.env.SENTINEL_CHAT_BATCH;
+  if (batchSignatures) delete process.env.SENTINEL_CHAT_BATCH;
+  else process.env.SENTINEL_CHAT_BATCH = 'off';
+  try {
+    return await twoProcesses(total, window, rate, pacedMs);
+  } finally {
+    if (before === undefined) delete process.env.SENTINEL_CHAT_BATCH;
+    else process.env.SENTINEL_CHAT_BATCH = before;
+  }
+}
+
+/**
+ * Runs the messaging benchmarks (two processes) with per-message signatures (the
+ * reference, the older path) and with batch signatures, then the one-process batched run;
+ * returns their table.
+ */
 export async function runMessagingBench(opts: MessagingOptions = {}): Promise<BenchResult> {
   const began = performance.now();
   const total = opts.batchTotal ?? 20_000;
   const window = opts.window ?? 1_000;
   const rate = opts.rate ?? 1_000;
   const pacedMs = opts.pacedMs ?? 5_000;
-  const dirs = await Promise.all([tempDir('msg-a'), tempDir('msg-b')]);
-  const [a, b] = await Promise.all(dirs.map((d) => quietNode(d.path))) as [SentinelNode, SentinelNode];
-  let batch: BatchFigures;
-  let pace: PacedFigures;
-  try {
-    await b.dial(`127.0.0.1:${a.port}`);
-    await b.send(a.identity.id, 'warm-up');
-    // Two nodes that chose each other (B dialed A; A accepts B's first message): contacts,
-    // so no stranger quota applies.
-    await a.accept(b.identity.id);
-    batch = await batched(a, b, total, window);
-    await sleep(200); // let the last commits and ACK frames settle before the paced run
-    pace = await paced(a, b, rate, pacedMs);
-  } finally {
-    await Promise.all([a.close(), b.close()]);
-    await Promise.all(dirs.map((d) => d.cleanup()));
-  }
+  // Order (which mode runs first on this machine's changing load): SENTINEL_BENCH_BATCH_FIRST=1 runs batch signatures first.
+  const batchFirst = process.env.SENTINEL_BENCH_BATCH_FIRST === '1';
+  const first = await twoProcessesWith(batchFirst, total, window, rate, pacedMs);
+  const second = await twoProcessesWith(!batchFirst, total, window, rate, pacedMs);
+  const [two, ref] = batchFirst ? [first, second] : [second, first];
+  const { batch, pace } = two;
+  const single = await oneProcess(total, window);
   const lat = percentiles(pace.latencies);
+  const refLat = percentiles(ref.pace.latencies);
   const cost = signatureCost();
   const cpuPerMsgUs = cost.signUs + cost.verifyUs;
+  const perMsgMs = (two.senderCpuMs + two.receiverCpuMs) / 1000;
+  const refPerMsgMs = (ref.senderCpuMs + ref.receiverCpuMs) / 1000;
+  const batchUs = two.batchSenderCpuMs + two.batchReceiverCpuMs;
+  const refBatchUs = ref.batchSenderCpuMs + ref.batchReceiverCpuMs;
+  const cores = availableParallelism();
   const notes = [
     `Batched: ${total} messages in ${(batch.ms / 1000).toFixed(2)} s; ${batch.notDeliveredInTime} send calls answered \`pending\` ` +
       `(ACK later than the 3 s send wait; they were still counted when their \`delivered\` event came).`,
     `Paced: ${pace.latencies.length} messages delivered within the send wait at ${pace.achievedRate.toFixed(0)} msg/s offered; ` +
       `${pace.notDeliveredInTime} were not. Latency max ${lat.max.toFixed(2)} ms.`,
-    `Both nodes share this process's one event loop (and so one core for JavaScript and TLS); LMDB commits and fsyncs run on lmdb's worker threads.`,
-    `Ed25519 cost here: sign ${cost.signUs.toFixed(0)} µs + verify ${cost.verifyUs.toFixed(0)} µs per message, which alone caps one ` +
-      `event loop at about ${Math.floor(1e6 / cpuPerMsgUs).toLocaleString('en-US')} msg/s when it both signs and verifies.`,
+    `The receiver runs in a child process, the sender in this one: two event loops, as two machines would have (both on this machine's ${cores} cores). ` +
+      `The receiver checks signatures on a worker thread; LMDB commits and fsyncs run on lmdb's writer threads.`,
+    `Batch signatures: the sender signs the messages of one event-loop turn once, over the root of a Merkle tree of their digests; each ` +
+      `CHAT_BATCHED frame carries its index and sibling path, and the receiver checks each root signature once (docs/PROTOCOL.md). The ` +
+      `reference rows run the same pair first with SENTINEL_CHAT_BATCH=off (one signature per message, plain CHAT frames, the older path).`,
+    `CPU time per 1,000 messages (both runs, all threads): batch signatures: sender ${two.senderCpuMs.toFixed(0)} ms, receiver ${two.receiverCpuMs.toFixed(0)} ms, ` +
+      `together ${(perMsgMs * 1000).toFixed(0)} µs per message (${cores} fully free cores would carry at most about ` +
+      `${Math.floor((cores * 1000) / perMsgMs).toLocaleString('en-US')} msg/s); per-message signatures: sender ${ref.senderCpuMs.toFixed(0)} ms, ` +
+      `receiver ${ref.receiverCpuMs.toFixed(0)} ms, together ${(refPerMsgMs * 1000).toFixed(0)} µs.`,
+    `Ed25519 cost here: sign ${cost.signUs.toFixed(0)} µs + verify ${cost.verifyUs.toFixed(0)} µs: one per message caps ` +
+      `${cores} cores at about ${Math.floor((cores * 1e6) / cpuPerMsgUs).toLocaleString('en-US')} msg/s from signatures alone.`,
   ];
   if (batch.perSecond < GOAL_MSGS_PER_S) {
     notes.push(
-      `Believed limit for the batched figure: CPU in the one event loop. A \`node --cpu-prof\` run shows Ed25519 verify (~30%) and sign ` +
-        `(~10%) on top, then GC, msgpack/LMDB encoding of the three writes per message, and per-message id conversions (hex, base32, ` +
-        `SHA-256 in node ids). Signature checks alone make ${GOAL_MSGS_PER_S.toLocaleString('en-US')} msg/s unreachable on one core of this ` +
-        `machine; reaching it needs verification off the main thread (a worker pool, or batches) and the two nodes on separate cores.`,
+      `Believed limit for the batched figure: CPU on a shared machine. In the batched run with batch signatures the two nodes need ${batchUs.toFixed(0)} µs of CPU ` +
+        `per message between them (per-message signatures: ${refBatchUs.toFixed(0)} µs; paced messages, one per turn, cost far more each). A \`node --cpu-prof\` run of the sender (both ` +
+        `runs) shows what is left per message: lmdb-js ~22% (write instructions, reads of the row for the delivered mark, msgpack), GC ~9%, ` +
+        `Ed25519 signing ~12% (nearly all of it in the per-message run), the CSPRNG for ids ~3% (now drawn 256 at a time), tree hashes ~2%; ` +
+        `the receiver's worker now verifies about one signature per batch instead of one per message. ${cores} fully free cores would carry about ` +
+        `${Math.floor((cores * 1e6) / batchUs).toLocaleString('en-US')} msg/s at this cost; the rate measured follows the CPU these processes get ` +
+        `(1-minute load average below). The goal needs the per-message store work cut next (one lmdb row per message written twice: ` +
+        `the outbox insert and the delivered mark).`,
     );
   }
   if (lat.p99 >= GOAL_P99_MS) {
     notes.push(
-      `Believed limit for the paced tail: ${rate.toLocaleString('en-US')} msg/s needs about ${Math.round((100 * rate) / batch.perSecond)}% of ` +
-        `this process's saturated capacity (the batched rate), so on a shared machine queueing in the single event loop adds up; each ` +
-        `message also waits for three fsync'd commits in sequence (see the store table).`,
+      `Believed limit for the paced tail: each message waits for the receiver's fsync'd store write plus the round trip, overlapped with ` +
+        `the sender's own fsync'd outbox write (early send), so at best about one lone durable write (see the store table for its p99 on ` +
+        `this disk now). At this rate most turns hold one message, and an idle sender signs the first message of a turn at once on its own ` +
+        `(only those after it in the same turn wait for a batch), so batching neither delays nor helps here. The tail follows ` +
+        `the fsync tail and event-loop stalls on this shared machine.`,
     );
   }
   return {
     name: 'messaging',
     title: 'Durable messages between two nodes',
     method:
-      `Two real nodes (LMDB stores under the temp dir, mutual TLS on loopback). B sends to A with \`NodeApi.send\`: sign, durable outbox ` +
-      `write on B, CHAT frame, signature check and durable write on A, ACK, durable \`delivered\` mark on B. (a) Batched: ${total.toLocaleString('en-US')} ` +
+      `Two real nodes in two processes (LMDB stores under the temp dir, mutual TLS on loopback). B (this process) sends to A (a child process) ` +
+      `with \`NodeApi.send\`: sign, durable outbox write on B, CHAT frame, signature check (A's worker thread) and durable write on A, ACK; ` +
+      `\`send\` answers \`delivered\` on the ACK and B marks it delivered on disk in the background. (a) Batched: ${total.toLocaleString('en-US')} ` +
       `sends with at most ${window.toLocaleString('en-US')} in flight (a new send starts as one completes); the clock stops at the last \`delivered\` ` +
       `event. (b) Paced: ${rate.toLocaleString('en-US')} msg/s for ${pacedMs / 1000} s, open loop (when the event loop falls behind, the sends ` +
-      `that are due go out at once, so stalls show up in the latencies); latency from the \`send\` call to its \`delivered\` answer.`,
+      `that are due go out at once, so stalls show up in the latencies); latency from the \`send\` call to its \`delivered\` answer. ` +
+      `(a) and (b) run twice on fresh pairs: per-message signatures (reference, SENTINEL_CHAT_BATCH=off) then batch signatures (CHAT_BATCHED). ` +
+      `(c) The batched run again with both nodes in this process (one event loop, batch signatures), the harness of the earlier figures.`,
     rows: [
       goalRow('batched throughput', `≥ ${GOAL_MSGS_PER_S.toLocaleString('en-US')} msg/s`, `${batch.perSecond.toFixed(0)} msg/s`, `${round(batch.perSecond / GOAL_MSGS_PER_S, 2)}x goal`, batch.perSecond >= GOAL_MSGS_PER_S),
+      infoRow('batched throughput, per-message signatures (reference)', `${ref.batch.perSecond.toFixed(0)} msg/s (batch signatures: ${round(batch.perSecond / ref.batch.perSecond, 2)}x)`),
+      infoRow('batched throughput, both nodes in one process', `${single.perSecond.toFixed(0)} msg/s (two processes: ${round(batch.perSecond / single.perSecond, 2)}x)`),
       goalRow(`ack latency at ${rate.toLocaleString('en-US')} msg/s, p99`, `< ${GOAL_P99_MS} ms`, `${lat.p99.toFixed(2)} ms`, `${round(lat.p99 / GOAL_P99_MS, 2)}x budget`, lat.p99 < GOAL_P99_MS),
       infoRow(`ack latency at ${rate.toLocaleString('en-US')} msg/s, p50 / p95`, `${lat.p50.toFixed(2)} / ${lat.p95.toFixed(2)} ms`),
+      infoRow(`ack latency at ${rate.toLocaleString('en-US')} msg/s, per-message signatures, p50 / p99`, `${refLat.p50.toFixed(2)} / ${refLat.p99.toFixed(2)} ms`),
+      infoRow('CPU per message, batched run, sender + receiver (all threads), batch signatures', `${two.batchSenderCpuMs.toFixed(0)} + ${two.batchReceiverCpuMs.toFixed(0)} = ${(two.batchSenderCpuMs + two.batchReceiverCpuMs).toFixed(0)} µs`),
+      infoRow('CPU per message, batched run, per-message signatures (reference)', `${ref.batchSenderCpuMs.toFixed(0)} + ${ref.batchReceiverCpuMs.toFixed(0)} = ${(ref.batchSenderCpuMs + ref.batchReceiverCpuMs).toFixed(0)} µs (batch: ${round((two.batchSenderCpuMs + two.batchReceiverCpuMs) / (ref.batchSenderCpuMs + ref.batchReceiverCpuMs), 2)}x)`),
+      infoRow('CPU per message, batched + paced runs, batch signatures', `${two.senderCpuMs.toFixed(0)} + ${two.receiverCpuMs.toFixed(0)} = ${(perMsgMs * 1000).toFixed(0)} µs`),
+      infoRow('CPU per message, batched + paced runs, per-message signatures (reference)', `${ref.senderCpuMs.toFixed(0)} + ${ref.receiverCpuMs.toFixed(0)} = ${(refPerMsgMs * 1000).toFixed(0)} µs (batch: ${round(perMsgMs / refPerMsgMs, 2)}x)`),
     ],
     notes,
     durationMs: performance.now() - began,

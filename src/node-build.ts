@@ -7,7 +7,7 @@ import { Dialer } from './connect/dialer.js';
 import { EventBus } from './core/events.js';
 import { errorMessage } from './errors.js';
 import type { Identity } from './identity/index.js';
-import { Messenger } from './messaging/index.js';
+import { Messenger, VERIFY_WORKERS } from './messaging/index.js';
 import { loadNative } from './native/index.js';
 import { exclusiveFighterListen } from './connect/listen.js';
 import { PunchCoordinator, localEndpoints } from './punch/index.js';
@@ -29,7 +29,7 @@ import { DirectUpgrader } from './relay/upgrade.js';
 import { type Store } from './store/index.js';
 import * as T from './transport/index.js';
 import { FrameRouter } from './transport/router.js';
-import { FrameType, HELLO_FLAG_GSO, type Endpoint, type Hello } from './wire/index.js';
+import { FrameType, HELLO_FLAG_CHAT_BATCH, HELLO_FLAG_GSO, type Endpoint, type Hello } from './wire/index.js';
 import { DEFAULT_LIMITS, type NodeOptions } from './node-options.js';
 
 
@@ -92,7 +92,7 @@ export function build(
     counters,
     limits,
     classify: (id) => directory.trustOf(id),
-    localHello: (peer): Hello => ({ listenPort: port(), name: opts.name ?? '', flags: relay.helloFlags(peer) | HELLO_FLAG_GSO }),
+    localHello: (peer): Hello => ({ listenPort: port(), name: opts.name ?? '', flags: relay.helloFlags(peer) | HELLO_FLAG_GSO | HELLO_FLAG_CHAT_BATCH }),
     events: {
       onSessionUp: (s, replaced) => lifecycle.onSessionUp(s, replaced),
       onSessionDown: (id, reason) => lifecycle.onSessionDown(id, reason),
@@ -115,6 +115,7 @@ export function build(
     emit: (e) => events.emit(e),
     trust: (p) => directory.trustOf(p),
     policy: () => opts.strangers ?? 'requests',
+    verifyWorkers: VERIFY_WORKERS,
   });
   const gossip = new GossipService({
     identity,
@@ -169,6 +170,7 @@ export function build(
   });
   router
     .on(FrameType.CHAT, (s, p) => messenger.onChat(s, p))
+    .on(FrameType.CHAT_BATCHED, (s, p) => messenger.onChat(s, p, FrameType.CHAT_BATCHED))
     .on(FrameType.ACK, (s, p) => messenger.onAck(s, p))
     .on(FrameType.CHAT_REFUSED, (s, p) => messenger.onRefused(s, p))
     .on(FrameType.PACKETS, (s, p) => vpn.onPackets(s, p))

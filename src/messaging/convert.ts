@@ -2,7 +2,7 @@
 import type { HistoryEntry } from '../api.js';
 import { nodeIdFromPublicKey, publicKeyFromNodeId } from '../identity/index.js';
 import type { StoredMessage } from '../store/types.js';
-import type { ChatMessage } from '../wire/index.js';
+import { decodeProof, encodeProof, type ChatMessage } from '../wire/index.js';
 
 export function toWire(m: StoredMessage): ChatMessage {
   return {
@@ -12,6 +12,7 @@ export function toWire(m: StoredMessage): ChatMessage {
     timestamp: m.timestamp,
     text: m.text,
     signature: m.signature,
+    ...(m.proof ? { proof: decodeProof(m.proof) } : {}),
   };
 }
 
@@ -23,6 +24,7 @@ export function fromWire(c: ChatMessage, status: StoredMessage['status']): Store
     timestamp: c.timestamp,
     text: c.text,
     signature: c.signature,
+    ...(c.proof ? { proof: encodeProof(c.proof) } : {}),
     status,
   };
 }

@@ -8,8 +8,15 @@
  *   sender / recipient fields -> drop, counted (a forgery: no answer)
  *   already stored -> ACK again
  *   stranger over its held quota -> refuse (temporary)
+ *   verifier queue full -> refuse (temporary)
  *   signature -> drop, counted
  *   store (durable) -> ACK; disk full -> refuse (temporary); other failure -> no answer
+ *
+ * Signatures are checked by a {@link SignatureVerifier} (a worker pool in a node, inline in
+ * tests). Messages leave verification in the order they arrived (a FIFO: a verified
+ * message waits for the ones before it), so history keeps arrival order, and all the
+ * messages verified in one turn are handed to the store together: they share one
+ * transaction and one fsync, and their ACKs go out in one frame.
  *
  * A stranger's message is stored as a message request (`--strangers requests`, the
  * default) or as an ordinary message (`accept`), and in both cases counts against the
@@ -17,16 +24,21 @@
  */
 import type { NodeEvent, NodeId, StrangerPolicy } from '../api.js';
 import { isSentinelError } from '../errors.js';
-import { verifySignature } from '../identity/index.js';
 import { MAX_TRACKED_CHAT_RATES, STRANGER_CHAT_RATE } from '../peers/limits.js';
 import { TokenBucket } from '../core/rate.js';
 import type { Store, Trust } from '../store/types.js';
 import type { Clock } from '../core/clock.js';
 import type { Counters } from '../core/counters.js';
-import { FrameType, MAX_ACK_IDS, MAX_REFUSED_IDS, RefuseCode, chatSigningInput, decodeChat, encodeAck, encodeChatRefused } from '../wire/index.js';
+import { FrameType, MAX_ACK_IDS, MAX_REFUSED_IDS, RefuseCode, chatSigningInput, decodeChat, decodeChatBatched, encodeAck, encodeChatRefused, type ChatProof } from '../wire/index.js';
+import { leafHash, rootFromProof } from './merkle.js';
+import { BatchNodes } from './batch-nodes.js';
+import { RootVerdicts } from './root-verdicts.js';
 import { fromWire, toHistoryEntry } from './convert.js';
 import type { MessageChannel } from './outbox.js';
 import type { HeldQuota } from './quota.js';
+import { InlineVerifier, type SignatureVerifier } from './verify-pool.js';
+import type { StoredMessage } from '../store/types.js';
+import { VERIFY_MAX_QUEUED } from './limits.js';
 
 export interface IntakeDeps {
   identity: { id: NodeId };
@@ -37,6 +49,22 @@ export interface IntakeDeps {
   trust(peer: NodeId): Trust;
   policy(): StrangerPolicy;
   emit(e: NodeEvent): void;
+  /** Default: verify inline. */
+  verifier?: SignatureVerifier;
+  /** Messages in the verification FIFO at most (default VERIFY_MAX_QUEUED); more are refused for now. */
+  maxQueued?: number;
+}
+
+/** A message past the cheap checks, waiting for its signature check (and for those before it). */
+interface Verifying {
+  channel: MessageChannel;
+  wireId: Uint8Array;
+  msg: StoredMessage;
+  stranger: boolean;
+  bytes: number;
+  at: number;
+  /** undefined while the check runs. */
+  ok: boolean | undefined;
 }
 
 type Reply = { kind: 'ack' } | { kind: 'refuse'; code: number };
@@ -46,14 +74,33 @@ export class Intake {
   /** Answers gathered this turn, per channel: one ACK frame and one refusal frame per code. */
   private readonly replies = new Map<MessageChannel, Map<string, Buffer[]>>();
   private flushScheduled = false;
+  /** Messages in signature verification, in arrival order. */
+  private readonly verifying: Verifying[] = [];
+  private readonly verifier: SignatureVerifier;
+  private readonly maxQueued: number;
+  private readonly roots: RootVerdicts;
+  private readonly trees: BatchNodes;
 
-  constructor(private readonly deps: IntakeDeps) {}
+  constructor(private readonly deps: IntakeDeps) {
+    this.verifier = deps.verifier ?? new InlineVerifier();
+    this.roots = new RootVerdicts(this.verifier, deps.clock, deps.counters);
+    this.trees = new BatchNodes(deps.clock, deps.counters);
+    this.maxQueued = deps.maxQueued ?? VERIFY_MAX_QUEUED;
+  }
 
-  /** A CHAT frame from `channel`. A malformed payload throws (the session treats it as a protocol violation). */
-  onChat(channel: MessageChannel, payload: Buffer): void {
+  /** Messages waiting for their signature check. */
+  get inVerification(): number {
+    return this.verifying.length;
+  }
+
+  /**
+   * A CHAT frame (CHAT_BATCHED when `batched`) from `channel`. A malformed payload throws
+   * (the session treats it as a protocol violation).
+   */
+  onChat(channel: MessageChannel, payload: Buffer, batched = false): void {
     const { identity, store, counters, clock } = this.deps;
     const peer = channel.peerId;
-    const wire = decodeChat(payload);
+    const wire = batched ? decodeChatBatched(payload) : decodeChat(payload);
     const trust = this.deps.trust(peer);
     if (trust === 'blocked') return this.refuse(channel, wire.id, RefuseCode.REFUSED, 'blocked');
     const stranger = trust === 'stranger';
@@ -73,27 +120,80 @@ export class Intake {
       const over = this.deps.quota.reserve(peer, bytes);
       if (over) return this.refuse(channel, wire.id, RefuseCode.QUOTA, `quota.${over}`);
     }
-    const release = (): void => (stranger ? this.deps.quota.cancel(peer, bytes) : undefined);
-    if (!verifySignature(wire.from, chatSigningInput(wire), wire.signature)) {
-      release();
-      return this.drop('bad_signature');
+    const entry: Verifying = { channel, wireId: wire.id, msg, stranger, bytes, at, ok: undefined };
+    if (this.verifying.length >= this.maxQueued) {
+      this.releaseQuota(entry);
+      return this.refuse(channel, wire.id, RefuseCode.RATE_LIMITED, 'verify_busy');
     }
+    this.verifying.push(entry);
+    const done = (ok: boolean): void => {
+      entry.ok = ok;
+      this.release();
+    };
+    const queued = wire.proof ? this.checkBatched(wire.from, wire.signature, chatSigningInput(wire), wire.proof, done) : this.verifier.verify({ publicKey: wire.from, data: chatSigningInput(wire), signature: wire.signature }, done);
+    if (!queued) {
+      // Only a pool refuses, and never synchronously after answering: the entry is the last.
+      this.verifying.splice(this.verifying.indexOf(entry), 1);
+      this.releaseQuota(entry);
+      return this.refuse(channel, wire.id, RefuseCode.RATE_LIMITED, 'verify_busy');
+    }
+  }
+
+  /**
+   * A batched message: its leaf and path give the root (batch-nodes.ts stops early at a
+   * node already seen in the batch), whose one signature is checked once per batch. A
+   * root reached by a shortcut that fails is not the end: the message's own full path
+   * is checked (if that second check is refused for a full queue, the message is dropped
+   * unanswered and the sender resends it after its ACK timeout).
+   */
+  private checkBatched(from: Uint8Array, signature: Uint8Array, input: Uint8Array, proof: ChatProof, done: (ok: boolean) => void): boolean {
+    const leaf = leafHash(input);
+    const { root, shortcut } = this.trees.rootOf(from, signature, leaf, proof);
+    if (!shortcut) return this.roots.check(from, root, signature, done);
+    return this.roots.check(from, root, signature, (ok) => {
+      if (ok) return done(true);
+      const full = rootFromProof(leaf, proof);
+      if (full.equals(root) || !this.roots.check(from, full, signature, done)) done(false);
+    });
+  }
+
+  /** Hands the verified messages at the head of the FIFO to the store, in arrival order. */
+  private release(): void {
+    while (this.verifying.length > 0 && (this.verifying[0] as Verifying).ok !== undefined) {
+      const e = this.verifying.shift() as Verifying;
+      if (e.ok) this.store(e);
+      else {
+        this.releaseQuota(e);
+        // Batched: the leaf and path do not lead to a root this sender signed.
+        this.drop(e.msg.proof ? 'bad_proof' : 'bad_signature');
+      }
+    }
+  }
+
+  private releaseQuota(e: Verifying): void {
+    if (e.stranger) this.deps.quota.cancel(e.channel.peerId, e.bytes);
+  }
+
+  private store(e: Verifying): void {
+    const { store, counters } = this.deps;
+    const { channel, msg, stranger, bytes, at } = e;
+    const peer = channel.peerId;
     store.addMessage(peer, msg, stranger ? { held: { bytes, at } } : {}).then(
       (added) => {
         if (!added) {
-          release();
+          this.releaseQuota(e);
           counters.inc('chat_duplicates');
         } else {
           if (stranger) this.deps.quota.confirm({ peer, id: msg.id, bytes, at, request: msg.status === 'request' });
           counters.inc(msg.status === 'request' ? 'chat_requests_stored' : 'chat_stored');
           this.deps.emit({ type: 'message', message: toHistoryEntry(msg) });
         }
-        this.reply(channel, wire.id, { kind: 'ack' });
+        this.reply(channel, e.wireId, { kind: 'ack' });
       },
       (err: unknown) => {
-        release();
+        this.releaseQuota(e);
         // Not acknowledged: the sender keeps it and sends it again later.
-        if (isSentinelError(err, 'E_STORE_FULL')) this.refuse(channel, wire.id, RefuseCode.STORE_FULL, 'store_full');
+        if (isSentinelError(err, 'E_STORE_FULL')) this.refuse(channel, e.wireId, RefuseCode.STORE_FULL, 'store_full');
         else counters.inc('chat_store_failed');
       },
     );

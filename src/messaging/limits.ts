@@ -17,3 +17,20 @@ export const REFUSAL_RETRY_MS = 30_000;
 export const REFUSAL_RETRY_CAP_MS = 15 * 60_000;
 /** How often the sender looks for timed-out messages and expired pauses. */
 export const OUTBOX_TICK_MS = 5_000;
+
+/** Receiver: worker threads that check CHAT signatures (0: on the event loop). */
+export const VERIFY_WORKERS = 1;
+/**
+ * Receiver: CHAT signatures waiting for a worker, at most (all peers together); beyond it a
+ * CHAT is refused for now (RATE_LIMITED, counted `chat_refused.verify_busy`). Eight
+ * senders' full windows (OUTBOX_WINDOW) fit.
+ */
+export const VERIFY_MAX_PENDING = 8 * 1024;
+/** Receiver: messages verified and waiting for an earlier one (arrival order), at most. */
+export const VERIFY_MAX_QUEUED = 2 * VERIFY_MAX_PENDING;
+/** Receiver: batch-root verdicts kept (CHAT_BATCHED), at most; the oldest go first. */
+export const ROOT_VERDICTS_MAX = 1024;
+/** Receiver: how long a batch-root verdict is reused (a resent batch is checked again after it). */
+export const ROOT_VERDICT_TTL_MS = 10_000;
+/** Receiver: batch trees remembered (their nodes spare re-hashing paths), at most; each holds at most 2,048 nodes of 32 bytes. */
+export const BATCH_TREES_MAX = 32;

@@ -3,11 +3,16 @@
  * from the outbox in order, written only while the session's queue is short (and resumed on
  * drain), resent when not acknowledged in time, paused with backoff after a temporary
  * refusal. The store's outbox stays the truth; this only decides what to write when.
+ *
+ * Early send: a new message may be written before the store has it (its outbox write and
+ * the network round trip then overlap) only when nothing older to that peer is waiting:
+ * the flow is caught up (its last pump found nothing unsent) and no message to that peer
+ * that was not sent early is still being saved. So the peer sees messages in outbox order.
  */
 import type { NodeId } from '../api.js';
 import type { Store, StoredMessage } from '../store/types.js';
 import type { Clock } from '../core/clock.js';
-import { FrameType, encodeChat } from '../wire/index.js';
+import { FrameType, encodeChat, type ChatMessage } from '../wire/index.js';
 import { toWire } from './convert.js';
 import { ACK_TIMEOUT_MS, OUTBOX_BATCH, OUTBOX_MAX_QUEUED_BYTES, OUTBOX_WINDOW, REFUSAL_RETRY_CAP_MS, REFUSAL_RETRY_MS } from './limits.js';
 
@@ -19,7 +24,14 @@ export interface MessageChannel {
   send(type: number, payload: Uint8Array): boolean;
   /** Calls `cb` once, the next time the queue drains. */
   onDrain(cb: () => void): void;
+  /** The peer's HELLO (a Session has it): flag 0x04 means it accepts CHAT_BATCHED. */
+  readonly peerHello?: { flags?: number } | null;
 }
+
+/** How a message goes on a channel: frame type and payload. */
+export type ChatEncoder = (wire: ChatMessage, channel: MessageChannel) => { type: number; payload: Uint8Array };
+
+const plainEncoder: ChatEncoder = (wire) => ({ type: FrameType.CHAT, payload: encodeChat(wire) });
 
 /** Limits of an {@link OutboxSender}; defaults from limits.ts. */
 export interface OutboxLimits {
@@ -54,23 +66,34 @@ interface Flow {
   pausedUntil: number;
   retryMs: number;
   waitingForDrain: boolean;
+  /** The last pump found nothing left to send (so a new message may go out at once). */
+  caughtUp: boolean;
+}
+
+/** What {@link OutboxSender.sendEarly} did; call `saved()` once the store has the message (or failed to). */
+export interface EarlyTicket {
+  sent: boolean;
+  saved(): void;
 }
 
 export class OutboxSender {
   private readonly flows = new Map<NodeId, Flow>();
   private readonly limits: OutboxLimits;
+  /** Per peer: messages not sent early and not saved yet (a newer one must not overtake them). */
+  private readonly late = new Map<NodeId, number>();
 
   constructor(
     private readonly store: Store,
     private readonly clock: Clock,
     limits: Partial<OutboxLimits> = {},
+    private readonly encode: ChatEncoder = plainEncoder,
   ) {
     this.limits = { ...DEFAULT_OUTBOX_LIMITS, ...limits };
   }
 
   /** A session with the peer became active: start over from the head of its outbox. */
   sessionUp(channel: MessageChannel): void {
-    this.flows.set(channel.peerId, { channel, inFlight: new Map(), cursor: undefined, answered: new Set(), pausedUntil: 0, retryMs: this.limits.retryMs, waitingForDrain: false });
+    this.flows.set(channel.peerId, { channel, inFlight: new Map(), cursor: undefined, answered: new Set(), pausedUntil: 0, retryMs: this.limits.retryMs, waitingForDrain: false, caughtUp: false });
     this.pump(channel.peerId);
   }
 
@@ -79,8 +102,49 @@ export class OutboxSender {
     this.flows.delete(peer);
   }
 
-  /** A message was added to the peer's outbox. */
-  queued(peer: NodeId): void {
+  /**
+   * A new message `id` (signed `wire`) is being saved: write it now if the peer's
+   * flow is caught up and has room (see the file header). Either way the caller calls
+   * `saved()` once the store write settled, then {@link queued}.
+   */
+  sendEarly(peer: NodeId, id: string, wire: ChatMessage): EarlyTicket {
+    const f = this.flows.get(peer);
+    const now = this.clock.now();
+    const ready =
+      f !== undefined &&
+      f.caughtUp &&
+      (this.late.get(peer) ?? 0) === 0 &&
+      now >= f.pausedUntil &&
+      f.inFlight.size < this.limits.window &&
+      f.channel.writableLength <= this.limits.maxQueuedBytes;
+    if (ready && this.#write(f.channel, wire)) {
+      f.inFlight.set(id, now);
+      return { sent: true, saved: () => {} };
+    }
+    this.late.set(peer, (this.late.get(peer) ?? 0) + 1);
+    let done = false;
+    return {
+      sent: false,
+      saved: () => {
+        if (done) return;
+        done = true;
+        const n = (this.late.get(peer) ?? 1) - 1;
+        if (n > 0) this.late.set(peer, n);
+        else this.late.delete(peer);
+      },
+    };
+  }
+
+  /**
+   * A message was added to the peer's outbox. When it is `earlyId`, written early on a flow
+   * still caught up, nothing else is waiting: the cursor moves past it without a read.
+   */
+  queued(peer: NodeId, earlyId?: string): void {
+    const f = this.flows.get(peer);
+    if (f && earlyId !== undefined && f.caughtUp && f.inFlight.has(earlyId)) {
+      f.cursor = earlyId;
+      return;
+    }
     this.pump(peer);
   }
 
@@ -90,16 +154,24 @@ export class OutboxSender {
   }
 
   /**
-   * The peer acknowledged `id` (or refused it for good): it leaves the window at once (the
-   * store drops it from the outbox a moment later; until {@link settled} it is not resent).
+   * The peer acknowledged these messages (or refused them for good): they leave the window
+   * at once (the store drops them from the outbox a moment later; until {@link settled}
+   * they are not resent), and the window is refilled once.
    */
-  answered(peer: NodeId, id: string): void {
+  answered(peer: NodeId, ids: readonly string[]): void {
     const f = this.flows.get(peer);
     if (!f) return;
-    f.inFlight.delete(id);
-    f.answered.add(id);
+    for (const id of ids) {
+      f.inFlight.delete(id);
+      f.answered.add(id);
+    }
     f.retryMs = this.limits.retryMs;
     this.pump(peer);
+  }
+
+  /** True when `id` was written to `peer` on its current session and is not answered yet. */
+  isInFlight(peer: NodeId, id: string): boolean {
+    return this.flows.get(peer)?.inFlight.has(id) ?? false;
   }
 
   /** The store no longer has `id` in the outbox. */
@@ -113,6 +185,7 @@ export class OutboxSender {
     if (!f) return;
     for (const id of ids) f.inFlight.delete(id);
     f.cursor = undefined;
+    f.caughtUp = false;
     f.pausedUntil = this.clock.now() + f.retryMs;
     f.retryMs = Math.min(this.limits.retryCapMs, f.retryMs * 2);
   }
@@ -135,12 +208,16 @@ export class OutboxSender {
   private pump(peer: NodeId): void {
     const f = this.flows.get(peer);
     if (!f || this.clock.now() < f.pausedUntil) return;
+    f.caughtUp = false;
     while (f.inFlight.size < this.limits.window) {
       if (f.channel.writableLength > this.limits.maxQueuedBytes) return this.waitForDrain(peer, f);
       const next = this.unsent(peer, f);
-      if (next.length === 0) return;
+      if (next.length === 0) {
+        f.caughtUp = true;
+        return;
+      }
       for (const m of next) {
-        if (!f.channel.send(FrameType.CHAT, encodeChat(toWire(m)))) return; // session closed
+        if (!this.#write(f.channel, toWire(m))) return; // session closed
         f.inFlight.set(m.id, this.clock.now());
         f.cursor = m.id;
         if (f.inFlight.size >= this.limits.window) return;
@@ -163,6 +240,11 @@ export class OutboxSender {
       f.cursor = (page[page.length - 1] as StoredMessage).id;
     }
     return [];
+  }
+
+  #write(channel: MessageChannel, wire: ChatMessage): boolean {
+    const { type, payload } = this.encode(wire, channel);
+    return channel.send(type, payload);
   }
 
   private waitForDrain(peer: NodeId, f: Flow): void {

@@ -138,7 +138,7 @@ export class LmdbStore implements Store {
     this.#live();
     // The row is rewritten (copy on write): it needs about its own size again.
     const key = this.#h.ids.get(id);
-    const size = key ? approxEncodedBytes(this.#h.messages.get(key)) : 0;
+    const size = key ? (this.#h.messages.getBinary(key)?.length ?? 0) : 0;
     return this.#write('bookkeeping', size, () => this.#h.root.transaction(() => this.#updateStatus(id, status)));
   }
 

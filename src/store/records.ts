@@ -16,6 +16,7 @@ export function copyMessage(m: StoredMessage): StoredMessage {
     timestamp: m.timestamp,
     text: m.text,
     signature: Uint8Array.from(m.signature),
+    ...(m.proof ? { proof: Uint8Array.from(m.proof) } : {}),
     status: m.status,
   };
 }

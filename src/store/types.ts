@@ -35,6 +35,12 @@ export interface StoredMessage {
   text: string;
   /** Ed25519 signature over the CHAT signing input (docs/PROTOCOL.md). 64 bytes. */
   signature: Uint8Array;
+  /**
+   * Set when the message was signed as part of a batch (CHAT_BATCHED): the proof block
+   * (index u16, depth u8, path; docs/PROTOCOL.md) and `signature` is over the batch root.
+   * Absent in per-message signed rows (and in every row written before batches existed).
+   */
+  proof?: Uint8Array;
   status: MessageStatus;
 }
 

@@ -12,6 +12,21 @@
  * byte before the signature (offsets 0 .. 92+textLen); see {@link chatSigningInput}.
  * This module only lays out bytes: signing and verifying belong to identity/ and
  * messaging/. `timestamp` must be a safe integer; empty text is valid on the wire.
+ *
+ * CHAT_BATCHED payload (frame type 0x12, only to a peer whose HELLO has flag 0x04): the
+ * same message, signed as one leaf of a Merkle tree whose root the sender signed once
+ * for all the messages of one batch (messaging/merkle.ts, docs/PROTOCOL.md):
+ *
+ *    0 .. 92+textLen        +0      +2      +3               +3+32*depth
+ *    +---------------------+-------+-------+----------------+-----------+
+ *    | msgId from to       | index | depth | path           | signature |
+ *    | timestamp textLen   |  u16  |  u8   | depth x 32B    |    64B    |
+ *    | text (as in CHAT)   |       | <=10  | sibling hashes | over root |
+ *    +---------------------+-------+-------+----------------+-----------+
+ *
+ * `index` < 2^depth; path[0] is the leaf's sibling, path[depth-1] the root's child.
+ * The signature is Ed25519 over CHAT_ROOT_PREFIX || root (32B); the leaf is SHA-256 over
+ * a leaf prefix and exactly {@link chatSigningInput}.
  */
 import { PayloadReader, PayloadWriter, requireBytes, requireUint } from './bytes.js';
 import { utf8Length } from './utf8.js';
@@ -43,12 +58,25 @@ export interface ChatMessage {
   /** Milliseconds since the epoch, a safe integer. */
   timestamp: number;
   text: string;
-  /** Ed25519 signature over {@link chatSigningInput}. */
+  /** Ed25519 signature over {@link chatSigningInput}, or over the batch root when `proof` is set. */
   signature: Uint8Array;
+  /** CHAT_BATCHED only: where the message sits in the signed tree. */
+  proof?: ChatProof;
 }
 
+/** A message's place in a batch tree: its leaf index and the sibling hashes up to the root. */
+export interface ChatProof {
+  index: number;
+  /** depth = path.length, each 32 bytes. */
+  path: Uint8Array[];
+}
+
+/** Deepest batch tree (2^10 = 1024 messages under one signature). */
+export const MAX_PROOF_DEPTH = 10;
+export const PROOF_HASH_SIZE = 32;
+
 /** A CHAT before it is signed. */
-export type UnsignedChat = Omit<ChatMessage, 'signature'>;
+export type UnsignedChat = Omit<ChatMessage, 'signature' | 'proof'>;
 
 /** Validates the unsigned fields and returns the text's UTF-8 length. */
 function checkUnsigned(msg: UnsignedChat): number {
@@ -107,4 +135,77 @@ export function decodeChat(payload: Uint8Array): ChatMessage {
   const signature = r.bytes(SIGNATURE_SIZE);
   r.end();
   return { id, from, to, timestamp: Number(timestamp), text, signature };
+}
+
+function checkProof(p: ChatProof | undefined): ChatProof {
+  if (!p || !Array.isArray(p.path) || p.path.length > MAX_PROOF_DEPTH) {
+    throw new SentinelError('E_PAYLOAD_MALFORMED', `proof: path of at most ${MAX_PROOF_DEPTH} hashes required`);
+  }
+  requireUint(p.index, 2 ** p.path.length - 1, 'proof.index');
+  p.path.forEach((h, i) => requireBytes(h, PROOF_HASH_SIZE, `proof.path[${i}]`));
+  return p;
+}
+
+/** Bytes of a proof block (index, depth, path) of depth `depth`. */
+export const proofBlockSize = (depth: number): number => 3 + depth * PROOF_HASH_SIZE;
+
+/** The proof block alone (index u16, depth u8, path), as a store keeps it. */
+export function encodeProof(p: ChatProof): Buffer {
+  checkProof(p);
+  const w = new PayloadWriter(proofBlockSize(p.path.length)).u16(p.index).u8(p.path.length);
+  for (const h of p.path) w.bytes(h);
+  return w.done();
+}
+
+function readProof(r: PayloadReader, tail: number): ChatProof {
+  const index = r.u16();
+  const depth = r.u8();
+  if (depth > MAX_PROOF_DEPTH) r.fail(`proof depth ${depth} exceeds ${MAX_PROOF_DEPTH}`);
+  if (index >= 2 ** depth) r.fail(`proof index ${index} not below 2^${depth}`);
+  if (r.remaining !== depth * PROOF_HASH_SIZE + tail) r.fail(`proof of depth ${depth} but ${r.remaining - tail} path byte(s)`);
+  const path: Uint8Array[] = [];
+  for (let i = 0; i < depth; i++) path.push(r.bytes(PROOF_HASH_SIZE));
+  return { index, path };
+}
+
+/** Decodes a stored proof block strictly. Throws E_PAYLOAD_MALFORMED. */
+export function decodeProof(bytes: Uint8Array): ChatProof {
+  const r = new PayloadReader(bytes, 'chat proof');
+  if (r.remaining < 3) r.fail('proof shorter than 3 bytes');
+  const p = readProof(r, 0);
+  r.end();
+  return p;
+}
+
+/** Smallest CHAT_BATCHED payload (empty text, depth 0). */
+export const CHAT_BATCHED_MIN_SIZE = BODY_FIXED + 3 + SIGNATURE_SIZE;
+
+/** Encodes a CHAT_BATCHED payload (`proof` required). Throws like {@link encodeChat}. */
+export function encodeChatBatched(msg: ChatMessage): Buffer {
+  const textLen = checkUnsigned(msg);
+  const proof = checkProof(msg.proof);
+  requireBytes(msg.signature, SIGNATURE_SIZE, 'signature');
+  const w = writeBody(new PayloadWriter(BODY_FIXED + textLen + proofBlockSize(proof.path.length) + SIGNATURE_SIZE), msg, textLen);
+  w.u16(proof.index).u8(proof.path.length);
+  for (const h of proof.path) w.bytes(h);
+  return w.bytes(msg.signature).done();
+}
+
+/** Decodes a CHAT_BATCHED payload strictly (verifies nothing). Throws E_PAYLOAD_MALFORMED. */
+export function decodeChatBatched(payload: Uint8Array): ChatMessage {
+  const r = new PayloadReader(payload, 'CHAT_BATCHED');
+  if (r.remaining < CHAT_BATCHED_MIN_SIZE) r.fail(`length ${r.remaining} below minimum ${CHAT_BATCHED_MIN_SIZE}`);
+  const id = r.bytes(MSG_ID_SIZE);
+  const from = r.bytes(PUBLIC_KEY_SIZE);
+  const to = r.bytes(PUBLIC_KEY_SIZE);
+  const timestamp = r.u64();
+  if (timestamp > BigInt(Number.MAX_SAFE_INTEGER)) r.fail(`timestamp ${timestamp} is not a safe integer`);
+  const textLen = r.u32();
+  if (textLen > MAX_TEXT_BYTES) r.fail(`textLen ${textLen} exceeds ${MAX_TEXT_BYTES}`);
+  if (textLen > r.remaining - 3 - SIGNATURE_SIZE) r.fail(`textLen ${textLen} but only ${r.remaining} byte(s) left`);
+  const text = r.utf8(textLen, 'text');
+  const proof = readProof(r, SIGNATURE_SIZE);
+  const signature = r.bytes(SIGNATURE_SIZE);
+  r.end();
+  return { id, from, to, timestamp: Number(timestamp), text, signature, proof };
 }

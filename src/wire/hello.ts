@@ -10,7 +10,8 @@
  * listenPort 0 means "not listening". An empty name means "no name". `flags` is present
  * only when not zero, and a zero flags byte is refused (so a HELLO without flags is byte-identical to the first version):
  * bit 0 (HELLO_FLAG_RELAY) = the sender offers relaying to this peer (`--relay`); bit 1
- * (HELLO_FLAG_GSO) = the sender takes PACKETS_GSO frames (packets.ts); other bits are
+ * (HELLO_FLAG_GSO) = the sender takes PACKETS_GSO frames (packets.ts); bit 2
+ * (HELLO_FLAG_CHAT_BATCH) = the sender accepts CHAT_BATCHED (0x12); other bits are
  * reserved, sent as 0 and ignored.
  */
 import { PayloadReader, PayloadWriter, requireUint } from './bytes.js';
@@ -23,6 +24,8 @@ export const MAX_NAME_BYTES = 64;
 export const HELLO_FLAG_RELAY = 0x01;
 /** HELLO flags bit 1: the sender takes PACKETS_GSO frames (TCP super-segments with their GSO metadata). */
 export const HELLO_FLAG_GSO = 0x02;
+/** HELLO flags bit 2: the sender accepts CHAT_BATCHED (0x12, one signature per batch). */
+export const HELLO_FLAG_CHAT_BATCH = 0x04;
 
 /** Decoded HELLO. */
 export interface Hello {

@@ -14,7 +14,7 @@ export {
   classifyFrameType,
 } from './types.js';
 export type { FrameTypeName, FrameTypeValue } from './types.js';
-export { HELLO_FLAG_RELAY, HELLO_FLAG_GSO, MAX_NAME_BYTES, encodeHello, decodeHello } from './hello.js';
+export { HELLO_FLAG_RELAY, HELLO_FLAG_GSO, HELLO_FLAG_CHAT_BATCH, MAX_NAME_BYTES, encodeHello, decodeHello } from './hello.js';
 export type { Hello } from './hello.js';
 export { PING_SIZE, encodePing, decodePing } from './ping.js';
 export type { Ping } from './ping.js';
@@ -28,10 +28,16 @@ export {
   CHAT_MIN_SIZE,
   CHAT_SIGNING_PREFIX,
   chatSigningInput,
+  encodeChatBatched,
+  decodeChatBatched,
+  encodeProof,
+  decodeProof,
+  MAX_PROOF_DEPTH,
+  PROOF_HASH_SIZE,
   encodeChat,
   decodeChat,
 } from './chat.js';
-export type { ChatMessage, UnsignedChat } from './chat.js';
+export type { ChatMessage, ChatProof, UnsignedChat } from './chat.js';
 export { MAX_ACK_IDS, encodeAck, decodeAck } from './ack.js';
 export type { Ack } from './ack.js';
 export { MAX_REFUSED_IDS, RefuseCode, isFinalRefusal, encodeChatRefused, decodeChatRefused } from './refuse.js';

@@ -5,7 +5,7 @@
  *   0x00-0x7F   critical   protocol violation: E_FRAME_UNKNOWN_TYPE, the session closes
  *   0x80-0xFF   optional   ignored and counted
  *
- *   0x01 HELLO   0x02 PING   0x03 PONG   0x04 GOAWAY   0x10 CHAT   0x11 ACK
+ *   0x01 HELLO   0x02 PING   0x03 PONG   0x04 GOAWAY   0x10 CHAT   0x11 ACK   0x12 CHAT_BATCHED
  *   0x20-0x26 signaler messages (signal.ts): REGISTER, REGISTERED, LOOKUP, LOOKUP_RESULT,
  *             PUNCH_REQUEST, PUNCH_START, SIGNAL_ERROR
  *   0x27-0x2F relay messages (relay.ts): RELAY_OPEN, RELAY_OPENED, RELAY_INCOMING,
@@ -25,6 +25,7 @@ export const FrameType = {
   GOAWAY: 0x04,
   CHAT: 0x10,
   ACK: 0x11,
+  CHAT_BATCHED: 0x12,
   // node <-> signaler only (signal.ts)
   REGISTER: 0x20,
   REGISTERED: 0x21,

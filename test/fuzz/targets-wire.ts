@@ -9,6 +9,8 @@ import {
   decodeChatRefused,
   encodeChatRefused,
   decodeChat,
+  decodeChatBatched,
+  encodeChatBatched,
   decodeGoaway,
   decodeGossipPullReply,
   decodeGossipPush,
@@ -71,6 +73,7 @@ import { endpointListSize, readEndpointList, writeEndpointList } from '../../src
 import { checkRecord, recordKey, signRecord, verifyRecord } from '../../src/gossip/records.js';
 import { nodeIdFromPublicKey, verifySignature } from '../../src/identity/index.js';
 import { isSentinelError, type ErrorCode } from '../../src/errors.js';
+import { buildTree, leafHash, rootFromProof, rootSigningInput } from '../../src/messaging/merkle.js';
 import { REFUSED, expect, measureBounded, mustNotThrow, onlyCoded } from './check.js';
 import { ALICE, BOB, ENDPOINTS, SAMPLE_NOW, TEXTS, V4_PACKET, V6_PACKET, counting } from './seeds.js';
 import { chunked, codecTarget, type CodecTarget, type FuzzTarget } from './target.js';
@@ -79,6 +82,14 @@ import { chunked, codecTarget, type CodecTarget, type FuzzTarget } from './targe
 function signedChat(text: string, timestamp: number): ChatMessage {
   const unsigned = { id: counting(16, text.length), from: ALICE.publicKey, to: BOB.publicKey, timestamp, text };
   return { ...unsigned, signature: ALICE.sign(chatSigningInput(unsigned)) };
+}
+
+/** A batch of messages under one root signature, as a sender makes it (CHAT_BATCHED samples). */
+function signedBatch(texts: readonly string[]): ChatMessage[] {
+  const unsigned = texts.map((text, i) => ({ id: counting(16, i), from: ALICE.publicKey, to: BOB.publicKey, timestamp: SAMPLE_NOW + i, text }));
+  const tree = buildTree(unsigned.map((u) => leafHash(chatSigningInput(u))));
+  const signature = ALICE.sign(rootSigningInput(tree.root));
+  return unsigned.map((u, i) => ({ ...u, signature, proof: tree.proofs[i] as NonNullable<ChatMessage['proof']> }));
 }
 
 function sampleRecords(): Buffer[] {
@@ -145,6 +156,19 @@ export const WIRE_CODECS: readonly CodecTarget[] = [
     check: (m) => {
       const input = mustNotThrow('chatSigningInput of a decoded CHAT', () => chatSigningInput(m));
       mustNotThrow('verifySignature of a decoded CHAT', () => verifySignature(m.from, input, m.signature));
+    },
+  }),
+  codecTarget({
+    name: 'chat-batched',
+    about: 'CHAT_BATCHED payload: decode, re-encode, rebuild the root from the proof and verify it as the messenger does',
+    frameTypes: [FrameType.CHAT_BATCHED],
+    decode: decodeChatBatched,
+    encode: encodeChatBatched,
+    samples: () => [...signedBatch(TEXTS), ...signedBatch(['alone'])],
+    check: (m) => {
+      const leaf = mustNotThrow('leafHash of a decoded CHAT_BATCHED', () => leafHash(chatSigningInput(m)));
+      const root = mustNotThrow('rootFromProof of a decoded CHAT_BATCHED', () => rootFromProof(leaf, m.proof ?? { index: 0, path: [] }));
+      mustNotThrow('verifySignature of a batch root', () => verifySignature(m.from, rootSigningInput(root), m.signature));
     },
   }),
   codecTarget({
