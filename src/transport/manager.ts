@@ -1,8 +1,7 @@
 /**
- * The connection manager: the session layer under every transport. It accepts inbound
- * connections, secures every byte stream a transport opened ({@link ConnectionManager.secure}:
- * src/transports/transport.ts) with mutual TLS (the handshakes: handshake.ts), enforces per-IP and total limits, and keeps
- * exactly one session per peer. It opens no outbound connection itself.
+ * The connection manager: the session layer under every transport. It accepts inbound connections,
+ * secures every byte stream a transport opened ({@link ConnectionManager.secure}) with mutual TLS
+ * (handshake.ts), enforces per-IP and total limits, and keeps one session per peer; it dials nothing.
  *
  * Duplicate rule (both sides apply it to the same pair of sessions and so keep the same
  * one): when a second session with a peer comes up, and the older one was established

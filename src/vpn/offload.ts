@@ -22,6 +22,7 @@
  * and each resulting segment fits the MTU. (A kernel's read sets hdr_len to its linear
  * head, which need not be the TCP header end; {@link gsoFromTun} recomputes it.)
  */
+import type { PacketGso } from '../wire/packets.js';
 
 export const VNET_HDR_SIZE = 10;
 export const VNET_F_NEEDS_CSUM = 1;
@@ -40,15 +41,8 @@ const TCP_FIN = 0x01;
 const TCP_PSH = 0x08;
 const TCP_CWR = 0x80;
 
-/** A decoded virtio_net_hdr. */
-export interface VnetHeader {
-  flags: number;
-  gsoType: number;
-  hdrLen: number;
-  gsoSize: number;
-  csumStart: number;
-  csumOffset: number;
-}
+/** A decoded virtio_net_hdr: the same fields a PACKETS_GSO entry carries. */
+export type VnetHeader = PacketGso;
 
 /** Reads the little-endian header at `offset` (the caller checked the length). */
 export function readVnetHeader(buf: Uint8Array, offset = 0): VnetHeader {

@@ -117,10 +117,8 @@ export function encodeChat(msg: ChatMessage): Buffer {
   return writeBody(new PayloadWriter(CHAT_MIN_SIZE + textLen), msg, textLen).bytes(msg.signature).done();
 }
 
-/** Decodes a CHAT payload strictly (does not verify the signature). Throws E_PAYLOAD_MALFORMED. */
-export function decodeChat(payload: Uint8Array): ChatMessage {
-  const r = new PayloadReader(payload, 'CHAT');
-  if (r.remaining < CHAT_MIN_SIZE) r.fail(`length ${r.remaining} below minimum ${CHAT_MIN_SIZE}`);
+/** Reads the fields every CHAT form starts with (msgId .. textLen), checking timestamp and textLen. */
+function readHead(r: PayloadReader): { id: Uint8Array; from: Uint8Array; to: Uint8Array; timestamp: bigint; textLen: number } {
   const id = r.bytes(MSG_ID_SIZE);
   const from = r.bytes(PUBLIC_KEY_SIZE);
   const to = r.bytes(PUBLIC_KEY_SIZE);
@@ -128,6 +126,14 @@ export function decodeChat(payload: Uint8Array): ChatMessage {
   if (timestamp > BigInt(Number.MAX_SAFE_INTEGER)) r.fail(`timestamp ${timestamp} is not a safe integer`);
   const textLen = r.u32();
   if (textLen > MAX_TEXT_BYTES) r.fail(`textLen ${textLen} exceeds ${MAX_TEXT_BYTES}`);
+  return { id, from, to, timestamp, textLen };
+}
+
+/** Decodes a CHAT payload strictly (does not verify the signature). Throws E_PAYLOAD_MALFORMED. */
+export function decodeChat(payload: Uint8Array): ChatMessage {
+  const r = new PayloadReader(payload, 'CHAT');
+  if (r.remaining < CHAT_MIN_SIZE) r.fail(`length ${r.remaining} below minimum ${CHAT_MIN_SIZE}`);
+  const { id, from, to, timestamp, textLen } = readHead(r);
   if (textLen !== r.remaining - SIGNATURE_SIZE) {
     r.fail(`textLen ${textLen} but ${r.remaining - SIGNATURE_SIZE} text byte(s) present`);
   }
@@ -195,13 +201,7 @@ export function encodeChatBatched(msg: ChatMessage): Buffer {
 export function decodeChatBatched(payload: Uint8Array): ChatMessage {
   const r = new PayloadReader(payload, 'CHAT_BATCHED');
   if (r.remaining < CHAT_BATCHED_MIN_SIZE) r.fail(`length ${r.remaining} below minimum ${CHAT_BATCHED_MIN_SIZE}`);
-  const id = r.bytes(MSG_ID_SIZE);
-  const from = r.bytes(PUBLIC_KEY_SIZE);
-  const to = r.bytes(PUBLIC_KEY_SIZE);
-  const timestamp = r.u64();
-  if (timestamp > BigInt(Number.MAX_SAFE_INTEGER)) r.fail(`timestamp ${timestamp} is not a safe integer`);
-  const textLen = r.u32();
-  if (textLen > MAX_TEXT_BYTES) r.fail(`textLen ${textLen} exceeds ${MAX_TEXT_BYTES}`);
+  const { id, from, to, timestamp, textLen } = readHead(r);
   if (textLen > r.remaining - 3 - SIGNATURE_SIZE) r.fail(`textLen ${textLen} but only ${r.remaining} byte(s) left`);
   const text = r.utf8(textLen, 'text');
   const proof = readProof(r, SIGNATURE_SIZE);
