@@ -25,6 +25,7 @@ import { HEADER_SIZE } from '../src/wire/index.js';
 import { MAX_BOOK_RECORDS, PeerBook, PeerStates, buildPush, handlePullReplyPayload, handlePushPayload, pickPeers, recordsToPush, signRecord } from '../src/gossip/index.js';
 import { goalRow, infoRow, type BenchResult, type BenchRow } from './report.js';
 import { median, round } from './util.js';
+import { seededRandom as prng } from '../test/helpers/seeded-random.js';
 
 /** Options of {@link runGossipSim}. */
 export interface GossipSimOptions {
@@ -46,17 +47,6 @@ export interface GossipSimOptions {
 const HOUR = 3_600_000;
 const T0 = 1_700_000_000_000;
 
-/** Small seeded PRNG (mulberry32): trials are reproducible. */
-function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 /** A random cycle (so the graph is connected) topped up with random edges to ~`degree`. */
 function randomGraph(n: number, degree: number, rand: () => number): Array<Set<number>> {

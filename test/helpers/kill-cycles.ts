@@ -18,6 +18,8 @@ import { connectControl, controlSocketPath, type ControlClient } from '../../src
 import { errorCode, errorMessage } from '../../src/errors.js';
 import { openLmdbStore, type StoredMessage } from '../../src/store/index.js';
 import { freePort, type ExitResult, type Procs } from './procs.js';
+export { seededRandom } from './seeded-random.js';
+import { seededRandom } from './seeded-random.js';
 
 /** Options of {@link runKillCycles}. */
 export interface KillCyclesOptions {
@@ -71,17 +73,6 @@ const READY_TIMEOUT_MS = 20_000;
 const READY_POLL_MS = 20;
 const DIAL_ATTEMPTS = 20;
 
-/** mulberry32: small, seedable, good enough to pick kill moments. */
-export function seededRandom(seed: number): () => number {
-  let s = seed >>> 0;
-  return () => {
-    s = (s + 0x6d2b79f5) >>> 0;
-    let t = s;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 

@@ -21,6 +21,7 @@ import { CONTROL_SOCKET_NAME } from '../../src/control/index.js';
 import { exec } from './netns.js';
 import { SentinelLab, type LabNode } from './sentinel-procs.js';
 import { buildLab, type Lab } from './topology.js';
+import { seededRandom as prng } from '../helpers/seeded-random.js';
 
 /** Options of {@link startMesh}. */
 export interface MeshOptions {
@@ -59,17 +60,6 @@ export interface Mesh {
 const COUNTER = 'gossip.accepted';
 export { COUNTER as ACCEPTED_COUNTER };
 
-/** mulberry32: the chords are the same for the same seed. */
-function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 /** The edges: a ring or a line, plus `chords` random extra ones. */
 export function meshEdges(size: number, shape: 'ring' | 'line', chords: number, seed: number): Array<[number, number]> {

@@ -15,6 +15,7 @@ import {
   signRecord,
 } from '../../src/gossip/index.js';
 import { MAX_RECORDS_PER_MESSAGE, decodeGossipPush, decodePeerRecord } from '../../src/wire/index.js';
+import { seededRandom as prng } from '../helpers/seeded-random.js';
 
 const NOW = 1_700_000_000_000;
 const HOUR = 3_600_000;
@@ -23,16 +24,6 @@ function record(who: Identity, seq = 1): Buffer {
   return signRecord(who, { seq, issuedAt: NOW, expiresAt: NOW + HOUR, public: [{ host: '203.0.113.1', port: 4000 + seq }], local: [] });
 }
 
-/** Deterministic PRNG (mulberry32) so the network test is exact. */
-function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = Math.imul(a ^ (a >>> 15), a | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 const seqOf = (bytes: Uint8Array): number => decodePeerRecord(bytes).seq;
 const ids = Array.from({ length: 40 }, () => generateIdentity());
