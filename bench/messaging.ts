@@ -140,6 +140,8 @@ function signatureCost(): { signUs: number; verifyUs: number } {
 
 /** The receiving node in a child process (see bench/messaging-peer.ts). */
 class PeerProcess {
+  private closed = false;
+
   private constructor(
     private readonly child: ChildProcess,
     readonly id: NodeId,
@@ -185,10 +187,18 @@ class PeerProcess {
     if (this.child.exitCode !== null) return 0;
     this.child.send({ type: 'close' });
     const { cpuUs } = await PeerProcess.next<{ cpuUs: number }>(this.child, 'closed');
+    this.closed = true;
     return cpuUs / 1000;
   }
 
-  kill(): void {
+  /** Ends the child: after a close it gets a moment to exit by itself (so `--cpu-prof` can write its profile). */
+  async kill(): Promise<void> {
+    if (this.closed && this.child.exitCode === null) {
+      await new Promise<void>((resolve) => {
+        const timer = setTimeout(resolve, 2_000);
+        this.child.once('exit', () => (clearTimeout(timer), resolve()));
+      });
+    }
     if (this.child.exitCode === null) this.child.kill('SIGKILL');
   }
 }
@@ -236,7 +246,7 @@ async function twoProcesses(total: number, window: number, rate: number, pacedMs
     };
   } finally {
     await b?.close();
-    peer.kill();
+    await peer.kill();
     await dir.cleanup();
   }
 }

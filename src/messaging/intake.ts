@@ -24,6 +24,7 @@
  */
 import type { NodeEvent, NodeId, StrangerPolicy } from '../api.js';
 import { isSentinelError } from '../errors.js';
+import { publicKeyFromNodeId } from '../identity/index.js';
 import { MAX_TRACKED_CHAT_RATES, STRANGER_CHAT_RATE } from '../peers/limits.js';
 import { TokenBucket } from '../core/rate.js';
 import type { Store, Trust } from '../store/types.js';
@@ -86,7 +87,17 @@ export class Intake {
     this.roots = new RootVerdicts(this.verifier, deps.clock, deps.counters);
     this.trees = new BatchNodes(deps.clock, deps.counters);
     this.maxQueued = deps.maxQueued ?? VERIFY_MAX_QUEUED;
+    this.ownKey = publicKeyFromNodeId(deps.identity.id);
   }
+
+  private peerKey(peer: NodeId): Buffer {
+    if (this.lastPeer?.id !== peer) this.lastPeer = { id: peer, key: publicKeyFromNodeId(peer) };
+    return this.lastPeer.key;
+  }
+
+  /** The public key of the last peer a CHAT came from (messages come in runs from one peer). */
+  private lastPeer: { id: NodeId; key: Buffer } | undefined;
+  private readonly ownKey: Buffer;
 
   /** Messages waiting for their signature check. */
   get inVerification(): number {
@@ -107,9 +118,9 @@ export class Intake {
     const policy = this.deps.policy();
     if (stranger && policy === 'refuse') return this.refuse(channel, wire.id, RefuseCode.REFUSED, 'policy');
     if (stranger && !this.rateFor(peer).take(clock.now())) return this.refuse(channel, wire.id, RefuseCode.RATE_LIMITED, 'rate');
-    const msg = fromWire(wire, stranger && policy === 'requests' ? 'request' : 'received');
-    if (msg.from !== peer) return this.drop('sender_mismatch');
-    if (msg.to !== identity.id) return this.drop('wrong_recipient');
+    if (!this.peerKey(peer).equals(wire.from)) return this.drop('sender_mismatch');
+    if (!this.ownKey.equals(wire.to)) return this.drop('wrong_recipient');
+    const msg = fromWire(wire, stranger && policy === 'requests' ? 'request' : 'received', { from: peer, to: identity.id });
     if (store.hasMessage(msg.id)) {
       counters.inc('chat_duplicates');
       return this.reply(channel, wire.id, { kind: 'ack' });

@@ -156,7 +156,9 @@ export class OutboxSender {
   /**
    * The peer acknowledged these messages (or refused them for good): they leave the window
    * at once (the store drops them from the outbox a moment later; until {@link settled}
-   * they are not resent), and the window is refilled once.
+   * they are not resent), and the window is refilled once. A flow that is caught up has
+   * nothing unsent (every newer message was sent early, or calls {@link queued} once it is
+   * saved), so it is not pumped: no outbox read per ACK.
    */
   answered(peer: NodeId, ids: readonly string[]): void {
     const f = this.flows.get(peer);
@@ -166,7 +168,7 @@ export class OutboxSender {
       f.answered.add(id);
     }
     f.retryMs = this.limits.retryMs;
-    this.pump(peer);
+    if (!f.caughtUp) this.pump(peer);
   }
 
   /** True when `id` was written to `peer` on its current session and is not answered yet. */
