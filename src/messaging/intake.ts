@@ -30,8 +30,9 @@ import { TokenBucket } from '../core/rate.js';
 import type { Store, Trust } from '../store/types.js';
 import type { Clock } from '../core/clock.js';
 import type { Counters } from '../core/counters.js';
-import { FrameType, MAX_ACK_IDS, MAX_REFUSED_IDS, RefuseCode, chatSigningInput, decodeChat, decodeChatBatched, encodeAck, encodeChatRefused, type ChatProof } from '../wire/index.js';
-import { leafHash, rootFromProof } from './merkle.js';
+import { FrameType, MAX_ACK_IDS, MAX_REFUSED_IDS, RefuseCode, decodeChat, decodeChatBatched, encodeAck, encodeChatRefused, type ChatProof } from '../wire/index.js';
+import { payloadSigningInput } from '../wire/chat.js';
+import { leafHashOfPayload, rootFromProof } from './merkle.js';
 import { BatchNodes } from './batch-nodes.js';
 import { RootVerdicts } from './root-verdicts.js';
 import { fromWire, toHistoryEntry } from './convert.js';
@@ -141,7 +142,10 @@ export class Intake {
       entry.ok = ok;
       this.release();
     };
-    const queued = wire.proof ? this.checkBatched(wire.from, wire.signature, chatSigningInput(wire), wire.proof, done) : this.verifier.verify({ publicKey: wire.from, data: chatSigningInput(wire), signature: wire.signature }, done);
+    // The signed bytes are taken from the payload itself, not encoded again (wire/chat.ts chatSignedBody).
+    const queued = wire.proof
+      ? this.checkBatched(wire.from, wire.signature, leafHashOfPayload(payload), wire.proof, done)
+      : this.verifier.verify({ publicKey: wire.from, data: payloadSigningInput(payload), signature: wire.signature }, done);
     if (!queued) {
       // Only a pool refuses, and never synchronously after answering: the entry is the last.
       this.verifying.splice(this.verifying.indexOf(entry), 1);
@@ -157,8 +161,7 @@ export class Intake {
    * is checked (if that second check is refused for a full queue, the message is dropped
    * unanswered and the sender resends it after its ACK timeout).
    */
-  private checkBatched(from: Uint8Array, signature: Uint8Array, input: Uint8Array, proof: ChatProof, done: (ok: boolean) => void): boolean {
-    const leaf = leafHash(input);
+  private checkBatched(from: Uint8Array, signature: Uint8Array, leaf: Uint8Array, proof: ChatProof, done: (ok: boolean) => void): boolean {
     const { root, shortcut } = this.trees.rootOf(from, signature, leaf, proof);
     if (!shortcut) return this.roots.check(from, root, signature, done);
     return this.roots.check(from, root, signature, (ok) => {

@@ -137,11 +137,12 @@ export class OutboxSender {
 
   /**
    * A message was added to the peer's outbox. When it is `earlyId`, written early on a flow
-   * still caught up, nothing else is waiting: the cursor moves past it without a read.
+   * still caught up, nothing else is waiting: the cursor moves past it without a read (also
+   * when its ACK came before its own save finished).
    */
   queued(peer: NodeId, earlyId?: string): void {
     const f = this.flows.get(peer);
-    if (f && earlyId !== undefined && f.caughtUp && f.inFlight.has(earlyId)) {
+    if (f && earlyId !== undefined && f.caughtUp && (f.inFlight.has(earlyId) || f.answered.has(earlyId))) {
       f.cursor = earlyId;
       return;
     }

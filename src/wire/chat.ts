@@ -108,6 +108,24 @@ export function chatSigningInput(msg: UnsignedChat): Buffer {
 }
 
 /**
+ * The signed body of a CHAT or CHAT_BATCHED payload that decodeChat / decodeChatBatched
+ * accepted: a view of its bytes 0 .. 92+textLen (no copy). CHAT_SIGNING_PREFIX followed by
+ * these bytes is exactly {@link chatSigningInput} of the decoded message (strict UTF-8
+ * decoding, utf8.ts, makes the text's bytes the only encoding of the decoded text), so a
+ * receiver need not encode the message again to check it.
+ */
+export function chatSignedBody(payload: Uint8Array): Uint8Array {
+  const view = Buffer.from(payload.buffer, payload.byteOffset, payload.byteLength);
+  return view.subarray(0, BODY_FIXED + view.readUInt32BE(BODY_FIXED - 4));
+}
+
+/** {@link chatSigningInput} of an accepted payload, from its own bytes (see {@link chatSignedBody}). */
+export function payloadSigningInput(payload: Uint8Array): Buffer {
+  const body = chatSignedBody(payload);
+  return Buffer.concat([PREFIX_BYTES, body], PREFIX_BYTES.length + body.length);
+}
+
+/**
  * Encodes a CHAT payload. Throws E_TEXT_TOO_LONG when the text exceeds MAX_TEXT_BYTES and
  * E_PAYLOAD_MALFORMED on any other invalid field.
  */
