@@ -10,7 +10,7 @@
  * recipients: a proof shows nothing about messages to others). Messages to other peers are signed one by one (at once when
  * nothing is waiting, else in the flush, so results always come back in call order).
  */
-import { chatSigningInput, type ChatMessage, type UnsignedChat } from '../wire/index.js';
+import { chatSigningInput, encodeProof, type ChatMessage, type UnsignedChat } from '../wire/index.js';
 import type { Counters } from '../core/counters.js';
 import { buildTree, leafHash, MAX_BATCH_LEAVES, rootSigningInput } from './merkle.js';
 
@@ -21,8 +21,16 @@ interface Waiting {
   fail: (e: unknown) => void;
 }
 
+/** What the signer already encoded for a batch-signed message: its signing input and proof block. */
+export interface PreparedParts {
+  input: Buffer;
+  proofBlock: Uint8Array;
+}
+
 export class BatchSigner {
   #queue: Waiting[] = [];
+  /** Per message signed in a tree (weakly: gone with the message object). */
+  readonly #parts = new WeakMap<ChatMessage, PreparedParts>();
   #scheduled = false;
   /** A message was signed at once in this turn (cleared by the flush). */
   #turnStarted = false;
@@ -47,6 +55,14 @@ export class BatchSigner {
       this.#queue.push({ unsigned, batched, done, fail });
       this.#schedule();
     });
+  }
+
+  /**
+   * The signing input and proof block of a message this signer signed in a tree, so the
+   * frame (wire/chat.ts encodeChatBatchedFrom) and the stored row need not encode them again.
+   */
+  parts(m: ChatMessage): PreparedParts | undefined {
+    return this.#parts.get(m);
   }
 
   #schedule(): void {
@@ -98,10 +114,16 @@ export class BatchSigner {
     for (let i = 0; i < batched.length; i += MAX_BATCH_LEAVES) {
       const part = batched.slice(i, i + MAX_BATCH_LEAVES);
       try {
-        const tree = buildTree(part.map((w) => leafHash(chatSigningInput(w.unsigned))));
+        const inputs = part.map((w) => chatSigningInput(w.unsigned));
+        const tree = buildTree(inputs.map((input) => leafHash(input)));
         const signature = this.sign(rootSigningInput(tree.root));
         this.counters?.inc('chat_batch_signatures');
-        part.forEach((w, j) => results.set(w, { ...w.unsigned, signature, proof: tree.proofs[j] as NonNullable<ChatMessage['proof']> }));
+        part.forEach((w, j) => {
+          const proof = tree.proofs[j] as NonNullable<ChatMessage['proof']>;
+          const m: ChatMessage = { ...w.unsigned, signature, proof };
+          this.#parts.set(m, { input: inputs[j] as Buffer, proofBlock: encodeProof(proof) });
+          results.set(w, m);
+        });
       } catch (error) {
         for (const w of part) results.set(w, { error });
       }

@@ -19,9 +19,10 @@ export function toWire(m: StoredMessage): ChatMessage {
 /**
  * The stored shape of a wire message. `ids`: the node ids of `c.from` and `c.to` when the
  * caller already knows them (its own id, the session's peer after comparing the key bytes),
- * which spares two key-to-id conversions per message.
+ * which spares two key-to-id conversions per message. `proofBlock`: `encodeProof(c.proof)`
+ * when the caller has those bytes already (a receiver copies them from the payload).
  */
-export function fromWire(c: ChatMessage, status: StoredMessage['status'], ids?: { from: NodeId; to: NodeId }): StoredMessage {
+export function fromWire(c: ChatMessage, status: StoredMessage['status'], ids?: { from: NodeId; to: NodeId }, proofBlock?: Uint8Array): StoredMessage {
   return {
     id: Buffer.from(c.id.buffer, c.id.byteOffset, c.id.byteLength).toString('hex'),
     from: ids ? ids.from : nodeIdFromPublicKey(c.from),
@@ -29,7 +30,7 @@ export function fromWire(c: ChatMessage, status: StoredMessage['status'], ids?: 
     timestamp: c.timestamp,
     text: c.text,
     signature: c.signature,
-    ...(c.proof ? { proof: encodeProof(c.proof) } : {}),
+    ...(c.proof ? { proof: proofBlock ?? encodeProof(c.proof) } : {}),
     status,
   };
 }

@@ -31,7 +31,7 @@ import type { Store, Trust } from '../store/types.js';
 import type { Clock } from '../core/clock.js';
 import type { Counters } from '../core/counters.js';
 import { FrameType, MAX_ACK_IDS, MAX_REFUSED_IDS, RefuseCode, decodeChat, decodeChatBatched, encodeAck, encodeChatRefused, type ChatProof } from '../wire/index.js';
-import { payloadSigningInput } from '../wire/chat.js';
+import { chatProofBlock, payloadSigningInput } from '../wire/chat.js';
 import { leafHashOfPayload, rootFromProof } from './merkle.js';
 import { BatchNodes } from './batch-nodes.js';
 import { RootVerdicts } from './root-verdicts.js';
@@ -121,7 +121,7 @@ export class Intake {
     if (stranger && !this.rateFor(peer).take(clock.now())) return this.refuse(channel, wire.id, RefuseCode.RATE_LIMITED, 'rate');
     if (!this.peerKey(peer).equals(wire.from)) return this.drop('sender_mismatch');
     if (!this.ownKey.equals(wire.to)) return this.drop('wrong_recipient');
-    const msg = fromWire(wire, stranger && policy === 'requests' ? 'request' : 'received', { from: peer, to: identity.id });
+    const msg = fromWire(wire, stranger && policy === 'requests' ? 'request' : 'received', { from: peer, to: identity.id }, batched ? chatProofBlock(payload) : undefined);
     if (store.hasMessage(msg.id)) {
       counters.inc('chat_duplicates');
       return this.reply(channel, wire.id, { kind: 'ack' });

@@ -26,6 +26,7 @@ import type { Clock } from '../core/clock.js';
 import type { Counters } from '../core/counters.js';
 import { FrameType, HELLO_FLAG_CHAT_BATCH, MAX_TEXT_BYTES, RefuseCode, chatSigningInput, decodeAck, encodeChat, encodeChatBatched, decodeChatRefused, isFinalRefusal, type ChatMessage, type UnsignedChat } from '../wire/index.js';
 import { BatchSigner } from './batch-signer.js';
+import { encodeChatBatchedFrom } from '../wire/chat.js';
 import { fromWire } from './convert.js';
 import { Intake } from './intake.js';
 import { OUTBOX_TICK_MS, VERIFY_MAX_PENDING, VERIFY_WORKERS } from './limits.js';
@@ -151,7 +152,7 @@ export class Messenger {
     const batched = this.batching && acceptsBatch(this.deps.channelFor(to));
     const signing = this.signer.signed(unsigned, batched);
     const wire: ChatMessage = signing instanceof Promise ? await signing : signing;
-    const msg = fromWire(wire, 'pending', { from: identity.id, to });
+    const msg = fromWire(wire, 'pending', { from: identity.id, to }, this.signer.parts(wire)?.proofBlock);
     const saved = store.addMessage(to, msg, { outbox: true });
     // Not while the disk is full: a send refused for that must not have reached the peer.
     const early = this.deps.earlySend !== false && !store.health().full ? this.outbox.sendEarly(to, msg.id, wire) : undefined;
@@ -311,7 +312,11 @@ export class Messenger {
    */
   private readonly encoder: ChatEncoder = (wire, channel) => {
     if (!wire.proof) return { type: FrameType.CHAT, payload: encodeChat(wire) };
-    if (acceptsBatch(channel)) return { type: FrameType.CHAT_BATCHED, payload: encodeChatBatched(wire) };
+    if (acceptsBatch(channel)) {
+      // Signed in this run: built from the bytes the signer already encoded.
+      const parts = this.signer.parts(wire);
+      return { type: FrameType.CHAT_BATCHED, payload: parts ? encodeChatBatchedFrom(parts.input, parts.proofBlock, wire.signature) : encodeChatBatched(wire) };
+    }
     this.deps.counters.inc('chat_resigned');
     const { proof: _proof, signature: _sig, ...unsigned } = wire;
     return { type: FrameType.CHAT, payload: encodeChat({ ...unsigned, signature: this.deps.identity.sign(chatSigningInput(unsigned)) }) };

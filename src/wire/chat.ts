@@ -215,6 +215,40 @@ export function encodeChatBatched(msg: ChatMessage): Buffer {
   return w.bytes(msg.signature).done();
 }
 
+/**
+ * The same payload as {@link encodeChatBatched}, from parts the sender already has: the
+ * message's {@link chatSigningInput} (which it hashed for the tree), its proof block
+ * ({@link encodeProof}, which it stores) and the root signature. One copy of each, no
+ * second encoding of the text. Throws E_PAYLOAD_MALFORMED on parts of the wrong shape.
+ */
+export function encodeChatBatchedFrom(signingInput: Uint8Array, proofBlock: Uint8Array, signature: Uint8Array): Buffer {
+  const bodyLen = signingInput.length - PREFIX_BYTES.length;
+  const input = Buffer.from(signingInput.buffer, signingInput.byteOffset, signingInput.byteLength);
+  if (bodyLen < BODY_FIXED || !input.subarray(0, PREFIX_BYTES.length).equals(PREFIX_BYTES) || input.readUInt32BE(PREFIX_BYTES.length + BODY_FIXED - 4) !== bodyLen - BODY_FIXED) {
+    throw new SentinelError('E_PAYLOAD_MALFORMED', 'encode: not a CHAT signing input');
+  }
+  if (proofBlock.length < 3 || proofBlock[2] === undefined || proofBlock[2] > MAX_PROOF_DEPTH || proofBlock.length !== proofBlockSize(proofBlock[2])) {
+    throw new SentinelError('E_PAYLOAD_MALFORMED', 'encode: not a proof block');
+  }
+  requireBytes(signature, SIGNATURE_SIZE, 'signature');
+  const out = Buffer.allocUnsafe(bodyLen + proofBlock.length + SIGNATURE_SIZE);
+  out.set(input.subarray(PREFIX_BYTES.length), 0);
+  out.set(proofBlock, bodyLen);
+  out.set(signature, bodyLen + proofBlock.length);
+  return out;
+}
+
+/**
+ * A copy of the proof block (index, depth, path) of a CHAT_BATCHED payload that
+ * {@link decodeChatBatched} accepted, as a store keeps it: the same bytes
+ * {@link encodeProof} of its decoded proof gives, without encoding it again.
+ */
+export function chatProofBlock(payload: Uint8Array): Uint8Array {
+  const start = chatSignedBody(payload).length;
+  // A typed-array copy (Buffer#slice would be a view into the payload).
+  return new Uint8Array(payload.subarray(start, payload.length - SIGNATURE_SIZE));
+}
+
 /** Decodes a CHAT_BATCHED payload strictly (verifies nothing). Throws E_PAYLOAD_MALFORMED. */
 export function decodeChatBatched(payload: Uint8Array): ChatMessage {
   const r = new PayloadReader(payload, 'CHAT_BATCHED');
