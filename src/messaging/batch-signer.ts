@@ -27,10 +27,12 @@ export interface PreparedParts {
   proofBlock: Uint8Array;
 }
 
+/** Where a batch-signed message carries its {@link PreparedParts} (a symbol: never on the wire, never stored). */
+const PARTS = Symbol('batch-signer parts');
+type WithParts = ChatMessage & { [PARTS]?: PreparedParts };
+
 export class BatchSigner {
   #queue: Waiting[] = [];
-  /** Per message signed in a tree (weakly: gone with the message object). */
-  readonly #parts = new WeakMap<ChatMessage, PreparedParts>();
   #scheduled = false;
   /** A message was signed at once in this turn (cleared by the flush). */
   #turnStarted = false;
@@ -62,7 +64,7 @@ export class BatchSigner {
    * frame (wire/chat.ts encodeChatBatchedFrom) and the stored row need not encode them again.
    */
   parts(m: ChatMessage): PreparedParts | undefined {
-    return this.#parts.get(m);
+    return (m as WithParts)[PARTS];
   }
 
   #schedule(): void {
@@ -120,8 +122,8 @@ export class BatchSigner {
         this.counters?.inc('chat_batch_signatures');
         part.forEach((w, j) => {
           const proof = tree.proofs[j] as NonNullable<ChatMessage['proof']>;
-          const m: ChatMessage = { ...w.unsigned, signature, proof };
-          this.#parts.set(m, { input: inputs[j] as Buffer, proofBlock: encodeProof(proof) });
+          // A property, not a WeakMap entry: no ephemeron per message for the GC to trace.
+          const m: WithParts = { ...w.unsigned, signature, proof, [PARTS]: { input: inputs[j] as Buffer, proofBlock: encodeProof(proof) } };
           results.set(w, m);
         });
       } catch (error) {
