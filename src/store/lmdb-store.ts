@@ -29,7 +29,7 @@ import { FullNotice } from './full-notice.js';
 import type { SpaceLimits } from './limits.js';
 import { openLmdbHandles, statfsFreeBytes, type HeldRow, type LmdbHandles, type MessageKey } from './lmdb-open.js';
 import { copyMessage, copyPeer, normalizeLimit } from './records.js';
-import { FreeSpaceGuard, approxEncodedBytes, formatBytes, type WriteClass } from './space.js';
+import { FreeSpaceGuard, approxEncodedBytes, approxMessageBytes, formatBytes, type WriteClass } from './space.js';
 import type { HeldAction, HeldMessage, PeerRecord, Store, StoreHealth, StoredMessage } from './types.js';
 import { classifyCommitFailure, commitCause, isNoSpace, isShortWrite } from './write-errors.js';
 
@@ -120,7 +120,7 @@ export class LmdbStore implements Store {
     const queue = opts.outbox === true;
     const held = opts.held ? { bytes: opts.held.bytes, at: opts.held.at } : undefined;
     // Enqueued, not run: writes queued together share one transaction and one fsync.
-    return this.#write('message', approxEncodedBytes(row), () => this.#h.root.transaction(() => this.#insert(peer, row, queue, held)));
+    return this.#write('message', approxMessageBytes(row), () => this.#h.root.transaction(() => this.#insert(peer, row, queue, held)));
   }
 
   hasMessage(id: string): boolean {
