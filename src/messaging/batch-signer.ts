@@ -31,6 +31,16 @@ export interface PreparedParts {
 const PARTS = Symbol('batch-signer parts');
 type WithParts = ChatMessage & { [PARTS]?: PreparedParts };
 
+/**
+ * The signed message, field by field: an object spread of `unsigned` costs about a
+ * microsecond here (measured, Node 20), this a few nanoseconds, once per message sent.
+ */
+function withSignature(u: UnsignedChat, signature: Uint8Array, proof?: ChatMessage['proof']): ChatMessage {
+  const m: ChatMessage = { id: u.id, from: u.from, to: u.to, timestamp: u.timestamp, text: u.text, signature };
+  if (proof) m.proof = proof;
+  return m;
+}
+
 export class BatchSigner {
   #queue: Waiting[] = [];
   #scheduled = false;
@@ -74,7 +84,7 @@ export class BatchSigner {
   }
 
   #single(unsigned: UnsignedChat): ChatMessage {
-    return { ...unsigned, signature: this.sign(chatSigningInput(unsigned)) };
+    return withSignature(unsigned, this.sign(chatSigningInput(unsigned)));
   }
 
   #flush(): void {
@@ -122,8 +132,9 @@ export class BatchSigner {
         this.counters?.inc('chat_batch_signatures');
         part.forEach((w, j) => {
           const proof = tree.proofs[j] as NonNullable<ChatMessage['proof']>;
+          const m: WithParts = withSignature(w.unsigned, signature, proof);
           // A property, not a WeakMap entry: no ephemeron per message for the GC to trace.
-          const m: WithParts = { ...w.unsigned, signature, proof, [PARTS]: { input: inputs[j] as Buffer, proofBlock: encodeProof(proof) } };
+          m[PARTS] = { input: inputs[j] as Buffer, proofBlock: encodeProof(proof) };
           results.set(w, m);
         });
       } catch (error) {
