@@ -153,8 +153,8 @@ export class LmdbStore implements Store {
         let n = 0;
         for (const id of list) {
           const key = index.get(id);
-          if (!key || !outbox.doesExist(key)) continue;
-          outbox.remove(key);
+          // Inside a transaction removeSync says whether the entry was there (no lookup first).
+          if (!key || !outbox.removeSync(key)) continue;
           delivered.put(key, true);
           n++;
         }
