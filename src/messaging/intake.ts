@@ -82,6 +82,9 @@ export class Intake {
   private readonly maxQueued: number;
   private readonly roots: RootVerdicts;
   private readonly trees: BatchNodes;
+  /** Our public key, and that of the last peer a CHAT came from (messages come in runs from one peer). */
+  private readonly ownKey: Buffer;
+  private lastPeer: { id: NodeId; key: Buffer } | undefined;
 
   constructor(private readonly deps: IntakeDeps) {
     this.verifier = deps.verifier ?? new InlineVerifier();
@@ -95,10 +98,6 @@ export class Intake {
     if (this.lastPeer?.id !== peer) this.lastPeer = { id: peer, key: publicKeyFromNodeId(peer) };
     return this.lastPeer.key;
   }
-
-  /** The public key of the last peer a CHAT came from (messages come in runs from one peer). */
-  private lastPeer: { id: NodeId; key: Buffer } | undefined;
-  private readonly ownKey: Buffer;
 
   /** Messages waiting for their signature check. */
   get inVerification(): number {
