@@ -333,9 +333,9 @@ export async function runMessagingBench(opts: MessagingOptions = {}): Promise<Be
         `instead of log2 of the batch) and takes the signed bytes, leaf and proof block from the payload instead of encoding them again, the sender builds ` +
         `CHAT_BATCHED from the bytes it hashed for the tree, no outbox read per ACK, no object spreads or key-to-id conversions per message. ` +
         `What is left, from \`node --cpu-prof\` of the batched run alone (main threads, share of busy time): sender: LMDB writes ~33% (the insert into four ` +
-        `sub-databases ~20%, the delivered marks ~12%), batch tree and signature ~13%, GC ~10%, the session write ~6%; receiver: LMDB insert ~21% ` +
-        `(three sub-databases and the dedupe check), the batch proof check ~14% (leaf hash and the path up to a known node), CHAT_BATCHED decode ~7%, ` +
-        `GC ~11%, the early dedupe lookup ~4%. The goal needs fewer LMDB writes per message next (a store layout with fewer sub-databases per row).`,
+        `sub-databases ~21%, the delivered marks ~12%), batch tree and signature ~13%, GC ~11%, the session write ~6%; receiver: LMDB insert ~22% ` +
+        `(three sub-databases and the dedupe check), the batch proof check ~17% (leaf hash and the path up to a known node), CHAT_BATCHED decode ~7%, ` +
+        `GC ~9%, the early dedupe lookup ~5%. The goal needs fewer LMDB writes per message next (a store layout with fewer sub-databases per row).`,
     );
   }
   if (lat.p99 >= GOAL_P99_MS) {
