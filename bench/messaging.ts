@@ -140,6 +140,8 @@ function signatureCost(): { signUs: number; verifyUs: number } {
 
 /** The receiving node in a child process (see bench/messaging-peer.ts). */
 class PeerProcess {
+  private closed = false;
+
   private constructor(
     private readonly child: ChildProcess,
     readonly id: NodeId,
@@ -185,10 +187,18 @@ class PeerProcess {
     if (this.child.exitCode !== null) return 0;
     this.child.send({ type: 'close' });
     const { cpuUs } = await PeerProcess.next<{ cpuUs: number }>(this.child, 'closed');
+    this.closed = true;
     return cpuUs / 1000;
   }
 
-  kill(): void {
+  /** Ends the child: after a close it gets a moment to exit by itself (so `--cpu-prof` can write its profile). */
+  async kill(): Promise<void> {
+    if (this.closed && this.child.exitCode === null) {
+      await new Promise<void>((resolve) => {
+        const timer = setTimeout(resolve, 2_000);
+        this.child.once('exit', () => (clearTimeout(timer), resolve()));
+      });
+    }
     if (this.child.exitCode === null) this.child.kill('SIGKILL');
   }
 }
@@ -236,7 +246,7 @@ async function twoProcesses(total: number, window: number, rate: number, pacedMs
     };
   } finally {
     await b?.close();
-    peer.kill();
+    await peer.kill();
     await dir.cleanup();
   }
 }
@@ -316,13 +326,16 @@ export async function runMessagingBench(opts: MessagingOptions = {}): Promise<Be
   if (batch.perSecond < GOAL_MSGS_PER_S) {
     notes.push(
       `Believed limit for the batched figure: CPU on a shared machine. In the batched run with batch signatures the two nodes need ${batchUs.toFixed(0)} µs of CPU ` +
-        `per message between them (per-message signatures: ${refBatchUs.toFixed(0)} µs; paced messages, one per turn, cost far more each). A \`node --cpu-prof\` run of the sender (both ` +
-        `runs) shows what is left per message: lmdb-js ~22% (write instructions, reads of the row for the delivered mark, msgpack), GC ~9%, ` +
-        `Ed25519 signing ~12% (nearly all of it in the per-message run), the CSPRNG for ids ~3% (now drawn 256 at a time), tree hashes ~2%; ` +
-        `the receiver's worker now verifies about one signature per batch instead of one per message. ${cores} fully free cores would carry about ` +
-        `${Math.floor((cores * 1e6) / batchUs).toLocaleString('en-US')} msg/s at this cost; the rate measured follows the CPU these processes get ` +
-        `(1-minute load average below). The goal needs the per-message store work cut next (one lmdb row per message written twice: ` +
-        `the outbox insert and the delivered mark).`,
+        `per message between them (per-message signatures: ${refBatchUs.toFixed(0)} µs; paced messages, one per turn, cost far more each). ` +
+        `${cores} fully free cores would carry about ${Math.floor((cores * 1e6) / batchUs).toLocaleString('en-US')} msg/s at this cost; the rate measured follows ` +
+        `the CPU these processes get (1-minute load average below). Already cut (issue 10): the sender's delivered mark no longer rewrites the message row ` +
+        `(one write per ACK frame: outbox entry out, a small mark in), the receiver learns the tree nodes each message hashes (about one hash per message ` +
+        `instead of log2 of the batch) and takes the signed bytes, leaf and proof block from the payload instead of encoding them again, the sender builds ` +
+        `CHAT_BATCHED from the bytes it hashed for the tree, no outbox read per ACK, no object spreads or key-to-id conversions per message. ` +
+        `What is left, from \`node --cpu-prof\` of the batched run alone (main threads, share of busy time): sender: LMDB writes ~33% (the insert into four ` +
+        `sub-databases ~21%, the delivered marks ~12%), batch tree and signature ~13%, GC ~11%, the session write ~6%; receiver: LMDB insert ~22% ` +
+        `(three sub-databases and the dedupe check), the batch proof check ~17% (leaf hash and the path up to a known node), CHAT_BATCHED decode ~7%, ` +
+        `GC ~9%, the early dedupe lookup ~5%. The goal needs fewer LMDB writes per message next (a store layout with fewer sub-databases per row).`,
     );
   }
   if (lat.p99 >= GOAL_P99_MS) {
@@ -331,7 +344,8 @@ export async function runMessagingBench(opts: MessagingOptions = {}): Promise<Be
         `the sender's own fsync'd outbox write (early send), so at best about one lone durable write (see the store table for its p99 on ` +
         `this disk now). At this rate most turns hold one message, and an idle sender signs the first message of a turn at once on its own ` +
         `(only those after it in the same turn wait for a batch), so batching neither delays nor helps here. The tail follows ` +
-        `the fsync tail and event-loop stalls on this shared machine.`,
+        `the fsync tail and event-loop stalls on this shared machine; a \`--trace-gc\` run of the sender also shows old-space collections of ` +
+        `3-20 ms every few seconds, which land in the tail.`,
     );
   }
   return {

@@ -5,8 +5,8 @@
  * computed). A later message of the batch hashes up from its leaf only until its running
  * hash equals a node already known at that position; the known chain from there to the
  * root was hashed before, so the message leads to the same root (its index bits above
- * that level are the node's position). A path that leads elsewhere is hashed in full and
- * learns nothing. The caller still checks the root's signature (root-verdicts.ts), and
+ * that level are the node's position), and the nodes it hashed on the way are learnt too.
+ * A path that leads elsewhere is hashed in full and learns nothing. The caller still checks the root's signature (root-verdicts.ts), and
  * when a root reached by a shortcut fails it, checks the message's own full path: a first
  * message with a bad leaf but genuine siblings makes its (from, signature) remember a root
  * nobody signed, and a genuine message that meets one of those siblings must not be
@@ -48,7 +48,7 @@ export class BatchNodes {
    * A root `leaf` leads to: by its own path (the same as merkle.rootFromProof), or, when
    * `shortcut`, through nodes seen before under the same (from, signature).
    */
-  rootOf(from: Uint8Array, signature: Uint8Array, leaf: Uint8Array, proof: ChatProof): { root: Buffer; shortcut: boolean } {
+  rootOf(from: Uint8Array, signature: Uint8Array, leaf: Uint8Array, proof: ChatProof): { root: Buffer; shortcut: boolean; hashes: number } {
     const key = Buffer.concat([from, signature]).toString('latin1');
     const now = this.clock.now();
     let tree = this.#trees.get(key);
@@ -65,7 +65,12 @@ export class BatchNodes {
       const node = known?.nodes.get(pos(level, i));
       if (node && Buffer.from(node.buffer, node.byteOffset, node.byteLength).equals(h)) {
         this.counters?.inc('chat_proof_shortcuts');
-        return { root: Buffer.from((known as Tree).root), shortcut: true };
+        // The nodes hashed on the way are the children of a known node (the hash is
+        // collision resistant): they belong to the same tree, so the next messages of the
+        // batch meet them sooner (about one hash per message instead of log2(batch)).
+        const tree = known as Tree;
+        for (const [p, n] of seen) tree.nodes.set(p, n);
+        return { root: Buffer.from(tree.root), shortcut: true, hashes: level };
       }
       const sibling = proof.path[level] as Uint8Array;
       seen.push([pos(level, i), h], [pos(level, i ^ 1), sibling]);
@@ -79,6 +84,6 @@ export class BatchNodes {
     }
     // Only a path that led to the tree's root teaches it anything.
     if (tree.depth === depth && tree.root.equals(root)) for (const [p, n] of seen) tree.nodes.set(p, n);
-    return { root, shortcut: false };
+    return { root, shortcut: false, hashes: depth };
   }
 }

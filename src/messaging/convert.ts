@@ -1,5 +1,5 @@
 /** Conversions between the stored message shape, the wire CHAT payload and the API shape. */
-import type { HistoryEntry } from '../api.js';
+import type { HistoryEntry, NodeId } from '../api.js';
 import { nodeIdFromPublicKey, publicKeyFromNodeId } from '../identity/index.js';
 import type { StoredMessage } from '../store/types.js';
 import { decodeProof, encodeProof, type ChatMessage } from '../wire/index.js';
@@ -16,15 +16,21 @@ export function toWire(m: StoredMessage): ChatMessage {
   };
 }
 
-export function fromWire(c: ChatMessage, status: StoredMessage['status']): StoredMessage {
+/**
+ * The stored shape of a wire message. `ids`: the node ids of `c.from` and `c.to` when the
+ * caller already knows them (its own id, the session's peer after comparing the key bytes),
+ * which spares two key-to-id conversions per message. `proofBlock`: `encodeProof(c.proof)`
+ * when the caller has those bytes already (a receiver copies them from the payload).
+ */
+export function fromWire(c: ChatMessage, status: StoredMessage['status'], ids?: { from: NodeId; to: NodeId }, proofBlock?: Uint8Array): StoredMessage {
   return {
-    id: Buffer.from(c.id).toString('hex'),
-    from: nodeIdFromPublicKey(c.from),
-    to: nodeIdFromPublicKey(c.to),
+    id: Buffer.from(c.id.buffer, c.id.byteOffset, c.id.byteLength).toString('hex'),
+    from: ids ? ids.from : nodeIdFromPublicKey(c.from),
+    to: ids ? ids.to : nodeIdFromPublicKey(c.to),
     timestamp: c.timestamp,
     text: c.text,
     signature: c.signature,
-    ...(c.proof ? { proof: encodeProof(c.proof) } : {}),
+    ...(c.proof ? { proof: proofBlock ?? encodeProof(c.proof) } : {}),
     status,
   };
 }

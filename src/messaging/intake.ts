@@ -24,13 +24,15 @@
  */
 import type { NodeEvent, NodeId, StrangerPolicy } from '../api.js';
 import { isSentinelError } from '../errors.js';
+import { publicKeyFromNodeId } from '../identity/index.js';
 import { MAX_TRACKED_CHAT_RATES, STRANGER_CHAT_RATE } from '../peers/limits.js';
 import { TokenBucket } from '../core/rate.js';
 import type { Store, Trust } from '../store/types.js';
 import type { Clock } from '../core/clock.js';
 import type { Counters } from '../core/counters.js';
-import { FrameType, MAX_ACK_IDS, MAX_REFUSED_IDS, RefuseCode, chatSigningInput, decodeChat, decodeChatBatched, encodeAck, encodeChatRefused, type ChatProof } from '../wire/index.js';
-import { leafHash, rootFromProof } from './merkle.js';
+import { FrameType, MAX_ACK_IDS, MAX_REFUSED_IDS, RefuseCode, decodeChat, decodeChatBatched, encodeAck, encodeChatRefused, type ChatProof } from '../wire/index.js';
+import { chatProofBlock, payloadSigningInput } from '../wire/chat.js';
+import { leafHashOfPayload, rootFromProof } from './merkle.js';
 import { BatchNodes } from './batch-nodes.js';
 import { RootVerdicts } from './root-verdicts.js';
 import { fromWire, toHistoryEntry } from './convert.js';
@@ -80,12 +82,21 @@ export class Intake {
   private readonly maxQueued: number;
   private readonly roots: RootVerdicts;
   private readonly trees: BatchNodes;
+  /** Our public key, and that of the last peer a CHAT came from (messages come in runs from one peer). */
+  private readonly ownKey: Buffer;
+  private lastPeer: { id: NodeId; key: Buffer } | undefined;
 
   constructor(private readonly deps: IntakeDeps) {
     this.verifier = deps.verifier ?? new InlineVerifier();
     this.roots = new RootVerdicts(this.verifier, deps.clock, deps.counters);
     this.trees = new BatchNodes(deps.clock, deps.counters);
     this.maxQueued = deps.maxQueued ?? VERIFY_MAX_QUEUED;
+    this.ownKey = publicKeyFromNodeId(deps.identity.id);
+  }
+
+  private peerKey(peer: NodeId): Buffer {
+    if (this.lastPeer?.id !== peer) this.lastPeer = { id: peer, key: publicKeyFromNodeId(peer) };
+    return this.lastPeer.key;
   }
 
   /** Messages waiting for their signature check. */
@@ -107,9 +118,9 @@ export class Intake {
     const policy = this.deps.policy();
     if (stranger && policy === 'refuse') return this.refuse(channel, wire.id, RefuseCode.REFUSED, 'policy');
     if (stranger && !this.rateFor(peer).take(clock.now())) return this.refuse(channel, wire.id, RefuseCode.RATE_LIMITED, 'rate');
-    const msg = fromWire(wire, stranger && policy === 'requests' ? 'request' : 'received');
-    if (msg.from !== peer) return this.drop('sender_mismatch');
-    if (msg.to !== identity.id) return this.drop('wrong_recipient');
+    if (!this.peerKey(peer).equals(wire.from)) return this.drop('sender_mismatch');
+    if (!this.ownKey.equals(wire.to)) return this.drop('wrong_recipient');
+    const msg = fromWire(wire, stranger && policy === 'requests' ? 'request' : 'received', { from: peer, to: identity.id }, batched ? chatProofBlock(payload) : undefined);
     if (store.hasMessage(msg.id)) {
       counters.inc('chat_duplicates');
       return this.reply(channel, wire.id, { kind: 'ack' });
@@ -130,7 +141,10 @@ export class Intake {
       entry.ok = ok;
       this.release();
     };
-    const queued = wire.proof ? this.checkBatched(wire.from, wire.signature, chatSigningInput(wire), wire.proof, done) : this.verifier.verify({ publicKey: wire.from, data: chatSigningInput(wire), signature: wire.signature }, done);
+    // The signed bytes are taken from the payload itself, not encoded again (wire/chat.ts chatSignedBody).
+    const queued = wire.proof
+      ? this.checkBatched(wire.from, wire.signature, leafHashOfPayload(payload), wire.proof, done)
+      : this.verifier.verify({ publicKey: wire.from, data: payloadSigningInput(payload), signature: wire.signature }, done);
     if (!queued) {
       // Only a pool refuses, and never synchronously after answering: the entry is the last.
       this.verifying.splice(this.verifying.indexOf(entry), 1);
@@ -146,8 +160,7 @@ export class Intake {
    * is checked (if that second check is refused for a full queue, the message is dropped
    * unanswered and the sender resends it after its ACK timeout).
    */
-  private checkBatched(from: Uint8Array, signature: Uint8Array, input: Uint8Array, proof: ChatProof, done: (ok: boolean) => void): boolean {
-    const leaf = leafHash(input);
+  private checkBatched(from: Uint8Array, signature: Uint8Array, leaf: Uint8Array, proof: ChatProof, done: (ok: boolean) => void): boolean {
     const { root, shortcut } = this.trees.rootOf(from, signature, leaf, proof);
     if (!shortcut) return this.roots.check(from, root, signature, done);
     return this.roots.check(from, root, signature, (ok) => {

@@ -12,7 +12,8 @@
  * index's bits say, level by level, on which side the sibling sits.
  */
 import { createHash, hash } from 'node:crypto';
-import { MAX_PROOF_DEPTH, type ChatProof } from '../wire/index.js';
+import { CHAT_SIGNING_PREFIX, MAX_PROOF_DEPTH, type ChatProof } from '../wire/index.js';
+import { chatSignedBody } from '../wire/chat.js';
 
 const LEAF = Buffer.from('sentinel/chat-leaf/v1\0', 'latin1');
 const NODE = Buffer.from('sentinel/chat-node/v1\0', 'latin1');
@@ -25,6 +26,14 @@ export const MAX_BATCH_LEAVES = 2 ** MAX_PROOF_DEPTH;
 // One-shot crypto.hash over one buffer: about half the cost of a createHash object per hash.
 export function leafHash(signingInput: Uint8Array): Buffer {
   return hash('sha256', Buffer.concat([LEAF, signingInput]), 'buffer');
+}
+
+const LEAF_AND_PREFIX = Buffer.concat([LEAF, Buffer.from(CHAT_SIGNING_PREFIX, 'latin1')]);
+
+/** {@link leafHash} of a received CHAT_BATCHED payload, from its own bytes (wire/chat.ts chatSignedBody). */
+export function leafHashOfPayload(payload: Uint8Array): Buffer {
+  const body = chatSignedBody(payload);
+  return hash('sha256', Buffer.concat([LEAF_AND_PREFIX, body], LEAF_AND_PREFIX.length + body.length), 'buffer');
 }
 
 const NODE_INPUT = Buffer.alloc(NODE.length + 64);

@@ -7,8 +7,8 @@
  * (outbox.ts, early send): `send` still returns only once the message is on disk, but the
  * local fsync and the round trip overlap. On ACK
  * (the receiver has it on disk): answer `delivered` at once (send's wait, the event), and
- * mark it delivered and drop it from the outbox in the background; all the marks of one
- * ACK frame share one store transaction. Until that mark is on disk the message is never
+ * mark it delivered in the background: all the ids of one ACK frame leave the outbox in
+ * one store write (`markDelivered`; no message row is rewritten). Until that mark is on disk the message is never
  * resent in this run; after a crash before it, the message is resent and the receiver,
  * which dedupes by id, acknowledges it again. On a final refusal: the same with
  * `refused`. On a temporary refusal: keep it, retry later with backoff.
@@ -26,6 +26,7 @@ import type { Clock } from '../core/clock.js';
 import type { Counters } from '../core/counters.js';
 import { FrameType, HELLO_FLAG_CHAT_BATCH, MAX_TEXT_BYTES, RefuseCode, chatSigningInput, decodeAck, encodeChat, encodeChatBatched, decodeChatRefused, isFinalRefusal, type ChatMessage, type UnsignedChat } from '../wire/index.js';
 import { BatchSigner } from './batch-signer.js';
+import { encodeChatBatchedFrom } from '../wire/chat.js';
 import { fromWire } from './convert.js';
 import { Intake } from './intake.js';
 import { OUTBOX_TICK_MS, VERIFY_MAX_PENDING, VERIFY_WORKERS } from './limits.js';
@@ -151,7 +152,7 @@ export class Messenger {
     const batched = this.batching && acceptsBatch(this.deps.channelFor(to));
     const signing = this.signer.signed(unsigned, batched);
     const wire: ChatMessage = signing instanceof Promise ? await signing : signing;
-    const msg = fromWire(wire, 'pending');
+    const msg = fromWire(wire, 'pending', { from: identity.id, to }, this.signer.parts(wire)?.proofBlock);
     const saved = store.addMessage(to, msg, { outbox: true });
     // Not while the disk is full: a send refused for that must not have reached the peer.
     const early = this.deps.earlySend !== false && !store.health().full ? this.outbox.sendEarly(to, msg.id, wire) : undefined;
@@ -281,22 +282,28 @@ export class Messenger {
       this.waiters.get(id)?.(status);
       this.deps.emit(status === 'delivered' ? { type: 'delivered', id, to: peer } : { type: 'refused', id, to: peer });
     }
+    // Answered before our own save finished (early send): marked once those saves are done.
+    const saves = new Set<Promise<unknown>>();
     for (const id of ids) {
-      // Answered before our own save finished (early send): mark it after the save.
       const unsaved = this.unsaved.get(id);
-      const mark = (): Promise<boolean> => this.deps.store.setStatus(id, status);
-      (unsaved ? unsaved.saved.then(mark) : mark()).then(
-        () => {
+      if (unsaved) saves.add(unsaved.saved);
+    }
+    const { store } = this.deps;
+    const mark = (): Promise<unknown> => (status === 'delivered' ? store.markDelivered(ids) : Promise.all(ids.map((id) => store.setStatus(id, status))));
+    const marked = saves.size === 0 ? mark() : Promise.allSettled(saves).then(mark);
+    marked.then(
+      () => {
+        for (const id of ids) {
           this.settling.delete(id);
           this.outbox.settled(peer, id);
-        },
-        () => {
-          // Still in the outbox on disk: resent on the next session and acknowledged again.
-          this.settling.delete(id);
-          this.deps.counters.inc('ack_store_failed');
-        },
-      );
-    }
+        }
+      },
+      () => {
+        // Still in the outbox on disk: resent on the next session and acknowledged again.
+        for (const id of ids) this.settling.delete(id);
+        this.deps.counters.inc('ack_store_failed', ids.length);
+      },
+    );
   }
 
   /**
@@ -305,7 +312,11 @@ export class Messenger {
    */
   private readonly encoder: ChatEncoder = (wire, channel) => {
     if (!wire.proof) return { type: FrameType.CHAT, payload: encodeChat(wire) };
-    if (acceptsBatch(channel)) return { type: FrameType.CHAT_BATCHED, payload: encodeChatBatched(wire) };
+    if (acceptsBatch(channel)) {
+      // Signed in this run: built from the bytes the signer already encoded.
+      const parts = this.signer.parts(wire);
+      return { type: FrameType.CHAT_BATCHED, payload: parts ? encodeChatBatchedFrom(parts.input, parts.proofBlock, wire.signature) : encodeChatBatched(wire) };
+    }
     this.deps.counters.inc('chat_resigned');
     const { proof: _proof, signature: _sig, ...unsigned } = wire;
     return { type: FrameType.CHAT, payload: encodeChat({ ...unsigned, signature: this.deps.identity.sign(chatSigningInput(unsigned)) }) };

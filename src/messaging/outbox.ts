@@ -137,11 +137,12 @@ export class OutboxSender {
 
   /**
    * A message was added to the peer's outbox. When it is `earlyId`, written early on a flow
-   * still caught up, nothing else is waiting: the cursor moves past it without a read.
+   * still caught up, nothing else is waiting: the cursor moves past it without a read (also
+   * when its ACK came before its own save finished).
    */
   queued(peer: NodeId, earlyId?: string): void {
     const f = this.flows.get(peer);
-    if (f && earlyId !== undefined && f.caughtUp && f.inFlight.has(earlyId)) {
+    if (f && earlyId !== undefined && f.caughtUp && (f.inFlight.has(earlyId) || f.answered.has(earlyId))) {
       f.cursor = earlyId;
       return;
     }
@@ -156,7 +157,9 @@ export class OutboxSender {
   /**
    * The peer acknowledged these messages (or refused them for good): they leave the window
    * at once (the store drops them from the outbox a moment later; until {@link settled}
-   * they are not resent), and the window is refilled once.
+   * they are not resent), and the window is refilled once. A flow that is caught up has
+   * nothing unsent (every newer message was sent early, or calls {@link queued} once it is
+   * saved), so it is not pumped: no outbox read per ACK.
    */
   answered(peer: NodeId, ids: readonly string[]): void {
     const f = this.flows.get(peer);
@@ -166,7 +169,7 @@ export class OutboxSender {
       f.answered.add(id);
     }
     f.retryMs = this.limits.retryMs;
-    this.pump(peer);
+    if (!f.caughtUp) this.pump(peer);
   }
 
   /** True when `id` was written to `peer` on its current session and is not answered yet. */

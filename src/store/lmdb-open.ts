@@ -46,6 +46,10 @@ export type MessageKey = [NodeId, number];
  * - `ids`:      message id -> [peer, seq]
  * - `outbox`:   [peer, seq] -> true
  * - `held`:     [peer, seq] -> HeldRow; messages from strangers counted against quotas
+ * - `delivered`: [peer, seq] -> true; our messages the peer acknowledged (`markDelivered`):
+ *               the row keeps `pending` and reads `delivered` (a mark instead of a rewrite
+ *               of the row). Added later: a data dir without it opens and reads as before,
+ *               and every row written before has its true status in the row itself.
  */
 export interface LmdbHandles {
   root: RootDatabase;
@@ -56,6 +60,7 @@ export interface LmdbHandles {
   ids: Database<MessageKey, string>;
   outbox: Database<true, MessageKey>;
   held: Database<HeldRow, MessageKey>;
+  delivered: Database<true, MessageKey>;
 }
 
 /** What the `held` index keeps per message (the id is in the message row). */
@@ -64,7 +69,7 @@ export interface HeldRow {
   at: number;
 }
 
-const SUB_DATABASES = 7;
+const SUB_DATABASES = 8;
 
 /**
  * Create `path` if needed and open the environment in it.
@@ -94,6 +99,7 @@ export async function openLmdbHandles(path: string): Promise<LmdbHandles> {
       ids: root.openDB<MessageKey, string>('ids', {}),
       outbox: root.openDB<true, MessageKey>('outbox', {}),
       held: root.openDB<HeldRow, MessageKey>('held', {}),
+      delivered: root.openDB<true, MessageKey>('delivered', {}),
     };
   } catch (err) {
     if (isSentinelError(err)) throw err;

@@ -29,7 +29,7 @@ import { FullNotice } from './full-notice.js';
 import type { SpaceLimits } from './limits.js';
 import { openLmdbHandles, statfsFreeBytes, type HeldRow, type LmdbHandles, type MessageKey } from './lmdb-open.js';
 import { copyMessage, copyPeer, normalizeLimit } from './records.js';
-import { FreeSpaceGuard, approxEncodedBytes, formatBytes, type WriteClass } from './space.js';
+import { FreeSpaceGuard, approxEncodedBytes, approxMessageBytes, formatBytes, type WriteClass } from './space.js';
 import type { HeldAction, HeldMessage, PeerRecord, Store, StoreHealth, StoredMessage } from './types.js';
 import { classifyCommitFailure, commitCause, isNoSpace, isShortWrite } from './write-errors.js';
 
@@ -120,7 +120,7 @@ export class LmdbStore implements Store {
     const queue = opts.outbox === true;
     const held = opts.held ? { bytes: opts.held.bytes, at: opts.held.at } : undefined;
     // Enqueued, not run: writes queued together share one transaction and one fsync.
-    return this.#write('message', approxEncodedBytes(row), () => this.#h.root.transaction(() => this.#insert(peer, row, queue, held)));
+    return this.#write('message', approxMessageBytes(row), () => this.#h.root.transaction(() => this.#insert(peer, row, queue, held)));
   }
 
   hasMessage(id: string): boolean {
@@ -142,6 +142,27 @@ export class LmdbStore implements Store {
     return this.#write('bookkeeping', size, () => this.#h.root.transaction(() => this.#updateStatus(id, status)));
   }
 
+  /** Drops the queued ids from the outbox and marks them in `delivered`; their rows (`pending`) stay as written. */
+  async markDelivered(ids: readonly string[]): Promise<number> {
+    this.#live();
+    if (ids.length === 0) return 0;
+    const list = [...ids];
+    const { ids: index, outbox, delivered } = this.#h;
+    return this.#write('bookkeeping', 64 * list.length, () =>
+      this.#h.root.transaction(() => {
+        let n = 0;
+        for (const id of list) {
+          const key = index.get(id);
+          // Inside a transaction removeSync says whether the entry was there (no lookup first).
+          if (!key || !outbox.removeSync(key)) continue;
+          delivered.put(key, true);
+          n++;
+        }
+        return n;
+      }),
+    );
+  }
+
   history(peer: NodeId, limit?: number, before?: string): StoredMessage[] {
     this.#live();
     const n = normalizeLimit(limit);
@@ -154,7 +175,7 @@ export class LmdbStore implements Store {
       reverse: true,
       ...(n === undefined ? {} : { limit: n }),
     });
-    return Array.from(range, (e) => copyMessage(e.value)).reverse();
+    return Array.from(range, (e) => copyMessage(e.value, this.#status(e.key, e.value))).reverse();
   }
 
   allHistory(limit?: number, before?: string): StoredMessage[] {
@@ -180,8 +201,9 @@ export class LmdbStore implements Store {
     const start: MessageKey | [NodeId] = from && from[0] === peer ? [peer, from[1] + 1] : [peer];
     const out: StoredMessage[] = [];
     for (const key of this.#h.outbox.getKeys({ start, end: [peer, MAX_SEQ], ...(n === undefined ? {} : { limit: n }) })) {
-      const msg = this.#read(key);
-      if (msg) out.push(msg);
+      // Queued, so never marked delivered: the row's own status is the truth.
+      const row = this.#h.messages.get(key);
+      if (row) out.push(copyMessage(row));
     }
     return out;
   }
@@ -262,6 +284,7 @@ export class LmdbStore implements Store {
       order.remove(key[1]);
       ids.remove(id);
       outbox.remove(key);
+      this.#h.delivered.remove(key);
     } else if (action === 'accept') {
       const row = messages.get(key);
       if (row && row.status === 'request') messages.put(key, { ...copyMessage(row), status: 'received' });
@@ -278,11 +301,13 @@ export class LmdbStore implements Store {
 
   /** Runs inside a write transaction. */
   #updateStatus(id: string, status: MessageStatus): boolean {
-    const { messages, ids, outbox } = this.#h;
+    const { messages, ids, outbox, delivered } = this.#h;
     const key = ids.get(id);
     const row = key && messages.get(key);
     if (!key || !row) return false;
-    messages.put(key, { ...copyMessage(row), status });
+    messages.put(key, copyMessage(row, status));
+    // The row says it all now (see #status).
+    if (delivered.doesExist(key)) delivered.remove(key);
     // Answered for good: nothing more to send.
     if (status === 'delivered' || status === 'refused') outbox.remove(key);
     return true;
@@ -290,7 +315,16 @@ export class LmdbStore implements Store {
 
   #read(key: MessageKey): StoredMessage | undefined {
     const row = this.#h.messages.get(key);
-    return row && copyMessage(row);
+    return row && copyMessage(row, this.#status(key, row));
+  }
+
+  /**
+   * A row's status as the user sees it: `markDelivered` leaves the row `pending` and
+   * writes a mark in `delivered` instead of rewriting it. (Data written before the marks
+   * existed has none: its rows read as written.)
+   */
+  #status(key: MessageKey, row: StoredMessage): StoredMessage['status'] {
+    return row.status === 'pending' && this.#h.delivered.doesExist(key) ? 'delivered' : row.status;
   }
 
   /**

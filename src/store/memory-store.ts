@@ -118,6 +118,20 @@ export class MemoryStore implements Store {
     return true;
   }
 
+  async markDelivered(ids: readonly string[]): Promise<number> {
+    this.#live();
+    this.#writable();
+    let n = 0;
+    for (const id of ids) {
+      const entry = this.#byId.get(id);
+      if (!entry || !this.#outbox.get(entry.peer)?.has(entry)) continue;
+      entry.msg.status = 'delivered';
+      this.#unqueue(entry);
+      n++;
+    }
+    return n;
+  }
+
   history(peer: NodeId, limit?: number, before?: string): StoredMessage[] {
     this.#live();
     return lastOf(this.#before(this.#byPeer.get(peer) ?? [], before), limit).map((e) => copyMessage(e.msg));

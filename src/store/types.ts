@@ -107,6 +107,14 @@ export interface Store {
   /** Update a message's status; `delivered` and `refused` also remove it from the outbox. Unknown id: no-op, resolves false. */
   setStatus(id: string, status: MessageStatus): Promise<boolean>;
   /**
+   * The peer acknowledged these messages of ours: each one still queued leaves the outbox
+   * and reads `delivered` from then on. All in one write (one transaction), and cheaper
+   * than {@link setStatus} (LmdbStore: the message rows are not rewritten, a small mark is
+   * written beside each). Unknown or unqueued ids are skipped; resolves with how many were
+   * marked.
+   */
+  markDelivered(ids: readonly string[]): Promise<number>;
+  /**
    * The last `limit` messages with `peer`, oldest first (all if limit undefined); with
    * `before` (a message id), only messages stored before that one (paging backwards).
    */

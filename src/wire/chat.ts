@@ -108,6 +108,24 @@ export function chatSigningInput(msg: UnsignedChat): Buffer {
 }
 
 /**
+ * The signed body of a CHAT or CHAT_BATCHED payload that decodeChat / decodeChatBatched
+ * accepted: a view of its bytes 0 .. 92+textLen (no copy). CHAT_SIGNING_PREFIX followed by
+ * these bytes is exactly {@link chatSigningInput} of the decoded message (strict UTF-8
+ * decoding, utf8.ts, makes the text's bytes the only encoding of the decoded text), so a
+ * receiver need not encode the message again to check it.
+ */
+export function chatSignedBody(payload: Uint8Array): Uint8Array {
+  const view = Buffer.from(payload.buffer, payload.byteOffset, payload.byteLength);
+  return view.subarray(0, BODY_FIXED + view.readUInt32BE(BODY_FIXED - 4));
+}
+
+/** {@link chatSigningInput} of an accepted payload, from its own bytes (see {@link chatSignedBody}). */
+export function payloadSigningInput(payload: Uint8Array): Buffer {
+  const body = chatSignedBody(payload);
+  return Buffer.concat([PREFIX_BYTES, body], PREFIX_BYTES.length + body.length);
+}
+
+/**
  * Encodes a CHAT payload. Throws E_TEXT_TOO_LONG when the text exceeds MAX_TEXT_BYTES and
  * E_PAYLOAD_MALFORMED on any other invalid field.
  */
@@ -195,6 +213,40 @@ export function encodeChatBatched(msg: ChatMessage): Buffer {
   w.u16(proof.index).u8(proof.path.length);
   for (const h of proof.path) w.bytes(h);
   return w.bytes(msg.signature).done();
+}
+
+/**
+ * The same payload as {@link encodeChatBatched}, from parts the sender already has: the
+ * message's {@link chatSigningInput} (which it hashed for the tree), its proof block
+ * ({@link encodeProof}, which it stores) and the root signature. One copy of each, no
+ * second encoding of the text. Throws E_PAYLOAD_MALFORMED on parts of the wrong shape.
+ */
+export function encodeChatBatchedFrom(signingInput: Uint8Array, proofBlock: Uint8Array, signature: Uint8Array): Buffer {
+  const bodyLen = signingInput.length - PREFIX_BYTES.length;
+  const input = Buffer.from(signingInput.buffer, signingInput.byteOffset, signingInput.byteLength);
+  if (bodyLen < BODY_FIXED || !input.subarray(0, PREFIX_BYTES.length).equals(PREFIX_BYTES) || input.readUInt32BE(PREFIX_BYTES.length + BODY_FIXED - 4) !== bodyLen - BODY_FIXED) {
+    throw new SentinelError('E_PAYLOAD_MALFORMED', 'encode: not a CHAT signing input');
+  }
+  if (proofBlock.length < 3 || proofBlock[2] === undefined || proofBlock[2] > MAX_PROOF_DEPTH || proofBlock.length !== proofBlockSize(proofBlock[2])) {
+    throw new SentinelError('E_PAYLOAD_MALFORMED', 'encode: not a proof block');
+  }
+  requireBytes(signature, SIGNATURE_SIZE, 'signature');
+  const out = Buffer.allocUnsafe(bodyLen + proofBlock.length + SIGNATURE_SIZE);
+  out.set(input.subarray(PREFIX_BYTES.length), 0);
+  out.set(proofBlock, bodyLen);
+  out.set(signature, bodyLen + proofBlock.length);
+  return out;
+}
+
+/**
+ * A copy of the proof block (index, depth, path) of a CHAT_BATCHED payload that
+ * {@link decodeChatBatched} accepted, as a store keeps it: the same bytes
+ * {@link encodeProof} of its decoded proof gives, without encoding it again.
+ */
+export function chatProofBlock(payload: Uint8Array): Uint8Array {
+  const start = chatSignedBody(payload).length;
+  // A typed-array copy (Buffer#slice would be a view into the payload).
+  return new Uint8Array(payload.subarray(start, payload.length - SIGNATURE_SIZE));
 }
 
 /** Decodes a CHAT_BATCHED payload strictly (verifies nothing). Throws E_PAYLOAD_MALFORMED. */

@@ -136,6 +136,21 @@ describe('batch tree memory (receiver)', () => {
     assert.equal(nodes.size, 2);
   });
 
+  it('learns the nodes a shortcut hashed: a full batch in order costs about one hash per message', () => {
+    const nodes = new BatchNodes(fakeClock(0));
+    const leaves = Array.from({ length: MAX_BATCH_LEAVES }, (_, i) => leafHash(Buffer.from(`leaf ${i}`)));
+    const { root, proofs } = buildTree(leaves);
+    let hashes = 0;
+    leaves.forEach((leaf, i) => {
+      const r = nodes.rootOf(Buffer.alloc(32, 1), Buffer.alloc(64, 2), leaf, proofs[i] as NonNullable<ChatMessage['proof']>);
+      assert.deepEqual(r.root, root, `leaf ${i}`);
+      hashes += r.hashes;
+    });
+    // The first message hashes its whole path (10); each later one stops at the first node
+    // an earlier one hashed: one hash for every second message, none for the others.
+    assert.ok(hashes <= MAX_BATCH_LEAVES, `${hashes} hashes for ${MAX_BATCH_LEAVES} messages`);
+  });
+
   it('keeps at most its bound of trees', () => {
     const nodes = new BatchNodes(fakeClock(0), undefined, 3);
     const leaf = leafHash(Buffer.from('x'));

@@ -10,8 +10,8 @@ import { isSentinelError } from '../../src/errors.js';
 import { generateIdentity } from '../../src/identity/index.js';
 import { Messenger, type MessageChannel } from '../../src/messaging/index.js';
 import { FullNotice } from '../../src/store/full-notice.js';
-import { FULL_WARNING_INTERVAL_MS, MemoryStore, STORE_CRITICAL_RESERVE_BYTES, STORE_RESERVE_BYTES, WRITE_OVERHEAD_BYTES } from '../../src/store/index.js';
-import { FreeSpaceGuard, approxEncodedBytes, fitsReserve } from '../../src/store/space.js';
+import { FULL_WARNING_INTERVAL_MS, MemoryStore, STORE_CRITICAL_RESERVE_BYTES, STORE_RESERVE_BYTES, WRITE_OVERHEAD_BYTES, type StoredMessage } from '../../src/store/index.js';
+import { FreeSpaceGuard, approxEncodedBytes, approxMessageBytes, fitsReserve } from '../../src/store/space.js';
 import { classifyCommitFailure, commitCause } from '../../src/store/write-errors.js';
 import { Counters, systemClock } from '../../src/transport/index.js';
 import { FrameType, RefuseCode, decodeChatRefused } from '../../src/wire/index.js';
@@ -205,6 +205,16 @@ describe('approxEncodedBytes', () => {
     const cyclic: Record<string, unknown> = {};
     cyclic['self'] = cyclic;
     assert.ok(approxEncodedBytes(cyclic) > 0);
+  });
+
+  it('approxMessageBytes gives the same estimate for a message row, field by field', () => {
+    const base = { id: 'ab'.repeat(16), from: 'f'.repeat(56), to: 't'.repeat(56), timestamp: 1_700_000_000_000, signature: new Uint8Array(64) };
+    const rows: StoredMessage[] = [
+      { ...base, text: 'hi', status: 'pending' },
+      { ...base, text: 'h\u00e9llo \u{1F600}', status: 'received', proof: new Uint8Array(3 + 32 * 10) },
+      { ...base, text: 'x'.repeat(65_536), status: 'request' },
+    ];
+    for (const row of rows) assert.equal(approxMessageBytes(row), approxEncodedBytes(row), row.status);
   });
 });
 

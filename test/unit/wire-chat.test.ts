@@ -10,6 +10,7 @@ import {
   encodeChat,
   type ChatMessage,
 } from '../../src/wire/index.js';
+import { chatProofBlock, chatSignedBody, decodeChatBatched, encodeChatBatched, encodeChatBatchedFrom, encodeProof, payloadSigningInput } from '../../src/wire/chat.js';
 
 const hex = (s: string): Buffer => Buffer.from(s.replace(/\s+/g, ''), 'hex');
 const u8 = (s: string): Uint8Array => new Uint8Array(hex(s));
@@ -126,5 +127,61 @@ describe('CHAT codec', () => {
     for (const patch of bad) {
       assert.throws(() => encodeChat({ ...message('hi'), ...patch }), malformed, JSON.stringify(Object.keys(patch)));
     }
+  });
+});
+
+describe('signing input from the payload (receiver, no re-encoding)', () => {
+  it('equals chatSigningInput of the decoded message, for CHAT and CHAT_BATCHED, ASCII and multi-byte text', () => {
+    for (const text of ['', 'hi', 'h\u00e9llo \u{1F600}', 'x'.repeat(1000)]) {
+      const m = message(text);
+      const proof = { index: 2, path: [new Uint8Array(32).fill(7), new Uint8Array(32).fill(8)] };
+      for (const [payload, decoded] of [
+        [encodeChat(m), decodeChat(encodeChat(m))],
+        [encodeChatBatched({ ...m, proof }), decodeChatBatched(encodeChatBatched({ ...m, proof }))],
+      ] as const) {
+        const expected = chatSigningInput(decoded);
+        assert.deepEqual(payloadSigningInput(payload), expected, text);
+        assert.deepEqual(Buffer.concat([Buffer.from(CHAT_SIGNING_PREFIX, 'latin1'), chatSignedBody(payload)]), expected);
+      }
+    }
+  });
+
+  it('is a view of the payload (no copy) ending where the text ends', () => {
+    const payload = encodeChat(message('hi'));
+    const body = chatSignedBody(payload);
+    assert.equal(body.length, 92 + 2);
+    assert.equal(body.buffer, payload.buffer);
+    assert.equal(body.byteOffset, payload.byteOffset);
+  });
+});
+
+describe('CHAT_BATCHED from parts already encoded (sender) and its proof block (receiver)', () => {
+  const proof = { index: 5, path: [1, 2, 3].map((v) => new Uint8Array(32).fill(v)) };
+
+  it('gives the same payload as encodeChatBatched, and the proof block encodeProof gives', () => {
+    for (const text of ['', 'hi', 'h\u00e9llo \u{1F600}']) {
+      const m = { ...message(text), proof };
+      const { signature: _s, proof: _p, ...unsigned } = m;
+      const payload = encodeChatBatchedFrom(chatSigningInput(unsigned), encodeProof(proof), m.signature);
+      assert.deepEqual(payload, encodeChatBatched(m), text);
+      const block = chatProofBlock(payload);
+      assert.deepEqual(Buffer.from(block), encodeProof(proof));
+      payload.fill(0);
+      assert.deepEqual(Buffer.from(block), encodeProof(proof), 'a copy, not a view');
+    }
+  });
+
+  it('refuses parts of the wrong shape', () => {
+    const { signature, proof: _p, ...unsigned } = { ...message('hi'), proof };
+    const input = chatSigningInput(unsigned);
+    const block = encodeProof(proof);
+    const bad: Array<[Uint8Array, Uint8Array, Uint8Array]> = [
+      [input.subarray(1), block, signature],
+      [Buffer.concat([input, Buffer.from('x')]), block, signature],
+      [input, block.subarray(0, block.length - 1), signature],
+      [input, Buffer.from([0, 0, 11]), signature],
+      [input, block, signature.subarray(1)],
+    ];
+    for (const [i, b, sig] of bad) assert.throws(() => encodeChatBatchedFrom(i, b, sig), malformed);
   });
 });
