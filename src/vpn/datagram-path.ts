@@ -42,7 +42,7 @@ export interface PathIo {
 export class DatagramPath {
   private current: PathState = 'offered';
   private lastHeard = 0;
-  private lastSent = 0;
+  private lastSent = -Infinity;
   private lastProbeAt = 0;
   private unanswered = 0;
   private probeId = 0;
@@ -80,7 +80,7 @@ export class DatagramPath {
           return;
         }
         const silence = now - this.lastHeard;
-        if ((silence >= SILENCE_MS && this.lastSent > this.lastHeard) || silence >= KEEPALIVE_MS) this.probe();
+        if ((silence >= SILENCE_MS && this.lastSent >= this.lastHeard) || silence >= KEEPALIVE_MS) this.probe();
         return;
       }
       case 'down':
