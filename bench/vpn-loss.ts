@@ -96,6 +96,8 @@ interface Sample {
   /** Share of one core: the delay line's process; the tunnel's two processes together. */
   lineCores: number | null;
   tunnelCores: number | null;
+  /** Sentinel: share of the tunnel's bytes the sender sent as UDP datagrams (vpn.dgram.sent_bytes / bytesOut). */
+  udpShare: number | null;
 }
 
 interface Cell {
@@ -160,13 +162,31 @@ function tunnelPids(s: Setup, path: PathName): number[] {
   return [];
 }
 
+/** Sentinel's datagram path counters at both ends after the run (vpn.dgram.*). */
+async function datagramCounters(s: Setup): Promise<string> {
+  const text = async (n: SentinelPair['tx'], label: string): Promise<string> => {
+    const c = Object.entries((await n.status()).counters).filter(([k]) => k.startsWith('vpn.dgram.'));
+    return `${label}: ${c.length === 0 ? 'none' : c.map(([k, v]) => `${k.slice(10)} ${v}`).join(', ')}`;
+  };
+  const mode = process.env['SENTINEL_VPN_DATAGRAM'] || 'auto';
+  return `Sentinel's datagram path (SENTINEL_VPN_DATAGRAM=${mode}), counters after the run: ${await text(s.sentinel.tx, 'sender')}; ${await text(s.sentinel.rx, 'receiver')}.`;
+}
+
+/** Bytes the Sentinel sender put in the tunnel, and those it sent as datagrams. */
+async function sentinelBytes(s: Setup): Promise<{ total: number; udp: number }> {
+  const st = await s.sentinel.tx.status();
+  return { total: st.vpn.peers[s.sentinel.rx.id]?.bytesOut ?? 0, udp: st.counters['vpn.dgram.sent_bytes'] ?? 0 };
+}
+
 async function measureSample(s: Setup, path: PathName, seconds: number, line: DelayLine | null): Promise<Sample> {
   const linePids = line === null ? [] : [line.proc.pid];
   const txNs = s.lab.host('tx').ns;
+  const b0 = path === 'Sentinel' ? await sentinelBytes(s) : null;
   const [l0, t0, r0, w0] = [await cpuOf(linePids), await cpuOf(tunnelPids(s, path)), await retransSegs(txNs), performance.now()];
   const r = await iperf(s, s.dst[path], seconds);
   const wall = (performance.now() - w0) / 1000;
   const [l1, t1, r1] = [await cpuOf(linePids), await cpuOf(tunnelPids(s, path)), await retransSegs(txNs)];
+  const b1 = path === 'Sentinel' ? await sentinelBytes(s) : null;
   const outer = r1 - r0 - r.retransmits;
   return {
     bps: r.bitsPerSecond,
@@ -174,6 +194,7 @@ async function measureSample(s: Setup, path: PathName, seconds: number, line: De
     outerRetransmits: path === 'Sentinel' && Number.isFinite(outer) ? Math.max(0, outer) : null,
     lineCores: line === null ? null : (l1 - l0) / wall,
     tunnelCores: path === 'plain' ? null : (t1 - t0) / wall,
+    udpShare: b0 && b1 && b1.total > b0.total ? (b1.udp - b0.udp) / (b1.total - b0.total) : null,
   };
 }
 
@@ -211,7 +232,8 @@ function cellText(c: Cell | undefined): string {
   if (c.samples.length === 0) return `failed: ${c.failures[0] ?? 'no sample'}`;
   const each = c.samples.length > 1 ? `mean of ${c.samples.map((x) => (x.bps / 1e9).toFixed(3)).join(', ')}; ` : '';
   const outer = c.samples.every((x) => x.outerRetransmits !== null) ? `, outer TCP ${c.samples.map((x) => x.outerRetransmits).join(' + ')}` : '';
-  return `${gbit(mean(c.samples.map((x) => x.bps)))} (${each}retransmits: inner ${c.samples.map((x) => x.retransmits).join(' + ')}${outer}${failed})`;
+  const udp = c.samples.some((x) => x.udpShare !== null) ? `; sent as datagrams: ${c.samples.map((x) => (x.udpShare === null ? '?' : `${Math.round(x.udpShare * 100)}%`)).join(' + ')}` : '';
+  return `${gbit(mean(c.samples.map((x) => x.bps)))} (${each}retransmits: inner ${c.samples.map((x) => x.retransmits).join(' + ')}${outer}${udp}${failed})`;
 }
 
 function bps(res: readonly ConditionResult[], key: string, path: PathName): number | null {
@@ -318,6 +340,7 @@ export async function runVpnLossBench(opts: VpnLossBenchOptions = {}): Promise<B
     for (let round = 0; round < o.rounds; round++) {
       for (const [i, r] of res.entries()) await runCondition(s, r, (round + i) % 2 === 1, o);
     }
+    const dgram = await datagramCounters(s);
     return {
       name: NAME,
       title: TITLE,
@@ -325,6 +348,7 @@ export async function runVpnLossBench(opts: VpnLossBenchOptions = {}): Promise<B
       rows: rows(res),
       notes: [
         ...conditionNotes(res),
+        dgram,
         `Congestion control of every TCP connection in the run (inner, outer, plain): ${cc}, the hosts' default (\`${CC_SYSCTL}\`, inherited from the machine; CUBIC cannot be made a namespace default on this kernel).`,
         LIMITS_NOTE,
         'The delay line is a Node.js process reading and writing one packet per system call: "delay line at 0 ms" measures it as the ceiling of every delayed row (compare each tunnel there with its figure without the delay line).',

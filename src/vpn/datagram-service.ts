@@ -107,6 +107,8 @@ interface PeerState {
 export class DatagramService {
   private readonly peers = new Map<NodeId, PeerState>();
   private readonly byIndex = new Map<number, PeerState>();
+  /** An offer that came on a session before it was the peer's active one (one per peer). */
+  private readonly early = new Map<NodeId, { ch: DatagramChannel; theirs: { index: number; port: number } }>();
   private socket: UdpPort | null = null;
   private binding: Promise<UdpPort | null> | null = null;
   private readonly timer: unknown;
@@ -127,13 +129,20 @@ export class DatagramService {
     return HELLO_FLAG_DGRAM;
   }
 
-  /** A session is up (a replacement resets the peer's path): offer the path if it qualifies. */
+  /**
+   * A session is up (a replacement resets the peer's path): offer the path if it
+   * qualifies. An offer that came on this session before it was the active one is used now.
+   */
   onSessionUp(ch: DatagramChannel): void {
+    if (this.peers.get(ch.peerId)?.ch === ch) return;
     this.remove(ch.peerId);
     if (this.closed || ((ch.peerHello?.flags ?? 0) & HELLO_FLAG_DGRAM) === 0 || ch.method === 'relay') return;
     const hp = ch.remoteAddress ? parseHostPort(ch.remoteAddress) : undefined;
     if (!hp || typeof ch.exportKeyingMaterial !== 'function') return;
     const st = this.create(ch, normalizeHost(hp.host));
+    const early = this.early.get(ch.peerId);
+    this.early.delete(ch.peerId);
+    if (early?.ch === ch) st.theirs = early.theirs;
     void this.bound().then((sock) => {
       if (!sock || this.peers.get(ch.peerId) !== st) return;
       if (!ch.send(FrameType.DGRAM_OFFER, encodeDgramOffer({ version: DGRAM_VERSION, port: sock.port, index: st.ourIndex, epoch: 0 }))) return;
@@ -145,6 +154,7 @@ export class DatagramService {
 
   onSessionDown(peer: NodeId): void {
     this.remove(peer);
+    this.early.delete(peer);
   }
 
   /** The allow-list changed: an allowed peer's ready path starts probing. */
@@ -153,12 +163,28 @@ export class DatagramService {
     if (st && allowed) this.ready(st);
   }
 
-  /** A DGRAM_OFFER frame (malformed: throws E_PAYLOAD_MALFORMED, which closes the session). */
+  /**
+   * A DGRAM_OFFER frame (malformed: throws E_PAYLOAD_MALFORMED, which closes the session).
+   * On a session that is not (yet) the peer's active one it is kept (one per peer) for when
+   * that session becomes active (duplicate sessions settle at slightly different times at
+   * the two ends). A changed offer on the same session (the peer reset its side) gives new
+   * keys (another context: counters start again under a new key).
+   */
   onOffer(ch: DatagramChannel, payload: Buffer): void {
     const offer = decodeDgramOffer(payload);
+    if (offer.version !== DGRAM_VERSION || offer.epoch !== 0) return this.count('offers_ignored');
+    const theirs = { index: offer.index, port: offer.port };
     const st = this.peers.get(ch.peerId);
-    if (!st || st.ch !== ch || st.theirs || offer.version !== DGRAM_VERSION || offer.epoch !== 0) return this.count('offers_ignored');
-    st.theirs = { index: offer.index, port: offer.port };
+    if (!st || st.ch !== ch) {
+      this.early.set(ch.peerId, { ch, theirs });
+      return this.count('offers_early');
+    }
+    if (st.theirs) {
+      if (st.theirs.index === theirs.index && st.theirs.port === theirs.port) return this.count('offers_ignored');
+      this.count('offers_changed');
+      this.restart(st);
+    }
+    st.theirs = theirs;
     this.ready(st);
   }
 
@@ -243,18 +269,37 @@ export class DatagramService {
       keys: null,
       counter: 0,
       window: new ReplayWindow(),
-      path: new DatagramPath({
-        now: () => this.opts.clock.now(),
-        sendProbe: (id) => this.probe(st, id),
-        onChange: (_from, to) => this.count(`path_${to}`),
-      }),
+      path: null as unknown as DatagramPath,
       policy: new PathPolicy(this.opts.mode),
       choice: 'tcp',
       inbox: [],
     };
+    st.path = this.newPath(st);
     this.peers.set(ch.peerId, st);
     this.byIndex.set(ourIndex, st);
     return st;
+  }
+
+  private newPath(st: PeerState): DatagramPath {
+    return new DatagramPath({
+      now: () => this.opts.clock.now(),
+      sendProbe: (id) => this.probe(st, id),
+      onChange: (from, to) => {
+        this.count(`path_${to}`);
+        if (to === 'up' || from === 'up') this.opts.log.info(`VPN datagram path to ${st.ch.peerId} (${st.host}) ${to}`);
+      },
+    });
+  }
+
+  /** The peer changed its offer: new keys, a fresh window and path; our index stays. */
+  private restart(st: PeerState): void {
+    st.keys = null;
+    st.counter = 0;
+    st.window = new ReplayWindow();
+    st.path = this.newPath(st);
+    if (st.choice === 'udp') this.count('route_tcp');
+    st.choice = 'tcp';
+    st.policy = new PathPolicy(this.opts.mode);
   }
 
   private remove(peer: NodeId): void {

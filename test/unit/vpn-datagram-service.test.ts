@@ -176,15 +176,48 @@ describe('datagram service', () => {
     }
   });
 
-  it('ignores (and counts) a second offer, one for a replaced session, and an unknown version', async () => {
-    const { a, b } = await connected();
+  it('ignores (and counts) a repeated offer and an unknown version; a changed offer on the session gives new keys', async () => {
+    const { clock, a, b } = await connected();
     const offer = b.ch.frames.find(([t]) => t === FrameType.DGRAM_OFFER)![1];
     a.svc.onOffer(a.ch, offer);
-    a.svc.onOffer({ ...a.ch }, offer);
     const v2 = Buffer.from(offer);
     v2[0] = 2;
-    a.svc.onSessionUp(a.ch);
     a.svc.onOffer(a.ch, v2);
-    assert.equal(c(a, 'offers_ignored'), 3);
+    assert.equal(c(a, 'offers_ignored'), 2);
+    a.svc.onSessionUp(a.ch);
+    assert.equal(a.svc.route('B'), 'udp', 'the same session again changes nothing');
+    // B resets its side (a new index): A follows with new keys and the path comes up again.
+    b.svc.onSessionDown('A');
+    b.ch.frames.length = 0;
+    b.svc.onSessionUp(b.ch);
+    await clock.advance(0);
+    a.svc.onOffer(a.ch, b.ch.frames.find(([t]) => t === FrameType.DGRAM_OFFER)![1]);
+    b.svc.onOffer(b.ch, a.ch.frames.find(([t]) => t === FrameType.DGRAM_OFFER)![1]);
+    await clock.advance(600);
+    assert.equal(c(a, 'offers_changed'), 1);
+    assert.equal(a.svc.route('B'), 'udp');
+    a.svc.send('B', [packet(5)]);
+    await clock.advance(0);
+    assert.deepEqual(b.delivered, [packet(5)]);
+  });
+
+  it('keeps an offer that came on a session before it was the active one, and uses it when it is', async () => {
+    const net = new Net();
+    const clock = fakeClock(1000);
+    const a = end(net, clock, 1, 'A', 'B', 'A');
+    const b = end(net, clock, 2, 'B', 'A', 'A');
+    b.svc.onSessionUp(b.ch);
+    await clock.advance(0);
+    const other = { ...a.ch, frames: [] as Array<[number, Buffer]> };
+    a.svc.onSessionUp(other); // A's active session is another one at first
+    a.svc.onOffer(a.ch, b.ch.frames[0]![1]);
+    assert.equal(c(a, 'offers_early'), 1);
+    a.svc.onSessionUp(a.ch); // the other closed: this one takes over
+    await clock.advance(0);
+    b.svc.onOffer(b.ch, a.ch.frames.find(([t]) => t === FrameType.DGRAM_OFFER)![1]);
+    // A's first probe reached B before B had A's offer (unknown index); the retry is answered.
+    await clock.advance(1000);
+    assert.equal(a.svc.route('B'), 'udp');
+    assert.equal(b.svc.route('A'), 'udp');
   });
 });
