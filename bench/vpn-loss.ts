@@ -70,10 +70,9 @@ const CC_SYSCTL = 'net.ipv4.tcp_congestion_control';
  * tunnel processes are mostly idle in the lossy rows). Re-check when the data path changes.
  */
 const LIMITS_NOTE =
-  'What limits Sentinel under loss (believed, from the counters above): not CPU (both Sentinel processes together use well under one core in every lossy row, less than without loss) but the outer TCP. ' +
-  'Each lost wire packet is a lost segment of the TLS session\'s TCP connection: its congestion control slows down (BBR here: its bandwidth estimate stays low) and every inner packet behind the hole waits at least one round trip (head-of-line blocking). ' +
-  'The inner TCP hardly sees a loss (few or no inner retransmits in most lossy samples), only stalls and a deep queue in the outer send buffer, so it cannot back off sooner or recover faster. ' +
-  'wireguard-go loses one inner packet per lost datagram and its inner TCP recovers with SACK in one round trip. Remedies (docs/VPN-LOSS.md): smaller queues in front of the outer TCP, and an optional UDP datagram path keyed from the TLS exporter.';
+  'What limits Sentinel under loss (believed, from the counters above; "sent as datagrams" says which path carried each sample). ' +
+  'On the session (TCP inside TCP): not CPU but the outer TCP: each lost wire packet is a lost segment of the session, every inner packet behind the hole waits at least one round trip (head-of-line blocking) and the outer congestion control slows down, while the inner TCP sees only stalls. ' +
+  'On the datagram path (SENTINEL_VPN_DATAGRAM=auto moves there when the session\'s TCP retransmits > 0.5% of its segments): a loss is one lost inner packet, as with wireguard-go, and the limit is CPU (one send, one recv and one AES-GCM call per inner packet in Node), plus the switch itself in short tests (about a second of loss before auto moves, and reordering as the session\'s queue drains). See docs/VPN-LOSS.md.';
 
 /** In run order. The no-loss, no-delay-line condition is every path's reference. */
 const PLAN: readonly Condition[] = [
