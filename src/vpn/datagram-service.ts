@@ -260,6 +260,8 @@ export class DatagramService {
   private create(ch: DatagramChannel, host: string): PeerState {
     let ourIndex = this.random32();
     while (ourIndex === 0 || this.byIndex.has(ourIndex)) ourIndex = this.random32();
+    // The path's callbacks reach the state through `self` (it is built before the state exists).
+    const self: { st?: PeerState } = {};
     const st: PeerState = {
       ch,
       host,
@@ -269,24 +271,24 @@ export class DatagramService {
       keys: null,
       counter: 0,
       window: new ReplayWindow(),
-      path: null as unknown as DatagramPath,
+      path: this.newPath(self),
       policy: new PathPolicy(this.opts.mode),
       choice: 'tcp',
       inbox: [],
     };
-    st.path = this.newPath(st);
+    self.st = st;
     this.peers.set(ch.peerId, st);
     this.byIndex.set(ourIndex, st);
     return st;
   }
 
-  private newPath(st: PeerState): DatagramPath {
+  private newPath(self: { st?: PeerState }): DatagramPath {
     return new DatagramPath({
       now: () => this.opts.clock.now(),
-      sendProbe: (id) => this.probe(st, id),
+      sendProbe: (id) => self.st && this.probe(self.st, id),
       onChange: (from, to) => {
         this.count(`path_${to}`);
-        if (to === 'up' || from === 'up') this.opts.log.info(`VPN datagram path to ${st.ch.peerId} (${st.host}) ${to}`);
+        if (self.st && (to === 'up' || from === 'up')) this.opts.log.info(`VPN datagram path to ${self.st.ch.peerId} (${self.st.host}) ${to}`);
       },
     });
   }
@@ -296,7 +298,7 @@ export class DatagramService {
     st.keys = null;
     st.counter = 0;
     st.window = new ReplayWindow();
-    st.path = this.newPath(st);
+    st.path = this.newPath({ st });
     if (st.choice === 'udp') this.count('route_tcp');
     st.choice = 'tcp';
     st.policy = new PathPolicy(this.opts.mode);
