@@ -11,7 +11,7 @@
  * ends when all sent bytes did.
  */
 import { once } from 'node:events';
-import { randomBytes } from 'node:crypto';
+import { randomBytes, randomFillSync } from 'node:crypto';
 import type { AddressInfo } from 'node:net';
 import { performance } from 'node:perf_hooks';
 import tls from 'node:tls';
@@ -19,7 +19,7 @@ import { generateIdentity, type Identity } from '../src/identity/index.js';
 import { DEFAULT_LIMITS } from '../src/node.js';
 import { ConnectionManager, Counters, systemClock } from '../src/transport/index.js';
 import { DirectTransport } from '../src/transports/direct.js';
-import { FrameType, HEADER_SIZE, encodeFrame } from '../src/wire/index.js';
+import { FrameType, HEADER_SIZE, allocFramePayload, encodeFrame } from '../src/wire/index.js';
 import { goalRow, infoRow, type BenchResult } from './report.js';
 import { LOOPBACK, mbPerSecond, median, round, waitUntil } from './util.js';
 
@@ -46,8 +46,9 @@ const BELIEVED_LIMIT =
   'Believed limit (from `node --cpu-prof` of each side alone): most time on both sides is TLS (`writev`: AES-GCM and record ' +
   'handling) and garbage collection of the 16 KiB chunks TLS reads into, the same for both; the process is also idle part of ' +
   'the time, waiting on the loopback socket. The decoder copies no payload (frames within a chunk are views of it, larger ones ' +
-  'lists of record-sized views) and large frames leave as one corked write; what remains Sentinel-only is per-frame JS work ' +
-  '(two writes per frame, the decode callback, counters) and the first rounds running colder code than the raw path. Rounds ' +
+  'lists of record-sized views) and a payload built in place leaves with its header as one buffer (node:tls copies a ' +
+  'multi-buffer write into one before encrypting, so a separate header cost a copy of every payload); what remains Sentinel-only ' +
+  'is per-frame JS work (the decode callback, counters) and the first rounds running colder code than the raw path. Rounds ' +
   'vary by +-15% on this shared machine, so a single ratio is noisy: compare the CPU-time row.';
 
 interface Round {
@@ -125,7 +126,9 @@ async function sentinelRound(a: Identity, b: Identity, budgetOf: () => Budget, t
   try {
     const port = await receiver.listen(0, LOOPBACK);
     const session = await sender.secure(await new DirectTransport().connect(LOOPBACK, port), { expected: a.id });
-    const payload = randomBytes(PAYLOAD_BYTES);
+    // Built in place behind its frame header, as the VPN's encoders build theirs: the session
+    // then writes one buffer (node:tls would copy a header + payload pair into one first).
+    const payload = randomFillSync(allocFramePayload(type, PAYLOAD_BYTES));
     const start = performance.now();
     const cpu = process.cpuUsage();
     const sent = await pump(budgetOf(), () => session.writableLength, (cb) => session.onDrain(cb), () => session.send(type, payload));
@@ -207,7 +210,7 @@ export async function runThroughputBench(opts: ThroughputOptions = {}): Promise<
     title: 'Session throughput A → B vs raw node:tls',
     method:
       `Bulk transfer over loopback, up to ${maxBytes / 2 ** 20} MiB or ${maxMs / 1000} s per round. Sentinel: two ConnectionManagers, one mutual-TLS ` +
-      `session, \`Session.send\` of 64 KiB payloads with frame type 0xf0 (the receiver decodes every frame, ignores and counts it). Raw: ` +
+      `session, \`Session.send\` of 64 KiB payloads with frame type 0xf0, each built in place behind its frame header (\`allocFramePayload\`, as the VPN's encoders do, so the session writes one buffer) (the receiver decodes every frame, ignores and counts it). Raw: ` +
       `\`tls.createServer\`/\`tls.connect\` (TLS 1.3, requestCert, the same Ed25519 certificates) writing the same ${FRAME_BYTES}-byte frames. ` +
       `Both senders keep at most ${queueBytes / 2 ** 10} KiB queued on the socket and then wait for 'drain'; the receiver counts arrivals and ` +
       `the clock stops when every sent byte has arrived. A third side sends the same payloads typed CHAT to a handler that takes ` +

@@ -68,6 +68,10 @@ static int open_bound(const struct sockaddr_storage *addr, socklen_t len, bool v
   if (setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &one, sizeof one) < 0) goto fail;
   if (addr->ss_family == AF_INET6 && !is_v4_mapped(addr) &&
       setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &v6, sizeof v6) < 0) goto fail;
+  /* Best effort (the kernel may lack it): see SENTINEL_NOTSENT_LOWAT. Accepted sockets
+   * inherit it from the listener. */
+  int lowat = SENTINEL_NOTSENT_LOWAT;
+  (void)setsockopt(fd, IPPROTO_TCP, TCP_NOTSENT_LOWAT, &lowat, sizeof lowat);
   *syscall = "bind";
   if (bind(fd, (const struct sockaddr *)addr, len) < 0) goto fail;
   return fd;
@@ -76,6 +80,17 @@ fail: {
     close(fd);
     return -e;
   }
+}
+
+/* notsentLowat(fd) -> the socket's TCP_NOTSENT_LOWAT in bytes (for tests and status). */
+static napi_value js_notsent_lowat(napi_env env, napi_callback_info info) {
+  napi_value argv[1], out;
+  int fd, value = 0;
+  socklen_t len = sizeof value;
+  if (!get_args(env, info, 1, argv) || !get_int(env, argv[0], 0, INT_MAX, "fd", &fd)) return NULL;
+  if (getsockopt(fd, IPPROTO_TCP, TCP_NOTSENT_LOWAT, &value, &len) < 0) return throw_errno(env, "getsockopt", errno);
+  CALL(env, napi_create_int32(env, value, &out));
+  return out;
 }
 
 /* listen(host, port, backlog[, v6only]) -> fd; v6only (default true) applies to IPv6 only. */
@@ -363,6 +378,7 @@ NAPI_MODULE_INIT() {
     { "listen", NULL, js_listen, NULL, NULL, NULL, napi_enumerable, NULL },
     { "connect", NULL, js_connect, NULL, NULL, NULL, napi_enumerable, NULL },
     { "close", NULL, js_close, NULL, NULL, NULL, napi_enumerable, NULL },
+    { "notsentLowat", NULL, js_notsent_lowat, NULL, NULL, NULL, napi_enumerable, NULL },
     { "sockname", NULL, js_sockname, NULL, NULL, NULL, napi_enumerable, NULL },
     { "setTtl", NULL, js_set_ttl, NULL, NULL, NULL, napi_enumerable, NULL },
     { "getTtl", NULL, js_get_ttl, NULL, NULL, NULL, napi_enumerable, NULL },

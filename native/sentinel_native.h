@@ -15,6 +15,7 @@
 #include <netdb.h>
 #include <net/if.h>
 #include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <pthread.h>
 #include <stdbool.h>
 #include <stdio.h>
@@ -25,6 +26,14 @@
 #include <unistd.h>
 
 #define HOST_MAX 96
+
+/*
+ * TCP_NOTSENT_LOWAT of every fighter socket (listeners pass it to accepted ones): the kernel
+ * holds at most this many bytes not yet sent per connection, so a bulk sender's backlog
+ * waits in the process, where small frames (pings, ACKs, interactive VPN packets) can
+ * overtake it (src/vpn/send-queue.ts), instead of megabytes of autotuned send buffer.
+ */
+#define SENTINEL_NOTSENT_LOWAT (128 * 1024)
 
 /* ---- util.c: errors and arguments ---------------------------------------------------- */
 

@@ -69,6 +69,12 @@ export interface FighterNative {
   connect(localHost: string, localPort: number, host: string, port: number, cb: ConnectCallback, ttl?: number, minTtl?: number): ConnectHandle;
   /** close(2). */
   close(fd: number): void;
+  /**
+   * getsockopt TCP_NOTSENT_LOWAT: every fighter socket is created with 128 KiB
+   * (native/sentinel_native.h), accepted ones inherit it from the listener. Absent in
+   * builds before it.
+   */
+  notsentLowat?(fd: number): number;
   /** getsockname(2). */
   sockname(fd: number): SockName;
   /**

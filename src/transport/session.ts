@@ -16,6 +16,7 @@ import {
   decodePing,
   encodeFrame,
   encodeFrameHeader,
+  prebuiltFrame,
   encodeGoaway,
   encodeHello,
   encodePing,
@@ -163,12 +164,16 @@ export class Session {
   send(type: number, payload: Uint8Array): boolean {
     if (this.closed) return false;
     const { socket } = this.opts;
+    let whole: Buffer | undefined;
     if (socket.writableLength > this.writeLimit) {
       this.close(GoawayCode.PROTOCOL_ERROR, 'peer is not reading', new SentinelError('E_PROTOCOL', 'write buffer limit reached'));
       return false;
     }
     if (payload.length < ZERO_COPY_MIN) {
       socket.write(encodeFrame(type, payload));
+    } else if ((whole = prebuiltFrame(type, payload)) !== undefined) {
+      // Built in place behind its header (allocFramePayload): one buffer, no copy at all.
+      socket.write(whole);
     } else {
       // Large payloads: header and payload are not copied together here. Corked, they reach
       // the TLS layer as one write (one run of full-size records, one syscall), not as a

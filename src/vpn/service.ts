@@ -23,6 +23,7 @@ import type { AllowList } from './allow-list.js';
 import { VpnRouter } from './router.js';
 import type { VnetHeader } from './offload.js';
 import { DatagramService, type DatagramChannel, type DatagramServiceOptions } from './datagram-service.js';
+import { VpnSendQueue } from './send-queue.js';
 import type { TunDevice, VpnAddresses } from './types.js';
 
 /** A session as the VPN needs it (the datagram path's optional fields included). */
@@ -33,17 +34,17 @@ export interface VpnChannel extends DatagramChannel {
   /** The peer's HELLO (its flags say whether it takes PACKETS_GSO), once received. */
   readonly peerHello?: { readonly flags?: number } | null;
   send(type: number, payload: Uint8Array): boolean;
+  /** Call `cb` once when the socket's buffer drains; with it, bulk frames queue in the VPN (send-queue.ts). */
+  onDrain?(cb: () => void): void;
 }
 
 /** Whether a session's peer takes PACKETS_GSO frames (HELLO_FLAG_GSO). */
 export const takesGso = (ch: VpnChannel | undefined): boolean => ((ch?.peerHello?.flags ?? 0) & HELLO_FLAG_GSO) !== 0;
 
-/**
- * Packets for a peer whose session already has this much queued are dropped, as a
- * congested link would: TCP inside the tunnel then slows down instead of the queue (and
- * the latency of everything behind it) growing.
- */
-export const VPN_QUEUE_LIMIT_BYTES = 512 * 1024;
+export { VPN_QUEUE_LIMIT_BYTES } from './send-queue.js';
+
+/** Packets in a PACKETS or PACKETS_GSO payload (both start with count u16, big-endian). */
+const packetCount = (frame: Uint8Array): number => (frame[0]! << 8) | frame[1]!;
 
 /** Packets up to this size skip ahead of a batch's super-segments (see sendPackets). */
 const SMALL_PACKET = 256;
@@ -80,6 +81,8 @@ export class VpnService {
   private readonly announced = new Map<NodeId, VpnAddresses>();
   /** Derived address -> the allowed peer it belongs to. */
   private readonly reserved = new Map<string, NodeId>();
+  /** Send queue per connected peer (bounded by the session slots; dropped with the session). */
+  private readonly queues = new Map<NodeId, VpnSendQueue>();
   /** The refusal last logged per connected peer: the same one is not logged again (bounded by sessions). */
   private readonly warned = new Map<NodeId, string>();
 
@@ -163,6 +166,8 @@ export class VpnService {
   onSessionDown(peer: NodeId): void {
     this.announced.delete(peer);
     this.warned.delete(peer);
+    this.queues.get(peer)?.clear();
+    this.queues.delete(peer);
     this.router?.removePeer(peer);
     this.dgram?.onSessionDown(peer);
   }
@@ -235,38 +240,42 @@ export class VpnService {
         : `VPN: ${refused.claimant} announced invalid addresses ${refused.ipv4} / ${refused.ipv6}`,
     );
   }
-  /** Batch packets into as few PACKETS frames as the limits allow. */
+  /**
+   * Batch packets into as few frames as the limits allow. Small packets (pings, ACKs, DNS)
+   * go first, in a frame of their own, straight to the socket; the rest waits in the peer's
+   * send queue (send-queue.ts) until the socket has room, so small ones overtake it.
+   */
   private sendPackets(peer: NodeId, packets: readonly Buffer[], vnet?: readonly (VnetHeader | undefined)[]): boolean {
-    const ch = this.opts.channelFor(peer);
-    if (!ch) return false;
+    if (!this.opts.channelFor(peer)) return false;
     if (this.dgram?.route(peer) === 'udp' && !vnet?.some((h) => h !== undefined)) {
       // On the datagram path (the router segmented for it): what it does not take (too big) stays on the session.
       packets = this.dgram.send(peer, packets);
       vnet = undefined;
       if (packets.length === 0) return true;
     }
-    if (ch.writableLength > VPN_QUEUE_LIMIT_BYTES) {
-      this.strayDrops.set('congested', (this.strayDrops.get('congested') ?? 0) + packets.length);
-      return true;
+    let queue = this.queues.get(peer);
+    if (!queue) {
+      queue = new VpnSendQueue(() => this.opts.channelFor(peer));
+      this.queues.set(peer, queue);
     }
-    if (!vnet) {
-      for (const frame of encodePacketBatches(packets)) ch.send(FrameType.PACKETS, frame);
-      return true;
-    }
-    // Small packets (pings, ACKs, DNS) first, in a frame of their own, so they do not wait
-    // for the super-segments of the same batch to be framed, sent and decoded.
     const small: Buffer[] = [];
     const bulk: Buffer[] = [];
     const bulkVnet: (VnetHeader | undefined)[] = [];
     packets.forEach((p, i) => {
-      if (vnet[i] === undefined && p.length <= SMALL_PACKET) small.push(p);
+      if (vnet?.[i] === undefined && p.length <= SMALL_PACKET) small.push(p);
       else {
         bulk.push(p);
-        bulkVnet.push(vnet[i]);
+        bulkVnet.push(vnet?.[i]);
       }
     });
-    for (const frame of encodePacketBatches(small)) ch.send(FrameType.PACKETS, frame);
-    for (const frame of encodePacketsGsoBatches(bulk, bulkVnet, this.nowUs())) ch.send(FrameType.PACKETS_GSO, frame);
+    let refused = 0;
+    const push = (type: number, frame: Uint8Array, count: number, urgent: boolean): void => {
+      if (queue.push(type, frame, urgent) === 'congested') refused += count;
+    };
+    for (const frame of encodePacketBatches(small)) push(FrameType.PACKETS, frame, packetCount(frame), true);
+    if (!vnet) for (const frame of encodePacketBatches(bulk)) push(FrameType.PACKETS, frame, packetCount(frame), false);
+    else for (const frame of encodePacketsGsoBatches(bulk, bulkVnet, this.nowUs())) push(FrameType.PACKETS_GSO, frame, packetCount(frame), false);
+    if (refused > 0) this.strayDrops.set('congested', (this.strayDrops.get('congested') ?? 0) + refused);
     return true;
   }
 

@@ -7,6 +7,7 @@
  * {@link PayloadWriter} fills a buffer of a size computed (and capped) up front.
  */
 import { SentinelError } from '../errors.js';
+import { allocFramePayload } from './frame.js';
 import { decodeUtf8 } from './utf8.js';
 
 /** Largest value of a u64, the range of {@link PayloadReader.u64}. */
@@ -72,13 +73,17 @@ export class PayloadReader {
   }
 }
 
-/** Sequential big-endian writer into a buffer of exactly `size` bytes. */
+/**
+ * Sequential big-endian writer into a buffer of exactly `size` bytes. With `frameType`,
+ * the buffer comes from allocFramePayload (frame.ts): the frame header sits in front of it
+ * and a session sends both as one write.
+ */
 export class PayloadWriter {
   private readonly buf: Buffer;
   private offset = 0;
 
-  constructor(size: number) {
-    this.buf = Buffer.alloc(size);
+  constructor(size: number, frameType?: number) {
+    this.buf = frameType === undefined ? Buffer.alloc(size) : allocFramePayload(frameType, size);
   }
 
   u8(v: number): this {

@@ -100,6 +100,31 @@ export function encodeFrameHeader(type: number, length: number): Buffer {
   return header;
 }
 
+/** Payloads made by allocFramePayload -> the whole frame they are the tail of. */
+const prebuilt = new WeakMap<Uint8Array, Buffer>();
+
+/**
+ * A payload buffer of `length` bytes (contents uninitialized: the caller fills all of it)
+ * that already has its frame header in front of it, in the same memory. A sender given
+ * it back ({@link prebuiltFrame}) writes header and payload as ONE buffer: node:tls copies
+ * the buffers of a multi-buffer write into one before encrypting, so a header written
+ * apart costs a copy of the whole payload. Same checks as {@link encodeFrameHeader}.
+ */
+export function allocFramePayload(type: number, length: number): Buffer {
+  const header = encodeFrameHeader(type, length);
+  const frame = Buffer.allocUnsafe(HEADER_SIZE + length);
+  frame.set(header, 0);
+  const payload = frame.subarray(HEADER_SIZE);
+  prebuilt.set(payload, frame);
+  return payload;
+}
+
+/** The whole frame of a payload from {@link allocFramePayload} sent as `type`, else undefined. */
+export function prebuiltFrame(type: number, payload: Uint8Array): Buffer | undefined {
+  const frame = prebuilt.get(payload);
+  return frame !== undefined && frame[TYPE_OFFSET] === type && frame.length === HEADER_SIZE + payload.length ? frame : undefined;
+}
+
 function writeHeader(buf: Buffer, type: number, length: number): void {
   buf.writeUInt32BE(length, 0);
   buf.writeUInt8(FRAME_VERSION, VERSION_OFFSET);

@@ -3,7 +3,7 @@
  * payload codec per message. No sockets; byte layouts are at the top of each file and
  * in docs/PROTOCOL.md "Frames".
  */
-export { FRAME_VERSION, HEADER_SIZE, MAX_PAYLOAD_SIZE, encodeFrame, encodeFrameHeader, FrameDecoder } from './frame.js';
+export { FRAME_VERSION, HEADER_SIZE, MAX_PAYLOAD_SIZE, allocFramePayload, encodeFrame, encodeFrameHeader, prebuiltFrame, FrameDecoder } from './frame.js';
 export type { Frame, FrameDecoderOptions } from './frame.js';
 export {
   FrameType,

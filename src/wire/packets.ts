@@ -48,6 +48,7 @@
  */
 import { PayloadReader, PayloadWriter } from './bytes.js';
 import { MAX_PAYLOAD_SIZE } from './frame.js';
+import { FrameType } from './types.js';
 import { formatIpv4, formatIpv6, parseIpv4, parseIpv6 } from './ip-text.js';
 import { SentinelError } from '../errors.js';
 
@@ -111,7 +112,7 @@ export function encodePackets(packets: readonly Uint8Array[]): Buffer {
     size += LENGTH_SIZE + p.length;
   });
   if (size > MAX_PAYLOAD_SIZE) malformed(`encode: PACKETS payload of ${size} bytes exceeds ${MAX_PAYLOAD_SIZE}`);
-  const w = new PayloadWriter(size).u16(count);
+  const w = new PayloadWriter(size, FrameType.PACKETS).u16(count);
   for (const p of packets) w.u16(p.length).bytes(p);
   return w.done();
 }
@@ -191,7 +192,8 @@ export function encodePacketsGsoBatches(packets: readonly Uint8Array[], gso: rea
   let size = GSO_HEAD_SIZE;
   const stamp = sentUs >>> 0;
   const flush = (end: number): void => {
-    const w = new PayloadWriter(size).u16(end - start).u32(stamp);
+    // Built in place behind its frame header: one buffer for the session's write (frame.ts).
+    const w = new PayloadWriter(size, FrameType.PACKETS_GSO).u16(end - start).u32(stamp);
     for (let i = start; i < end; i++) {
       const p = packets[i]!;
       const g = gso[i];

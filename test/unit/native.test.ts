@@ -460,3 +460,22 @@ test('no fd leaks across the suite', opts, () => {
   assert.equal(openFds(), fdsAtStart);
 });
 
+
+test('fighter sockets hold at most 128 KiB unsent in the kernel (TCP_NOTSENT_LOWAT), accepted ones too', opts, async () => {
+  const r = new Resources();
+  const listener = r.server(await fighterListen({ host: LOOP, port: 0 }));
+  const remote = r.server(await plainListen());
+  const incoming = nextConnection(remote);
+  const out = r.socket(await fighterConnect({ localHost: LOOP, localPort: portOf(listener), host: LOOP, port: portOf(remote), timeoutMs: TIMEOUT_MS }));
+  const plainPeer = await incoming;
+  const accepted = nextConnection(listener);
+  const client = r.socket(await plainConnect({ host: LOOP, port: portOf(listener) }));
+  const inbound = await accepted;
+  const lowat = addon().notsentLowat!;
+  assert.equal(lowat(fdOf(out)), 128 * 1024, 'outgoing fighter connection');
+  assert.equal(lowat(fdOf(inbound)), 128 * 1024, 'connection accepted by a fighter listener');
+  // Plain sockets keep the system default (0: no limit beyond the send buffer).
+  assert.equal(lowat(fdOf(client)), 0);
+  assert.equal(lowat(fdOf(plainPeer)), 0);
+  await r.closeAll();
+});
