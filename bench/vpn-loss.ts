@@ -97,6 +97,8 @@ interface Sample {
   tunnelCores: number | null;
   /** Sentinel: share of the tunnel's bytes the sender sent as UDP datagrams (vpn.dgram.sent_bytes / bytesOut). */
   udpShare: number | null;
+  /** Tunnels: datagrams the receiver's kernel dropped for a full socket buffer (`Udp: RcvbufErrors` growth). */
+  rcvbufErrors: number | null;
 }
 
 interface Cell {
@@ -145,15 +147,17 @@ async function cpuOf(pids: readonly number[]): Promise<number> {
   return each.reduce((a, b) => a + b, 0);
 }
 
-/** `Tcp: RetransSegs` of namespace `ns` (every TCP socket in it); NaN if unreadable. */
-async function retransSegs(ns: string): Promise<number> {
+/** A `/proc/net/snmp` counter of namespace `ns` (e.g. Tcp RetransSegs: every TCP socket in it); NaN if unreadable. */
+async function snmp(ns: string, proto: 'Tcp' | 'Udp', field: string): Promise<number> {
   try {
-    const [names, values] = (await exec(ns, 'cat', ['/proc/net/snmp'])).split('\n').filter((l) => l.startsWith('Tcp:')).map((l) => l.split(/\s+/));
-    return Number(values?.[names?.indexOf('RetransSegs') ?? -1]);
+    const [names, values] = (await exec(ns, 'cat', ['/proc/net/snmp'])).split('\n').filter((l) => l.startsWith(`${proto}:`)).map((l) => l.split(/\s+/));
+    return Number(values?.[names?.indexOf(field) ?? -1]);
   } catch {
     return NaN;
   }
 }
+
+const retransSegs = (ns: string): Promise<number> => snmp(ns, 'Tcp', 'RetransSegs');
 
 function tunnelPids(s: Setup, path: PathName): number[] {
   if (path === 'Sentinel') return [s.sentinel.rx.proc.pid, s.sentinel.tx.proc.pid];
@@ -181,11 +185,14 @@ async function measureSample(s: Setup, path: PathName, seconds: number, line: De
   const linePids = line === null ? [] : [line.proc.pid];
   const txNs = s.lab.host('tx').ns;
   const b0 = path === 'Sentinel' ? await sentinelBytes(s) : null;
+  const rxNs = s.lab.host('rx').ns;
+  const u0 = await snmp(rxNs, 'Udp', 'RcvbufErrors');
   const [l0, t0, r0, w0] = [await cpuOf(linePids), await cpuOf(tunnelPids(s, path)), await retransSegs(txNs), performance.now()];
   const r = await iperf(s, s.dst[path], seconds);
   const wall = (performance.now() - w0) / 1000;
   const [l1, t1, r1] = [await cpuOf(linePids), await cpuOf(tunnelPids(s, path)), await retransSegs(txNs)];
   const b1 = path === 'Sentinel' ? await sentinelBytes(s) : null;
+  const u1 = await snmp(rxNs, 'Udp', 'RcvbufErrors');
   const outer = r1 - r0 - r.retransmits;
   return {
     bps: r.bitsPerSecond,
@@ -194,6 +201,7 @@ async function measureSample(s: Setup, path: PathName, seconds: number, line: De
     lineCores: line === null ? null : (l1 - l0) / wall,
     tunnelCores: path === 'plain' ? null : (t1 - t0) / wall,
     udpShare: b0 && b1 && b1.total > b0.total ? (b1.udp - b0.udp) / (b1.total - b0.total) : null,
+    rcvbufErrors: path !== 'plain' && Number.isFinite(u1 - u0) ? u1 - u0 : null,
   };
 }
 
@@ -232,7 +240,8 @@ function cellText(c: Cell | undefined): string {
   const each = c.samples.length > 1 ? `mean of ${c.samples.map((x) => (x.bps / 1e9).toFixed(3)).join(', ')}; ` : '';
   const outer = c.samples.every((x) => x.outerRetransmits !== null) ? `, outer TCP ${c.samples.map((x) => x.outerRetransmits).join(' + ')}` : '';
   const udp = c.samples.some((x) => x.udpShare !== null) ? `; sent as datagrams: ${c.samples.map((x) => (x.udpShare === null ? '?' : `${Math.round(x.udpShare * 100)}%`)).join(' + ')}` : '';
-  return `${gbit(mean(c.samples.map((x) => x.bps)))} (${each}retransmits: inner ${c.samples.map((x) => x.retransmits).join(' + ')}${outer}${udp}${failed})`;
+  const rcvbuf = c.samples.some((x) => x.rcvbufErrors) ? `; receiver's UDP buffer overflows: ${c.samples.map((x) => x.rcvbufErrors ?? '?').join(' + ')}` : '';
+  return `${gbit(mean(c.samples.map((x) => x.bps)))} (${each}retransmits: inner ${c.samples.map((x) => x.retransmits).join(' + ')}${outer}${udp}${rcvbuf}${failed})`;
 }
 
 function bps(res: readonly ConditionResult[], key: string, path: PathName): number | null {
