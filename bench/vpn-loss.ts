@@ -70,10 +70,9 @@ const CC_SYSCTL = 'net.ipv4.tcp_congestion_control';
  * tunnel processes are mostly idle in the lossy rows). Re-check when the data path changes.
  */
 const LIMITS_NOTE =
-  'What limits Sentinel under loss (believed, from the counters above): not CPU (both Sentinel processes together use well under one core in every lossy row, less than without loss) but the outer TCP. ' +
-  'Each lost wire packet is a lost segment of the TLS session\'s TCP connection: its congestion control slows down (BBR here: its bandwidth estimate stays low) and every inner packet behind the hole waits at least one round trip (head-of-line blocking). ' +
-  'The inner TCP hardly sees a loss (few or no inner retransmits in most lossy samples), only stalls and a deep queue in the outer send buffer, so it cannot back off sooner or recover faster. ' +
-  'wireguard-go loses one inner packet per lost datagram and its inner TCP recovers with SACK in one round trip. Remedies (docs/VPN-LOSS.md): smaller queues in front of the outer TCP, and an optional UDP datagram path keyed from the TLS exporter.';
+  'What limits Sentinel under loss (believed, from the counters above; "sent as datagrams" says which path carried each sample). ' +
+  'On the session (TCP inside TCP): not CPU but the outer TCP: each lost wire packet is a lost segment of the session, every inner packet behind the hole waits at least one round trip (head-of-line blocking) and the outer congestion control slows down, while the inner TCP sees only stalls. ' +
+  'On the datagram path (SENTINEL_VPN_DATAGRAM=auto moves there when the session\'s TCP retransmits > 0.5% of its segments): a loss is one lost inner packet, as with wireguard-go, and the limit is CPU (one send, one recv and one AES-GCM call per inner packet in Node), plus the switch itself in short tests (about a second of loss before auto moves, and reordering as the session\'s queue drains). See docs/VPN-LOSS.md.';
 
 /** In run order. The no-loss, no-delay-line condition is every path's reference. */
 const PLAN: readonly Condition[] = [
@@ -96,6 +95,10 @@ interface Sample {
   /** Share of one core: the delay line's process; the tunnel's two processes together. */
   lineCores: number | null;
   tunnelCores: number | null;
+  /** Sentinel: share of the tunnel's bytes the sender sent as UDP datagrams (vpn.dgram.sent_bytes / bytesOut). */
+  udpShare: number | null;
+  /** Tunnels: datagrams the receiver's kernel dropped for a full socket buffer (`Udp: RcvbufErrors` growth). */
+  rcvbufErrors: number | null;
 }
 
 interface Cell {
@@ -144,15 +147,17 @@ async function cpuOf(pids: readonly number[]): Promise<number> {
   return each.reduce((a, b) => a + b, 0);
 }
 
-/** `Tcp: RetransSegs` of namespace `ns` (every TCP socket in it); NaN if unreadable. */
-async function retransSegs(ns: string): Promise<number> {
+/** A `/proc/net/snmp` counter of namespace `ns` (e.g. Tcp RetransSegs: every TCP socket in it); NaN if unreadable. */
+async function snmp(ns: string, proto: 'Tcp' | 'Udp', field: string): Promise<number> {
   try {
-    const [names, values] = (await exec(ns, 'cat', ['/proc/net/snmp'])).split('\n').filter((l) => l.startsWith('Tcp:')).map((l) => l.split(/\s+/));
-    return Number(values?.[names?.indexOf('RetransSegs') ?? -1]);
+    const [names, values] = (await exec(ns, 'cat', ['/proc/net/snmp'])).split('\n').filter((l) => l.startsWith(`${proto}:`)).map((l) => l.split(/\s+/));
+    return Number(values?.[names?.indexOf(field) ?? -1]);
   } catch {
     return NaN;
   }
 }
+
+const retransSegs = (ns: string): Promise<number> => snmp(ns, 'Tcp', 'RetransSegs');
 
 function tunnelPids(s: Setup, path: PathName): number[] {
   if (path === 'Sentinel') return [s.sentinel.rx.proc.pid, s.sentinel.tx.proc.pid];
@@ -160,13 +165,34 @@ function tunnelPids(s: Setup, path: PathName): number[] {
   return [];
 }
 
+/** Sentinel's datagram path counters at both ends after the run (vpn.dgram.*). */
+async function datagramCounters(s: Setup): Promise<string> {
+  const text = async (n: SentinelPair['tx'], label: string): Promise<string> => {
+    const c = Object.entries((await n.status()).counters).filter(([k]) => k.startsWith('vpn.dgram.'));
+    return `${label}: ${c.length === 0 ? 'none' : c.map(([k, v]) => `${k.slice(10)} ${v}`).join(', ')}`;
+  };
+  const mode = process.env['SENTINEL_VPN_DATAGRAM'] || 'auto';
+  return `Sentinel's datagram path (SENTINEL_VPN_DATAGRAM=${mode}), counters after the run: ${await text(s.sentinel.tx, 'sender')}; ${await text(s.sentinel.rx, 'receiver')}.`;
+}
+
+/** Bytes the Sentinel sender put in the tunnel, and those it sent as datagrams. */
+async function sentinelBytes(s: Setup): Promise<{ total: number; udp: number }> {
+  const st = await s.sentinel.tx.status();
+  return { total: st.vpn.peers[s.sentinel.rx.id]?.bytesOut ?? 0, udp: st.counters['vpn.dgram.sent_bytes'] ?? 0 };
+}
+
 async function measureSample(s: Setup, path: PathName, seconds: number, line: DelayLine | null): Promise<Sample> {
   const linePids = line === null ? [] : [line.proc.pid];
   const txNs = s.lab.host('tx').ns;
+  const b0 = path === 'Sentinel' ? await sentinelBytes(s) : null;
+  const rxNs = s.lab.host('rx').ns;
+  const u0 = await snmp(rxNs, 'Udp', 'RcvbufErrors');
   const [l0, t0, r0, w0] = [await cpuOf(linePids), await cpuOf(tunnelPids(s, path)), await retransSegs(txNs), performance.now()];
   const r = await iperf(s, s.dst[path], seconds);
   const wall = (performance.now() - w0) / 1000;
   const [l1, t1, r1] = [await cpuOf(linePids), await cpuOf(tunnelPids(s, path)), await retransSegs(txNs)];
+  const b1 = path === 'Sentinel' ? await sentinelBytes(s) : null;
+  const u1 = await snmp(rxNs, 'Udp', 'RcvbufErrors');
   const outer = r1 - r0 - r.retransmits;
   return {
     bps: r.bitsPerSecond,
@@ -174,6 +200,8 @@ async function measureSample(s: Setup, path: PathName, seconds: number, line: De
     outerRetransmits: path === 'Sentinel' && Number.isFinite(outer) ? Math.max(0, outer) : null,
     lineCores: line === null ? null : (l1 - l0) / wall,
     tunnelCores: path === 'plain' ? null : (t1 - t0) / wall,
+    udpShare: b0 && b1 && b1.total > b0.total ? (b1.udp - b0.udp) / (b1.total - b0.total) : null,
+    rcvbufErrors: path !== 'plain' && Number.isFinite(u1 - u0) ? u1 - u0 : null,
   };
 }
 
@@ -211,7 +239,9 @@ function cellText(c: Cell | undefined): string {
   if (c.samples.length === 0) return `failed: ${c.failures[0] ?? 'no sample'}`;
   const each = c.samples.length > 1 ? `mean of ${c.samples.map((x) => (x.bps / 1e9).toFixed(3)).join(', ')}; ` : '';
   const outer = c.samples.every((x) => x.outerRetransmits !== null) ? `, outer TCP ${c.samples.map((x) => x.outerRetransmits).join(' + ')}` : '';
-  return `${gbit(mean(c.samples.map((x) => x.bps)))} (${each}retransmits: inner ${c.samples.map((x) => x.retransmits).join(' + ')}${outer}${failed})`;
+  const udp = c.samples.some((x) => x.udpShare !== null) ? `; sent as datagrams: ${c.samples.map((x) => (x.udpShare === null ? '?' : `${Math.round(x.udpShare * 100)}%`)).join(' + ')}` : '';
+  const rcvbuf = c.samples.some((x) => x.rcvbufErrors) ? `; receiver's UDP buffer overflows: ${c.samples.map((x) => x.rcvbufErrors ?? '?').join(' + ')}` : '';
+  return `${gbit(mean(c.samples.map((x) => x.bps)))} (${each}retransmits: inner ${c.samples.map((x) => x.retransmits).join(' + ')}${outer}${udp}${rcvbuf}${failed})`;
 }
 
 function bps(res: readonly ConditionResult[], key: string, path: PathName): number | null {
@@ -318,6 +348,7 @@ export async function runVpnLossBench(opts: VpnLossBenchOptions = {}): Promise<B
     for (let round = 0; round < o.rounds; round++) {
       for (const [i, r] of res.entries()) await runCondition(s, r, (round + i) % 2 === 1, o);
     }
+    const dgram = await datagramCounters(s);
     return {
       name: NAME,
       title: TITLE,
@@ -325,6 +356,7 @@ export async function runVpnLossBench(opts: VpnLossBenchOptions = {}): Promise<B
       rows: rows(res),
       notes: [
         ...conditionNotes(res),
+        dgram,
         `Congestion control of every TCP connection in the run (inner, outer, plain): ${cc}, the hosts' default (\`${CC_SYSCTL}\`, inherited from the machine; CUBIC cannot be made a namespace default on this kernel).`,
         LIMITS_NOTE,
         'The delay line is a Node.js process reading and writing one packet per system call: "delay line at 0 ms" measures it as the ceiling of every delayed row (compare each tunnel there with its figure without the delay line).',

@@ -243,7 +243,7 @@ async function sentinelPath(rx: LabNode, tx: LabNode, run: RunConfig): Promise<P
   await waitForSession(rx, tx.id);
   const queues = { port: NODE_PORT, ns: [rx.host.ns, tx.host.ns] as const };
   const fig = await measurePath({ client: tx.host, dst: st.vpn.ipv4, streams: STREAMS, procs: [rx.proc, tx.proc], queues }, run);
-  fig.notes.push(await dropsNote(rx, tx), await offloadNote(rx, tx));
+  fig.notes.push(await dropsNote(rx, tx), await offloadNote(rx, tx), await datagramNote(rx, tx));
   const txTun = (await tx.status()).vpn.tun;
   if (txTun !== null) fig.notes.push(await queueDropsNote('Sentinel', tx.host.ns, txTun));
   return fig;
@@ -275,6 +275,17 @@ async function offloadNote(rx: LabNode, tx: LabNode): Promise<string> {
   return (
     `TUN offloads after the run (\`status --json\` counters vpn.gso.*): the sender passed ${c(t, 'sent')} TCP super-segments whole (PACKETS_GSO) and segmented ${c(t, 'segmented_out')} itself; ` +
     `the receiver wrote ${c(r, 'written')} whole to its TUN and segmented ${c(r, 'segmented_in')} itself; the ACK direction: receiver sent ${c(r, 'sent')}, sender wrote ${c(t, 'written')}.`
+  );
+}
+
+/** Which path carried the tunnel (SENTINEL_VPN_DATAGRAM, default auto): the datagram counters at both ends. */
+async function datagramNote(rx: LabNode, tx: LabNode): Promise<string> {
+  const [r, t] = await Promise.all([rx.status(), tx.status()]);
+  const c = (st: typeof r, k: string): number => st.counters[`vpn.dgram.${k}`] ?? 0;
+  const mode = process.env['SENTINEL_VPN_DATAGRAM'] || 'auto';
+  return (
+    `Datagram path (SENTINEL_VPN_DATAGRAM=${mode}; counters vpn.dgram.*): the sender sent ${c(t, 'sent')} datagrams (${(c(t, 'sent_bytes') / 1e6).toFixed(1)} MB) of ${((t.vpn.peers[rx.id]?.bytesOut ?? 0) / 1e6).toFixed(1)} MB through the tunnel, ` +
+    `moved to datagrams ${c(t, 'route_udp')} time(s); path up ${c(t, 'path_up')} / down ${c(t, 'path_down')} time(s); the receiver got ${c(r, 'received')} datagrams.`
   );
 }
 

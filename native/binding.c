@@ -19,6 +19,7 @@
  *   setTtl(fd, ttl[, minTtl])                              IP_TTL / IPV6_UNICAST_HOPS (-1 = default),
  *                                                          IP_MINTTL / IPV6_MINHOPCOUNT (0 = off)
  *   getTtl(fd)                                          -> { ttl, minTtl }
+ *   tcpInfo(fd)                                         -> { segsOut, totalRetrans }  TCP_INFO
  *   tunOpen(name[, offload])                            -> { fd, name, offload }   (Linux)
  *   tunStartReading(fd, size, cb)                          cb(packets[, err]) per batch
  *   tunStopReading(fd)                                  -> bool
@@ -381,6 +382,7 @@ NAPI_MODULE_INIT() {
     { "sockname", NULL, js_sockname, NULL, NULL, NULL, napi_enumerable, NULL },
     { "setTtl", NULL, js_set_ttl, NULL, NULL, NULL, napi_enumerable, NULL },
     { "getTtl", NULL, js_get_ttl, NULL, NULL, NULL, napi_enumerable, NULL },
+    { "tcpInfo", NULL, js_tcp_info, NULL, NULL, NULL, napi_enumerable, NULL },
     { "tunOpen", NULL, js_tun_open, NULL, NULL, NULL, napi_enumerable, NULL },
     { "tunStartReading", NULL, js_tun_start_reading, NULL, NULL, NULL, napi_enumerable, NULL },
     { "tunStopReading", NULL, js_stop_reading, NULL, NULL, NULL, napi_enumerable, NULL },

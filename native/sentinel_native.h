@@ -113,6 +113,7 @@ napi_value js_connect(napi_env env, napi_callback_info info);
 napi_value js_sockname(napi_env env, napi_callback_info info);
 napi_value js_set_ttl(napi_env env, napi_callback_info info);
 napi_value js_get_ttl(napi_env env, napi_callback_info info);
+napi_value js_tcp_info(napi_env env, napi_callback_info info);
 napi_value js_tun_open(napi_env env, napi_callback_info info);
 napi_value js_tun_start_reading(napi_env env, napi_callback_info info);
 napi_value js_tun_write(napi_env env, napi_callback_info info);

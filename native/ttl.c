@@ -1,5 +1,10 @@
-/* sentinel_native: the TTL (hop limit) a TCP socket sends with, and the lowest it accepts. */
+/*
+ * sentinel_native: the TTL (hop limit) a TCP socket sends with, the lowest it accepts, and
+ * its TCP_INFO loss counters (tcpInfo).
+ */
 #include "sentinel_native.h"
+#include <netinet/tcp.h>
+#include <stddef.h>
 
 /*
  * What fd sends with and what it accepts, by the socket's family:
@@ -76,5 +81,40 @@ napi_value js_get_ttl(napi_env env, napi_callback_info info) {
   CALL(env, napi_create_object(env, &out));
   CALL(env, napi_set_named_property(env, out, "ttl", int_value(env, ttl)));
   CALL(env, napi_set_named_property(env, out, "minTtl", int_value(env, min_ttl)));
+  return out;
+}
+
+/*
+ * tcpInfo(fd) -> { segsOut, totalRetrans }: getsockopt(TCP_INFO) tcpi_segs_out (segments
+ * sent, retransmissions included) and tcpi_total_retrans (segments retransmitted), both
+ * cumulative u32. The kernel fills only as much of struct tcp_info as it knows; an older
+ * kernel without tcpi_segs_out (before 4.2) gets EOPNOTSUPP.
+ */
+/*
+ * glibc's struct tcp_info stops at tcpi_total_retrans (104 bytes); the kernel's (linux/tcp.h,
+ * which cannot be included beside glibc's netinet/tcp.h that uv.h pulls in) goes on with
+ * these fields at these offsets, a fixed ABI.
+ */
+struct tcp_info_ext {
+  struct tcp_info base;
+  uint64_t pacing_rate, max_pacing_rate, bytes_acked, bytes_received;
+  uint32_t segs_out, segs_in;
+};
+_Static_assert(offsetof(struct tcp_info_ext, segs_out) == 136, "tcpi_segs_out is at offset 136 in the kernel ABI");
+
+napi_value js_tcp_info(napi_env env, napi_callback_info info) {
+  napi_value argv[1], out, v;
+  int fd;
+  struct tcp_info_ext ti;
+  socklen_t n = sizeof ti;
+  if (!get_args(env, info, 1, argv) || !get_int(env, argv[0], 0, INT_MAX, "fd", &fd)) return NULL;
+  memset(&ti, 0, sizeof ti);
+  if (getsockopt(fd, IPPROTO_TCP, TCP_INFO, &ti, &n) < 0) return throw_errno(env, "getsockopt", errno);
+  if (n < offsetof(struct tcp_info_ext, segs_out) + sizeof ti.segs_out) return throw_errno(env, "getsockopt", EOPNOTSUPP);
+  CALL(env, napi_create_object(env, &out));
+  CALL(env, napi_create_uint32(env, ti.segs_out, &v));
+  CALL(env, napi_set_named_property(env, out, "segsOut", v));
+  CALL(env, napi_create_uint32(env, ti.base.tcpi_total_retrans, &v));
+  CALL(env, napi_set_named_property(env, out, "totalRetrans", v));
   return out;
 }

@@ -21,6 +21,9 @@ import { PeerDirectory, chosenBefore } from './peers/directory.js';
 import { PeerLifecycle } from './peers/lifecycle.js';
 import { SessionRecorder } from './peers/recorder.js';
 import { VpnService } from './vpn/service.js';
+import { datagramModeFrom, type DatagramMode } from './vpn/path-policy.js';
+import { bindUdpPort } from './vpn/udp-port.js';
+import { tcpInfoReader } from './native/index.js';
 import { vpnAddressesOf } from './vpn/index.js';
 import { SignalerClient } from './signaler/index.js';
 import { RelayAcceptor } from './relay/incoming.js';
@@ -92,7 +95,7 @@ export function build(
     counters,
     limits,
     classify: (id) => directory.trustOf(id),
-    localHello: (peer): Hello => ({ listenPort: port(), name: opts.name ?? '', flags: relay.helloFlags(peer) | HELLO_FLAG_GSO | HELLO_FLAG_CHAT_BATCH }),
+    localHello: (peer): Hello => ({ listenPort: port(), name: opts.name ?? '', flags: relay.helloFlags(peer) | HELLO_FLAG_GSO | HELLO_FLAG_CHAT_BATCH | vpn.helloFlags }),
     events: {
       onSessionUp: (s, replaced) => lifecycle.onSessionUp(s, replaced),
       onSessionDown: (id, reason) => lifecycle.onSessionDown(id, reason),
@@ -105,7 +108,14 @@ export function build(
   // Our addresses for peers on our LANs, never those of our own TUN (see localEndpoints).
   const locals = (): Endpoint[] =>
     localEndpoints(port(), opts.host, { interfaces: opts.vpn && opts.vpn.mode !== 'off' ? [opts.vpn.tunName] : [], addresses: [opts.vpn?.ipv4 ?? derived.ipv4, derived.ipv6] });
-  const vpn = new VpnService({ self: { ipv4: opts.vpn?.ipv4 ?? derived.ipv4, ipv6: derived.ipv6 }, allow: allowList, log, counters, channelFor: (p) => manager.session(p) });
+  const vpn = new VpnService({
+    self: { ipv4: opts.vpn?.ipv4 ?? derived.ipv4, ipv6: derived.ipv6 },
+    allow: allowList,
+    log,
+    counters,
+    channelFor: (p) => manager.session(p),
+    datagram: { mode: datagramMode(log), bind: () => (opts.bindUdp ?? bindUdpPort)(port(), opts.host), clock, ...tcpSamples(native.ok) },
+  });
   const messenger = new Messenger({
     identity,
     store,
@@ -176,6 +186,7 @@ export function build(
     .on(FrameType.PACKETS, (s, p) => vpn.onPackets(s, p))
     .on(FrameType.PACKETS_GSO, (s, p) => vpn.onPacketsGso(s, p))
     .on(FrameType.VPN_ADDR, (s, p) => vpn.onVpnAddr(s, p))
+    .on(FrameType.DGRAM_OFFER, (s, p) => vpn.onDgramOffer(s, p))
     .on(FrameType.GOSSIP_PUSH, (s, p) => gossip.onPush(s, p))
     .on(FrameType.GOSSIP_PULL_REPLY, (s, p) => gossip.onPullReply(s, p));
   relay.register(router);
@@ -188,4 +199,26 @@ export function build(
     .add({ onSessionUp: (s, replaced) => relay.onSessionUp(s, replaced), onSessionDown: (id) => relay.onSessionDown(id) })
     .add(upgrader);
   return { clock, counters, limits, allowList, directory, events, lifecycle, manager, messenger, vpn, gossip, membership, dialer, relayAcceptor, relay, upgrader, locals, native };
+}
+
+/** SENTINEL_VPN_DATAGRAM (off | auto | always; default auto). An unknown value: auto, with a warning. */
+function datagramMode(log: { warn(msg: string): void }): DatagramMode {
+  try {
+    return datagramModeFrom(process.env['SENTINEL_VPN_DATAGRAM']);
+  } catch (err) {
+    log.warn(`${errorMessage(err)}; using auto`);
+    return 'auto';
+  }
+}
+
+/** TCP_INFO of session sockets for the datagram path's 'auto' choice, when the addon has it. */
+function tcpSamples(nativeOk: boolean): { tcpInfo?: (fd: number) => { segsOut: number; retrans: number } | null } {
+  const read = nativeOk ? tcpInfoReader() : null;
+  if (!read) return {};
+  return {
+    tcpInfo: (fd) => {
+      const t = read(fd);
+      return t && { segsOut: t.segsOut, retrans: t.totalRetrans };
+    },
+  };
 }

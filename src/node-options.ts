@@ -4,6 +4,7 @@ import type { StrangerPolicy } from './api.js';
 import type { Logger } from './log.js';
 import * as T from './transport/index.js';
 import type { NativeTunOptions, TunDevice } from './vpn/index.js';
+import type { UdpPort } from './vpn/udp-port.js';
 import { MAX_PAYLOAD_SIZE } from './wire/index.js';
 
 export const DEFAULT_PORT = 8443;
@@ -52,6 +53,8 @@ export interface NodeOptions {
   gossipIntervalMs?: number;
   /** Opens the TUN device (injected by tests; default: the native one). */
   openTun?: (o: NativeTunOptions) => Promise<TunDevice>;
+  /** Binds the VPN datagram path's UDP socket (injected by tests; default: node:dgram, src/vpn/udp-port.ts). */
+  bindUdp?: (port: number, host?: string) => Promise<UdpPort>;
   log: Logger;
   limits?: Partial<T.TransportLimits>;
   clock?: T.Clock;

@@ -36,6 +36,14 @@ export interface TtlInfo {
   minTtl: number;
 }
 
+/** TCP_INFO loss counters of a TCP socket (cumulative, u32: they wrap). */
+export interface TcpInfo {
+  /** tcpi_segs_out: segments sent, retransmissions included. */
+  segsOut: number;
+  /** tcpi_total_retrans: segments retransmitted. */
+  totalRetrans: number;
+}
+
 /** Local address of a socket. */
 export interface SockName {
   address: string;
@@ -76,4 +84,6 @@ export interface FighterNative {
   setTtl(fd: number, ttl: number, minTtl?: number): void;
   /** getsockopt of the same options, by the socket's family. */
   getTtl(fd: number): TtlInfo;
+  /** getsockopt(TCP_INFO) of a TCP socket (absent in builds before it). */
+  tcpInfo?(fd: number): TcpInfo;
 }

@@ -4,6 +4,7 @@
  * Any protocol violation closes this session only, with a coded GOAWAY, and is counted.
  */
 import type { Duplex } from 'node:stream';
+import type { TLSSocket } from 'node:tls';
 import type { ConnectMethod, NodeId } from '../api.js';
 import { SentinelError, isSentinelError, type ErrorCode } from '../errors.js';
 import {
@@ -111,6 +112,26 @@ export class Session {
   /** Bytes queued on the socket and not yet written (lets bulk senders respect backpressure). */
   get writableLength(): number {
     return this.opts.socket.writableLength;
+  }
+
+  /**
+   * Keying material from this session's TLS 1.3 exporter (RFC 8446 §7.5; the VPN's
+   * datagram keys), or null when the stream under the session is not TLS.
+   */
+  exportKeyingMaterial(length: number, label: string, context: Buffer): Buffer | null {
+    const tls = this.opts.socket as Partial<TLSSocket>;
+    if (typeof tls.exportKeyingMaterial !== 'function') return null;
+    try {
+      return tls.exportKeyingMaterial(length, label, context);
+    } catch {
+      return null;
+    }
+  }
+
+  /** The fd of the TCP socket under the session (for TCP_INFO), or null (relayed, in memory, closed). */
+  get socketFd(): number | null {
+    const fd = (this.opts.socket as { _handle?: { fd?: unknown } | null })._handle?.fd;
+    return typeof fd === 'number' && fd >= 0 ? fd : null;
   }
 
   /** Call `cb` once, the next time the socket's write buffer drains. */

@@ -12,6 +12,7 @@ import {
   HELLO_FLAG_GSO,
   decodePackets,
   decodePacketsGso,
+  decodeDgramOffer,
   decodeVpnAddr,
   encodePacketBatches,
   encodePacketsGsoBatches,
@@ -21,11 +22,12 @@ import { canonicalVpnAddresses, vpnAddressesOf } from './addressing.js';
 import type { AllowList } from './allow-list.js';
 import { VpnRouter } from './router.js';
 import type { VnetHeader } from './offload.js';
+import { DatagramService, type DatagramChannel, type DatagramServiceOptions } from './datagram-service.js';
 import { VpnSendQueue } from './send-queue.js';
 import type { TunDevice, VpnAddresses } from './types.js';
 
-/** A session as the VPN needs it. */
-export interface VpnChannel {
+/** A session as the VPN needs it (the datagram path's optional fields included). */
+export interface VpnChannel extends DatagramChannel {
   readonly peerId: NodeId;
   /** Bytes queued on the session's socket, not yet sent. */
   readonly writableLength: number;
@@ -55,6 +57,11 @@ export interface VpnServiceOptions {
   counters?: { inc(name: string, by?: number): void };
   /** Monotonic clock in microseconds (frame stamps and queue delay). Default: performance.now(). */
   nowUs?: () => number;
+  /**
+   * The UDP datagram path (datagram-service.ts), started with the TUN; absent or mode
+   * 'off': VPN packets only ever go over the sessions.
+   */
+  datagram?: Omit<DatagramServiceOptions, 'mtu' | 'isAllowed' | 'deliver' | 'counters' | 'log' | 'mode'> & { mode: DatagramServiceOptions['mode'] | 'off' };
 }
 
 /**
@@ -80,6 +87,7 @@ export class VpnService {
   private readonly warned = new Map<NodeId, string>();
 
   private readonly nowUs: () => number;
+  private dgram: DatagramService | undefined;
 
   constructor(private readonly opts: VpnServiceOptions) {
     this.nowUs = opts.nowUs ?? (() => performance.now() * 1000);
@@ -103,10 +111,41 @@ export class VpnService {
         self: this.opts.self,
         isAllowed: (peer) => this.opts.allow.has(peer),
         sendToPeer: (peer, packets, vnet) => this.sendPackets(peer, packets, vnet),
-        takesGso: (peer) => takesGso(this.opts.channelFor(peer)),
+        // A peer on the datagram path gets segments (one inner packet per datagram).
+        takesGso: (peer) => takesGso(this.opts.channelFor(peer)) && this.dgram?.route(peer) !== 'udp',
         count: (name, by) => this.opts.counters?.inc(name, by),
       },
     });
+    const d = this.opts.datagram;
+    if (d && d.mode !== 'off') {
+      const router = this.router;
+      this.dgram = new DatagramService({
+        ...d,
+        mode: d.mode,
+        mtu,
+        log: this.opts.log,
+        ...(this.opts.counters ? { counters: this.opts.counters } : {}),
+        isAllowed: (peer) => this.opts.allow.has(peer),
+        deliver: (peer, packets) => router.fromPeer(peer, packets),
+      });
+    }
+  }
+
+  /** HELLO flags of the VPN: HELLO_FLAG_DGRAM while the datagram path runs. */
+  get helloFlags(): number {
+    return this.dgram?.helloFlags ?? 0;
+  }
+
+  /** The datagram path of each peer that has one (state and the route its packets take). */
+  datagramPaths(): ReturnType<DatagramService['paths']> {
+    return this.dgram?.paths() ?? {};
+  }
+
+  /** A DGRAM_OFFER frame: for the datagram path, else checked and ignored (counted). */
+  onDgramOffer(ch: VpnChannel, payload: Buffer): void {
+    if (this.dgram) return this.dgram.onOffer(ch, payload);
+    decodeDgramOffer(payload);
+    this.opts.counters?.inc('vpn.dgram.offers_ignored');
   }
 
   /** The VPN was requested as optional and could not start. */
@@ -120,6 +159,7 @@ export class VpnService {
     if (!this.router) return;
     ch.send(FrameType.VPN_ADDR, encodeVpnAddr(this.opts.self));
     if (this.opts.allow.has(ch.peerId)) this.route(ch.peerId);
+    this.dgram?.onSessionUp(ch);
   }
 
   /** The peer's last session ended: its claim ends with it. */
@@ -129,6 +169,7 @@ export class VpnService {
     this.queues.get(peer)?.clear();
     this.queues.delete(peer);
     this.router?.removePeer(peer);
+    this.dgram?.onSessionDown(peer);
   }
 
   /** The peer announced the addresses it uses (they differ from the derived ones with --vpn-ip). */
@@ -146,6 +187,7 @@ export class VpnService {
   /** The allow-list changed for `peer` (call after the change). */
   onAllowChanged(peer: NodeId, allowed: boolean, connected: boolean): void {
     this.reserve(peer, allowed);
+    this.dgram?.onAllowChanged(peer, allowed);
     if (!this.router) return;
     if (allowed && connected) this.route(peer);
     if (!allowed) this.router.removePeer(peer);
@@ -205,6 +247,12 @@ export class VpnService {
    */
   private sendPackets(peer: NodeId, packets: readonly Buffer[], vnet?: readonly (VnetHeader | undefined)[]): boolean {
     if (!this.opts.channelFor(peer)) return false;
+    if (this.dgram?.route(peer) === 'udp' && !vnet?.some((h) => h !== undefined)) {
+      // On the datagram path (the router segmented for it): what it does not take (too big) stays on the session.
+      packets = this.dgram.send(peer, packets);
+      vnet = undefined;
+      if (packets.length === 0) return true;
+    }
     let queue = this.queues.get(peer);
     if (!queue) {
       queue = new VpnSendQueue(() => this.opts.channelFor(peer));
@@ -243,6 +291,7 @@ export class VpnService {
   }
 
   async close(): Promise<void> {
+    this.dgram?.close();
     try {
       await this.tun?.close();
     } catch (err) {

@@ -11,7 +11,8 @@
  * only when not zero, and a zero flags byte is refused (so a HELLO without flags is byte-identical to the first version):
  * bit 0 (HELLO_FLAG_RELAY) = the sender offers relaying to this peer (`--relay`); bit 1
  * (HELLO_FLAG_GSO) = the sender takes PACKETS_GSO frames (packets.ts); bit 2
- * (HELLO_FLAG_CHAT_BATCH) = the sender accepts CHAT_BATCHED (0x12); other bits are
+ * (HELLO_FLAG_CHAT_BATCH) = the sender accepts CHAT_BATCHED (0x12); bit 3
+ * (HELLO_FLAG_DGRAM) = the sender takes DGRAM_OFFER (0x33, datagram.ts); other bits are
  * reserved, sent as 0 and ignored.
  */
 import { PayloadReader, PayloadWriter, requireUint } from './bytes.js';
@@ -26,6 +27,8 @@ export const HELLO_FLAG_RELAY = 0x01;
 export const HELLO_FLAG_GSO = 0x02;
 /** HELLO flags bit 2: the sender accepts CHAT_BATCHED (0x12, one signature per batch). */
 export const HELLO_FLAG_CHAT_BATCH = 0x04;
+/** HELLO flags bit 3: the sender takes DGRAM_OFFER (0x33): VPN packets may go as UDP datagrams. */
+export const HELLO_FLAG_DGRAM = 0x08;
 
 /** Decoded HELLO. */
 export interface Hello {

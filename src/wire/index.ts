@@ -14,7 +14,7 @@ export {
   classifyFrameType,
 } from './types.js';
 export type { FrameTypeName, FrameTypeValue } from './types.js';
-export { HELLO_FLAG_RELAY, HELLO_FLAG_GSO, HELLO_FLAG_CHAT_BATCH, MAX_NAME_BYTES, encodeHello, decodeHello } from './hello.js';
+export { HELLO_FLAG_RELAY, HELLO_FLAG_GSO, HELLO_FLAG_CHAT_BATCH, HELLO_FLAG_DGRAM, MAX_NAME_BYTES, encodeHello, decodeHello } from './hello.js';
 export type { Hello } from './hello.js';
 export { PING_SIZE, encodePing, decodePing } from './ping.js';
 export type { Ping } from './ping.js';
@@ -119,3 +119,18 @@ export {
   decodeRelayBound,
 } from './relay.js';
 export type { RelayOpen, RelayIncoming, RelayAccept, RelayOpened, RelayData, RelayCredit, RelayClose, RelayBind, RelayBound } from './relay.js';
+export {
+  DatagramType,
+  DATAGRAM_HEADER_SIZE,
+  DATAGRAM_TAG_SIZE,
+  DATAGRAM_OVERHEAD,
+  PROBE_BODY_SIZE,
+  DGRAM_OFFER_SIZE,
+  DGRAM_VERSION,
+  MAX_DATAGRAM_COUNTER,
+  writeDatagramHeader,
+  readDatagramHeader,
+  encodeDgramOffer,
+  decodeDgramOffer,
+} from './datagram.js';
+export type { DatagramHeader, DatagramTypeValue, DgramOffer } from './datagram.js';

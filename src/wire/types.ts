@@ -10,7 +10,8 @@
  *             PUNCH_REQUEST, PUNCH_START, SIGNAL_ERROR
  *   0x27-0x2F relay messages (relay.ts): RELAY_OPEN, RELAY_OPENED, RELAY_INCOMING,
  *             RELAY_ACCEPT, RELAY_DATA, RELAY_CREDIT, RELAY_CLOSE, RELAY_BIND, RELAY_BOUND
- *   0x30 PACKETS   0x31 VPN_ADDR   0x32 PACKETS_GSO   (packets.ts)
+ *   0x30 PACKETS   0x31 VPN_ADDR   0x32 PACKETS_GSO   (packets.ts)   0x33 DGRAM_OFFER (datagram.ts;
+ *             sent only to a peer whose HELLO has HELLO_FLAG_DGRAM)
  *   0x80 GOSSIP_PUSH   0x81 GOSSIP_PULL_REPLY   (gossip.ts; optional range: a node without gossip ignores them)
  *   0x82 CHAT_REFUSED   (refuse.ts; optional: an older node ignores it and keeps resending)
  *
@@ -49,6 +50,8 @@ export const FrameType = {
   PACKETS: 0x30,
   VPN_ADDR: 0x31,
   PACKETS_GSO: 0x32,
+  // VPN datagram path (datagram.ts)
+  DGRAM_OFFER: 0x33,
   // peer-record gossip (gossip.ts)
   GOSSIP_PUSH: 0x80,
   GOSSIP_PULL_REPLY: 0x81,

@@ -30,6 +30,8 @@ export interface SentinelPairOptions {
   tunSuffixes?: readonly [string, string];
   /** Node.js flags for the receiver (e.g. `--cpu-prof`). */
   rxNodeArgs?: readonly string[];
+  /** Extra environment of both nodes (e.g. `{ SENTINEL_VPN_DATAGRAM: 'always' }`). */
+  env?: Readonly<Record<string, string>>;
 }
 
 const SESSION_WAIT_MS = 10_000;
@@ -54,8 +56,8 @@ export async function startSentinelPair(lab: DelayLab, opts: SentinelPairOptions
     const tun = (s: string): string[] => ['--tun', '--tun-name', `${lab.prefix}${s}`, '--mtu', String(opts.mtu)];
     const signaler = (h: 'tx' | 'rx'): string => `${routerIpFor(h)}:${sig.port}`;
     const [rx, tx] = await Promise.all([
-      sl.startNode('rx', { port: opts.port, signaler: signaler('rx'), logLevel, extraArgs: tun(rxTun), nodeArgs: opts.rxNodeArgs ?? [] }),
-      sl.startNode('tx', { port: opts.port, signaler: signaler('tx'), logLevel, extraArgs: tun(txTun) }),
+      sl.startNode('rx', { port: opts.port, signaler: signaler('rx'), logLevel, extraArgs: tun(rxTun), nodeArgs: opts.rxNodeArgs ?? [], ...(opts.env ? { env: opts.env } : {}) }),
+      sl.startNode('tx', { port: opts.port, signaler: signaler('tx'), logLevel, extraArgs: tun(txTun), ...(opts.env ? { env: opts.env } : {}) }),
     ]);
     await rx.json(['allow', tx.id]);
     await tx.json(['allow', rx.id]);

@@ -1,0 +1,88 @@
+/**
+ * Keys and AEAD of the datagram path (the layout is in src/wire/datagram.ts).
+ *
+ * Keys come from the peer session's TLS 1.3 exporter (RFC 8446 §7.5): both ends of one
+ * authenticated session compute the same 64 bytes, nobody else can. The context binds them
+ * to the epoch and both receiver indices, in the order dialer's index then acceptor's (the
+ * session's dialer is known to both ends):
+ *
+ *   exportKeyingMaterial(64, DATAGRAM_EXPORTER_LABEL, epoch u32 || dialer index u32 || acceptor index u32)
+ *     bytes  0..32  key for datagrams dialer -> acceptor
+ *     bytes 32..64  key for datagrams acceptor -> dialer
+ *
+ * Seal and open are AES-256-GCM with node:crypto, nonce = 0^32 || counter (u64 BE),
+ * associated data = the 13-byte header. Opening never throws: a forgery gives null.
+ */
+import { createCipheriv, createDecipheriv } from 'node:crypto';
+import { DATAGRAM_HEADER_SIZE, DATAGRAM_TAG_SIZE, writeDatagramHeader, type DatagramTypeValue } from '../wire/datagram.js';
+
+/** The TLS exporter label of the datagram keys. */
+export const DATAGRAM_EXPORTER_LABEL = 'EXPORTER-sentinel-vpn-datagram-v1';
+/** Bytes of keying material taken from the exporter (two AES-256 keys). */
+export const DATAGRAM_KEYING_BYTES = 64;
+const KEY_SIZE = 32;
+const NONCE_SIZE = 12;
+
+/** Something that exports keying material from an authenticated TLS session. */
+export type KeyingSource = (length: number, label: string, context: Buffer) => Buffer | null;
+
+/** The two directions' keys for one session and epoch. */
+export interface DatagramKeys {
+  send: Buffer;
+  receive: Buffer;
+}
+
+/** The exporter context: epoch || dialer's index || acceptor's index. */
+export function keyingContext(epoch: number, dialerIndex: number, acceptorIndex: number): Buffer {
+  const c = Buffer.alloc(12);
+  c.writeUInt32BE(epoch >>> 0, 0);
+  c.writeUInt32BE(dialerIndex >>> 0, 4);
+  c.writeUInt32BE(acceptorIndex >>> 0, 8);
+  return c;
+}
+
+/**
+ * Our send and receive keys: `weDialed` says whether this end opened the session. Null
+ * when the source gives nothing (not a TLS session).
+ */
+export function deriveKeys(source: KeyingSource, weDialed: boolean, epoch: number, ourIndex: number, theirIndex: number): DatagramKeys | null {
+  const ctx = weDialed ? keyingContext(epoch, ourIndex, theirIndex) : keyingContext(epoch, theirIndex, ourIndex);
+  const m = source(DATAGRAM_KEYING_BYTES, DATAGRAM_EXPORTER_LABEL, ctx);
+  if (!m || m.length !== DATAGRAM_KEYING_BYTES) return null;
+  const toAcceptor = Buffer.from(m.subarray(0, KEY_SIZE));
+  const toDialer = Buffer.from(m.subarray(KEY_SIZE));
+  return weDialed ? { send: toAcceptor, receive: toDialer } : { send: toDialer, receive: toAcceptor };
+}
+
+function nonceOf(datagram: Buffer): Buffer {
+  const n = Buffer.alloc(NONCE_SIZE);
+  datagram.copy(n, 4, 5, DATAGRAM_HEADER_SIZE);
+  return n;
+}
+
+/** One datagram: header, ciphertext of `plaintext`, tag (one allocation of the whole). */
+export function sealDatagram(key: Buffer, type: DatagramTypeValue, index: number, counter: number, plaintext: Uint8Array): Buffer {
+  const out = Buffer.allocUnsafe(DATAGRAM_HEADER_SIZE + plaintext.length + DATAGRAM_TAG_SIZE);
+  writeDatagramHeader(out, type, index, counter);
+  const c = createCipheriv('aes-256-gcm', key, nonceOf(out));
+  c.setAAD(out.subarray(0, DATAGRAM_HEADER_SIZE));
+  const n = c.update(plaintext).copy(out, DATAGRAM_HEADER_SIZE);
+  c.final();
+  c.getAuthTag().copy(out, DATAGRAM_HEADER_SIZE + n);
+  return out;
+}
+
+/** The plaintext of a datagram whose header was already read, or null if it does not authenticate. */
+export function openDatagram(key: Buffer, datagram: Buffer): Buffer | null {
+  const end = datagram.length - DATAGRAM_TAG_SIZE;
+  try {
+    const d = createDecipheriv('aes-256-gcm', key, nonceOf(datagram));
+    d.setAAD(datagram.subarray(0, DATAGRAM_HEADER_SIZE));
+    d.setAuthTag(datagram.subarray(end));
+    const plain = d.update(datagram.subarray(DATAGRAM_HEADER_SIZE, end));
+    d.final();
+    return plain;
+  } catch {
+    return null;
+  }
+}
