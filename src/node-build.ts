@@ -114,7 +114,7 @@ export function build(
     log,
     counters,
     channelFor: (p) => manager.session(p),
-    datagram: { mode: datagramMode(log), bind: () => (opts.bindUdp ?? bindUdpPort)(port(), opts.host), clock, ...tcpSamples(native.ok) },
+    datagram: { selfId: identity.id, mode: datagramMode(log), bind: () => (opts.bindUdp ?? bindUdpPort)(port(), opts.host), clock, ...tcpSamples(native.ok) },
   });
   const messenger = new Messenger({
     identity,

@@ -3,12 +3,15 @@
  *
  * Keys come from the peer session's TLS 1.3 exporter (RFC 8446 §7.5): both ends of one
  * authenticated session compute the same 64 bytes, nobody else can. The context binds them
- * to the epoch and both receiver indices, in the order dialer's index then acceptor's (the
- * session's dialer is known to both ends):
+ * to the epoch and both receiver indices, ordered by node id: the index of the node whose id
+ * sorts first (as text; ids have one fixed length and alphabet), then the other's. Both
+ * ends always agree on that order, which they do not on "who dialed" (a punched connection
+ * that the other end's listener accepted is outbound at one end and inbound at the other,
+ * and TLS roles are then picked by id, not by who connected):
  *
- *   exportKeyingMaterial(64, DATAGRAM_EXPORTER_LABEL, epoch u32 || dialer index u32 || acceptor index u32)
- *     bytes  0..32  key for datagrams dialer -> acceptor
- *     bytes 32..64  key for datagrams acceptor -> dialer
+ *   exportKeyingMaterial(64, DATAGRAM_EXPORTER_LABEL, epoch u32 || first's index u32 || second's index u32)
+ *     bytes  0..32  key for datagrams first -> second
+ *     bytes 32..64  key for datagrams second -> first
  *
  * Seal and open are AES-256-GCM with node:crypto, nonce = 0^32 || counter (u64 BE),
  * associated data = the 13-byte header. Opening never throws: a forgery gives null.
@@ -32,26 +35,29 @@ export interface DatagramKeys {
   receive: Buffer;
 }
 
-/** The exporter context: epoch || dialer's index || acceptor's index. */
-export function keyingContext(epoch: number, dialerIndex: number, acceptorIndex: number): Buffer {
+/** The exporter context: epoch || the first node's index || the second's. */
+export function keyingContext(epoch: number, firstIndex: number, secondIndex: number): Buffer {
   const c = Buffer.alloc(12);
   c.writeUInt32BE(epoch >>> 0, 0);
-  c.writeUInt32BE(dialerIndex >>> 0, 4);
-  c.writeUInt32BE(acceptorIndex >>> 0, 8);
+  c.writeUInt32BE(firstIndex >>> 0, 4);
+  c.writeUInt32BE(secondIndex >>> 0, 8);
   return c;
 }
 
+/** Whether `self` is the first of the two nodes in the keying order (its id sorts first). */
+export const isFirstNode = (self: string, peer: string): boolean => self < peer;
+
 /**
- * Our send and receive keys: `weDialed` says whether this end opened the session. Null
- * when the source gives nothing (not a TLS session).
+ * Our send and receive keys: `weAreFirst` from {@link isFirstNode}. Null when the source
+ * gives nothing (not a TLS session).
  */
-export function deriveKeys(source: KeyingSource, weDialed: boolean, epoch: number, ourIndex: number, theirIndex: number): DatagramKeys | null {
-  const ctx = weDialed ? keyingContext(epoch, ourIndex, theirIndex) : keyingContext(epoch, theirIndex, ourIndex);
+export function deriveKeys(source: KeyingSource, weAreFirst: boolean, epoch: number, ourIndex: number, theirIndex: number): DatagramKeys | null {
+  const ctx = weAreFirst ? keyingContext(epoch, ourIndex, theirIndex) : keyingContext(epoch, theirIndex, ourIndex);
   const m = source(DATAGRAM_KEYING_BYTES, DATAGRAM_EXPORTER_LABEL, ctx);
   if (!m || m.length !== DATAGRAM_KEYING_BYTES) return null;
-  const toAcceptor = Buffer.from(m.subarray(0, KEY_SIZE));
-  const toDialer = Buffer.from(m.subarray(KEY_SIZE));
-  return weDialed ? { send: toAcceptor, receive: toDialer } : { send: toDialer, receive: toAcceptor };
+  const toSecond = Buffer.from(m.subarray(0, KEY_SIZE));
+  const toFirst = Buffer.from(m.subarray(KEY_SIZE));
+  return weAreFirst ? { send: toSecond, receive: toFirst } : { send: toFirst, receive: toSecond };
 }
 
 function nonceOf(datagram: Buffer): Buffer {

@@ -34,7 +34,7 @@ import {
   readDatagramHeader,
   type DatagramTypeValue,
 } from '../wire/index.js';
-import { deriveKeys, openDatagram, sealDatagram, type DatagramKeys } from './datagram-crypto.js';
+import { deriveKeys, isFirstNode, openDatagram, sealDatagram, type DatagramKeys } from './datagram-crypto.js';
 import { DatagramPath, type PathState } from './datagram-path.js';
 import { PathPolicy, type DatagramMode, type PathChoice, type TcpSample } from './path-policy.js';
 import { ReplayWindow } from './replay-window.js';
@@ -48,8 +48,6 @@ export interface DatagramChannel {
   readonly method?: string;
   /** host:port of the peer's end of the session. */
   readonly remoteAddress?: string;
-  /** The node that opened the session (orders the keying context). */
-  readonly dialerId?: NodeId;
   /** The session's TCP socket fd, for TCP_INFO. */
   readonly socketFd?: number | null;
   send(type: number, payload: Uint8Array): boolean;
@@ -57,6 +55,8 @@ export interface DatagramChannel {
 }
 
 export interface DatagramServiceOptions {
+  /** This node's id (orders the keying context with the peer's: datagram-crypto.ts). */
+  selfId: NodeId;
   mode: Exclude<DatagramMode, 'off'>;
   /** Largest inner packet (the TUN MTU); larger ones stay on the session. */
   mtu: number;
@@ -316,8 +316,8 @@ export class DatagramService {
   private ready(st: PeerState): void {
     if (!st.offered || !st.theirs) return;
     if (!st.keys) {
-      const weDialed = st.ch.dialerId !== st.ch.peerId;
-      st.keys = deriveKeys((n, l, c) => st.ch.exportKeyingMaterial?.(n, l, c) ?? null, weDialed, 0, st.ourIndex, st.theirs.index);
+      const first = isFirstNode(this.opts.selfId, st.ch.peerId);
+      st.keys = deriveKeys((n, l, c) => st.ch.exportKeyingMaterial?.(n, l, c) ?? null, first, 0, st.ourIndex, st.theirs.index);
       if (!st.keys) return this.count('no_keys');
     }
     if (this.opts.isAllowed(st.ch.peerId)) st.path.start();

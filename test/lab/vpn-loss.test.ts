@@ -65,6 +65,12 @@ if (labOk) describe('VPN under underlay loss (delay lab, real binaries)', { time
   });
 
   const logs = (): string => `receiver log:\n${tail(pair.rx.stderr(), 20)}\nsender log:\n${tail(pair.tx.stderr(), 20)}`;
+  /** Both ends' vpn.dgram.* counters, for a failure message. */
+  const dgramCounters = async (): Promise<string> => {
+    const pick = async (n: LabNode): Promise<string> =>
+      Object.entries((await n.status()).counters).filter(([k]) => k.startsWith('vpn.dgram.')).map(([k, v]) => `${k.slice(10)}=${v}`).join(' ');
+    return `datagram counters: sender ${await pick(pair.tx)}; receiver ${await pick(pair.rx)}`;
+  };
 
   for (const permille of [30, 10]) {
     it(`delivers every byte of a 16 MiB transfer with ${permille / 10}% random loss on the underlay, on the datagram path`, async () => {
@@ -86,7 +92,7 @@ if (labOk) describe('VPN under underlay loss (delay lab, real binaries)', { time
       const dropped = await lossDrops(lab);
       assert.ok(dropped > 0, 'the loss rule dropped packets during the transfer');
       // The outer TCP's loss moved the VPN to datagrams (auto), and they carried the transfer.
-      assert.ok((await counter(pair.tx, 'vpn.dgram.route_udp')) >= 1, `the sender moved to the datagram path\n${logs()}`);
+      assert.ok((await counter(pair.tx, 'vpn.dgram.route_udp')) >= 1, `the sender moved to the datagram path\n${await dgramCounters()}\n${logs()}`);
       const datagrams = (await counter(pair.rx, 'vpn.dgram.received')) - dgramBefore;
       assert.ok(datagrams > TRANSFER_BYTES / MTU / 2, `datagrams received during the transfer: ${datagrams}`);
     });

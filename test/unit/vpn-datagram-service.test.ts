@@ -61,6 +61,7 @@ function end(net: Net, clock: ReturnType<typeof fakeClock>, port: number, self: 
   };
   let next = port * 1000;
   const svc = new DatagramService({
+    selfId: self,
     mode: 'always',
     mtu: 1400,
     bind: async () => {
@@ -79,11 +80,12 @@ function end(net: Net, clock: ReturnType<typeof fakeClock>, port: number, self: 
 }
 
 /** Two ends whose sessions are up and whose offers crossed; the path is up after a tick. */
-async function connected(opts: { secretB?: Buffer } = {}) {
+async function connected(opts: { secretB?: Buffer; dialers?: [string, string] } = {}) {
   const net = new Net();
   const clock = fakeClock(1000);
-  const a = end(net, clock, 1, 'A', 'B', 'A');
-  const b = end(net, clock, 2, 'B', 'A', 'A', opts.secretB ? { secret: opts.secretB } : {});
+  const [dialerSeenByA, dialerSeenByB] = opts.dialers ?? ['A', 'A'];
+  const a = end(net, clock, 1, 'A', 'B', dialerSeenByA);
+  const b = end(net, clock, 2, 'B', 'A', dialerSeenByB, opts.secretB ? { secret: opts.secretB } : {});
   a.svc.onSessionUp(a.ch);
   b.svc.onSessionUp(b.ch);
   await clock.advance(0);
@@ -97,6 +99,19 @@ const c = (e: End, name: string): number => e.counters.get(`vpn.dgram.${name}`);
 const packet = (n: number): Buffer => Buffer.alloc(100, n);
 
 describe('datagram service', () => {
+  it('agrees on the keys when the ends disagree on who dialed (a punched connection a listener accepted)', async () => {
+    // Seen in the NAT lab: outbound-punched at one end, inbound at the other, each naming
+    // the other as the dialer. Keys ordered by dialer then differed and every datagram
+    // failed to authenticate; ordered by node id they agree.
+    for (const dialers of [['B', 'A'], ['A', 'B'], ['A', 'A']] as [string, string][]) {
+      const { clock, a, b } = await connected({ dialers });
+      assert.deepEqual(a.svc.send('B', [packet(7)]), [], `A sends as a datagram (dialers ${dialers})`);
+      await clock.advance(0);
+      assert.equal(b.delivered.length, 1, `B got it (dialers ${dialers})`);
+      assert.equal(c(a, 'auth') + c(b, 'auth'), 0);
+    }
+  });
+
   it('exchanges offers, comes up, and carries packets both ways', async () => {
     const { clock, a, b } = await connected();
     const offer = decodeDgramOffer(a.ch.frames.find(([t]) => t === FrameType.DGRAM_OFFER)![1]);
