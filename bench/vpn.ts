@@ -66,12 +66,14 @@ const LIMITS_NOTE =
   'written whole on the receiver: about 45 packets per system call instead of one (the offload counters above), and the receiving kernel\'s TCP path runs once per super-segment. ' +
   'At a 1-minute load of 4-7 on the 2 cores the nodes reach 0.85-1.24 Gbit/s (2.3-3.2x wireguard-go) using about half a core each, so their own CPU is not the limit there; ' +
   'at a load of 10-18 (other benchmarks on the same cores) the two single-threaded nodes wait for a core and fall to 0.2-0.5 Gbit/s, much more than wireguard-go, whose Go runtime ' +
-  'spreads over both cores. The ping under load (18-25 ms at load 4-7, against 4-5 ms for wireguard-go) is believed to be mostly such waits, not bytes queued: the session\'s ' +
-  'socket queues hold under a MiB (a few ms at these rates), and a ping crosses four node wake-ups (the sender\'s TUN read, the receiver\'s socket read, and back), each behind ' +
-  'whatever bulk data that node processes first (a profile of the receiver: TUN writes 23%, garbage collection 23%, Buffer creation and copies ~10%). A queue delay control ' +
-  '(CoDel on the TUN queue via TCP timestamps and on the session via PACKETS_GSO send times, `SENTINEL_VPN_AQM=on`) cut throughput (0.89 against 1.05-1.24 Gbit/s in one series) ' +
-  'without lowering the ping, so it is off. What would help further: the packet loop (TUN reads and writes, framing) on a worker thread next to the session\'s TLS, so that a ' +
-  'busy or starved main thread does not hold small packets; fewer allocations per frame (GC); and measuring on a machine that is not shared.';
+  'spreads over both cores. The ping under load: small packets (pings, TCP ACKs) are framed apart and written to the session at once, while the bulk waits in the node\'s ' +
+  'per-peer send queue (src/vpn/send-queue.ts: the socket is fed 64 KiB at a time) and the kernel holds at most 128 KiB unsent per session (TCP_NOTSENT_LOWAT on fighter ' +
+  'sockets), so a ping waits behind about 192 KiB of a bulk transfer instead of the kernel\'s autotuned send buffer (several MB): 4.7 and 4.9 ms in two runs on a quiet ' +
+  'machine (wireguard-go 3.0 and 4.7 ms) against 9.9 ms before (wireguard-go 3.2 ms); 12-25 ms with other builds running (wireguard-go 4-7 ms). What is left is believed to be node wake-ups rather than bytes queued: a ping crosses four of them (the sender\'s ' +
+  'TUN read, the receiver\'s socket read, and back), each behind whatever bulk data that node processes first (a profile of the receiver: TUN writes 23%, garbage collection ' +
+  '23%, Buffer creation and copies ~10%); even idle, a Sentinel ping takes 1.3-1.8 ms against wireguard-go\'s 0.4-0.6 ms here. A queue delay control (CoDel, ' +
+  '`SENTINEL_VPN_AQM=on`) cut throughput without lowering the ping, so it is off. What would help further: the packet loop (TUN reads and writes, framing) on a worker thread ' +
+  'next to the session\'s TLS, so that a busy or starved main thread does not hold small packets; fewer allocations per frame (GC); and measuring on a machine that is not shared.';
 /** When the pings under load start, after the 1-stream test (slow start over). */
 const LOADED_PING_DELAY_MS = 1_500;
 /** Pause before retrying a failed iperf3 test. */
