@@ -8,7 +8,7 @@ import { Duplex } from 'node:stream';
 import { describe, it } from 'node:test';
 import type { SentinelError } from '../../src/errors.js';
 import { Counters, Session, systemClock } from '../../src/transport/index.js';
-import { FrameType, encodeFrame, encodeHello } from '../../src/wire/index.js';
+import { FrameType, allocFramePayload, encodeFrame, encodeHello, encodePacketBatches, prebuiltFrame } from '../../src/wire/index.js';
 
 interface Harness {
   session: Session;
@@ -19,8 +19,14 @@ interface Harness {
   feed(...chunks: Buffer[]): void;
 }
 
-function harness(maxPayload = 1_048_576, onFrame?: (type: number, payload: Buffer) => void): Harness {
-  const socket = new Duplex({ read() {}, write(_c, _e, cb) { cb(); } });
+function harness(maxPayload = 1_048_576, onFrame?: (type: number, payload: Buffer) => void, writes?: Buffer[]): Harness {
+  const socket = new Duplex({
+    read() {},
+    write(chunk: Buffer, _e, cb) {
+      writes?.push(chunk);
+      cb();
+    },
+  });
   const frames: Harness['frames'] = [];
   const closed: Harness['closed'] = [];
   const counters = new Counters();
@@ -102,5 +108,61 @@ describe('Session frame delivery', () => {
     h.feed(Buffer.concat([encodeFrame(FrameType.CHAT, bytes(5, 1)), encodeFrame(FrameType.CHAT, bytes(5, 2))]));
     assert.equal(calls, 1);
     assert.equal(h.closed[0]?.code, 'E_PROTOCOL');
+  });
+});
+
+/** A session whose socket writes are kept (after its HELLO and PING). */
+function sending(): { session: Session; writes: Buffer[] } {
+  const writes: Buffer[] = [];
+  const { session } = harness(undefined, undefined, writes);
+  writes.length = 0;
+  return { session, writes };
+}
+
+/*
+ * Frames built in place behind their header (allocFramePayload) leave a session as one
+ * buffer, the very memory the payload was written into; anything else leaves as before.
+ */
+const fill = (b: Buffer, seed: number): Buffer => {
+  for (let i = 0; i < b.length; i++) b[i] = (i * 13 + seed) % 256;
+  return b;
+};
+
+describe('prebuilt frames', () => {
+  it('allocFramePayload puts the exact frame header in front of the payload', () => {
+    const payload = fill(allocFramePayload(FrameType.CHAT, 70_000), 3);
+    const frame = prebuiltFrame(FrameType.CHAT, payload)!;
+    assert.ok(frame.equals(encodeFrame(FrameType.CHAT, payload)));
+    assert.equal(frame.buffer, payload.buffer, 'the same memory, not a copy');
+    assert.equal(prebuiltFrame(FrameType.ACK, payload), undefined, 'another type is not this frame');
+    assert.equal(prebuiltFrame(FrameType.CHAT, payload.subarray(1)), undefined, 'a view of it is not');
+    assert.equal(prebuiltFrame(FrameType.CHAT, Buffer.from(payload)), undefined, 'a copy is not');
+  });
+
+  it('a large prebuilt payload leaves the session as one write of its own memory', () => {
+    const h = sending();
+    const payload = fill(allocFramePayload(0xf0, 64 * 1024), 5);
+    h.session.send(0xf0, payload);
+    assert.equal(h.writes.length, 1);
+    assert.equal(h.writes[0]!.buffer, payload.buffer);
+    assert.ok(h.writes[0]!.equals(encodeFrame(0xf0, payload)));
+  });
+
+  it('other large payloads, or a prebuilt one sent as another type, still leave as header + payload', () => {
+    const h = sending();
+    const plain = fill(Buffer.alloc(64 * 1024), 7);
+    h.session.send(0xf0, plain);
+    const prebuilt = fill(allocFramePayload(0xf1, 64 * 1024), 9);
+    h.session.send(0xf0, prebuilt);
+    const out = Buffer.concat(h.writes);
+    assert.ok(out.equals(Buffer.concat([encodeFrame(0xf0, plain), encodeFrame(0xf0, prebuilt)])));
+    assert.ok(h.writes.length >= 2);
+  });
+
+  it('the VPN encoders build their payloads in place', () => {
+    const packets = Array.from({ length: 40 }, (_, i) => fill(Buffer.alloc(1400), i));
+    const [payload] = encodePacketBatches(packets);
+    const frame = prebuiltFrame(FrameType.PACKETS, payload!);
+    assert.ok(frame?.equals(encodeFrame(FrameType.PACKETS, payload!)));
   });
 });
