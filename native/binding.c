@@ -24,13 +24,17 @@
  *   tunStartReading(fd, size, cb)                          cb(packets[, err]) per batch
  *   tunStopReading(fd)                                  -> bool
  *   tunWrite(fd, packets[, headers])                    -> number written
- *   udpBind(host, port, reuseAddr)                      -> fd  (reports TTL / hop limit)
+ *   udpBind(host, port, reuseAddr[, v6only])            -> fd  (reports TTL / hop limit)
  *   udpSetOption(fd, name, value)                          IP_TTL, IP_MULTICAST_TTL, ...
  *   udpMembership(fd, group, ifaceAddr, join)              IPv4 multicast group
  *   udpMulticastInterface(fd, ifaceAddr)                   IPv4 outgoing multicast interface
  *   udpStartReading(fd, size, cb)                          cb([{ data, address, port, ttl }][, err])
  *   udpStopReading(fd)                                  -> bool
  *   udpSend(fd, data, host, port)                       -> bytes sent
+ *   udpSendBatch(fd, datagrams, host, port)             -> datagrams sent (sendmmsg)
+ *   udpStartReadingData(fd, size, cb)                      cb(buffers[, err]) per batch
+ *   dgramSeal(key, datagram)                               AES-256-GCM in place (dgram.c)
+ *   dgramOpen(key, datagram)                            -> plaintext | null
  *
  * Every fd is non-blocking and close-on-exec. connect() throws synchronously for errors
  * found before the connection is in flight (bad address, socket/bind failure, immediate
@@ -44,7 +48,7 @@
  *
  * Files: binding.c (fighter sockets, close, sockname, the export table), ttl.c (TTL and
  * minimum TTL of a TCP socket), util.c (errno errors, argument checks), reader.c
- * (event-loop readers), tun.c, udp.c; shared declarations in sentinel_native.h.
+ * (event-loop readers), tun.c, udp.c, dgram.c (the VPN datagram path); shared declarations in sentinel_native.h.
  */
 #include "sentinel_native.h"
 
@@ -394,6 +398,10 @@ NAPI_MODULE_INIT() {
     { "udpStartReading", NULL, js_udp_start_reading, NULL, NULL, NULL, napi_enumerable, NULL },
     { "udpStopReading", NULL, js_stop_reading, NULL, NULL, NULL, napi_enumerable, NULL },
     { "udpSend", NULL, js_udp_send, NULL, NULL, NULL, napi_enumerable, NULL },
+    { "udpSendBatch", NULL, js_udp_send_batch, NULL, NULL, NULL, napi_enumerable, NULL },
+    { "udpStartReadingData", NULL, js_udp_start_reading_data, NULL, NULL, NULL, napi_enumerable, NULL },
+    { "dgramSeal", NULL, js_dgram_seal, NULL, NULL, NULL, napi_enumerable, NULL },
+    { "dgramOpen", NULL, js_dgram_open, NULL, NULL, NULL, napi_enumerable, NULL },
   };
   if (napi_define_properties(env, exports, sizeof table / sizeof table[0], table) != napi_ok) return fail(env);
   /* Feature flag: listen() takes the v6only argument (an older build ignores it). */

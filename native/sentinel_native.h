@@ -123,5 +123,9 @@ napi_value js_udp_membership(napi_env env, napi_callback_info info);
 napi_value js_udp_multicast_interface(napi_env env, napi_callback_info info);
 napi_value js_udp_start_reading(napi_env env, napi_callback_info info);
 napi_value js_udp_send(napi_env env, napi_callback_info info);
+napi_value js_udp_send_batch(napi_env env, napi_callback_info info);
+napi_value js_udp_start_reading_data(napi_env env, napi_callback_info info);
+napi_value js_dgram_seal(napi_env env, napi_callback_info info);
+napi_value js_dgram_open(napi_env env, napi_callback_info info);
 
 #endif

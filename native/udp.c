@@ -19,17 +19,30 @@ static const struct { const char *name; int level; int opt; } udp_options[] = {
   { "IPV6_UNICAST_HOPS", IPPROTO_IPV6, IPV6_UNICAST_HOPS },
   { "IPV6_MULTICAST_HOPS", IPPROTO_IPV6, IPV6_MULTICAST_HOPS },
   { "IPV6_MULTICAST_LOOP", IPPROTO_IPV6, IPV6_MULTICAST_LOOP },
+  { "SO_RCVBUF", SOL_SOCKET, SO_RCVBUF },
+  { "SO_SNDBUF", SOL_SOCKET, SO_SNDBUF },
 };
 
-/* udpBind(host, port, reuseAddr) -> fd: non-blocking, close-on-exec, reporting TTL / hop limit. */
+/*
+ * udpBind(host, port, reuseAddr[, v6only]) -> fd: non-blocking, close-on-exec, reporting
+ * TTL / hop limit. An IPv6 address is IPV6_V6ONLY unless v6only is false (a dual-stack
+ * `::` socket that also serves IPv4 peers as IPv4-mapped addresses).
+ */
 napi_value js_udp_bind(napi_env env, napi_callback_info info) {
-  napi_value argv[3];
+  napi_value argv[4];
   struct sockaddr_storage addr;
   socklen_t len;
-  bool reuse;
+  bool reuse, v6only = true;
   int one = 1;
+  size_t argc = 4;
   if (!get_args(env, info, 3, argv) || !get_host_port(env, argv[0], argv[1], &addr, &len)) return NULL;
   if (napi_get_value_bool(env, argv[2], &reuse) != napi_ok) return throw_arg(env, "reuseAddr must be a boolean");
+  CALL(env, napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
+  if (argc >= 4) {
+    napi_valuetype t;
+    CALL(env, napi_typeof(env, argv[3], &t));
+    if (t != napi_undefined && napi_get_value_bool(env, argv[3], &v6only) != napi_ok) return throw_arg(env, "v6only must be a boolean");
+  }
   const char *syscall = "socket";
   int fd = socket(addr.ss_family, SOCK_DGRAM, 0);
   if (fd < 0) return throw_errno(env, syscall, errno);
@@ -37,7 +50,8 @@ napi_value js_udp_bind(napi_env env, napi_callback_info info) {
   syscall = "setsockopt";
   if (reuse && setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one) < 0) goto fail;
   if (addr.ss_family == AF_INET6) {
-    if (!is_v4_mapped(&addr) && setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof one) < 0) goto fail;
+    int v6 = v6only && !is_v4_mapped(&addr) ? 1 : 0;
+    if (setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &v6, sizeof v6) < 0) goto fail;
     if (setsockopt(fd, IPPROTO_IPV6, IPV6_RECVHOPLIMIT, &one, sizeof one) < 0) goto fail;
   }
   if ((addr.ss_family == AF_INET || is_v4_mapped(&addr)) &&

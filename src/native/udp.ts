@@ -21,12 +21,15 @@ export interface UdpDatagram {
 }
 
 /** Integer socket options the addon can set (its `udp_options` table). */
-export type UdpOption = 'IP_TTL' | 'IP_MULTICAST_TTL' | 'IP_MULTICAST_LOOP' | 'IPV6_UNICAST_HOPS' | 'IPV6_MULTICAST_HOPS' | 'IPV6_MULTICAST_LOOP';
+export type UdpOption = 'IP_TTL' | 'IP_MULTICAST_TTL' | 'IP_MULTICAST_LOOP' | 'IPV6_UNICAST_HOPS' | 'IPV6_MULTICAST_HOPS' | 'IPV6_MULTICAST_LOOP' | 'SO_RCVBUF' | 'SO_SNDBUF';
 
 /** The addon's UDP exports. Errno failures throw {@link NativeErrnoError}. */
 export interface UdpNative {
-  /** socket(SOCK_DGRAM), non-blocking + close-on-exec, SO_REUSEADDR if asked, TTL reporting on, bind. */
-  udpBind(host: string, port: number, reuseAddr: boolean): number;
+  /**
+   * socket(SOCK_DGRAM), non-blocking + close-on-exec, SO_REUSEADDR if asked, TTL reporting on, bind.
+   * An IPv6 host is IPV6_V6ONLY unless `v6only` is false (dual-stack `::`).
+   */
+  udpBind(host: string, port: number, reuseAddr: boolean, v6only?: boolean): number;
   udpSetOption(fd: number, name: UdpOption, value: number): void;
   /** IPv4 multicast join (or leave) of `group` on the interface holding `ifaceAddr`. */
   udpMembership(fd: number, group: string, ifaceAddr: string, join: boolean): void;
@@ -40,6 +43,34 @@ export interface UdpNative {
   /** close(2), stopping a reader on fd first. */
   close(fd: number): void;
   sockname(fd: number): SockName;
+}
+
+/**
+ * The addon's exports for the VPN datagram path (native/dgram.c): batched UDP I/O and
+ * AES-256-GCM on the datagram layout of src/wire/datagram.ts.
+ */
+export interface DatagramNative extends UdpNative {
+  /**
+   * sendmmsg(2) of `datagrams` to host:port; returns how many were sent (a refused one is
+   * skipped, a full socket buffer drops the rest). Throws only for bad arguments.
+   */
+  udpSendBatch(fd: number, datagrams: readonly Buffer[], host: string, port: number): number;
+  /** Like udpStartReading, data only (no source, no TTL): cb(buffers) per wake-up, up to 64. */
+  udpStartReadingData(fd: number, size: number, cb: (datagrams: Buffer[], err?: NativeErrnoError) => void): void;
+  /** Seals in place: `datagram` = 13-byte header, plaintext, 16 spare bytes for the tag. */
+  dgramSeal(key: Buffer, datagram: Buffer): void;
+  /** The plaintext of a sealed datagram, or null if it does not authenticate. */
+  dgramOpen(key: Buffer, datagram: Buffer): Buffer | null;
+}
+
+const DATAGRAM_EXPORTS = ['udpSendBatch', 'udpStartReadingData', 'dgramSeal', 'dgramOpen'] as const;
+
+/** The addon's datagram-path functions, or null (no addon, or one built before them). Never throws. */
+export function loadDatagramNative(): DatagramNative | null {
+  const r = loadUdpNative();
+  if (!r.ok) return null;
+  const mod = r.native as unknown as Record<string, unknown>;
+  return DATAGRAM_EXPORTS.every((k) => typeof mod[k] === 'function') ? (r.native as DatagramNative) : null;
 }
 
 const UDP_EXPORTS = ['udpBind', 'udpSetOption', 'udpMembership', 'udpMulticastInterface', 'udpStartReading', 'udpStopReading', 'udpSend', 'close', 'sockname'] as const;

@@ -13,10 +13,13 @@
  *     bytes  0..32  key for datagrams first -> second
  *     bytes 32..64  key for datagrams second -> first
  *
- * Seal and open are AES-256-GCM with node:crypto, nonce = 0^32 || counter (u64 BE),
- * associated data = the 13-byte header. Opening never throws: a forgery gives null.
+ * Seal and open are AES-256-GCM, nonce = 0^32 || counter (u64 BE), associated data = the
+ * 13-byte header. Opening never throws: a forgery gives null. They run in the addon when
+ * it has them (native/dgram.c: one reused OpenSSL context, ~0.5 us per 1,400-byte packet),
+ * else with node:crypto (a new cipher object per packet, ~5 us): the bytes are the same.
  */
 import { createCipheriv, createDecipheriv } from 'node:crypto';
+import { loadDatagramNative, type DatagramNative } from '../native/udp.js';
 import { DATAGRAM_HEADER_SIZE, DATAGRAM_TAG_SIZE, writeDatagramHeader, type DatagramTypeValue } from '../wire/datagram.js';
 
 /** The TLS exporter label of the datagram keys. */
@@ -66,8 +69,36 @@ function nonceOf(datagram: Buffer): Buffer {
   return n;
 }
 
+let native: DatagramNative | null | undefined;
+function aead(): DatagramNative | null {
+  if (native === undefined) native = process.env['SENTINEL_VPN_DGRAM_NATIVE'] === '0' ? null : loadDatagramNative();
+  return native;
+}
+
+/** Which implementation seals and opens ('native' when the addon has dgramSeal / dgramOpen). */
+export function datagramCryptoBackend(): 'native' | 'node' {
+  return aead() ? 'native' : 'node';
+}
+
 /** One datagram: header, ciphertext of `plaintext`, tag (one allocation of the whole). */
 export function sealDatagram(key: Buffer, type: DatagramTypeValue, index: number, counter: number, plaintext: Uint8Array): Buffer {
+  const n = aead();
+  if (!n) return sealDatagramNode(key, type, index, counter, plaintext);
+  const out = Buffer.allocUnsafe(DATAGRAM_HEADER_SIZE + plaintext.length + DATAGRAM_TAG_SIZE);
+  writeDatagramHeader(out, type, index, counter);
+  out.set(plaintext, DATAGRAM_HEADER_SIZE);
+  n.dgramSeal(key, out);
+  return out;
+}
+
+/** The plaintext of a datagram whose header was already read, or null if it does not authenticate. */
+export function openDatagram(key: Buffer, datagram: Buffer): Buffer | null {
+  const n = aead();
+  return n ? n.dgramOpen(key, datagram) : openDatagramNode(key, datagram);
+}
+
+/** {@link sealDatagram} with node:crypto (the fallback; tests compare the two). */
+export function sealDatagramNode(key: Buffer, type: DatagramTypeValue, index: number, counter: number, plaintext: Uint8Array): Buffer {
   const out = Buffer.allocUnsafe(DATAGRAM_HEADER_SIZE + plaintext.length + DATAGRAM_TAG_SIZE);
   writeDatagramHeader(out, type, index, counter);
   const c = createCipheriv('aes-256-gcm', key, nonceOf(out));
@@ -78,8 +109,9 @@ export function sealDatagram(key: Buffer, type: DatagramTypeValue, index: number
   return out;
 }
 
-/** The plaintext of a datagram whose header was already read, or null if it does not authenticate. */
-export function openDatagram(key: Buffer, datagram: Buffer): Buffer | null {
+/** {@link openDatagram} with node:crypto. */
+export function openDatagramNode(key: Buffer, datagram: Buffer): Buffer | null {
+  if (datagram.length < DATAGRAM_HEADER_SIZE + DATAGRAM_TAG_SIZE) return null;
   const end = datagram.length - DATAGRAM_TAG_SIZE;
   try {
     const d = createDecipheriv('aes-256-gcm', key, nonceOf(datagram));

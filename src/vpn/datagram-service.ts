@@ -201,20 +201,22 @@ export class DatagramService {
     const st = this.peers.get(peer);
     if (!st || st.choice !== 'udp' || !st.path.usable || !st.keys || !st.theirs || !this.socket) return [...packets];
     const rest: Buffer[] = [];
-    let sent = 0;
+    const out: Buffer[] = [];
     let bytes = 0;
     for (const p of packets) {
       if (p.length > this.maxInner) {
         rest.push(p);
         continue;
       }
-      this.seal(st, DatagramType.DATA, p);
-      sent++;
+      const d = this.sealOne(st, DatagramType.DATA, p);
+      if (!d) break; // key exhausted (counted): the rest are lost like any datagram
+      out.push(d);
       bytes += p.length;
     }
-    if (sent > 0) {
+    if (out.length > 0) {
+      this.transmit(st, out);
       st.path.sent();
-      this.count('sent', sent);
+      this.count('sent', out.length);
       this.count('sent_bytes', bytes);
     }
     return rest;
@@ -352,10 +354,25 @@ export class DatagramService {
   }
 
   private seal(st: PeerState, type: DatagramTypeValue, plaintext: Uint8Array): void {
-    if (!st.keys || !st.theirs || !this.socket) return;
-    if (st.counter >= MAX_SEND_COUNTER) return this.count('key_exhausted');
-    const d = sealDatagram(st.keys.send, type, st.theirs.index, st.counter++, plaintext);
-    this.socket.send(d, st.host, st.theirs.port, () => this.count('send_errors'));
+    const d = this.sealOne(st, type, plaintext);
+    if (d) this.transmit(st, [d]);
+  }
+
+  private sealOne(st: PeerState, type: DatagramTypeValue, plaintext: Uint8Array): Buffer | null {
+    if (!st.keys || !st.theirs) return null;
+    if (st.counter >= MAX_SEND_COUNTER) {
+      this.count('key_exhausted');
+      return null;
+    }
+    return sealDatagram(st.keys.send, type, st.theirs.index, st.counter++, plaintext);
+  }
+
+  /** One system call for the batch when the port can (sendMany), else one send each. */
+  private transmit(st: PeerState, datagrams: Buffer[]): void {
+    const sock = this.socket;
+    if (!sock || !st.theirs) return;
+    if (datagrams.length > 1 && sock.sendMany) sock.sendMany(datagrams, st.host, st.theirs.port, (n) => this.count('send_errors', n));
+    else for (const d of datagrams) sock.send(d, st.host, st.theirs.port, () => this.count('send_errors'));
   }
 
   private received(st: PeerState, packet: Buffer): void {
