@@ -66,13 +66,13 @@ const ALL: readonly PathName[] = ['plain', ...TUNNELS];
 const CC_SYSCTL = 'net.ipv4.tcp_congestion_control';
 
 /**
- * What limits Sentinel under loss (from the counters of these runs, not a CPU profile: the
- * tunnel processes are mostly idle in the lossy rows). Re-check when the data path changes.
+ * What limits Sentinel under loss (from the counters of these runs and, for the datagram
+ * path, a loopback profile: docs/VPN-LOSS.md run G). Re-check when the data path changes.
  */
 const LIMITS_NOTE =
   'What limits Sentinel under loss (believed, from the counters above; "sent as datagrams" says which path carried each sample). ' +
   'On the session (TCP inside TCP): not CPU but the outer TCP: each lost wire packet is a lost segment of the session, every inner packet behind the hole waits at least one round trip (head-of-line blocking) and the outer congestion control slows down, while the inner TCP sees only stalls. ' +
-  'On the datagram path (SENTINEL_VPN_DATAGRAM=auto moves there when the session\'s TCP retransmits > 0.5% of its segments): a loss is one lost inner packet, as with wireguard-go, and the limit is CPU (one send, one recv and one AES-GCM call per inner packet in Node), plus the switch itself in short tests (about a second of loss before auto moves, and reordering as the session\'s queue drains). See docs/VPN-LOSS.md.';
+  'On the datagram path (SENTINEL_VPN_DATAGRAM=auto moves there when the session\'s TCP retransmits > 0.5% of its segments): a loss is one lost inner packet, as with wireguard-go, and the limit is CPU (one AES-GCM seal or open per inner packet, in the addon with one reused OpenSSL context; sends batched with sendmmsg and receives read 64 per wake-up, native/dgram.c) and the receiver\'s UDP buffer when the sender\'s bursts outrun it, plus the switch itself in short tests (about a second of loss before auto moves, and reordering as the session\'s queue drains). See docs/VPN-LOSS.md.';
 
 /** In run order. The no-loss, no-delay-line condition is every path's reference. */
 const PLAN: readonly Condition[] = [
