@@ -333,7 +333,13 @@ export class DatagramService {
           return null;
         }
         this.socket = sock;
-        sock.onMessage((data) => this.onDatagram(data));
+        sock.onMessage(
+          (data) => this.onDatagram(data),
+          (err) => {
+            this.count('read_failed');
+            this.opts.log.warn(`VPN datagram socket stopped reading (${errorMessage(err)}); VPN traffic falls back to the sessions`);
+          },
+        );
         return sock;
       },
       (err: unknown) => {

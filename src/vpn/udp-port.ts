@@ -21,8 +21,11 @@ export interface UdpPort {
    * `onError(n)` once with how many were not sent. Optional: without it, `send` each.
    */
   sendMany?(data: readonly Buffer[], host: string, port: number, onError: (failed: number) => void): void;
-  /** Sets the receiver (once). The addon's port does not read sources: address '' and port 0. */
-  onMessage(handler: (data: Buffer, address: string, port: number) => void): void;
+  /**
+   * Sets the receiver (once). The addon's port does not read sources: address '' and port 0.
+   * `onReadError`: the socket stopped reading (an error other than "nothing more to read").
+   */
+  onMessage(handler: (data: Buffer, address: string, port: number) => void, onReadError?: (err: Error) => void): void;
   close(): void;
 }
 
@@ -92,11 +95,12 @@ export function bindNative(native: DatagramNative, port: number, host?: string):
       }
       if (sent < data.length) onError(data.length - sent);
     },
-    onMessage(handler) {
+    onMessage(handler, onReadError) {
       // A read error other than "nothing more" stops the reader (the path then goes down
-      // and the sessions carry the traffic); it is not thrown into the event loop.
-      native.udpStartReadingData(fd, READ_BYTES, (datagrams) => {
+      // and the sessions carry the traffic); it is reported, not thrown into the event loop.
+      native.udpStartReadingData(fd, READ_BYTES, (datagrams, err) => {
         for (const d of datagrams) handler(d, '', 0);
+        if (err) onReadError?.(err);
       });
     },
     close() {
