@@ -7,9 +7,9 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import type { SentinelNode } from '../../src/node.js';
-import { MemoryTun, type TunDevice } from '../../src/vpn/index.js';
 import { bindUdpPort, type UdpPort } from '../../src/vpn/udp-port.js';
 import { testnet, waitFor } from '../helpers/testnet.js';
+import { ipv4Packet, vpnPair, type VpnPair } from '../helpers/vpn-pair.js';
 
 const net0 = testnet();
 const saved = process.env['SENTINEL_VPN_DATAGRAM'];
@@ -40,35 +40,15 @@ class UdpGate {
 
 /** An IPv4 UDP packet (checksum 0: not checked by the router) with a 4-byte sequence number. */
 function ipv4(src: string, dst: string, seq: number): Buffer {
-  const p = Buffer.alloc(20 + 8 + 4);
-  p[0] = 0x45;
-  p.writeUInt16BE(p.length, 2);
-  p[8] = 64;
-  p[9] = 17;
-  Buffer.from(src.split('.').map(Number)).copy(p, 12);
-  Buffer.from(dst.split('.').map(Number)).copy(p, 16);
-  p.writeUInt16BE(8, 28 - 4);
-  p.writeUInt32BE(seq, 28);
-  return p;
+  const udp = Buffer.alloc(8 + 4);
+  udp.writeUInt16BE(8, 4);
+  udp.writeUInt32BE(seq, 8);
+  return ipv4Packet(src, dst, udp);
 }
 
 const counter = (n: SentinelNode, name: string): number => n.status().counters[name] ?? 0;
 
-async function pair(gate: UdpGate): Promise<{ a: SentinelNode; b: SentinelNode; tunA: MemoryTun; tunB: MemoryTun }> {
-  const tuns: MemoryTun[] = [];
-  const openTun = async (): Promise<TunDevice> => {
-    const t = new MemoryTun({ mtu: 1400 });
-    tuns.push(t);
-    return t;
-  };
-  const vpn = { mode: 'required' as const, tunName: 'mem0', mtu: 1400, ipv4: null, allow: [] };
-  const a = await net0.node({ vpn, openTun, bindUdp: gate.bind });
-  const b = await net0.node({ vpn, openTun, bindUdp: gate.bind });
-  await a.setAllowed(b.identity.id, true);
-  await b.setAllowed(a.identity.id, true);
-  await b.dial(`127.0.0.1:${a.port}`);
-  return { a, b, tunA: tuns[0]!, tunB: tuns[1]! };
-}
+const pair = (gate: UdpGate): Promise<VpnPair> => vpnPair(net0, { bindUdp: gate.bind });
 
 describe('VPN datagram path in nodes', () => {
   it('with always: the path comes up and packets go as datagrams both ways', async () => {

@@ -2,42 +2,15 @@
 import assert from 'node:assert/strict';
 import { after, describe, it } from 'node:test';
 import { SentinelError } from '../../src/errors.js';
-import type { SentinelNode } from '../../src/node.js';
 import { MemoryTun, type TunDevice } from '../../src/vpn/index.js';
 import { testnet, waitFor } from '../helpers/testnet.js';
+import { ipv4Packet, vpnPair as vpnPairOf, type VpnPair } from '../helpers/vpn-pair.js';
 
 const net0 = testnet();
 after(() => net0.close());
 
-/** A minimal IPv4 packet (20-byte header, no payload checks needed by the router). */
-function ipv4(src: string, dst: string, payload = Buffer.from('hello')): Buffer {
-  const p = Buffer.alloc(20 + payload.length);
-  p[0] = 0x45;
-  p.writeUInt16BE(p.length, 2);
-  p[8] = 64;
-  p[9] = 17;
-  Buffer.from(src.split('.').map(Number)).copy(p, 12);
-  Buffer.from(dst.split('.').map(Number)).copy(p, 16);
-  payload.copy(p, 20);
-  return p;
-}
-
-async function vpnPair(): Promise<{ a: SentinelNode; b: SentinelNode; tunA: MemoryTun; tunB: MemoryTun }> {
-  const tuns: MemoryTun[] = [];
-  const openTun = async (): Promise<TunDevice> => {
-    const t = new MemoryTun({ mtu: 1400 });
-    tuns.push(t);
-    return t;
-  };
-  const vpn = { mode: 'required' as const, tunName: 'mem0', mtu: 1400, ipv4: null, allow: [] };
-  const a = await net0.node({ vpn, openTun });
-  const b = await net0.node({ vpn, openTun });
-  await a.setAllowed(b.identity.id, true);
-  await b.setAllowed(a.identity.id, true);
-  await b.dial(`127.0.0.1:${a.port}`);
-  await waitFor(() => a.status().peers === 1, 3_000, 'A sees B');
-  return { a, b, tunA: tuns[0] as MemoryTun, tunB: tuns[1] as MemoryTun };
-}
+const ipv4 = (src: string, dst: string, payload = Buffer.from('hello')): Buffer => ipv4Packet(src, dst, payload);
+const vpnPair = (): Promise<VpnPair> => vpnPairOf(net0);
 
 describe('VPN in nodes', () => {
   it('carries a packet from A to B by VPN address, and reports addresses, state and counters', async () => {
