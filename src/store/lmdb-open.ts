@@ -64,6 +64,12 @@ export interface LmdbHandles {
 }
 
 /** What the `held` index keeps per message (the id is in the message row). */
+/** The highest message sequence number in the store (0 when empty): the next one follows it. */
+export function lastSeq(h: LmdbHandles): number {
+  for (const seq of h.order.getKeys({ reverse: true, limit: 1 })) return seq;
+  return 0;
+}
+
 export interface HeldRow {
   bytes: number;
   at: number;

@@ -27,7 +27,7 @@ import { SentinelError, errorMessage, isSentinelError } from '../errors.js';
 import type { Logger } from '../log.js';
 import { FullNotice } from './full-notice.js';
 import type { SpaceLimits } from './limits.js';
-import { openLmdbHandles, statfsFreeBytes, type HeldRow, type LmdbHandles, type MessageKey } from './lmdb-open.js';
+import { lastSeq, openLmdbHandles, statfsFreeBytes, type HeldRow, type LmdbHandles, type MessageKey } from './lmdb-open.js';
 import { copyMessage, copyPeer, normalizeLimit } from './records.js';
 import { FreeSpaceGuard, approxEncodedBytes, approxMessageBytes, formatBytes, type WriteClass } from './space.js';
 import type { HeldAction, HeldMessage, PeerRecord, Store, StoreHealth, StoredMessage } from './types.js';
@@ -396,9 +396,4 @@ export class LmdbStore implements Store {
  */
 export function openLmdbStore(path: string, opts: LmdbStoreOptions = {}): Promise<LmdbStore> {
   return LmdbStore.open(path, opts);
-}
-
-function lastSeq(h: LmdbHandles): number {
-  for (const seq of h.order.getKeys({ reverse: true, limit: 1 })) return seq;
-  return 0;
 }
