@@ -9,6 +9,11 @@ import { errorCode, errorMessage, isSentinelError } from '../errors.js';
 import { loadOrCreateIdentity } from '../identity/index.js';
 import { createLogger, isLogLevel, LOG_LEVELS, type LogLevel } from '../log.js';
 import { RELAY_RATE, SignalerServer } from '../signaler/index.js';
+import { SIGNAL_MAX_SESSIONS } from '../signaler/limits.js';
+import { RedisBackend, checkRedisUrl } from '../cluster/redis-backend.js';
+
+/** Default prefix of a cluster's Redis keys and channels. */
+export const DEFAULT_REDIS_PREFIX = 'sentinel:';
 import { formatHostPort } from '../transport/index.js';
 import { EXIT_FAILURE, EXIT_USAGE, formatByteRate, formatBytes, formatOptions, intOption, isEntryPoint, parseArgv, parseByteRate, usage } from './args.js';
 import { runAsProcess, untilSignal } from './process.js';
@@ -26,6 +31,13 @@ const OPTIONS = {
     valueName: 'BYTES_PER_SECOND',
     description: `relayed bytes per second per node, e.g. 2M; suffix K, M or G = KiB, MiB, GiB (default ${formatByteRate(RELAY_RATE.bytesPerSecond)})`,
   },
+  redis: {
+    type: 'string',
+    valueName: 'URL',
+    description: 'join a signaler cluster that shares this Redis: redis://[:password@]host:6379[/db], or rediss:// for TLS (default: standalone, no Redis)',
+  },
+  'redis-prefix': { type: 'string', valueName: 'PREFIX', description: `prefix of the cluster's Redis keys and channels (default ${DEFAULT_REDIS_PREFIX}); one Redis can hold several clusters` },
+  'max-nodes': { type: 'string', valueName: 'N', description: `nodes registered at this instance at once (default ${SIGNAL_MAX_SESSIONS})` },
   help: { type: 'boolean', short: 'h', description: 'show this help' },
 } as const;
 
@@ -38,6 +50,12 @@ Unless --no-relay is given it also relays between two registered nodes that cann
 connect directly: it forwards their end-to-end encrypted session (it sees only
 ciphertext), at most --relay-rate bytes per second per node. A port below 1024 (e.g.
 --port 443) needs root or CAP_NET_BIND_SERVICE.
+
+With --redis, any number of signalers that share one Redis form a cluster: a node
+registered at any of them can be looked up, punched to and relayed to from all of
+them. Redis holds routing hints only; every node still proves its id over TLS. Give
+nodes several instances (sentinel-node --signaler a:8888,b:8888) so they move to
+another when theirs dies. See docs/SCALING.md.
 
 Options:
 ${formatOptions(OPTIONS)}
@@ -65,7 +83,13 @@ export async function main(argv: string[], io: IO = process): Promise<number> {
   }
   let port: number;
   let relayRate: number | undefined;
+  let maxNodes: number;
   try {
+    maxNodes = intOption('max-nodes', values['max-nodes'], { min: 1, max: 1_000_000 }) ?? SIGNAL_MAX_SESSIONS;
+    if (values.redis !== undefined) {
+      const bad = checkRedisUrl(values.redis);
+      if (bad) throw usage(`--redis: ${bad}`);
+    } else if (values['redis-prefix'] !== undefined) throw usage('--redis-prefix needs --redis');
     port = intOption('port', values.port, { min: 0, max: 65535 }) ?? DEFAULT_SIGNALER_PORT;
     relayRate = values['relay-rate'] === undefined ? undefined : parseByteRate('relay-rate', values['relay-rate']);
     if (values['no-relay'] && relayRate !== undefined) throw usage('--relay-rate and --no-relay exclude each other');
@@ -80,7 +104,15 @@ export async function main(argv: string[], io: IO = process): Promise<number> {
   const starting = (async (): Promise<SignalerServer> => {
     await prepareDataDir(dataDir);
     const { identity } = await loadOrCreateIdentity(dataDir);
-    const server = new SignalerServer({ identity, log, relay: { enabled: !values['no-relay'], ...(relayRate !== undefined ? { bytesPerSecond: relayRate } : {}) } });
+    const cluster = values.redis === undefined ? undefined : new RedisBackend(values.redis, values['redis-prefix'] ?? DEFAULT_REDIS_PREFIX);
+    if (cluster) io.stderr.write(`connecting to Redis at ${cluster.label} ...\n`);
+    const server = new SignalerServer({
+      identity,
+      log,
+      limits: { maxSessions: maxNodes },
+      relay: { enabled: !values['no-relay'], ...(relayRate !== undefined ? { bytesPerSecond: relayRate } : {}) },
+      ...(cluster ? { cluster } : {}),
+    });
     try {
       // '::' is dual-stack (Node's default): IPv4 nodes arrive IPv4-mapped and are seen unmapped.
       await server.listen(port, host);
@@ -106,7 +138,9 @@ export async function main(argv: string[], io: IO = process): Promise<number> {
     return EXIT_FAILURE;
   }
   const relay = server.relay.enabled ? `on, ${formatByteRate(server.relay.limits.bytesPerSecond)} per node (burst ${formatBytes(server.relay.limits.burstBytes)})` : 'off (--no-relay)';
-  io.stdout.write(`signaler ${server.id}\nlistening on ${formatHostPort(host, server.port)}\nrelaying: ${relay}\npin it with: --signaler <this-host>:${server.port}#${server.id}\n`);
+  const link = server.clustered?.link;
+  const clusterLine = link ? `cluster: Redis at ${link.label} as instance ${link.instance} (${link.instances.length} instance(s) live)\n` : '';
+  io.stdout.write(`signaler ${server.id}\nlistening on ${formatHostPort(host, server.port)}\nrelaying: ${relay}\n${clusterLine}pin it with: --signaler <this-host>:${server.port}#${server.id}\n`);
   return stopped;
 }
 

@@ -233,6 +233,11 @@ export class RelayHub {
     this.nodes.clear();
   }
 
+  /** Whether circuit `id` (pending or live) exists. */
+  hasCircuit(id: number): boolean {
+    return this.circuits.has(id);
+  }
+
   stats(): RelayStats {
     return hubStats(this.enabled, this.limits, this.circuits.values(), this.nodes.values(), this.counters);
   }

@@ -17,7 +17,7 @@
  */
 import type { NodeId } from '../api.js';
 import { SentinelError, errorMessage } from '../errors.js';
-import { nodeIdFromPublicKey, publicKeyFromNodeId, type Identity } from '../identity/index.js';
+import { nodeIdFromPublicKey, type Identity } from '../identity/index.js';
 import type { Logger } from '../log.js';
 import { ConnectionManager, Counters, DEAD_AFTER_MS, HANDSHAKE_TIMEOUT_MS, CONNECT_TIMEOUT_MS, MAX_WRITE_BUFFER_BYTES, PING_INTERVAL_MS, parseHostPort, systemClock, type Clock, type Session, type TransportLimits } from '../transport/index.js';
 import {
@@ -35,10 +35,6 @@ import {
   type Endpoint,
 } from '../wire/index.js';
 import {
-  DEFAULT_RTT_MS,
-  PUNCH_ATTEMPTS,
-  PUNCH_INTERVAL_MS,
-  PUNCH_MARGIN_MS,
   REGISTER_RATE,
   REGISTER_TIMEOUT_MS,
   REQUEST_RATE,
@@ -53,7 +49,9 @@ import { filterLocals, hasGlobalV6, localsFor } from './locals.js';
 import { TokenBucket } from '../core/rate.js';
 import { DEFAULT_PUNCH_LIMITS, PunchLimiter, type PunchLimits, type PunchRefusal } from './punch-limits.js';
 import { RelayHub, type RelayLimits, type RelayStats } from '../relay/hub.js';
-import { punchDelays } from './timing.js';
+import { planPunch } from './punch-plan.js';
+import { ClusteredSignaling, partyOf } from './clustered.js';
+import type { ClusterBackend } from '../cluster/backend.js';
 
 export interface Registration {
   id: NodeId;
@@ -79,6 +77,8 @@ export interface SignalerOptions {
   relay?: { enabled: boolean; bytesPerSecond?: number };
   /** Relay limits for tests; defaults from limits.ts (`relay.bytesPerSecond` wins). */
   relayLimits?: Partial<RelayLimits>;
+  /** Run as one instance of a cluster sharing this store (`--redis`); absent: standalone. */
+  cluster?: ClusterBackend;
 }
 
 export const SIGNALER_LIMITS: TransportLimits = {
@@ -114,6 +114,8 @@ export class SignalerServer {
   private readonly requestBuckets = new WeakMap<Session, TokenBucket>();
   private readonly punches: PunchLimiter;
   private readonly claims = new V6ClaimLimiter();
+  /** Requests about other instances' nodes, when this signaler is one instance of a cluster. */
+  readonly clustered: ClusteredSignaling | undefined;
   /** Relay bookkeeping (circuits, per-node limits). */
   readonly relay: RelayHub;
   port = 0;
@@ -146,6 +148,27 @@ export class SignalerServer {
         log: (level, msg) => opts.log[level](msg),
       },
     });
+    if (opts.cluster) {
+      this.clustered = new ClusteredSignaling(
+        {
+          registry: this.registry,
+          relay: this.relay,
+          punches: this.punches,
+          claims: this.claims,
+          clock: this.clock,
+          counters: this.counters,
+          log: opts.log,
+          notFound: (s, reqId, id) => this.notFound(s, reqId, id),
+          refusePunch: (s, reqId, refused) => this.refusePunch(s, reqId, refused),
+          drainRequests: (s) => {
+            const b = this.bucket(this.requestBuckets, s, REQUEST_RATE);
+            // One request left: enough for a node that just failed over, no fresh burst for one that hops on purpose.
+            b.take(this.clock.now(), REQUEST_RATE.burst - 1);
+          },
+        },
+        opts.cluster,
+      );
+    }
   }
 
   get id(): NodeId {
@@ -153,6 +176,8 @@ export class SignalerServer {
   }
 
   async listen(port: number, host?: string): Promise<number> {
+    // Join the cluster first: an instance that cannot reach its store fails to start.
+    await this.clustered?.link.start();
     this.port = await this.manager.listen(port, host);
     return this.port;
   }
@@ -171,10 +196,11 @@ export class SignalerServer {
     return this.relay.stats();
   }
 
-  close(): Promise<void> {
+  async close(): Promise<void> {
     // Sessions close with GOAWAY SHUTDOWN: no RELAY_CLOSE for each circuit.
     this.relay.dispose();
-    return this.manager.close();
+    await this.manager.close();
+    await this.clustered?.link.close();
   }
 
   private onSessionUp(s: Session, replaced: boolean): void {
@@ -194,6 +220,7 @@ export class SignalerServer {
     this.registry.delete(id);
     this.punches.forget(id);
     this.relay.sessionDown(id);
+    this.clustered?.unregistered(id);
     this.opts.log.debug(`unregistered ${id}`);
   }
 
@@ -208,6 +235,22 @@ export class SignalerServer {
       case FrameType.RELAY_OPEN:
         return this.onRelayOpen(s, payload);
       // Relay frames on circuits: no request rate (the circuit limits and the byte rate hold them).
+      // Circuits to nodes of other cluster instances have proxy ids (cluster/relay-bridge.ts).
+      case FrameType.RELAY_ACCEPT:
+      case FrameType.RELAY_DATA:
+      case FrameType.RELAY_CREDIT:
+      case FrameType.RELAY_CLOSE:
+        if (this.clustered && payload.length >= 4 && this.clustered.bridge.isProxy(payload.readUInt32BE(0))) return this.clustered.bridge.fromLocal(s, type, payload);
+        return this.relayFrame(s, type, payload);
+      // RELAY_OPENED and RELAY_INCOMING are relay->node only: unexpected, like any other type.
+      default:
+        this.counters.inc('frames_unexpected');
+        s.close(GoawayCode.PROTOCOL_ERROR, `frame type 0x${type.toString(16)} is not for the signaler`);
+    }
+  }
+
+  private relayFrame(s: Session, type: number, payload: Buffer): void {
+    switch (type) {
       case FrameType.RELAY_ACCEPT:
         return this.relay.accept(s, payload);
       case FrameType.RELAY_DATA:
@@ -216,10 +259,6 @@ export class SignalerServer {
         return this.relay.credit(s, payload);
       case FrameType.RELAY_CLOSE:
         return this.relay.close(s, payload);
-      // RELAY_OPENED and RELAY_INCOMING are relay->node only: unexpected, like any other type.
-      default:
-        this.counters.inc('frames_unexpected');
-        s.close(GoawayCode.PROTOCOL_ERROR, `frame type 0x${type.toString(16)} is not for the signaler`);
     }
   }
 
@@ -242,11 +281,17 @@ export class SignalerServer {
     const { kept, dropped } = filterLocals(m.local, observed.host, { listenPort: m.listenPort });
     for (const reason of dropped) this.counters.inc(`locals_dropped.${reason}`);
     if (dropped.length > 0) this.opts.log.debug(`${s.peerId}: dropped ${dropped.length} of ${m.local.length} local endpoint(s) (${[...new Set(dropped)].join(', ')})`);
-    this.registry.set(s.peerId, { id: s.peerId, session: s, observed, local: kept, listenPort: m.listenPort, registeredAt: this.clock.now() });
-    this.counters.inc('registrations');
-    const l = this.relay.limits;
-    const relay = this.relay.enabled ? { maxCircuits: l.maxCircuitsPerNode, bytesPerSecond: Math.min(l.bytesPerSecond, 0xffffffff), idleTimeoutS: Math.round(l.idleTimeoutMs / 1000) } : undefined;
-    s.send(FrameType.REGISTERED, encodeRegistered({ observed, ...(relay ? { relay } : {}) }));
+    const complete = (): Registration => {
+      const reg = { id: s.peerId, session: s, observed, local: kept, listenPort: m.listenPort, registeredAt: this.clock.now() };
+      this.registry.set(s.peerId, reg);
+      this.counters.inc('registrations');
+      const l = this.relay.limits;
+      const relay = this.relay.enabled ? { maxCircuits: l.maxCircuitsPerNode, bytesPerSecond: Math.min(l.bytesPerSecond, 0xffffffff), idleTimeoutS: Math.round(l.idleTimeoutMs / 1000) } : undefined;
+      s.send(FrameType.REGISTERED, encodeRegistered({ observed, ...(relay ? { relay } : {}) }));
+      return reg;
+    };
+    if (this.clustered) this.clustered.register(s, complete);
+    else complete();
     this.opts.log.debug(`registered ${s.peerId} at ${s.remoteAddress}`);
   }
 
@@ -264,11 +309,8 @@ export class SignalerServer {
     return true;
   }
 
-  private target(s: Session, reqId: number, key: Uint8Array): Registration | undefined {
-    const id = nodeIdFromPublicKey(key);
-    const reg = this.registry.get(id);
-    if (!reg) s.send(FrameType.SIGNAL_ERROR, encodeSignalError({ reqId, code: SignalErrorCode.NOT_FOUND, reason: `${id} is not registered` }));
-    return reg;
+  notFound(s: Session, reqId: number, id: NodeId): void {
+    s.send(FrameType.SIGNAL_ERROR, encodeSignalError({ reqId, code: SignalErrorCode.NOT_FOUND, reason: `${id} is not registered` }));
   }
 
   /**
@@ -279,43 +321,45 @@ export class SignalerServer {
   private onLookup(s: Session, payload: Buffer): void {
     const m = decodeLookup(payload);
     if (!this.admit(s, m.reqId)) return;
-    const reg = this.target(s, m.reqId, m.target);
     const me = this.registry.get(s.peerId);
-    if (!reg || !me) return;
+    const id = nodeIdFromPublicKey(m.target);
+    const reg = this.registry.get(id);
+    if (!me) return;
+    if (!reg && this.clustered) return void this.clustered.lookup(s, me, m.reqId, id, m.target);
+    if (!reg) return this.notFound(s, m.reqId, id);
     s.send(FrameType.LOOKUP_RESULT, encodeLookupResult({ reqId: m.reqId, target: m.target, public: reg.observed, local: localsFor(reg, me.observed.host, hasGlobalV6(me)) }));
   }
 
   private onPunchRequest(s: Session, payload: Buffer): void {
     const m = decodePunchRequest(payload);
     if (!this.admit(s, m.reqId)) return;
-    const peer = this.target(s, m.reqId, m.target);
     const me = this.registry.get(s.peerId);
-    if (!peer || !me) return;
-    if (peer.id === me.id) {
+    const id = nodeIdFromPublicKey(m.target);
+    if (!me) return;
+    if (id === me.id) {
       s.send(FrameType.SIGNAL_ERROR, encodeSignalError({ reqId: m.reqId, code: SignalErrorCode.BAD_REQUEST, reason: 'cannot punch to yourself' }));
       return;
     }
+    const peer = this.registry.get(id);
+    if (!peer && this.clustered) return void this.clustered.punch(s, me, m.reqId, id);
+    if (!peer) return this.notFound(s, m.reqId, id);
     const refused = this.punches.admit(me.id, me.observed.host, peer.id, this.clock.now());
-    if (refused) {
-      this.counters.inc(`rate_limited.punch_${refused}`);
-      s.send(FrameType.SIGNAL_ERROR, encodeSignalError({ reqId: m.reqId, code: SignalErrorCode.RATE_LIMITED, reason: PUNCH_REFUSED[refused] }));
-      return;
-    }
-    // Global IPv6 claims only within their /64's budget (claims.ts).
-    const now = this.clock.now();
-    const mine = this.claims.pass(localsFor(me, peer.observed.host, hasGlobalV6(peer)), me.observed.host, now);
-    const theirs = this.claims.pass(localsFor(peer, me.observed.host, hasGlobalV6(me)), peer.observed.host, now);
-    if (mine.withheld + theirs.withheld > 0) this.counters.inc('v6_claims_withheld', mine.withheld + theirs.withheld);
-    const delays = punchDelays(me.session.rttMs ?? DEFAULT_RTT_MS, peer.session.rttMs ?? DEFAULT_RTT_MS, PUNCH_MARGIN_MS);
-    const sameNat = me.observed.host === peer.observed.host;
-    const common = { attempts: PUNCH_ATTEMPTS, intervalMs: PUNCH_INTERVAL_MS, sameNat };
+    if (refused) return this.refusePunch(s, m.reqId, refused);
+    const plan = planPunch(this.claims, partyOf(me), partyOf(peer), this.clock.now());
+    if (plan.withheld > 0) this.counters.inc('v6_claims_withheld', plan.withheld);
     try {
-      peer.session.send(FrameType.PUNCH_START, encodePunchStart({ reqId: 0, peer: publicKeyFromNodeId(me.id), delayMs: delays.b, listenPort: me.listenPort, public: me.observed, local: mine.endpoints, ...common }));
-      s.send(FrameType.PUNCH_START, encodePunchStart({ reqId: m.reqId, peer: m.target, delayMs: delays.a, listenPort: peer.listenPort, public: peer.observed, local: theirs.endpoints, ...common }));
+      peer.session.send(FrameType.PUNCH_START, encodePunchStart(plan.toTarget));
+      s.send(FrameType.PUNCH_START, encodePunchStart({ ...plan.toRequester, reqId: m.reqId }));
       this.counters.inc('punches');
     } catch (err) {
       this.opts.log.warn(`punch coordination failed: ${errorMessage(err)}`);
     }
+  }
+
+  /** SIGNAL_ERROR RATE_LIMITED for a punch the limiter refused (counted). */
+  refusePunch(s: Session, reqId: number, refused: PunchRefusal): void {
+    this.counters.inc(`rate_limited.punch_${refused}`);
+    s.send(FrameType.SIGNAL_ERROR, encodeSignalError({ reqId, code: SignalErrorCode.RATE_LIMITED, reason: PUNCH_REFUSED[refused] }));
   }
 
   /** RELAY_OPEN: registered and within the request rate, then the hub's own limits. */
@@ -323,6 +367,8 @@ export class SignalerServer {
     const m = decodeRelayOpen(payload);
     if (!this.admit(s, m.reqId)) return;
     const id = nodeIdFromPublicKey(m.target);
-    this.relay.open(s, m.reqId, id, this.registry.get(id)?.session);
+    const local = this.registry.get(id)?.session;
+    if (!local && this.clustered && id !== s.peerId) return void this.clustered.relayOpen(s, m.reqId, id);
+    this.relay.open(s, m.reqId, id, local);
   }
 }

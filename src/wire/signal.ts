@@ -33,6 +33,8 @@ export const SignalErrorCode = {
   RELAY_DISABLED: 6,
   /** RELAY_OPEN: the target did not answer in time. */
   TIMEOUT: 7,
+  /** A signaler cluster cannot answer for nodes at other instances now (its store is unreachable). */
+  UNAVAILABLE: 8,
 } as const;
 
 export interface Register {
