@@ -109,7 +109,7 @@ export async function main(argv: string[], io: IO = process): Promise<number> {
     const server = new SignalerServer({
       identity,
       log,
-      limits: { maxSessions: maxNodes },
+      limits: { maxSessions: maxNodes, maxStrangerSessions: maxNodes },
       relay: { enabled: !values['no-relay'], ...(relayRate !== undefined ? { bytesPerSecond: relayRate } : {}) },
       ...(cluster ? { cluster } : {}),
     });

@@ -59,7 +59,7 @@ interface Ask {
   timer: unknown;
 }
 
-const unavailable = (what: string): SentinelError => new SentinelError('E_DIAL_FAILED', `cluster unavailable: ${what}`);
+const unavailable = (what: string): SentinelError => new SentinelError('E_CLUSTER', what);
 
 export class ClusterLink {
   readonly bridge: RelayBridge;

@@ -84,6 +84,8 @@ export class RedisBackend implements ClusterBackend {
   private readonly instanceBytes = Buffer.from(this.instance, 'hex');
   private events: ClusterBackendEvents | undefined;
   private closed = false;
+  /** The connection's last error (ioredis reports the cause there, not in the failed command). */
+  private lastError: string | undefined;
 
   constructor(
     url: string,
@@ -104,7 +106,7 @@ export class RedisBackend implements ClusterBackend {
     this.cmd.defineCommand('sentinelWithdraw', { numberOfKeys: 1, lua: WITHDRAW });
     this.cmd.defineCommand('sentinelTake', { numberOfKeys: 1, lua: TAKE });
     // Errors surface as 'close'/'end' and failed commands; without a listener ioredis prints them.
-    this.cmd.on('error', () => {});
+    this.cmd.on('error', (err: Error) => (this.lastError = errorMessage(err)));
     this.sub.on('error', () => {});
   }
 
@@ -122,7 +124,7 @@ export class RedisBackend implements ClusterBackend {
       this.closed = true;
       this.cmd.disconnect();
       this.sub.disconnect();
-      throw new SentinelError('E_DIAL_FAILED', `cannot reach Redis at ${this.label}: ${errorMessage(err)}`);
+      throw new SentinelError('E_CLUSTER', `cannot reach Redis at ${this.label}: ${this.lastError ?? errorMessage(err)}`);
     }
     this.sub.on('messageBuffer', (_channel: Buffer, message: Buffer) => this.events?.message(message));
     this.cmd.on('ready', () => this.setUp(true));
