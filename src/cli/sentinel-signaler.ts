@@ -105,7 +105,6 @@ export async function main(argv: string[], io: IO = process): Promise<number> {
     await prepareDataDir(dataDir);
     const { identity } = await loadOrCreateIdentity(dataDir);
     const cluster = values.redis === undefined ? undefined : new RedisBackend(values.redis, values['redis-prefix'] ?? DEFAULT_REDIS_PREFIX);
-    if (cluster) io.stderr.write(`connecting to Redis at ${cluster.label} ...\n`);
     const server = new SignalerServer({
       identity,
       log,

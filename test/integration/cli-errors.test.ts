@@ -132,6 +132,16 @@ describe('unsafe key and data dir permissions', () => {
     const r2 = await runScript(SIGNALER_BIN, args);
     assertOneLineFailure(r2, EXIT_FAILURE, /readable by others \(mode 0640\); run: chmod 600 /);
   });
+
+  it('the signaler refuses a bad --redis URL (usage) and says why it cannot reach Redis (one line, exit 1)', async (t) => {
+    const procs = useProcs(t);
+    const dir = await procs.tempDir('signaler-redis');
+    const base = ['--data-dir', dir, '--port', '0', '--host', '127.0.0.1'];
+    assertOneLineFailure(await runScript(SIGNALER_BIN, [...base, '--redis', 'http://x:1']), EXIT_USAGE, /--redis: the Redis URL must start with redis:\/\/ or rediss:\/\//);
+    assertOneLineFailure(await runScript(SIGNALER_BIN, [...base, '--redis-prefix', 'x:']), EXIT_USAGE, /--redis-prefix needs --redis/);
+    const line = assertOneLineFailure(await runScript(SIGNALER_BIN, [...base, '--redis', 'redis://:hunter2@127.0.0.1:1']), EXIT_FAILURE, /cannot reach Redis at redis:\/\/:\*\*\*@127\.0\.0\.1:1: .*ECONNREFUSED/);
+    assert.ok(!line.includes('hunter2'), 'the password is not printed');
+  });
 });
 
 describe('user errors', () => {
