@@ -52,7 +52,7 @@ export const ERROR_CODES = {
   E_REFUSED: 'refused by the peer',
   E_QUOTA: 'over quota',
   E_BUSY: 'no free slot',
-  E_CLUSTER: 'the signaler cluster cannot answer (its Redis is unreachable)',
+  E_CLUSTER: 'the signaler cluster cannot answer now',
 } as const;
 
 export type ErrorCode = keyof typeof ERROR_CODES;

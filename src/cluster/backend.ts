@@ -2,7 +2,8 @@
  * What a signaler instance needs from the store it shares with the other instances of its
  * cluster: expiring presence hints, a list of live instances, one pub/sub channel per
  * instance, and token buckets that hold for the whole cluster. redis-backend.ts is the
- * real one (Redis through ioredis); memory-backend.ts is an in-process one for fast tests.
+ * real one (Redis through ioredis); test/helpers/memory-cluster.ts is an in-process one for
+ * fast tests of the logic around it.
  */
 import type { NodeId } from '../api.js';
 import type { Rate } from '../core/rate.js';

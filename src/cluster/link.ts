@@ -31,6 +31,12 @@ export const HEARTBEAT_MS = 1_000;
 export const PUNCH_ASK_TIMEOUT_MS = 3_000;
 /** PUNCH_ASKs waiting for an answer at once; more are refused (UNAVAILABLE). */
 export const MAX_PENDING_ASKS = 4_096;
+/**
+ * Presence reads (lookups, punch and relay requests about other instances' nodes) waiting
+ * for Redis at once; more are answered UNAVAILABLE (`cluster.finds_refused`), so a flood of
+ * requests cannot queue without bound in front of the store.
+ */
+export const MAX_PENDING_FINDS = 2_048;
 /** A node that registered at another instance less than this long ago gets no fresh request burst here. */
 export const MOVE_GRACE_MS = 10_000;
 
@@ -66,6 +72,7 @@ export class ClusterLink {
   private live = new Set<string>();
   private readonly asks = new Map<number, Ask>();
   private nextCorr = 1;
+  private pendingFinds = 0;
   private timers: unknown[] = [];
   private wasDown = false;
 
@@ -192,11 +199,18 @@ export class ClusterLink {
   /** Presence of a node registered at another live instance; throws when the store cannot answer. */
   async find(id: NodeId): Promise<Presence | undefined> {
     if (!this.opts.backend.up) throw unavailable(`Redis at ${this.opts.backend.label} is unreachable`);
+    if (this.pendingFinds >= MAX_PENDING_FINDS) {
+      this.opts.counters.inc('cluster.finds_refused');
+      throw unavailable('too many requests about other instances in flight; retry');
+    }
     let raw: Buffer | undefined;
+    this.pendingFinds++;
     try {
       raw = await this.opts.backend.getPresence(id);
     } catch (err) {
       throw unavailable(errorMessage(err));
+    } finally {
+      this.pendingFinds--;
     }
     if (!raw) return undefined;
     let p: Presence;
