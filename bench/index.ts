@@ -9,6 +9,7 @@ export { goalRow, infoRow, machineFacts, renderConsole, renderMarkdown, type Ben
 export { runRelayBench, type RelayBenchOptions } from './relay.js';
 export { BENCHMARKS, REPORT_PATH, runBenchmarks } from './run.js';
 export { runSignalerBench, type SignalerBenchOptions } from './signaler.js';
+export { runSignalerFailoverBench, type SignalerFailoverOptions } from './signaler-failover.js';
 export { runSessionsBench, type SessionsOptions } from './sessions.js';
 export { runStoreBench } from './store.js';
 export { runStoreTable } from './store-table.js';

@@ -26,6 +26,7 @@ import { runMessagingBench } from './messaging.js';
 import { machineFacts, renderConsole, renderMarkdown, replaceSections, type BenchResult } from './report.js';
 import { runRelayBench } from './relay.js';
 import { runSignalerBench } from './signaler.js';
+import { runSignalerFailoverBench } from './signaler-failover.js';
 import { runTextBench } from './text.js';
 import { runStoreTable } from './store-table.js';
 import { runThroughputBench } from './throughput.js';
@@ -40,6 +41,7 @@ export const BENCHMARKS: Readonly<Record<string, () => Promise<BenchResult>>> = 
   messaging: () => runMessagingBench(),
   store: () => runStoreTable(),
   signaler: () => runSignalerBench(),
+  'signaler-failover': () => runSignalerFailoverBench(),
   'lab-dial': () => runLabDialBench(),
   vpn: () => runVpnBench(),
   'vpn-loss': () => runVpnLossBench(),

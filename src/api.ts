@@ -45,6 +45,11 @@ export interface PeerInfo {
   learnedFrom: 'manual' | 'signaler' | 'mdns' | 'gossip';
   /** What the user decided: a `contact` (chosen), a `stranger`, or `blocked`. */
   trust: 'contact' | 'stranger' | 'blocked';
+  /**
+   * The signaler the peer's signed record says it is registered with (IP address and
+   * port), when we hold such a record (absent from older nodes).
+   */
+  signaler?: string | null;
 }
 
 export interface HistoryEntry {
@@ -77,18 +82,43 @@ export interface RequestSummary {
   preview: string;
 }
 
+/**
+ * A signaler's state: `connected` (registered, in use), `connecting`, `unreachable` (the
+ * last attempt or session failed), `untrusted` (it did not prove the pinned or trusted id),
+ * `standby` (listed, not tried yet); `disabled`: no signaler configured.
+ */
+export type SignalerState = 'disabled' | 'standby' | 'connecting' | 'connected' | 'unreachable' | 'untrusted';
+
+/** One configured signaler in `status`. */
+export interface SignalerEntryStatus {
+  /** `host:port` as configured. */
+  address: string;
+  /** The id it must prove: pinned (`#id`) or trusted on first use; null before first contact. */
+  id: NodeId | null;
+  pinned: boolean;
+  state: Exclude<SignalerState, 'disabled'>;
+  /** Why the last attempt or session at it failed; null when none did (or it is connected). */
+  lastError: string | null;
+}
+
 export interface StatusInfo {
   id: NodeId;
   name: string | null;
   port: number;
   dataDir: string;
+  /** The signaler in use (or being tried), and every configured one. */
   signaler: {
+    /** `host:port` as configured, or `none`. */
     address: string;
-    state: 'disabled' | 'connecting' | 'connected' | 'unreachable' | 'untrusted';
+    state: SignalerState;
     /** The signaler's node id once known (pinned or trusted on first use). */
     id: NodeId | null;
     /** Our public address as the signaler observes it (host:port). */
     observed: string | null;
+    /** The signaler's IP address and port we are registered at, as named in our peer record (absent from older nodes). */
+    endpoint?: string | null;
+    /** The configured signalers (`--signaler a,b,...`) in the order they are tried (absent from older nodes). */
+    list?: SignalerEntryStatus[];
   };
   /** Whether fighter sockets (the native addon) are available, and if not, why. */
   holePunching: { available: boolean; reason: string | null };

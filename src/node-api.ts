@@ -55,6 +55,8 @@ export interface NodeFacadeDeps {
   limits: TransportLimits;
   vpnConfig: { tunName: string | null; mtu: number | null };
   signaler(): SignalerClient | undefined;
+  /** The signaler a peer's record names (gossip), if any. */
+  signalerOf?: (id: NodeId) => { host: string; port: number } | null;
   holePunching: { available: boolean; reason: string | null };
   /** Relaying: `status` shows it; trust changes reach it (a peer relay serves contacts). */
   relay: { status(): RelayStatus; trustChanged(id: NodeId): void };
@@ -84,6 +86,8 @@ export class NodeFacade implements NodeApi {
         state: signaler?.state ?? 'disabled',
         id: signaler?.signalerId ?? null,
         observed: signaler?.observed ? formatHostPort(signaler.observed.host, signaler.observed.port) : null,
+        endpoint: signaler?.endpoint ? formatHostPort(signaler.endpoint.host, signaler.endpoint.port) : null,
+        list: signaler?.entries() ?? [],
       },
       holePunching: { ...d.holePunching },
       vpn: d.vpn.status(d.vpnConfig.tunName, d.vpnConfig.mtu),
@@ -150,6 +154,7 @@ export class NodeFacade implements NodeApi {
       vpn: { ...this.d.vpn.addressesOf(id), allowed: this.d.allowList.has(id) },
       learnedFrom: rec?.learnedFrom ?? (s?.method === 'tcp-simultaneous-open' ? 'signaler' : 'manual'),
       trust: this.d.directory.trustOf(id),
+      signaler: signalerText(this.d.signalerOf?.(id) ?? null),
     };
   }
 
@@ -316,4 +321,8 @@ function pathOf(s: Session): 'direct' | 'relay' {
 /** The relay of a relayed session (its remote address reads `relay <id> at host:port`). */
 function relayOf(s: Session): string | null {
   return s.method === 'relay' ? s.remoteAddress.replace(/^relay /, '') : null;
+}
+
+function signalerText(e: { host: string; port: number } | null): string | null {
+  return e ? formatHostPort(e.host, e.port) : null;
 }

@@ -135,6 +135,7 @@ export function build(
     // Global IPv6 addresses go with the public ones (records.ts recordAddresses).
     addresses: () => recordAddresses(signaler()?.observed, locals()),
     flags: () => relay.recordFlags(),
+    signaler: () => signaler()?.endpoint ?? null,
     connected: () => manager.sessions(),
     // Hearsay: remembered while the stranger table has room, never instead of a peer we met.
     onLearned: (id, endpoints) => void directory.learned(id, endpoints),

@@ -30,7 +30,7 @@ export interface NodeOptions {
   /** Listen host; default all interfaces (dual-stack). */
   host?: string;
   name?: string | null;
-  /** `host:port` or `host:port#<id>` of the signaler, or null for none. */
+  /** `host:port` or `host:port#<id>` of the signaler, a comma-separated list of them (failover, in order), or null for none. */
   signaler?: string | null;
   /** Use fighter sockets (native addon) when it loads: 'auto' (default) or 'off'. */
   native?: 'auto' | 'off';

@@ -10,7 +10,7 @@ import { networkInterfaces } from 'node:os';
 import { join, resolve } from 'node:path';
 import { startControlServer, controlSocketPath, type ControlServer } from './control/index.js';
 import { prepareDataDir } from './core/data-dir.js';
-import { SentinelError, errorMessage } from './errors.js';
+import { errorMessage } from './errors.js';
 import { loadOrCreateIdentity, type Identity } from './identity/index.js';
 import type { Logger } from './log.js';
 import { fighterConnect } from './native/index.js';
@@ -18,7 +18,7 @@ import { PunchCoordinator } from './punch/index.js';
 import { MdnsDiscovery, createMulticastTransport, lanAddresses } from './discovery/index.js';
 import { NodeFacade } from './node-api.js';
 import { VPN_IPV4_PREFIX_LENGTH, VPN_IPV6_PREFIX_LENGTH, openNativeTun } from './vpn/index.js';
-import { SignalerClient, parseSignalerAddress } from './signaler/index.js';
+import { SignalerClient, parseSignalerList } from './signaler/index.js';
 import { openLmdbStore, type Store } from './store/index.js';
 import * as T from './transport/index.js';
 import { type NodeOptions } from './node-options.js';
@@ -83,6 +83,7 @@ export class SentinelNode extends NodeFacade {
       limits: parts.limits,
       vpnConfig: { tunName: opts.vpn?.tunName ?? null, mtu: opts.vpn?.mtu ?? null },
       signaler: () => ref.node?.signaler,
+      signalerOf: (id) => parts.gossip.signalerOf(id),
       holePunching: { available: parts.native.ok, reason: parts.native.ok ? null : parts.native.reason },
       relay: parts.relay,
       extraCounters: () => ({ ...parts.gossip.counters(), ...(ref.node?.control ? { 'control.bad_requests': ref.node.control.counters.badRequests } : {}) }),
@@ -172,16 +173,14 @@ export class SentinelNode extends NodeFacade {
   }
 
   private startSignaler(text: string): void {
-    const addr = parseSignalerAddress(text);
-    if (!addr) throw new SentinelError('E_USAGE', `bad signaler address "${text}"`);
-    const pinKey = `signaler-pin:${T.formatHostPort(addr.host, addr.port)}`;
-    const { native, clock, counters, limits, manager, directory, events } = this.parts;
+    const addresses = parseSignalerList(text);
+    const pinKey = (address: string): string => `signaler-pin:${address}`;
+    const { native, clock, counters, limits, manager, directory, events, gossip } = this.parts;
     this.signaler = new SignalerClient({
       identity: this.identity,
-      address: addr,
-      pinned: addr.pinned,
-      trusted: () => this.store.getMeta<string>(pinKey),
-      trust: (id) => this.store.putMeta(pinKey, id),
+      addresses,
+      trusted: (address) => this.store.getMeta<string>(pinKey(address)),
+      trust: (address, id) => this.store.putMeta(pinKey(address), id),
       connect: async (host, port, timeoutMs) => {
         const ip = isIP(host) ? host : (await lookup(host, { family: 4 })).address;
         // From the identity port, so the signaler observes the mapping peers will hit.
@@ -191,6 +190,8 @@ export class SentinelNode extends NodeFacade {
       localEndpoints: () => this.parts.locals(),
       onPunchStart: (ps) => this.puncher?.onPunchStart(ps),
       onRelayIncoming: (circuit, peer) => this.signaler && this.parts.relayAcceptor.offer(this.signaler, circuit, peer),
+      // Our record names the signaler we are registered at: re-issue it when that changes.
+      onRegistered: () => gossip.refreshOwn(),
       clock,
       counters,
       limits,

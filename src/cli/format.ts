@@ -172,13 +172,12 @@ export function formatRequest(r: RequestSummary): string {
 
 /** Status as aligned `key: value` lines; every key and value is escaped (one line each). */
 export function formatStatus(s: StatusInfo): string {
-  const signaler = s.signaler.state === 'disabled' ? 'disabled' : `${s.signaler.address} (${s.signaler.state})`;
   const rows: Array<[string, string]> = [
     ['id', s.id],
     ['name', s.name ?? '-'],
     ['port', String(s.port)],
     ['data dir', s.dataDir],
-    ['signaler', signaler],
+    ...signalerRows(s),
     ['public address', s.signaler.observed ?? '-'],
     ['hole punching', s.holePunching.available ? 'available' : `unavailable (${s.holePunching.reason ?? '?'})`],
     ['vpn', `${s.vpn.state}${s.vpn.tun ? ` on ${s.vpn.tun}, mtu ${s.vpn.mtu}` : ''}${s.vpn.reason ? ` (${s.vpn.reason})` : ''}`],
@@ -193,6 +192,26 @@ export function formatStatus(s: StatusInfo): string {
   const safe = rows.map(([k, v]) => [safeDetail(k), safeDetail(v)] as const);
   const width = Math.max(...safe.map(([k]) => [...k].length)) + 1;
   return safe.map(([k, v]) => `${k}:${' '.repeat(width - [...k].length - 1)} ${v}`).join('\n');
+}
+
+/**
+ * The signaler rows of `status`: the one in use (or being tried) with its id, then, with
+ * more than one configured, each of them in order with its state and last error.
+ */
+function signalerRows(s: StatusInfo): Array<[string, string]> {
+  const g = s.signaler;
+  if (g.state === 'disabled') return [['signaler', 'disabled']];
+  const at = g.endpoint && g.endpoint !== g.address ? ` at ${g.endpoint}` : '';
+  const current = `${g.address} (${g.state})${at}, id ${g.id ?? '?'}${g.state !== 'connected' && g.list?.length === 1 && g.list[0]?.lastError ? `: ${g.list[0].lastError}` : ''}`;
+  const rows: Array<[string, string]> = [['signaler', current]];
+  const list = g.list ?? [];
+  if (list.length > 1) {
+    for (const [i, e] of list.entries()) {
+      const id = e.id ? `, id ${e.id}${e.pinned ? ' (pinned)' : ''}` : '';
+      rows.push([`signaler ${i + 1}`, `${e.address} ${e.state}${id}${e.lastError ? `; last error: ${e.lastError}` : ''}`]);
+    }
+  }
+  return rows;
 }
 
 /** The relay rows of `status`: the relays this node may use, and what it offers. */

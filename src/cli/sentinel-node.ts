@@ -9,7 +9,7 @@ import { DEFAULT_MTU, DEFAULT_PORT, DEFAULT_SIGNALER, DEFAULT_TUN_NAME, MAX_MTU,
 import type { StrangerPolicy } from '../api.js';
 import { errorMessage, isSentinelError } from '../errors.js';
 import { createLogger, isLogLevel, LOG_LEVELS, type LogLevel } from '../log.js';
-import { parseSignalerAddress } from '../signaler/index.js';
+import { parseSignalerList } from '../signaler/index.js';
 import { MAX_NAME_BYTES } from '../wire/index.js';
 import { EXIT_FAILURE, EXIT_USAGE, formatByteRate, formatOptions, intOption, isEntryPoint, parseArgv, parseByteRate, usage, type OptionValues } from './args.js';
 import { PEER_RELAY_RATE } from '../relay/limits.js';
@@ -22,7 +22,11 @@ import { createShell, type Shell } from './shell.js';
 const OPTIONS = {
   port: { type: 'string', valueName: 'PORT', description: `identity port to listen and dial from (default ${DEFAULT_PORT}; 0 = any free port)` },
   'data-dir': { type: 'string', valueName: 'DIR', description: 'where the key, the store and control.sock live (default ./.sentinel)' },
-  signaler: { type: 'string', valueName: 'HOST:PORT[#ID]', description: `signaler for lookups and hole punching; #ID pins its id, else it is trusted on first use; "none" to disable (default ${DEFAULT_SIGNALER})` },
+  signaler: {
+    type: 'string',
+    valueName: 'HOST:PORT[#ID][,...]',
+    description: `signaler for lookups and hole punching; #ID pins its id, else it is trusted on first use; a comma-separated list: the first that answers is used and the next takes over when it fails; "none" to disable (default ${DEFAULT_SIGNALER})`,
+  },
   name: { type: 'string', valueName: 'NAME', description: 'a name announced to peers' },
   host: { type: 'string', valueName: 'ADDR', description: 'listen address (default: all interfaces)' },
   'log-level': { type: 'string', valueName: 'LEVEL', description: `${LOG_LEVELS.join('|')} (default: info headless, warn interactive)` },
@@ -126,7 +130,7 @@ function parseArgs(argv: string[]) {
   if (values.help) return 'help' as const;
   if (positionals.length > 0) throw usage(`unexpected argument "${positionals[0]}"`);
   const signaler = values.signaler ?? DEFAULT_SIGNALER;
-  if (signaler !== 'none' && !parseSignalerAddress(signaler)) throw usage(`--signaler must be host:port, host:port#<signaler id> or "none", got "${signaler}"`);
+  if (signaler !== 'none') checkSignalers(signaler);
   const level = values['log-level'];
   if (level !== undefined && !isLogLevel(level)) throw usage(`--log-level must be one of ${LOG_LEVELS.join(', ')}`);
   if (values.name !== undefined && Buffer.byteLength(values.name) > MAX_NAME_BYTES) throw usage(`--name is at most ${MAX_NAME_BYTES} bytes`);
@@ -214,3 +218,12 @@ function runInteractive(node: SentinelNode, io: IO, quit: () => void): Shell {
 }
 
 if (isEntryPoint(import.meta.url)) runAsProcess('sentinel-node', main);
+
+/** `--signaler`: a list of `host:port[#id]`; a bad entry is a usage error naming it. */
+function checkSignalers(text: string): void {
+  try {
+    parseSignalerList(text);
+  } catch (err) {
+    throw usage(`--signaler must be host:port, host:port#<signaler id>, a comma-separated list of them, or "none": ${errorMessage(err)}`);
+  }
+}

@@ -15,6 +15,7 @@ import {
   formatEvent,
   formatHistoryLine,
   formatPeers,
+  formatStatus,
   formatProgress,
   formatRequest,
   formatSendResult,
@@ -108,6 +109,12 @@ const COMMANDS: readonly ShellCommand[] = [
       const r = await c.api.dial(target as string, (p) => c.print(formatProgress(p)));
       c.print(formatDialResult(r));
     },
+  },
+  {
+    name: 'status',
+    args: '',
+    help: 'show node status: signalers, public address, peers, counters',
+    run: (c) => c.print(formatStatus(c.api.status())),
   },
   {
     name: 'peers',

@@ -35,6 +35,8 @@ export interface RecordFields {
   local: Endpoint[];
   /** RECORD_FLAG_* bits (wire/peer-record.ts); absent or 0 for none. */
   flags?: number;
+  /** The signaler we are registered with (its IP address and port); sets RECORD_FLAG_SIGNALER. */
+  signaler?: Endpoint;
 }
 
 /** A decoded record with its node id and its exact bytes. */

@@ -57,6 +57,8 @@ export interface GossipServiceOptions {
   addresses(): { public: Endpoint[]; local: Endpoint[] };
   /** Flags of our record (RECORD_FLAG_*, e.g. that we are a peer relay); default none. */
   flags?: () => number;
+  /** The signaler we are registered with (named in our record), or null; default none. */
+  signaler?: () => Endpoint | null;
   connected(): GossipChannel[];
   /** Addresses learned for a peer from a newly accepted record. */
   onLearned(id: NodeId, endpoints: Endpoint[]): void;
@@ -107,6 +109,11 @@ export class GossipService {
     return this.book.size;
   }
 
+  /** The signaler a peer's current record names (RECORD_FLAG_SIGNALER), if the book holds one that does. */
+  signalerOf(id: NodeId): Endpoint | null {
+    return this.book.get(id)?.record.signaler ?? null;
+  }
+
   start(): void {
     this.refreshOwn();
     this.timer = this.opts.clock.setInterval(() => this.round(), this.opts.intervalMs ?? GOSSIP_INTERVAL_MS);
@@ -117,11 +124,12 @@ export class GossipService {
     const now = this.opts.clock.now();
     const addrs = this.opts.addresses();
     const flags = this.opts.flags?.() ?? 0;
-    const key = JSON.stringify({ addrs, flags });
+    const signaler = this.opts.signaler?.() ?? null;
+    const key = JSON.stringify({ addrs, flags, signaler });
     if (key === this.ownKey && now - this.ownIssuedAt < RECORD_TTL_MS / 2) return;
     // issuedAt doubles as the sequence number: it only grows, across restarts too.
     const issuedAt = Math.max(now, this.ownIssuedAt + 1);
-    const bytes = signRecord(this.opts.identity, { seq: issuedAt, issuedAt, expiresAt: issuedAt + RECORD_TTL_MS, public: addrs.public.slice(0, 8), local: addrs.local.slice(0, 8), ...(flags ? { flags } : {}) });
+    const bytes = signRecord(this.opts.identity, { seq: issuedAt, issuedAt, expiresAt: issuedAt + RECORD_TTL_MS, public: addrs.public.slice(0, 8), local: addrs.local.slice(0, 8), ...(flags ? { flags } : {}), ...(signaler ? { signaler } : {}) });
     const result = this.book.offer(bytes, now);
     if (result !== 'accepted') this.opts.log.warn(`own peer record refused: ${result}`);
     this.ownKey = key;

@@ -1,18 +1,20 @@
 /**
  * The node's side of the signaler: one TLS session from the identity port (so the public
  * mapping the signaler observes is the one peers will hit), registration, lookups, punch
- * requests, and incoming PUNCH_START. Reconnects with exponential backoff and full jitter;
- * the session's keepalive PINGs also keep the NAT mapping alive.
+ * requests, and incoming PUNCH_START. With several signalers (`--signaler a,b,...`) it uses
+ * one at a time and fails over to the next (failover.ts: round robin, backoff with full
+ * jitter only after a whole round failed); the session's keepalive PINGs also keep the
+ * NAT mapping alive.
  *
- * Trust: with a pinned id (`host:port#id`) the signaler must prove it; without one the
- * first id seen is remembered (trust on first use) and required afterwards.
+ * Trust, per address: with a pinned id (`host:port#id`) the signaler must prove it;
+ * without one the first id seen at that address is remembered (trust on first use) and
+ * required afterwards. One that does not prove it is `untrusted` and skipped.
  */
 import type { Duplex } from 'node:stream';
 import type { NodeId } from '../api.js';
 import { SentinelError, errorMessage, isSentinelError } from '../errors.js';
-import { nodeIdFromPublicKey, publicKeyFromNodeId, type Identity } from '../identity/index.js';
-import type { Logger } from '../log.js';
-import { Session, createContext, formatHostPort, secureSocket, type Clock, type Counters, type HostPort, type TransportLimits } from '../transport/index.js';
+import { nodeIdFromPublicKey, publicKeyFromNodeId } from '../identity/index.js';
+import { Session, createContext, formatHostPort, secureSocket } from '../transport/index.js';
 import { RelayLink, type CircuitStream } from '../relay/circuit.js';
 import {
   FrameType,
@@ -34,36 +36,9 @@ import {
   type LookupResult,
   type PunchStart,
 } from '../wire/index.js';
-import { Backoff } from '../core/backoff.js';
-
-export type SignalerState = 'disabled' | 'connecting' | 'connected' | 'unreachable' | 'untrusted';
-
-/** How long a lookup or punch request waits for the signaler's answer. */
-export const SIGNAL_REQUEST_TIMEOUT_MS = 5_000;
-/** How long a RELAY_OPEN waits: the signaler gives the target 5 s to accept. */
-export const RELAY_OPEN_TIMEOUT_MS = 8_000;
-
-export interface SignalerClientOptions {
-  identity: Identity;
-  address: HostPort;
-  /** Pinned signaler id (from --signaler host:port#id), if any. */
-  pinned: NodeId | null;
-  /** Previously trusted id for this address (TOFU) and how to remember a new one. */
-  trusted: () => NodeId | undefined;
-  trust: (id: NodeId) => Promise<void>;
-  /** Opens the TCP connection (from the identity port when the addon is present). */
-  connect: (host: string, port: number, timeoutMs: number) => Promise<Duplex & { remoteAddress?: string; remotePort?: number }>;
-  listenPort: () => number;
-  localEndpoints: () => Endpoint[];
-  onPunchStart: (ps: PunchStart) => void;
-  /** A node asks for a relayed session through the signaler: accept or decline it. */
-  onRelayIncoming?: (circuit: number, peer: NodeId) => void;
-  clock: Clock;
-  counters: Counters;
-  limits: TransportLimits;
-  log: Logger;
-  random?: () => number;
-}
+import { FailoverPlanner, type AttemptOutcome } from './failover.js';
+import { signalerKey, type SignalerAddress } from './address.js';
+import { RELAY_OPEN_TIMEOUT_MS, SIGNAL_REQUEST_TIMEOUT_MS, endpointOf, type SignalerClientOptions, type SignalerEntry, type SignalerState } from './client-types.js';
 
 type Answer = LookupResult | PunchStart | number;
 
@@ -73,35 +48,79 @@ interface Pending {
   timer: unknown;
 }
 
+interface Slot {
+  readonly addr: SignalerAddress;
+  readonly key: string;
+  entry: SignalerEntry;
+}
+
+/**
+ * The node's side of its signalers: one session at a time, to the current entry of the
+ * list, moving to the next one when it cannot be reached, does not prove its id, or its
+ * session closes (failover.ts decides which and when). Lookups, punch requests and relay
+ * circuits go to the current one.
+ */
 export class SignalerClient {
-  state: SignalerState = 'connecting';
-  /** Our public address as the signaler sees it. */
+  /** Our public address as the current signaler sees it (null when not registered). */
   observed: Endpoint | null = null;
-  signalerId: NodeId | null = null;
-  lastError: string | null = null;
+  /** The IP address and port of the signaler we are registered with (null when not registered). */
+  endpoint: Endpoint | null = null;
   private session: Session | undefined;
   private relayLink: RelayLink | undefined;
   /** The signaler's relay limits for us (REGISTERED); null: it does not relay, or not registered yet. */
   relayLimits: { maxCircuits: number; bytesPerSecond: number; idleTimeoutS: number } | null = null;
-  private readonly backoff: Backoff;
+  private readonly slots: Slot[];
+  private readonly planner: FailoverPlanner;
   private readonly pending = new Map<number, Pending>();
   private nextReqId = 1;
   private stopped = false;
   private retryTimer: unknown;
+  private registerTimer: unknown;
   private readonly context;
   private readonly registeredWaiters = new Set<() => void>();
 
   constructor(private readonly opts: SignalerClientOptions) {
-    this.backoff = new Backoff(500, 30_000, opts.random);
+    if (opts.addresses.length === 0) throw new SentinelError('E_USAGE', 'no signaler address');
+    this.slots = opts.addresses.map((addr) => {
+      const key = signalerKey(addr);
+      return { addr, key, entry: { address: key, id: addr.pinned ?? opts.trusted(key) ?? null, pinned: addr.pinned !== null, state: 'standby', lastError: null } };
+    });
+    this.planner = new FailoverPlanner(this.slots.length, () => opts.clock.now(), opts.random);
     this.context = createContext(opts.identity);
   }
 
+  private get slot(): Slot {
+    return this.slots[this.planner.current] as Slot;
+  }
+
+  /** `host:port` of the signaler in use (or being tried). */
   get address(): string {
-    return formatHostPort(this.opts.address.host, this.opts.address.port);
+    return this.slot.key;
+  }
+
+  /** State of the signaler in use (or being tried). */
+  get state(): SignalerState {
+    return this.slot.entry.state;
+  }
+
+  /** Id of the signaler in use (or being tried), once known. */
+  get signalerId(): NodeId | null {
+    return this.slot.entry.id;
+  }
+
+  /** Last error of the signaler in use (or being tried). */
+  get lastError(): string | null {
+    return this.slot.entry.lastError;
+  }
+
+  /** Every configured signaler, in order, with its state (a copy). */
+  entries(): SignalerEntry[] {
+    return this.slots.map((s) => ({ ...s.entry }));
   }
 
   start(): void {
-    void this.connectOnce();
+    const first = this.planner.first();
+    this.attempt(first.index, first.delayMs);
   }
 
   /** Resolves once registered (or after `ms`, false). */
@@ -118,84 +137,118 @@ export class SignalerClient {
     });
   }
 
-  private async connectOnce(): Promise<void> {
+  private attempt(index: number, delayMs: number): void {
     if (this.stopped) return;
-    const { host, port } = this.opts.address;
-    const expected = this.opts.pinned ?? this.opts.trusted();
+    if (delayMs === 0) return void this.connectOnce(index);
+    this.retryTimer = this.opts.clock.setTimeout(() => void this.connectOnce(index), delayMs);
+  }
+
+  /** The attempt at the current entry ended: record it and go on as the planner says. */
+  private moveOn(outcome: AttemptOutcome): void {
+    if (this.stopped) return;
+    const next = this.planner.next(outcome);
+    if (!next) return;
+    if (this.slots.length > 1) this.opts.log.info(`signaler: trying ${(this.slots[next.index] as Slot).key}${next.delayMs > 0 ? ` in ${next.delayMs} ms (every signaler failed)` : ''}`);
+    this.attempt(next.index, next.delayMs);
+  }
+
+  private async connectOnce(index: number): Promise<void> {
+    if (this.stopped) return;
+    const slot = this.slots[index] as Slot;
+    const { host, port } = slot.addr;
+    const expected = slot.addr.pinned ?? this.opts.trusted(slot.key);
+    slot.entry.state = 'connecting';
+    let raw: Awaited<ReturnType<SignalerClientOptions['connect']>> | undefined;
     try {
-      const raw = await this.opts.connect(host, port, this.opts.limits.connectTimeoutMs);
+      raw = await this.opts.connect(host, port, this.opts.limits.connectTimeoutMs);
       const secured = await secureSocket({ raw, role: 'client', context: this.context, expected, timeoutMs: this.opts.limits.handshakeTimeoutMs, clock: this.opts.clock });
       if (this.stopped) return void secured.socket.destroy();
       if (!expected) {
-        await this.opts.trust(secured.peerId);
-        this.opts.log.info(`signaler ${this.address} is ${secured.peerId} (trusted on first use)`);
+        await this.opts.trust(slot.key, secured.peerId);
+        this.opts.log.info(`signaler ${slot.key} is ${secured.peerId} (trusted on first use)`);
       }
-      this.signalerId = secured.peerId;
-      this.attach(secured.socket, secured.peerId);
+      slot.entry.id = secured.peerId;
+      this.attach(slot, secured.socket, secured.peerId, endpointOf(raw, host, port));
     } catch (err) {
-      this.lastError = errorMessage(err);
+      raw?.destroy();
+      slot.entry.lastError = errorMessage(err);
+      if (this.stopped) return;
       if (isSentinelError(err, 'E_PEER_ID_MISMATCH')) {
-        this.state = 'untrusted';
-        this.opts.log.warn(`signaler ${this.address} did not prove the trusted id ${expected}: ${this.lastError}`);
+        slot.entry.state = 'untrusted';
+        this.opts.counters.inc('signaler_untrusted');
+        this.opts.log.warn(`signaler ${slot.key} did not prove the trusted id ${expected}: ${slot.entry.lastError}`);
+        this.moveOn('untrusted');
       } else {
-        this.state = 'unreachable';
-        this.opts.log.debug(`signaler ${this.address} unreachable: ${this.lastError}`);
+        slot.entry.state = 'unreachable';
+        this.opts.counters.inc('signaler_unreachable');
+        this.opts.log.debug(`signaler ${slot.key} unreachable: ${slot.entry.lastError}`);
+        this.moveOn('failed');
       }
-      this.scheduleReconnect();
     }
   }
 
-  private attach(socket: Duplex, peerId: NodeId): void {
-    const session = new Session({
+  private attach(slot: Slot, socket: Duplex, peerId: NodeId, endpoint: Endpoint | null): void {
+    let registered = false;
+    const session: Session = new Session({
       socket,
       peerId,
       dialerId: this.opts.identity.id,
       method: 'outbound',
-      remoteAddress: this.address,
+      remoteAddress: slot.key,
       localHello: { listenPort: this.opts.listenPort(), name: '' },
       limits: this.opts.limits,
       clock: this.opts.clock,
       counters: this.opts.counters,
       handlers: {
-        onFrame: (_s, type, payload) => this.onFrame(type, payload),
+        onFrame: (_s, type, payload) => {
+          if (type !== FrameType.REGISTERED) return this.onFrame(type, payload);
+          const m = decodeRegistered(payload);
+          if (registered) return void this.opts.counters.inc('signaler_frames_unexpected');
+          registered = true;
+          this.opts.clock.clearTimeout(this.registerTimer);
+          this.onRegistered(slot, m, endpoint);
+        },
         onHello: () => {},
         onClose: (_s, reason) => {
+          if (this.session !== session) return;
+          this.opts.clock.clearTimeout(this.registerTimer);
           this.session = undefined;
           this.relayLink?.closeAll('the signaler session closed');
           this.relayLink = undefined;
-          this.state = 'unreachable';
           this.observed = null;
-          this.lastError = reason?.message ?? 'closed';
-          this.failPending(new SentinelError('E_DIAL_FAILED', `signaler session closed: ${this.lastError}`));
-          this.opts.log.info(`signaler session closed: ${this.lastError}`);
-          this.scheduleReconnect();
+          this.endpoint = null;
+          this.relayLimits = null;
+          slot.entry.state = 'unreachable';
+          slot.entry.lastError = reason?.message ?? 'closed';
+          this.failPending(new SentinelError('E_DIAL_FAILED', `signaler session closed: ${slot.entry.lastError}`));
+          this.opts.log.info(`signaler ${slot.key} session closed: ${slot.entry.lastError}`);
+          if (registered) this.opts.counters.inc('signaler_failovers');
+          this.moveOn(registered ? 'closed' : 'failed');
         },
       },
     });
     this.session = session;
-    this.relayLink = new RelayLink(session, `${peerId} at ${this.address}`);
+    this.relayLink = new RelayLink(session, `${peerId} at ${slot.key}`);
     session.start();
     session.send(FrameType.REGISTER, encodeRegister({ listenPort: this.opts.listenPort(), local: this.opts.localEndpoints() }));
+    // A signaler that takes the session but never registers us must not keep us from the next one.
+    this.registerTimer = this.opts.clock.setTimeout(() => session.close(1, 'the signaler did not register us in time'), this.opts.limits.handshakeTimeoutMs);
   }
 
-  private scheduleReconnect(): void {
-    if (this.stopped) return;
-    const wait = this.backoff.next();
-    this.retryTimer = this.opts.clock.setTimeout(() => void this.connectOnce(), wait);
+  private onRegistered(slot: Slot, m: ReturnType<typeof decodeRegistered>, endpoint: Endpoint | null): void {
+    this.observed = m.observed;
+    this.endpoint = endpoint;
+    this.relayLimits = m.relay ?? null;
+    slot.entry.state = 'connected';
+    slot.entry.lastError = null;
+    this.planner.next('registered');
+    this.opts.log.info(`registered with signaler ${slot.key}; public address ${formatHostPort(m.observed.host, m.observed.port)}`);
+    for (const w of [...this.registeredWaiters]) w();
+    this.opts.onRegistered?.();
   }
 
   private onFrame(type: number, payload: Buffer): void {
     switch (type) {
-      case FrameType.REGISTERED: {
-        const m = decodeRegistered(payload);
-        this.observed = m.observed;
-        this.relayLimits = m.relay ?? null;
-        this.state = 'connected';
-        this.backoff.reset();
-        this.opts.log.info(`registered with signaler ${this.address}; public address ${formatHostPort(this.observed.host, this.observed.port)}`);
-        for (const w of [...this.registeredWaiters]) w();
-        return;
-      }
       case FrameType.LOOKUP_RESULT: {
         const m = decodeLookupResult(payload);
         return this.settle(m.reqId, m);
@@ -317,6 +370,7 @@ export class SignalerClient {
   close(): void {
     this.stopped = true;
     this.opts.clock.clearTimeout(this.retryTimer);
+    this.opts.clock.clearTimeout(this.registerTimer);
     this.failPending(new SentinelError('E_SHUTDOWN'));
     this.session?.close(1, 'node shutting down');
   }

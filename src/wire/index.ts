@@ -80,6 +80,7 @@ export {
   PEER_RECORD_MIN_SIZE,
   PEER_RECORD_SIGNING_PREFIX,
   RECORD_FLAG_RELAY,
+  RECORD_FLAG_SIGNALER,
   peerRecordSigningInput,
   peerRecordSignedBytes,
   encodePeerRecord,

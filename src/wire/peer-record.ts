@@ -3,16 +3,18 @@
  * GOSSIP_PUSH and GOSSIP_PULL_REPLY (gossip.ts).
  *
  *    0            32      40         48          56
- *    +------------+-------+----------+-----------+---------------+---------------+----------+-----------+
- *    | public key |  seq  | issuedAt | expiresAt | endpoint list | endpoint list |  flags   | signature |
- *    |    32B     |  u64  |  u64 ms  |  u64 ms   |  public (<=8) |  local (<=8)  | u8, opt. |    64B    |
- *    |  Ed25519   |       |  epoch   |  epoch    |               |               |          |  Ed25519  |
- *    +------------+-------+----------+-----------+---------------+---------------+----------+-----------+
+ *    +------------+-------+----------+-----------+---------------+---------------+----------+-----------+-----------+
+ *    | public key |  seq  | issuedAt | expiresAt | endpoint list | endpoint list |  flags   | signaler  | signature |
+ *    |    32B     |  u64  |  u64 ms  |  u64 ms   |  public (<=8) |  local (<=8)  | u8, opt. | endpoint, |    64B    |
+ *    |  Ed25519   |       |  epoch   |  epoch    |               |               |          | opt. 7|19B|  Ed25519  |
+ *    +------------+-------+----------+-----------+---------------+---------------+----------+-----------+-----------+
  *
  * `flags` is present only when not zero (a zero byte there is refused), so a record
  * without flags has the first version's bytes. Bit 0 (RECORD_FLAG_RELAY): the node offers
- * relaying (`sentinel-node --relay`) and is reachable from the internet. Other bits are
- * reserved: sent as 0, ignored.
+ * relaying (`sentinel-node --relay`) and is reachable from the internet. Bit 1
+ * (RECORD_FLAG_SIGNALER): the flags byte is followed by one endpoint (endpoint.ts), the IP
+ * address and port of the signaler the node is registered with; without the bit there is
+ * no such endpoint. Other bits are reserved: sent as 0, ignored.
  *
  * An endpoint list is `u8 count | count x endpoint` (endpoint.ts) with at most
  * MAX_RECORD_ENDPOINTS entries. The signature covers PEER_RECORD_SIGNING_PREFIX
@@ -27,6 +29,8 @@ import { SentinelError } from '../errors.js';
 
 /** Record flags bit 0: the node is a peer relay (see the layout above). */
 export const RECORD_FLAG_RELAY = 0x01;
+/** Record flags bit 1: the signaler endpoint follows the flags byte (see the layout above). */
+export const RECORD_FLAG_SIGNALER = 0x02;
 /** Most endpoints in each of a record's two lists. */
 export const MAX_RECORD_ENDPOINTS = 8;
 /** Domain separation prefix of the signed bytes: ASCII "sentinel/peer-record/v1" and a NUL. */
@@ -39,8 +43,8 @@ const HEAD_SIZE = PUBLIC_KEY_SIZE + 3 * 8;
 const MAX_ENDPOINT_SIZE = 19;
 /** Smallest record: both lists empty. */
 export const PEER_RECORD_MIN_SIZE = HEAD_SIZE + 2 + SIGNATURE_SIZE;
-/** Largest record: both lists full of IPv6 endpoints, and flags (427 bytes). */
-export const MAX_RECORD_BYTES = HEAD_SIZE + 2 * (1 + MAX_RECORD_ENDPOINTS * MAX_ENDPOINT_SIZE) + 1 + SIGNATURE_SIZE;
+/** Largest record: both lists full of IPv6 endpoints, flags and an IPv6 signaler endpoint (446 bytes). */
+export const MAX_RECORD_BYTES = HEAD_SIZE + 2 * (1 + MAX_RECORD_ENDPOINTS * MAX_ENDPOINT_SIZE) + 1 + MAX_ENDPOINT_SIZE + SIGNATURE_SIZE;
 
 /** Decoded peer record. */
 export interface PeerRecord {
@@ -55,8 +59,13 @@ export interface PeerRecord {
   public: Endpoint[];
   /** The node's own interface addresses. */
   local: Endpoint[];
-  /** RECORD_FLAG_* bits; absent or 0 when none. */
+  /**
+   * RECORD_FLAG_* bits; absent or 0 when none. RECORD_FLAG_SIGNALER is set exactly when
+   * `signaler` is (the encoder sets it for a record with `signaler`).
+   */
   flags?: number;
+  /** The signaler the node is registered with (IP address and port), when it says. */
+  signaler?: Endpoint;
   /** Ed25519 signature over {@link peerRecordSigningInput}. */
   signature: Uint8Array;
 }
@@ -79,7 +88,14 @@ function checkUnsigned(rec: UnsignedPeerRecord): number {
   requireUint(rec.expiresAt, Number.MAX_SAFE_INTEGER, 'expiresAt');
   if (rec.expiresAt < rec.issuedAt) throw new SentinelError('E_PAYLOAD_MALFORMED', 'encode: expiresAt before issuedAt');
   requireUint(rec.flags ?? 0, 0xff, 'flags');
-  return HEAD_SIZE + listSize(rec.public, 'public') + listSize(rec.local, 'local') + (rec.flags ? 1 : 0);
+  if (((rec.flags ?? 0) & RECORD_FLAG_SIGNALER) !== 0 && !rec.signaler) throw new SentinelError('E_PAYLOAD_MALFORMED', 'encode: RECORD_FLAG_SIGNALER without a signaler endpoint');
+  const flags = flagsOf(rec);
+  return HEAD_SIZE + listSize(rec.public, 'public') + listSize(rec.local, 'local') + (flags ? 1 : 0) + (rec.signaler ? endpointSize(rec.signaler) : 0);
+}
+
+/** The flags byte as written: the given bits, and RECORD_FLAG_SIGNALER when there is a signaler. */
+function flagsOf(rec: UnsignedPeerRecord): number {
+  return (rec.flags ?? 0) | (rec.signaler ? RECORD_FLAG_SIGNALER : 0);
 }
 
 function writeList(w: PayloadWriter, list: readonly Endpoint[]): void {
@@ -91,7 +107,9 @@ function writeBody(w: PayloadWriter, rec: UnsignedPeerRecord): PayloadWriter {
   w.bytes(rec.publicKey).u64(BigInt(rec.seq)).u64(BigInt(rec.issuedAt)).u64(BigInt(rec.expiresAt));
   writeList(w, rec.public);
   writeList(w, rec.local);
-  if (rec.flags) w.u8(rec.flags);
+  const flags = flagsOf(rec);
+  if (flags) w.u8(flags);
+  if (rec.signaler) writeEndpoint(w, rec.signaler);
   return w;
 }
 
@@ -147,12 +165,14 @@ export function decodePeerRecord(bytes: Uint8Array): PeerRecord {
   const pub = readList(r, 'public');
   const local = readList(r, 'local');
   let flags = 0;
-  if (r.remaining === SIGNATURE_SIZE + 1) {
+  let signaler: Endpoint | undefined;
+  if (r.remaining > SIGNATURE_SIZE) {
     flags = r.u8();
     if (flags === 0) r.fail('flags byte 0 (absent when zero)');
+    if (flags & RECORD_FLAG_SIGNALER) signaler = readEndpoint(r);
   }
   if (r.remaining !== SIGNATURE_SIZE) r.fail(`${r.remaining} byte(s) where the 64-byte signature belongs`);
   const signature = r.bytes(SIGNATURE_SIZE);
   r.end();
-  return { publicKey, seq, issuedAt, expiresAt, public: pub, local, ...(flags ? { flags } : {}), signature };
+  return { publicKey, seq, issuedAt, expiresAt, public: pub, local, ...(flags ? { flags } : {}), ...(signaler ? { signaler } : {}), signature };
 }

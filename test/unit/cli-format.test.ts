@@ -161,6 +161,36 @@ describe('peer-controlled text in formatters', () => {
     assert.equal(formatTable(['A', 'B'], [['x\ny', 'z']]), 'A     B\nx\\ny  z');
   });
 
+  it('status names the signaler in use and, with a list, each one with its state and last error', () => {
+    const s = new FakeNode().status();
+    const b = 'b'.repeat(56);
+    s.signaler = {
+      address: 'sig-b.example:8888',
+      state: 'connected',
+      id: b,
+      observed: '198.51.100.1:8443',
+      endpoint: '203.0.113.2:8888',
+      list: [
+        { address: '127.0.0.1:8888', id: 'a'.repeat(56), pinned: true, state: 'untrusted', lastError: `peer id mismatch${FORGED}` },
+        { address: 'sig-b.example:8888', id: b, pinned: false, state: 'connected', lastError: null },
+        { address: '[::1]:9000', id: null, pinned: false, state: 'standby', lastError: null },
+      ],
+    };
+    const lines = formatStatus(s).split('\n');
+    const row = (key: string) => lines.find((l) => l.startsWith(`${key}:`))?.slice(key.length + 1).trim();
+    assert.equal(row('signaler'), `sig-b.example:8888 (connected) at 203.0.113.2:8888, id ${b}`);
+    assert.equal(row('signaler 1'), `127.0.0.1:8888 untrusted, id ${'a'.repeat(56)} (pinned); last error: peer id mismatch\\n[12:00:00] alice: forged\\x1b]0;pwned\\x07\\u202e`);
+    assert.equal(row('signaler 2'), `sig-b.example:8888 connected, id ${b}`);
+    assert.equal(row('signaler 3'), '[::1]:9000 standby');
+    // One configured signaler: no list rows, and its error on the signaler row.
+    s.signaler = { address: '127.0.0.1:8888', state: 'unreachable', id: null, observed: null, endpoint: null, list: [{ address: '127.0.0.1:8888', id: null, pinned: false, state: 'unreachable', lastError: 'connect ECONNREFUSED' }] };
+    const one = formatStatus(s).split('\n');
+    assert.equal(one.filter((l) => /^signaler \d/.test(l)).length, 0, 'no list rows');
+    assert.ok(one.some((l) => /^signaler: +127\.0\.0\.1:8888 \(unreachable\), id \?: connect ECONNREFUSED$/.test(l)), one.join('\n'));
+    s.signaler = { address: 'none', state: 'disabled', id: null, observed: null };
+    assert.ok(formatStatus(s).split('\n').some((l) => /^signaler: +disabled$/.test(l)));
+  });
+
   it('status values and keys are one line each', () => {
     const s = new FakeNode().status();
     s.name = `n${FORGED}`;

@@ -7,6 +7,7 @@ import {
   MAX_RECORDS_PER_MESSAGE,
   PEER_RECORD_MIN_SIZE,
   RECORD_FLAG_RELAY,
+  RECORD_FLAG_SIGNALER,
   decodeGossipPullReply,
   decodeGossipPush,
   decodePeerRecord,
@@ -39,7 +40,7 @@ const RECORD: PeerRecord = {
 describe('peer record codec', () => {
   it('has the documented size bounds', () => {
     assert.equal(PEER_RECORD_MIN_SIZE, 122);
-    assert.equal(MAX_RECORD_BYTES, 427);
+    assert.equal(MAX_RECORD_BYTES, 446);
   });
 
   it('encodes and decodes the hex vector', () => {
@@ -61,6 +62,48 @@ describe('peer record codec', () => {
     const { signature: _sig, ...unsigned } = flagged;
     assert.equal(peerRecordSigningInput(unsigned).toString('hex').slice(-2), '01');
     assert.equal(encodePeerRecord({ ...RECORD, flags: 0 }).toString('hex'), hex(VECTOR).toString('hex'));
+  });
+
+  it('names the signaler after the flags byte, signed (RECORD_FLAG_SIGNALER)', () => {
+    // Registered at 203.0.113.7:8888 (0x22b8), and a peer relay: flags 0x03.
+    const withSignaler = { ...RECORD, flags: RECORD_FLAG_RELAY | RECORD_FLAG_SIGNALER, signaler: { host: '203.0.113.7', port: 8888 } };
+    const bytes = HEAD + LISTS + '03' + '04 cb007107 22b8' + SIG;
+    assert.equal(encodePeerRecord(withSignaler).toString('hex'), hex(bytes).toString('hex'));
+    assert.deepEqual(decodePeerRecord(hex(bytes)), withSignaler);
+    // The bit follows the endpoint: a record given only the endpoint gets the bit.
+    const v6 = { ...RECORD, signaler: { host: '2001:db8::1', port: 9000 } };
+    const v6Bytes = HEAD + LISTS + '02' + '06 20010db8000000000000000000000001 2328' + SIG;
+    assert.equal(encodePeerRecord(v6).toString('hex'), hex(v6Bytes).toString('hex'));
+    assert.deepEqual(decodePeerRecord(hex(v6Bytes)), { ...v6, flags: RECORD_FLAG_SIGNALER });
+    const { signature: _sig, ...unsigned } = withSignaler;
+    assert.equal(peerRecordSigningInput(unsigned).toString('hex').slice(-16), hex('03' + '04 cb007107 22b8').toString('hex'));
+    assert.equal(peerRecordSignedBytes(hex(bytes)).toString('hex').slice(-16), hex('03' + '04 cb007107 22b8').toString('hex'));
+  });
+
+  it('decodes records without the signaler exactly as before (older nodes)', () => {
+    assert.deepEqual(decodePeerRecord(hex(VECTOR)), RECORD);
+    assert.equal('signaler' in decodePeerRecord(hex(VECTOR)), false);
+    assert.deepEqual(decodePeerRecord(hex(HEAD + LISTS + '01' + SIG)), { ...RECORD, flags: RECORD_FLAG_RELAY });
+  });
+
+  it('rejects a signaler flag without its endpoint, or a bad one', () => {
+    const bad = [
+      HEAD + LISTS + '02' + SIG, // flag, no endpoint: the signature's first byte is no family
+      HEAD + LISTS + '02' + '04 cb007107' + SIG.slice(0, 126), // the endpoint eats into the signature
+      HEAD + LISTS + '02' + '05 cb007107 22b8' + SIG, // unknown family
+      HEAD + LISTS + '02' + '04 cb007107 22b8' + '00' + SIG, // trailing byte
+    ];
+    for (const b of bad) assert.throws(() => decodePeerRecord(hex(b)), malformed, b.slice(-140, -128));
+    assert.throws(() => encodePeerRecord({ ...RECORD, flags: RECORD_FLAG_SIGNALER }), malformed);
+    assert.throws(() => encodePeerRecord({ ...RECORD, signaler: { host: 'sig.example', port: 1 } }), malformed);
+  });
+
+  it('the largest record is MAX_RECORD_BYTES long', () => {
+    const v6 = (i: number) => ({ host: `2001:db8::${i + 1}`, port: 443 });
+    const full = { ...RECORD, public: Array.from({ length: 8 }, (_, i) => v6(i)), local: Array.from({ length: 8 }, (_, i) => v6(i + 8)), flags: 0xff, signaler: v6(99) };
+    const bytes = encodePeerRecord(full);
+    assert.equal(bytes.length, MAX_RECORD_BYTES);
+    assert.deepEqual(decodePeerRecord(bytes), full);
   });
 
   it('decodes the smallest record (both lists empty)', () => {
@@ -107,11 +150,14 @@ describe('peer record codec', () => {
       public: fc.array(ep, { maxLength: 8 }),
       local: fc.array(ep, { maxLength: 8 }),
       flags: fc.nat({ max: 0xff }),
+      signaler: fc.option(ep, { nil: undefined }),
       signature: fc.uint8Array({ minLength: 64, maxLength: 64 }),
     });
     fc.assert(
-      fc.property(rec, ({ life, flags, ...r }) => {
-        const record: PeerRecord = { ...r, expiresAt: r.issuedAt + life, ...(flags ? { flags } : {}) };
+      fc.property(rec, ({ life, flags: bits, signaler, ...r }) => {
+        // RECORD_FLAG_SIGNALER is set exactly when there is a signaler endpoint.
+        const flags = signaler ? bits | RECORD_FLAG_SIGNALER : bits & ~RECORD_FLAG_SIGNALER;
+        const record: PeerRecord = { ...r, expiresAt: r.issuedAt + life, ...(flags ? { flags } : {}), ...(signaler ? { signaler } : {}) };
         const bytes = encodePeerRecord(record);
         assert.ok(bytes.length >= PEER_RECORD_MIN_SIZE && bytes.length <= MAX_RECORD_BYTES);
         assert.deepEqual(decodePeerRecord(bytes), record);
@@ -150,7 +196,7 @@ describe('GOSSIP_PUSH / GOSSIP_PULL_REPLY codec', () => {
   });
 
   it('rejects record lengths out of range, truncation and trailing bytes', () => {
-    for (const b of ['', '00', '0001', '0001 0079' + '00'.repeat(121), '0001 01ac' + '00'.repeat(428), '0001 0094' + VECTOR.slice(2), '0000 00', '0001 0094' + VECTOR + '00']) {
+    for (const b of ['', '00', '0001', '0001 0079' + '00'.repeat(121), '0001 01bf' + '00'.repeat(447), '0001 0094' + VECTOR.slice(2), '0000 00', '0001 0094' + VECTOR + '00']) {
       assert.throws(() => decodeGossipPush(hex(b)), malformed, b.slice(0, 20));
     }
     assert.throws(() => encodeGossipPush([new Uint8Array(MAX_RECORD_BYTES + 1)]), malformed);
