@@ -73,6 +73,7 @@ export class ClusterLink {
   private readonly asks = new Map<number, Ask>();
   private nextCorr = 1;
   private pendingFinds = 0;
+  private beating: Promise<void> | undefined;
   private timers: unknown[] = [];
   private wasDown = false;
 
@@ -110,7 +111,7 @@ export class ClusterLink {
     await b.start({ message: (m) => this.onMessage(m), state: (up) => this.onState(up) });
     await this.beat();
     const { clock } = this.opts;
-    this.timers.push(clock.setInterval(() => void this.beat(), HEARTBEAT_MS));
+    this.timers.push(clock.setInterval(() => void this.beatNow(), HEARTBEAT_MS));
     this.timers.push(clock.setInterval(() => void this.refresh(), PRESENCE_REFRESH_MS));
   }
 
@@ -123,6 +124,12 @@ export class ClusterLink {
       this.asks.delete(corr);
     }
     await this.opts.backend.close();
+  }
+
+  /** A heartbeat now, shared by everyone who asks while it runs. */
+  private beatNow(): Promise<void> {
+    this.beating ??= this.beat().finally(() => (this.beating = undefined));
+    return this.beating;
   }
 
   private async beat(): Promise<void> {
@@ -220,6 +227,8 @@ export class ClusterLink {
       this.opts.counters.inc('cluster.presence_malformed');
       return undefined;
     }
+    // An instance that joined since our last heartbeat: look at the list again (once per beat).
+    if (p.instance !== this.instance && !this.live.has(p.instance)) await this.beatNow();
     // Its instance is gone (stale), or it is ours but no longer registered here.
     if (p.instance === this.instance || !this.live.has(p.instance)) {
       this.opts.counters.inc('cluster.presence_stale');

@@ -83,19 +83,23 @@ export class ClusteredSignaling {
     return this.link.bridge;
   }
 
-  /** REGISTER passed the session's own rate: spend the node's cluster-wide token, then `complete`. */
-  register(s: Session, complete: () => Registration | undefined): void {
-    void this.link.take(`reg:${s.peerId}`, REGISTER_RATE, true).then((ok) => {
+  /**
+   * REGISTER passed the session's own rate: spend the node's cluster-wide token, register
+   * it here (`complete`), write its presence, and only then answer REGISTERED (`confirm`),
+   * so that a registered node can be found from every instance at once. If the store
+   * cannot be written, the node is still registered here.
+   */
+  register(s: Session, complete: () => Registration, confirm: () => void): void {
+    void this.link.take(`reg:${s.peerId}`, REGISTER_RATE, true).then(async (ok) => {
       if (s.isClosed) return;
       if (!ok) {
         this.v.counters.inc('rate_limited.register_cluster');
         return void s.send(FrameType.SIGNAL_ERROR, encodeSignalError({ reqId: 0, code: SignalErrorCode.RATE_LIMITED, reason: 'too many registrations' }));
       }
       const reg = complete();
-      if (!reg) return;
-      void this.link.registered(reg.id, reg.registeredAt).then((moved) => {
-        if (moved) this.v.drainRequests(s);
-      });
+      const moved = await this.link.registered(reg.id, reg.registeredAt);
+      if (moved) this.v.drainRequests(s);
+      if (!s.isClosed) confirm();
     });
   }
 

@@ -285,13 +285,16 @@ export class SignalerServer {
       const reg = { id: s.peerId, session: s, observed, local: kept, listenPort: m.listenPort, registeredAt: this.clock.now() };
       this.registry.set(s.peerId, reg);
       this.counters.inc('registrations');
+      return reg;
+    };
+    const confirm = (): void => {
       const l = this.relay.limits;
       const relay = this.relay.enabled ? { maxCircuits: l.maxCircuitsPerNode, bytesPerSecond: Math.min(l.bytesPerSecond, 0xffffffff), idleTimeoutS: Math.round(l.idleTimeoutMs / 1000) } : undefined;
       s.send(FrameType.REGISTERED, encodeRegistered({ observed, ...(relay ? { relay } : {}) }));
-      return reg;
     };
-    if (this.clustered) this.clustered.register(s, complete);
-    else complete();
+    if (this.clustered) return this.clustered.register(s, complete, confirm);
+    complete();
+    confirm();
     this.opts.log.debug(`registered ${s.peerId} at ${s.remoteAddress}`);
   }
 

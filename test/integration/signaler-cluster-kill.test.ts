@@ -15,13 +15,14 @@ import { FrameType, SignalErrorCode, decodeLookupResult } from '../../src/wire/i
 import { INSTANCE_TTL_MS } from '../../src/cluster/link.js';
 import { TestRedis, redisSkipReason } from '../helpers/redis.js';
 import { destroyRawClients, rawClient, type RawClient } from '../helpers/signal-client.js';
-import { waitFor } from '../helpers/testnet.js';
+import { testnet, waitFor } from '../helpers/testnet.js';
 
 const SIGNALER_BIN = fileURLToPath(new URL('../../src/cli/sentinel-signaler.js', import.meta.url));
 const skip = redisSkipReason();
 let redis: TestRedis;
 let dir: string;
 const procs: ChildProcess[] = [];
+const net0 = testnet();
 
 before(async () => {
   if (skip) return;
@@ -30,13 +31,14 @@ before(async () => {
 });
 after(async () => {
   destroyRawClients();
+  await net0.close();
   for (const p of procs) if (p.exitCode === null && p.signalCode === null) p.kill('SIGKILL');
   await redis?.stop();
   if (dir) await rm(dir, { recursive: true, force: true });
 });
 
 /** Starts one instance; resolves with its port once it prints where it listens. */
-async function instance(name: string): Promise<{ proc: ChildProcess; port: number }> {
+async function instance(name: string): Promise<{ proc: ChildProcess; port: number; exited: Promise<void> }> {
   const proc = spawn(process.execPath, [SIGNALER_BIN, '--port', '0', '--host', '127.0.0.1', '--data-dir', join(dir, name), '--redis', redis.url, '--log-level', 'warn'], { stdio: ['ignore', 'pipe', 'pipe'] });
   procs.push(proc);
   let out = '';
@@ -50,7 +52,8 @@ async function instance(name: string): Promise<{ proc: ChildProcess; port: numbe
     });
     proc.once('exit', (code) => reject(new Error(`${name} exited with ${code}: ${err}`)));
   });
-  return { proc, port };
+  const exited = new Promise<void>((r) => (proc.exitCode !== null || proc.signalCode !== null ? r() : proc.once('exit', () => r())));
+  return { proc, port, exited };
 }
 
 /** Asks `c` to look up `target` until `done` says the answer is what we wait for; resolves with that time. */
@@ -99,5 +102,31 @@ describe('signaler cluster: an instance killed with SIGKILL', { skip }, () => {
     process.stdout.write(`# dead instance's node no longer served after ${stale} ms; found again ${Date.now() - moved} ms after it re-registered (lookup loop ${again} ms)\n`);
     // And from the instance it is registered at.
     await lookupUntil(c, a2.id.id, 'found', 3_000);
+  });
+});
+
+describe('signaler cluster: real nodes fail over and are dialed by id across instances', { skip }, () => {
+  it('a node whose instance is SIGKILLed moves to the next one and is dialed by id from a third instance', async () => {
+    const [i1, i2, i3] = await Promise.all([instance('n1'), instance('n2'), instance('n3')]);
+    const [a1, a2, a3] = [i1, i2, i3].map((i) => `127.0.0.1:${i.port}`);
+    const x = await net0.node({ signaler: `${a1},${a3}` });
+    const y = await net0.node({ signaler: a2 });
+    await waitFor(() => x.status().signaler.state === 'connected' && y.status().signaler.state === 'connected', 10_000, 'registered');
+    assert.equal(x.status().signaler.address, a1);
+    // Across instances: y (at 2) finds x (at 1) by id alone.
+    assert.equal((await y.dial(x.identity.id)).id, x.identity.id);
+    assert.equal((await y.send(x.identity.id, 'across instances')).status, 'delivered');
+    const killed = Date.now();
+    i1.proc.kill('SIGKILL');
+    await i1.exited;
+    await waitFor(() => x.status().signaler.address === a3 && x.status().signaler.state === 'connected', 10_000, 'x registered at instance 3');
+    const reRegistered = Date.now() - killed;
+    // A node that never met x, at instance 2, dials it by id.
+    const z = await net0.node({ signaler: a2 });
+    await waitFor(() => z.status().signaler.state === 'connected', 10_000, 'z registered');
+    const d = await z.dial(x.identity.id);
+    assert.equal(d.id, x.identity.id);
+    assert.equal((await z.send(x.identity.id, 'found you after failover')).status, 'delivered');
+    process.stdout.write(`# node re-registered at the next instance ${reRegistered} ms after SIGKILL; dialed by id ${Date.now() - killed} ms after it\n`);
   });
 });

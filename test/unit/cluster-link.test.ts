@@ -72,6 +72,16 @@ describe('cluster link', () => {
     assert.ok(await b.link.find(id));
   });
 
+  it('a node of an instance that joined since the last heartbeat is found at once', async () => {
+    const { clock, store, insts } = await setup();
+    const c = await instance(store, clock);
+    const id = newId();
+    c.nodes.set(id, reg(clock.now()));
+    await c.link.registered(id, clock.now());
+    assert.equal((await insts[0]!.link.find(id))?.instance, c.backend.instance);
+    assert.equal(insts[0]!.counters.get('cluster.presence_stale'), 0);
+  });
+
   it("a dead instance's nodes are not served (stale), well before their presence expires", async () => {
     const { clock, insts } = await setup();
     const [a, b] = insts as [Inst, Inst];
