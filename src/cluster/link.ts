@@ -27,6 +27,12 @@ export const PRESENCE_REFRESH_MS = 10_000;
 export const INSTANCE_TTL_MS = 4_000;
 /** Heartbeat interval. */
 export const HEARTBEAT_MS = 1_000;
+/**
+ * After the store comes back (it may have restarted empty), instances and presence take a
+ * heartbeat or two to be written again: for this long a miss is answered UNAVAILABLE (retry),
+ * not "not registered", and no instance is taken for dead.
+ */
+export const RECONNECT_GRACE_MS = INSTANCE_TTL_MS;
 /** How long a PUNCH_ASK waits for its answer. */
 export const PUNCH_ASK_TIMEOUT_MS = 3_000;
 /** PUNCH_ASKs waiting for an answer at once; more are refused (UNAVAILABLE). */
@@ -74,6 +80,8 @@ export class ClusterLink {
   private nextCorr = 1;
   private pendingFinds = 0;
   private beating: Promise<void> | undefined;
+  /** Until when misses are not trusted (RECONNECT_GRACE_MS after the store came back). */
+  private graceUntil = 0;
   private timers: unknown[] = [];
   private wasDown = false;
 
@@ -141,6 +149,8 @@ export class ClusterLink {
       return;
     }
     const next = new Set(now);
+    // Just after the store came back, instances that have not beaten yet are not dead.
+    if (this.inGrace()) for (const i of this.live) next.add(i);
     const gone = [...this.live].filter((i) => !next.has(i));
     for (const i of now) if (!this.live.has(i) && i !== this.instance) this.opts.log.info(`cluster: instance ${i} joined`);
     this.live = next;
@@ -161,6 +171,7 @@ export class ClusterLink {
     }
     if (!this.wasDown) return;
     this.wasDown = false;
+    this.graceUntil = this.opts.clock.now() + RECONNECT_GRACE_MS;
     this.opts.log.info(`cluster: Redis at ${this.opts.backend.label} is back; writing presence again`);
     // It may have restarted empty: write everything again, then look at who is alive.
     void this.republish([...this.host.localIds()]).then(() => this.beat());
@@ -219,7 +230,7 @@ export class ClusterLink {
     } finally {
       this.pendingFinds--;
     }
-    if (!raw) return undefined;
+    if (!raw) return this.miss();
     let p: Presence;
     try {
       p = decodePresence(raw);
@@ -232,9 +243,19 @@ export class ClusterLink {
     // Its instance is gone (stale), or it is ours but no longer registered here.
     if (p.instance === this.instance || !this.live.has(p.instance)) {
       this.opts.counters.inc('cluster.presence_stale');
-      return undefined;
+      return this.miss();
     }
     return p;
+  }
+
+  private inGrace(): boolean {
+    return this.opts.clock.now() < this.graceUntil;
+  }
+
+  /** Not found, unless the store only just came back and may not have everything yet. */
+  private miss(): undefined {
+    if (this.inGrace()) throw unavailable('the cluster store just came back and is being refilled; retry in a few seconds');
+    return undefined;
   }
 
   /** Cluster-wide token bucket; when the store cannot answer, `fallback` decides. */

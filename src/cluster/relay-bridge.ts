@@ -142,10 +142,10 @@ export class RelayBridge {
     if (this.remote.get(end.circuit) === end) this.remote.delete(end.circuit);
   }
 
-  /** The hub closes the circuit towards its other end; this end is gone. */
+  /** This end is gone: the hub closes its circuit towards the requester (NOT_FOUND while still opening). */
   private gone(end: RemoteEnd, reason: string): void {
     this.forget(end);
-    this.host.hub.close(end, encodeRelayClose({ circuit: end.circuit, code: RelayCloseCode.GONE, reason }));
+    this.host.hub.endGone(end, reason);
   }
 
   /** Drops remote ends whose circuit the hub no longer has (closed by timeouts or the local end). */

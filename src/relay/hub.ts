@@ -225,6 +225,25 @@ export class RelayHub {
     }
   }
 
+  /**
+   * One end (not a whole node) is gone, e.g. a remote end whose cluster instance died: its
+   * circuits close as in {@link sessionDown}: an open still waiting is answered NOT_FOUND
+   * (not "declined"), a live circuit gets RELAY_CLOSE GONE at its other end.
+   */
+  endGone(end: RelayEnd, reason: string): void {
+    const st = this.nodes.get(end.peerId);
+    if (!st) return;
+    for (const c of [...st.circuits]) {
+      if (this.circuits.get(c.id) !== c || (c.a !== end && c.b !== end)) continue;
+      if (!c.live && c.b === end) {
+        this.dropCircuit(c, RelayCloseCode.GONE);
+        this.tell(c.a, FrameType.SIGNAL_ERROR, encodeSignalError({ reqId: c.reqId, code: SignalErrorCode.NOT_FOUND, reason }));
+      } else {
+        this.closeCircuit(c, RelayCloseCode.GONE, reason, c.a === end ? [c.b] : [c.a]);
+      }
+    }
+  }
+
   /** Clears every timer and forgets every circuit without sending anything (server shutdown). */
   dispose(): void {
     for (const c of this.circuits.values()) this.clock.clearTimeout(c.timer);

@@ -7,7 +7,7 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import type { NodeId } from '../../src/api.js';
 import { BusKind, PunchStatus, decodeBus, decodePresence, type Presence } from '../../src/cluster/codec.js';
-import { HEARTBEAT_MS, INSTANCE_TTL_MS, MAX_PENDING_FINDS, MOVE_GRACE_MS, PRESENCE_REFRESH_MS, PRESENCE_TTL_MS, PUNCH_ASK_TIMEOUT_MS, ClusterLink, type ClusterHost } from '../../src/cluster/link.js';
+import { HEARTBEAT_MS, INSTANCE_TTL_MS, MAX_PENDING_FINDS, RECONNECT_GRACE_MS, MOVE_GRACE_MS, PRESENCE_REFRESH_MS, PRESENCE_TTL_MS, PUNCH_ASK_TIMEOUT_MS, ClusterLink, type ClusterHost } from '../../src/cluster/link.js';
 import { publicKeyFromNodeId } from '../../src/identity/index.js';
 import { createLogger } from '../../src/log.js';
 import { RelayHub } from '../../src/relay/hub.js';
@@ -138,6 +138,24 @@ describe('cluster link', () => {
     await clock.advance(HEARTBEAT_MS);
     assert.equal(decodePresence(store.get(x)!).instance, a.backend.instance, 'x written again');
     assert.equal(decodePresence(store.get(y)!).instance, b.backend.instance, "y's newer presence kept");
+  });
+
+  it('just after the store came back a miss is UNAVAILABLE (retry), and no instance is taken for dead', async () => {
+    const { clock, store, insts } = await setup(3);
+    const [a, b, c] = insts as [Inst, Inst, Inst];
+    store.setUp(false);
+    store.keys.clear();
+    store.instances.clear();
+    store.setUp(true);
+    await settle();
+    // Only a has beaten since the restart: b and c are not dead for it, and an unknown id is "retry".
+    await assert.rejects(a.link.find(newId()), { code: 'E_CLUSTER', message: /just came back/ });
+    assert.equal(a.counters.get('cluster.instances_gone'), 0);
+    assert.equal(a.link.instances.length, 3);
+    await clock.advance(RECONNECT_GRACE_MS);
+    assert.equal(await a.link.find(newId()), undefined, 'after the grace, a miss is a miss');
+    void b;
+    void c;
   });
 
   it('bounds presence reads in flight: over MAX_PENDING_FINDS they are refused at once', async () => {

@@ -170,6 +170,13 @@ describe('relay bridge between two instances', () => {
     t2.A.bridge.instancesGone((i) => i === 'bbbbbbbbbbbbbbbb');
     const close = decodeRelayClose(t2.x.of(FrameType.RELAY_CLOSE)[0]!);
     assert.deepEqual([close.circuit, close.code], [c2.owner, RelayCloseCode.GONE]);
+    // An open still waiting when the target's instance dies: NOT_FOUND, not "declined".
+    const t3 = twoInstances();
+    t3.A.bridge.open(t3.x, 9, t3.y.peerId, 'bbbbbbbbbbbbbbbb');
+    t3.alive.delete('bbbbbbbbbbbbbbbb');
+    t3.A.bridge.instancesGone((i) => i === 'bbbbbbbbbbbbbbbb');
+    const err = decodeSignalError(t3.x.of(FrameType.SIGNAL_ERROR)[0]!);
+    assert.deepEqual([err.reqId, err.code], [9, SignalErrorCode.NOT_FOUND]);
     // And the proxy side, when the owner dies.
     t2.B.bridge.instancesGone((i) => i === 'aaaaaaaaaaaaaaaa');
     assert.equal(decodeRelayClose(t2.y.of(FrameType.RELAY_CLOSE)[0]!).circuit, c2.proxy);
