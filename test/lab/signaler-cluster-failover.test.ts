@@ -131,6 +131,7 @@ if (labOk && redisSkip === undefined) describe(TITLE, { timeout: 300_000 }, () =
     t.diagnostic(`failover: kill -> F at s2 ${reregisteredMs} ms; kill -> G's dial succeeded ${Date.now() - killedAt} ms`);
     assert.ok(loop.last.ok, `G could not reach F by id within ${FAILOVER_DIAL_BOUND_MS} ms of F's re-registration: ${loopReport(loop)}\n${nodeLogs(f, g)}\n${signalerLogs(s2, s3)}`);
     assert.equal(loop.last.result.id, f.id);
+    assert.equal(loop.last.result.existing, false, 'G knew F only through the cluster');
     assert.equal(loop.last.result.path, 'direct', 'two easy NATs: a punched session');
     assert.equal(loop.last.result.address, `${lab.router('F').wanIp}:7401`);
     const sent = await g.json<{ id: string }>(['send', f.id, 'found you again']);
@@ -154,10 +155,12 @@ if (labOk && redisSkip === undefined) describe(TITLE, { timeout: 300_000 }, () =
     await redis.kill();
     const killedAt = Date.now();
     // What a dial does while Redis is down: printed, not asserted (the issue asks only for
-    // the recovery). Across instances (R at s3 -> O at s2) and within one (R -> Q, both s3).
+    // the recovery). Across instances (R at s3 -> O at s2) and within one (O -> P, both
+    // s2). Neither touches Q or W: a session with a node that knows P would give Q P's
+    // record by gossip, and Q's dial below must find P through the cluster.
     await sleep(OUTAGE_PROBE_DELAY_MS);
-    for (const [what, target] of [['across instances, R (s3) -> O (s2)', o], ['within s3, R -> Q', q]] as const) {
-      const d = await control.dial(target.id, OUTAGE_DIAL_TIMEOUT_MS).catch((err: unknown) => ({ ok: false as const, reason: String(err), elapsedMs: OUTAGE_DIAL_TIMEOUT_MS }));
+    for (const [what, from, target] of [['across instances, R (s3) -> O (s2)', control, o], ['within s2, O -> P', o, p]] as const) {
+      const d = await from.dial(target.id, OUTAGE_DIAL_TIMEOUT_MS).catch((err: unknown) => ({ ok: false as const, reason: String(err), elapsedMs: OUTAGE_DIAL_TIMEOUT_MS }));
       t.diagnostic(`dial during the Redis outage, ${what}: ${d.ok ? `ok ${d.result.method} in ${d.elapsedMs} ms` : `failed after ${d.elapsedMs} ms: ${d.reason}`}`);
     }
     await sleep(Math.max(0, REDIS_DOWN_MS - (Date.now() - killedAt)));
@@ -186,6 +189,7 @@ if (labOk && redisSkip === undefined) describe(TITLE, { timeout: 300_000 }, () =
     t.diagnostic(`W (s2, registered after the restart) -> Q (s3, before): ${loopReport(wq)}`);
     assert.ok(wq.last.ok, `W could not reach Q by id: ${loopReport(wq)}\n${nodeLogs(w, q)}\n${signalerLogs(s2, s3)}\n--- redis:\n${redis.output()}`);
     assert.equal(wq.last.result.id, q.id);
+    assert.equal(wq.last.result.existing, false);
     t.diagnostic(`Redis restart: back up -> Q reached P ${qpMs} ms; -> W reached Q ${Date.now() - backAt} ms`);
   });
 });
