@@ -139,6 +139,7 @@ export function signalerLogs(...sigs: LabSignaler[]): string {
   return sigs.map((s) => `--- signaler on ${s.host.name} (${s.id.slice(0, 12)}) log:\n${tail(s.proc.output().stderr, 40)}`).join('\n');
 }
 
+/** One line for a dial outcome: the result, or how long it took to fail and why. */
 export function describeDial(o: DialOutcome): string {
   return o.ok ? `ok ${JSON.stringify(o.result)}` : `failed after ${o.elapsedMs} ms: ${o.reason}`;
 }
