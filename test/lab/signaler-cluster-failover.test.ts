@@ -158,6 +158,8 @@ if (labOk && redisSkip === undefined) describe(TITLE, { timeout: 300_000 }, () =
     const orphan = await g.dial(h.id, ORPHAN_DIAL_TIMEOUT_MS).catch((err: unknown) => ({ ok: false as const, reason: `no answer: ${String(err).split('\n')[0]}`, elapsedMs: ORPHAN_DIAL_TIMEOUT_MS }));
     t.diagnostic(`G dialed H (at the dead s1 only) ${Date.now() - killedAt} ms after the kill: ${orphan.ok ? 'ok' : `failed after ${orphan.elapsedMs} ms: ${orphan.reason}`}`);
     assert.ok(!orphan.ok, `H is registered nowhere and behind a NAT, yet G reached it: ${JSON.stringify(orphan)}`);
+    // Its instance is gone, not "declining": the reason must not say the target refused.
+    assert.doesNotMatch(orphan.ok ? '' : orphan.reason, /declined/);
   });
 
   it('Redis restart: after redis-server is killed and started again, cross-instance dials by id work again', async (t) => {
