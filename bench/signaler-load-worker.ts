@@ -21,7 +21,7 @@ export const WORKER_FLAG = '--signaler-load-worker';
 /** A registration or lookup with no answer by then is counted lost. */
 const REQUEST_TIMEOUT_MS = 30_000;
 /** A progress message after this many registrations. */
-const PROGRESS_EVERY = 500;
+const PROGRESS_EVERY = 100;
 /** Failure reasons kept per phase, for the report. */
 const MAX_REASONS = 3;
 
@@ -52,6 +52,24 @@ export type FromWorker =
   | { type: 'looked'; report: PhaseReport }
   | { type: 'closed' }
   | { type: 'error'; message: string };
+
+/**
+ * The `j`-th lookup target of client `i` among `n` clients whose global numbers start at
+ * `first`: another client that `registered(t)`, and with `k` > 1 instances one registered at
+ * another instance (round robin: client t is at instance (first + t) mod k). Successive `j`
+ * spread over different targets. Undefined when there is none.
+ */
+export function lookupTarget(i: number, j: number, opts: { n: number; k: number; first: number; registered: (t: number) => boolean }): number | undefined {
+  const { n, k, first, registered } = opts;
+  const start = 1 + j * k;
+  for (let step = start; step < start + n; step++) {
+    const t = (i + step) % n;
+    if (t === i || !registered(t)) continue;
+    if (k > 1 && (first + t) % k === (first + i) % k) continue;
+    return t;
+  }
+  return undefined;
+}
 
 const emptyReport = (): PhaseReport => ({ ok: 0, ms: [], notFound: 0, rateLimited: 0, failed: 0, reasons: [] });
 
@@ -117,18 +135,6 @@ class Worker {
     this.send({ type: 'registered', report: r });
   }
 
-  /** The `j`-th target of client `i`: another registered client of this worker, at another instance when k > 1. */
-  private target(i: number, j: number, k: number): number | undefined {
-    const n = this.clients.length;
-    for (let step = 1 + j * k; step < 1 + j * k + n; step++) {
-      const t = (i + step) % n;
-      if (t === i || this.clients[t] === undefined) continue;
-      if (k > 1 && (this.first + t) % k === (this.first + i) % k) continue;
-      return t;
-    }
-    return undefined;
-  }
-
   async lookup(perClient: number, concurrency: number, k: number): Promise<void> {
     const r = emptyReport();
     const n = this.clients.length;
@@ -136,7 +142,7 @@ class Worker {
     await pool(n * perClient, concurrency, async (q) => {
       const i = q % n;
       const from = this.clients[i];
-      const t = this.target(i, Math.floor(q / n), k);
+      const t = lookupTarget(i, Math.floor(q / n), { n, k, first: this.first, registered: (x) => this.clients[x] !== undefined });
       if (from === undefined || t === undefined) return;
       const t0 = performance.now();
       const o = await from.lookup((this.ids[t] as Identity).publicKey, REQUEST_TIMEOUT_MS);

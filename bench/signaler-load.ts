@@ -85,10 +85,22 @@ function nodeCount(opts: SignalerLoadOptions): number {
   return process.env.SIGNALER_LOAD_QUICK === '1' ? QUICK_NODES : DEFAULT_NODES;
 }
 
-/** Splits `total` over the pool's workers in proportion to their sizes. */
-function split(total: number, sizes: readonly number[]): number[] {
+/**
+ * Splits `total` over workers of the given sizes in proportion to them: exactly `total`
+ * (or everything, if they hold less), never more than a worker holds.
+ */
+export function split(total: number, sizes: readonly number[]): number[] {
   const all = sizes.reduce((a, b) => a + b, 0);
-  return sizes.map((s) => Math.min(s, Math.ceil((total * s) / all)));
+  const want = Math.min(total, all);
+  const out = sizes.map((s) => Math.floor((want * s) / all));
+  let left = want - out.reduce((a, b) => a + b, 0);
+  for (let w = 0; left > 0; w = (w + 1) % sizes.length) {
+    if ((out[w] as number) < (sizes[w] as number)) {
+      out[w] = (out[w] as number) + 1;
+      left--;
+    }
+  }
+  return out;
 }
 
 const sum = (xs: readonly number[]): number => xs.reduce((a, b) => a + b, 0);
@@ -169,14 +181,19 @@ const ms = (p: PhaseReport): string => {
   return `p50 ${q.p50.toFixed(1)} / p99 ${q.p99.toFixed(1)} ms`;
 };
 
+/** Signaler CPU µs (summed over instances) per registration and per lookup. */
+function cpuPer(f: ConfigFigures): { reg: number; look: number } {
+  const cpu = (xs: readonly ProcSample[]): number => sum(xs.map((s) => s.cpuSec));
+  return { reg: ((cpu(f.held) - cpu(f.before)) * 1e6) / f.reg.ok, look: ((cpu(f.looked) - cpu(f.held)) * 1e6) / f.look.ok };
+}
+
 /** The rows of one configuration; `ref` is the embedded one (for the ratios). */
 function configRows(f: ConfigFigures, ref: ConfigFigures | undefined): BenchRow[] {
   const k = f.config.instances;
   const L = f.config.label;
   const regRate = rate(f.reg.ok, f.regMs);
   const lookRate = rate(f.look.ok, f.lookMs);
-  const cpuReg = ((sum(f.held.map((s) => s.cpuSec)) - sum(f.before.map((s) => s.cpuSec))) * 1e6) / f.reg.ok;
-  const cpuLook = ((sum(f.looked.map((s) => s.cpuSec)) - sum(f.held.map((s) => s.cpuSec))) * 1e6) / f.look.ok;
+  const { reg: cpuReg, look: cpuLook } = cpuPer(f);
   // Round robin: instance i holds the nodes whose global index is i mod k.
   const perInstance = f.held.map((s, i) => (s.rss - (f.before[i] as ProcSample).rss) / Math.ceil((f.reg.ok - i) / k));
   const refFig = ref && ref !== f ? ref : undefined;
@@ -190,8 +207,8 @@ function configRows(f: ConfigFigures, ref: ConfigFigures | undefined): BenchRow[
       `${lookRate.toFixed(0)}/s (${f.look.ok} answered${f.look.notFound > 0 ? `, ${f.look.notFound} NOT_FOUND` : ''}; latency ${ms(f.look)})`,
       ratio(lookRate, refLook),
     ),
-    infoRow(`${L}: signaler CPU per registration (all instances)`, `${cpuReg.toFixed(0)} µs`),
-    infoRow(`${L}: signaler CPU per lookup (all instances)`, `${cpuLook.toFixed(0)} µs`),
+    infoRow(`${L}: signaler CPU per registration (all instances)`, `${cpuReg.toFixed(0)} µs`, ratio(cpuReg, refFig ? cpuPer(refFig).reg : undefined)),
+    infoRow(`${L}: signaler CPU per lookup (all instances)`, `${cpuLook.toFixed(0)} µs`, ratio(cpuLook, refFig ? cpuPer(refFig).look : undefined)),
     infoRow(`${L}: signaler RSS per registered node, per instance`, perInstance.map(kib).join(' / ')),
   ];
   const r = f.redis;
