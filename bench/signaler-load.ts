@@ -228,6 +228,7 @@ function problems(f: ConfigFigures): string[] {
   const L = f.config.label;
   if (f.reg.failed > 0) out.push(`${L}: ${f.reg.failed} registrations failed, e.g. ${f.reg.reasons.join('; ')}.`);
   if (f.look.notFound > 0) out.push(`${L}: ${f.look.notFound} lookups of registered nodes were answered NOT_FOUND.`);
+  else if (f.config.instances > 1) out.push(`${L}: every lookup for a node at another instance was answered with its record (no NOT_FOUND).`);
   if (f.look.rateLimited > 0) out.push(`${L}: ${f.look.rateLimited} lookups were refused RATE_LIMITED (left out of the rate).`);
   if (f.look.failed > 0) out.push(`${L}: ${f.look.failed} lookups failed, e.g. ${f.look.reasons.join('; ')}.`);
   if (f.fdCapped !== undefined)
