@@ -14,6 +14,7 @@
  *   SIGNALER_LOAD_QUICK=1 node dist/bench/run.js signaler-load   2,000 nodes, to check it works
  *   SIGNALER_LOAD_NODES=5000 …                            any other size
  */
+import { availableParallelism, loadavg } from 'node:os';
 import { performance } from 'node:perf_hooks';
 import { TestRedis, redisSkipReason } from '../test/helpers/redis.js';
 import { infoRow, type BenchResult, type BenchRow } from './report.js';
@@ -75,6 +76,8 @@ interface ConfigFigures {
   looked: ProcSample[];
   /** Redis used_memory and redis-server CPU at the same moments (cluster rows). */
   redis?: { before: number; held: number; cpuBefore: number; cpuHeld: number; cpuLooked: number };
+  /** 1-minute load average when the configuration started and when it ended (the machine is shared). */
+  load: [number, number];
   /** The lowest open-file limit of the instances, when it capped the node count. */
   fdCapped?: number;
 }
@@ -122,6 +125,7 @@ async function withProgress<T>(label: string, pool: WorkerPool, total: number, p
 /** Runs one configuration against fresh signalers (and Redis); stops them whatever happens. */
 async function runConfig(config: Config, pool: WorkerPool, wanted: number, opts: { maxNodes?: number; perInstanceCap: number; perNode: number }): Promise<ConfigFigures> {
   const phaseMs = Math.max(180_000, wanted * 30);
+  const loadBefore = loadavg()[0] ?? NaN;
   let redis: TestRedis | undefined;
   const instances: SignalerInstance[] = [];
   try {
@@ -156,6 +160,7 @@ async function runConfig(config: Config, pool: WorkerPool, wanted: number, opts:
       config,
       nodes,
       wanted,
+      load: [loadBefore, loadavg()[0] ?? NaN],
       reg,
       regMs,
       look,
@@ -200,7 +205,7 @@ function configRows(f: ConfigFigures, ref: ConfigFigures | undefined): BenchRow[
   const refReg = refFig ? rate(refFig.reg.ok, refFig.regMs) : undefined;
   const refLook = refFig ? rate(refFig.look.ok, refFig.lookMs) : undefined;
   const rows = [
-    infoRow(`${L}: registered nodes`, `${f.reg.ok} of ${f.nodes}${k > 1 ? `, about ${Math.round(f.reg.ok / k)} per instance` : ''}${f.reg.failed > 0 ? ` (${f.reg.failed} failed)` : ''}`),
+    infoRow(`${L}: registered nodes`, `${f.reg.ok} of ${f.wanted}${k > 1 ? `, about ${Math.round(f.reg.ok / k)} per instance` : ''}${f.reg.failed > 0 ? ` (${f.reg.failed} failed)` : ''}`),
     infoRow(`${L}: registrations per second`, `${regRate.toFixed(0)}/s (${(f.regMs / 1000).toFixed(1)} s; latency ${ms(f.reg)})`, ratio(regRate, refReg)),
     infoRow(
       `${L}: lookups per second${k > 1 ? ' (target at another instance)' : ''}`,
@@ -279,6 +284,7 @@ export async function runSignalerLoadBench(opts: SignalerLoadOptions = {}): Prom
     notes: [
       ...skipped,
       ...figures.flatMap(problems),
+      `The configurations ran one after the other; 1-minute load average at the start and end of each (on ${availableParallelism()} cores, shared with other work): ${figures.map((f) => `${f.config.label} ${f.load[0].toFixed(1)} → ${f.load[1].toFixed(1)}`).join('; ')}. Rates between rows differ by as much as the load did; compare CPU per request rather than rates.`,
       `Identities: ${(keygenMs / 1000).toFixed(1)} s in the slowest of the ${workers} client processes (not timed).`,
       'Everything shares this machine: the client processes, every signaler instance and Redis run on the same cores, so more instances cannot show more throughput here than the cores allow; the rates are a floor for dedicated hosts, and the CPU per request is the figure that carries over. RSS is not measured after a forced GC (the signaler is the real CLI), so it includes garbage and what the allocator keeps.',
     ],
