@@ -27,6 +27,7 @@ import { machineFacts, renderConsole, renderMarkdown, replaceSections, type Benc
 import { runRelayBench } from './relay.js';
 import { runSignalerBench } from './signaler.js';
 import { runSignalerFailoverBench } from './signaler-failover.js';
+import { runSignalerLoadBench } from './signaler-load.js';
 import { runTextBench } from './text.js';
 import { runStoreTable } from './store-table.js';
 import { runThroughputBench } from './throughput.js';
@@ -42,6 +43,7 @@ export const BENCHMARKS: Readonly<Record<string, () => Promise<BenchResult>>> = 
   store: () => runStoreTable(),
   signaler: () => runSignalerBench(),
   'signaler-failover': () => runSignalerFailoverBench(),
+  'signaler-load': () => runSignalerLoadBench(),
   'lab-dial': () => runLabDialBench(),
   vpn: () => runVpnBench(),
   'vpn-loss': () => runVpnLossBench(),
