@@ -19,11 +19,11 @@ import { FrameDecoder, FrameType, decodeLookupResult, decodeSignalError, encodeF
 /** How a request ended: answered, refused with a SIGNAL_ERROR code, or lost (code -1). */
 export type Outcome = { ok: true } | { ok: false; code: number; reason: string };
 
-/** Where one signaler instance listens and who it is. */
+/** Where one signaler instance listens and who it is (without `id`: whoever answers). */
 export interface InstanceAddress {
   host: string;
   port: number;
-  id: NodeId;
+  id?: NodeId;
 }
 
 /** Waiter key of the registration (the signaler's unprompted messages carry reqId 0). */
@@ -57,7 +57,11 @@ export class LoadClient {
   private nextReqId = 1;
   private closedBecause: string | null = null;
 
-  private constructor(private readonly socket: TLSSocket) {
+  private constructor(
+    private readonly socket: TLSSocket,
+    /** This node's raw public key (what others look up). */
+    readonly publicKey: Uint8Array,
+  ) {
     socket.on('data', (chunk: Buffer) => this.onData(chunk));
     socket.on('error', (err) => this.fail(err.message));
     socket.on('close', () => this.fail('connection closed'));
@@ -83,7 +87,7 @@ export class LoadClient {
     });
     // The context is made here and held only by the socket: a client costs no context while closed.
     const { socket } = await secureSocket({ raw, role: 'client', context: createContext(identity), expected: to.id, timeoutMs, clock: systemClock });
-    const client = new LoadClient(socket);
+    const client = new LoadClient(socket, identity.publicKey);
     const registered = client.expect(REGISTER_KEY);
     // HELLO first, as every peer must, then REGISTER, in one write.
     socket.write(

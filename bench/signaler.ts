@@ -12,13 +12,12 @@ import { fork, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
 import { randomInt } from 'node:crypto';
 import { performance } from 'node:perf_hooks';
-import tls, { type TLSSocket } from 'node:tls';
 import { fileURLToPath } from 'node:url';
 import { generateIdentity, type Identity } from '../src/identity/index.js';
 import { createLogger } from '../src/log.js';
-import { REGISTER_TIMEOUT_MS, REQUEST_RATE, SIGNAL_MAX_PAYLOAD, SignalerServer } from '../src/signaler/index.js';
-import { ALPN_PROTOCOL } from '../src/transport/index.js';
-import { FrameDecoder, FrameType, SignalErrorCode, decodeLookupResult, decodeSignalError, encodeFrame, encodeLookup, encodeRegister, encodeHello } from '../src/wire/index.js';
+import { REGISTER_TIMEOUT_MS, REQUEST_RATE, SignalerServer } from '../src/signaler/index.js';
+import { SignalErrorCode } from '../src/wire/index.js';
+import { LoadClient } from './signaler-load-client.js';
 import { infoRow, type BenchResult, type BenchRow } from './report.js';
 import { LOOPBACK, percentiles, sleep, withTimeout, type Percentiles } from './util.js';
 
@@ -115,103 +114,7 @@ async function startSignalerProcess(): Promise<SignalerProcess> {
   }
 }
 
-// ---- a raw signaler client ------------------------------------------------------------
-
-/** How a request ended: answered, or refused by the signaler with a SIGNAL_ERROR code. */
-type Outcome = { ok: true } | { ok: false; code: number; reason: string };
-
-/** Waiter key of the registration (the signaler's unprompted messages carry reqId 0). */
-const REGISTER_KEY = 0;
-
-/**
- * A node's signaler session with nothing but node:tls and the wire codecs: it registers,
- * sends lookups and answers keepalive PINGs (so the signaler keeps it), nothing else.
- */
-class RawSignalClient {
-  private readonly decoder = new FrameDecoder({ maxPayload: SIGNAL_MAX_PAYLOAD });
-  private readonly waiting = new Map<number, (o: Outcome) => void>();
-  private nextReqId = 1;
-  private closedBecause: string | null = null;
-
-  private constructor(
-    readonly identity: Identity,
-    private readonly socket: TLSSocket,
-  ) {
-    socket.on('data', (chunk: Buffer) => this.onData(chunk));
-    socket.on('error', (err) => this.fail(err.message));
-    socket.on('close', () => this.fail('connection closed'));
-  }
-
-  /** Connects, registers, and resolves once REGISTERED has arrived. */
-  static async register(identity: Identity, port: number, listenPort: number): Promise<RawSignalClient> {
-    const socket = tls.connect({ host: LOOPBACK, port, key: identity.keyPem, cert: identity.certPem, ALPNProtocols: [ALPN_PROTOCOL], rejectUnauthorized: false, minVersion: 'TLSv1.3' });
-    const client = new RawSignalClient(identity, socket);
-    const registered = client.expect(REGISTER_KEY);
-    // HELLO first, as every client must, then REGISTER.
-    socket.once('secureConnect', () => socket.write(Buffer.concat([encodeFrame(FrameType.HELLO, encodeHello({ listenPort, name: '' })), encodeFrame(FrameType.REGISTER, encodeRegister({ listenPort, local: [] }))])));
-    const outcome = await withTimeout(registered, TIMEOUT_MS, 'REGISTERED').catch((err: Error) => ({ ok: false as const, code: -1, reason: err.message }));
-    if (!outcome.ok) {
-      socket.destroy();
-      throw new Error(`registration failed: ${outcome.reason}`);
-    }
-    return client;
-  }
-
-  /** One LOOKUP; resolves with the answer's outcome. */
-  lookup(target: Uint8Array): Promise<Outcome> {
-    const reqId = this.nextReqId++;
-    const answer = this.expect(reqId);
-    this.socket.write(encodeFrame(FrameType.LOOKUP, encodeLookup({ reqId, target })));
-    return withTimeout(answer, TIMEOUT_MS, 'a LOOKUP answer');
-  }
-
-  close(): void {
-    this.socket.destroy();
-  }
-
-  private expect(key: number): Promise<Outcome> {
-    if (this.closedBecause !== null) return Promise.resolve({ ok: false, code: -1, reason: this.closedBecause });
-    return new Promise((resolve) => this.waiting.set(key, resolve));
-  }
-
-  private settle(key: number, o: Outcome): void {
-    const w = this.waiting.get(key);
-    this.waiting.delete(key);
-    w?.(o);
-  }
-
-  private fail(reason: string): void {
-    this.closedBecause ??= reason;
-    for (const key of [...this.waiting.keys()]) this.settle(key, { ok: false, code: -1, reason });
-  }
-
-  private onData(chunk: Buffer): void {
-    try {
-      for (const f of this.decoder.push(chunk)) this.onFrame(f.type, f.payload);
-    } catch (err) {
-      this.fail(`bad data from the signaler: ${String(err)}`);
-      this.socket.destroy();
-    }
-  }
-
-  private onFrame(type: number, payload: Buffer): void {
-    switch (type) {
-      case FrameType.PING:
-        this.socket.write(encodeFrame(FrameType.PONG, payload));
-        return;
-      case FrameType.REGISTERED:
-        return this.settle(REGISTER_KEY, { ok: true });
-      case FrameType.LOOKUP_RESULT:
-        return this.settle(decodeLookupResult(payload).reqId, { ok: true });
-      case FrameType.SIGNAL_ERROR: {
-        const e = decodeSignalError(payload);
-        return this.settle(e.reqId, { ok: false, code: e.code, reason: e.reason });
-      }
-      case FrameType.GOAWAY:
-        return this.fail('the signaler said GOAWAY');
-    }
-  }
-}
+// The clients are bench/signaler-load-client.ts LoadClient (TLS via the project's transport).
 
 // ---- phases ---------------------------------------------------------------------------
 
@@ -225,13 +128,13 @@ async function pool(count: number, concurrency: number, task: (i: number) => Pro
 }
 
 /** Registers one client per identity; returns them and the per-registration times. */
-async function registerAll(ids: readonly Identity[], port: number, concurrency: number): Promise<{ clients: RawSignalClient[]; ms: number[] }> {
-  const clients: RawSignalClient[] = [];
+async function registerAll(ids: readonly Identity[], port: number, concurrency: number): Promise<{ clients: LoadClient[]; ms: number[] }> {
+  const clients: LoadClient[] = [];
   const ms: number[] = [];
   try {
     await pool(ids.length, concurrency, async (i) => {
       const t0 = performance.now();
-      clients.push(await RawSignalClient.register(ids[i] as Identity, port, 10_000 + i));
+      clients.push(await LoadClient.register(ids[i] as Identity, { host: LOOPBACK, port }, LOOPBACK, TIMEOUT_MS));
       ms.push(performance.now() - t0);
     });
   } catch (err) {
@@ -259,15 +162,15 @@ interface LookupFigures {
 }
 
 /** `perNode` lookups from every client, each for a random registered node. */
-async function lookups(clients: readonly RawSignalClient[], perNode: number, concurrency: number): Promise<LookupFigures> {
+async function lookups(clients: readonly LoadClient[], perNode: number, concurrency: number): Promise<LookupFigures> {
   const ms: number[] = [];
   let refused = 0;
   const t0 = performance.now();
   await pool(clients.length * perNode, concurrency, async (i) => {
-    const from = clients[i % clients.length] as RawSignalClient;
-    const target = (clients[randomInt(clients.length)] as RawSignalClient).identity.publicKey;
+    const from = clients[i % clients.length] as LoadClient;
+    const target = (clients[randomInt(clients.length)] as LoadClient).publicKey;
     const t = performance.now();
-    const o = await from.lookup(target);
+    const o = await from.lookup(target, TIMEOUT_MS);
     if (o.ok) ms.push(performance.now() - t);
     else if (o.code === SignalErrorCode.RATE_LIMITED) refused++;
     else throw new Error(`lookup failed: ${o.reason}`);
@@ -276,8 +179,8 @@ async function lookups(clients: readonly RawSignalClient[], perNode: number, con
 }
 
 /** `RATE_PROBE` lookups from one node at once: how many the per-node limit lets through. */
-async function rateProbe(client: RawSignalClient, target: Uint8Array): Promise<{ answered: number; refused: number }> {
-  const outcomes = await Promise.all(Array.from({ length: RATE_PROBE }, () => client.lookup(target)));
+async function rateProbe(client: LoadClient, target: Uint8Array): Promise<{ answered: number; refused: number }> {
+  const outcomes = await Promise.all(Array.from({ length: RATE_PROBE }, () => client.lookup(target, TIMEOUT_MS)));
   const refused = outcomes.filter((o) => !o.ok && o.code === SignalErrorCode.RATE_LIMITED).length;
   return { answered: outcomes.filter((o) => o.ok).length, refused };
 }
@@ -314,7 +217,7 @@ async function measure(sig: SignalerProcess, n: number, concurrency: number, loo
     if (held.registered !== n) throw new Error(`the signaler holds ${held.registered} registrations, expected ${n}`);
     const look = await lookups(reg.clients, lookupsPerNode, concurrency);
     const looked = await sig.memory();
-    const probe = await rateProbe(reg.clients[0] as RawSignalClient, (reg.clients[1] as RawSignalClient).identity.publicKey);
+    const probe = await rateProbe(reg.clients[0] as LoadClient, (reg.clients[1] as LoadClient).publicKey);
     for (const c of reg.clients) c.close();
     await drained(sig);
     // Each session's register-timeout timer holds it until it fires: sample after that.
@@ -355,7 +258,7 @@ function notes(f: Figures, gc: boolean, concurrency: number, lookupsPerNode: num
     `Registration latency runs from \`tls.connect\` to REGISTERED; with ${concurrency} in flight it includes queueing behind the others (worst ${percentiles(f.regMs).max.toFixed(1)} ms). "CPU per registration" is the signaler process's user + system CPU over the registration phase divided by ${f.n} (TLS handshake with an Ed25519 certificate check, HELLO, PING, REGISTER); its inverse bounds what one core could register.`,
     `Per-node request limit (REQUEST_RATE ${REQUEST_RATE.perSecond}/s, burst ${REQUEST_RATE.burst}): ${RATE_PROBE} lookups pipelined by one node (which had already spent ${lookupsPerNode} on the lookups above) got ${f.probe.answered} answers and ${f.probe.refused} RATE_LIMITED refusals. The lookup rate is therefore an aggregate over many nodes (${lookupsPerNode} each, within the burst); one node cannot sustain more than ${REQUEST_RATE.perSecond} lookups/s.`,
     ...(f.look.refused > 0 ? [`${f.look.refused} of the measured lookups were refused RATE_LIMITED and are left out of the figures.`] : []),
-    "The clients (node:tls and the wire codecs, no Sentinel transport) run in the benchmark process and the signaler in a child process on the same machine; they share its cores, so the rates are a floor for a dedicated signaler host.",
+    "The clients (bench/signaler-load-client.ts: the project's TLS transport and the wire codecs, no Session) run in the benchmark process and the signaler in a child process on the same machine; they share its cores, so the rates are a floor for a dedicated signaler host.",
   ];
 }
 
@@ -377,7 +280,7 @@ export async function runSignalerBench(opts: SignalerBenchOptions = {}): Promise
     title: 'Signaler: registrations, memory per node, lookups',
     method:
       `A \`SignalerServer\` on 127.0.0.1 (port 0) in a forked child process (limits raised to 5,000 sessions and 256 pending handshakes per IP, since every client comes from 127.0.0.1). ` +
-      `${n} distinct identities (generated beforehand, not timed) each open a raw TLS 1.3 connection (node:tls, own Ed25519 certificate, ALPN \`${ALPN_PROTOCOL}\`), send one REGISTER frame and wait for REGISTERED, ` +
+      `${n} distinct identities (generated beforehand, not timed) each open a mutual TLS 1.3 connection (the project's createContext + secureSocket, own Ed25519 certificate), send one REGISTER frame and wait for REGISTERED, ` +
       `${concurrency} in flight at a time, after ${WARMUP_NODES} untimed warm-up registrations. All ${n} stay registered (the clients answer keepalive PINGs) while memory is sampled; then ` +
       `${n * lookupsPerNode} LOOKUPs for random registered ids are sent, ${lookupsPerNode} per node, ${concurrency} in flight.`,
     rows: rows(f),
