@@ -242,6 +242,14 @@ export function newNodeState(id: NodeId, l: RelayNodeLimits, openRate: Rate, now
   };
 }
 
+/** A pending circuit from requester `a` to target `b`, with empty directions. */
+export function newCircuit(id: number, reqId: number, a: RelayEnd, b: RelayEnd, aNode: NodeState, bNode: NodeState, now: number): Circuit {
+  const c = { id, reqId, a, b, aNode, bNode, live: false, lastData: now, timer: undefined } as Circuit;
+  c.ab = { circuit: c, from: a, to: b, node: aNode, inFlight: 0, queue: new Fifo(), queuedBytes: 0, closeAfter: null };
+  c.ba = { circuit: c, from: b, to: a, node: bNode, inFlight: 0, queue: new Fifo(), queuedBytes: 0, closeAfter: null };
+  return c;
+}
+
 /** The hub's {@link RelayStats} from its circuits, nodes and counters. */
 export function hubStats(enabled: boolean, limits: RelayLimits, circuits: Iterable<Circuit>, nodeStates: Iterable<NodeState>, counters: Counters): RelayStats {
   let total = 0;

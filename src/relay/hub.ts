@@ -32,7 +32,7 @@ import {
   encodeRelayOpened,
   encodeSignalError,
 } from '../wire/index.js';
-import { DEFAULT_RELAY_LIMITS, Fifo, REFUSAL_TEXT, codeName, hubStats, newNodeState, relayBurstFor } from './hub-state.js';
+import { DEFAULT_RELAY_LIMITS, REFUSAL_TEXT, codeName, hubStats, newCircuit, newNodeState, relayBurstFor } from './hub-state.js';
 import type { Circuit, Direction, NodeState, RelayEnd, RelayFrameRefusal, RelayHubOptions, RelayLimits, RelayNodeLimits, RelayRefusal, RelaySend, RelayStats, ThrottleReport } from './hub-state.js';
 
 export { DEFAULT_RELAY_LIMITS, relayBurstFor } from './hub-state.js';
@@ -86,9 +86,7 @@ export class RelayHub {
     if (!me.opens.take(now)) return this.refuse(from, reqId, 'open_rate', SignalErrorCode.RATE_LIMITED);
     const them = existing ?? this.node(targetId, now);
     const id = this.allocate();
-    const c: Circuit = { id, reqId, a: from, b: target, aNode: me, bNode: them, live: false, lastData: now, timer: undefined } as Circuit;
-    c.ab = { circuit: c, from, to: target, node: me, inFlight: 0, queue: new Fifo(), queuedBytes: 0, closeAfter: null };
-    c.ba = { circuit: c, from: target, to: from, node: them, inFlight: 0, queue: new Fifo(), queuedBytes: 0, closeAfter: null };
+    const c = newCircuit(id, reqId, from, target, me, them, now);
     this.circuits.set(id, c);
     me.circuits.add(c);
     them.circuits.add(c);
@@ -207,39 +205,30 @@ export class RelayHub {
   sessionDown(id: NodeId, keep?: RelayEnd): void {
     const st = this.nodes.get(id);
     if (!st) return;
-    for (const c of [...st.circuits]) {
-      if (this.circuits.get(c.id) !== c) continue;
-      const aGone = c.a.peerId === id && c.a !== keep;
-      const bGone = c.b.peerId === id && c.b !== keep;
-      if (!aGone && !bGone) continue;
-      if (!c.live && !aGone) {
-        this.dropCircuit(c, RelayCloseCode.GONE);
-        this.tell(c.a, FrameType.SIGNAL_ERROR, encodeSignalError({ reqId: c.reqId, code: SignalErrorCode.NOT_FOUND, reason: `${id} left the signaler` }));
-      } else {
-        this.closeCircuit(c, RelayCloseCode.GONE, 'the other end left the relay', aGone ? [c.b] : [c.a]);
-      }
-    }
+    this.endsGone(st, (end) => end.peerId === id && end !== keep, `${id} left the signaler`, 'the other end left the relay');
     if (keep === undefined && st.circuits.size === 0) {
       this.clock.clearTimeout(st.timer);
       this.nodes.delete(id);
     }
   }
 
-  /**
-   * One end (not a whole node) is gone, e.g. a remote end whose cluster instance died: its
-   * circuits close as in {@link sessionDown}: an open still waiting is answered NOT_FOUND
-   * (not "declined"), a live circuit gets RELAY_CLOSE GONE at its other end.
-   */
+  /** One end is gone (a remote end whose cluster instance died): its circuits close as in {@link sessionDown}. */
   endGone(end: RelayEnd, reason: string): void {
     const st = this.nodes.get(end.peerId);
-    if (!st) return;
+    if (st) this.endsGone(st, (e) => e === end, reason, reason);
+  }
+
+  /** Closes the circuits of `st` with a gone end: an open still waiting for it gets NOT_FOUND, a live circuit RELAY_CLOSE GONE. */
+  private endsGone(st: NodeState, gone: (end: RelayEnd) => boolean, notFound: string, closed: string): void {
     for (const c of [...st.circuits]) {
-      if (this.circuits.get(c.id) !== c || (c.a !== end && c.b !== end)) continue;
-      if (!c.live && c.b === end) {
+      if (this.circuits.get(c.id) !== c) continue;
+      const [aGone, bGone] = [gone(c.a), gone(c.b)];
+      if (!aGone && !bGone) continue;
+      if (!c.live && !aGone) {
         this.dropCircuit(c, RelayCloseCode.GONE);
-        this.tell(c.a, FrameType.SIGNAL_ERROR, encodeSignalError({ reqId: c.reqId, code: SignalErrorCode.NOT_FOUND, reason }));
+        this.tell(c.a, FrameType.SIGNAL_ERROR, encodeSignalError({ reqId: c.reqId, code: SignalErrorCode.NOT_FOUND, reason: notFound }));
       } else {
-        this.closeCircuit(c, RelayCloseCode.GONE, reason, c.a === end ? [c.b] : [c.a]);
+        this.closeCircuit(c, RelayCloseCode.GONE, closed, aGone ? [c.b] : [c.a]);
       }
     }
   }
@@ -263,10 +252,7 @@ export class RelayHub {
 
   private node(id: NodeId, now: number): NodeState {
     let st = this.nodes.get(id);
-    if (!st) {
-      st = newNodeState(id, this.limitsFor?.(id) ?? this.limits, this.limits.openRate, now);
-      this.nodes.set(id, st);
-    }
+    if (!st) this.nodes.set(id, (st = newNodeState(id, this.limitsFor?.(id) ?? this.limits, this.limits.openRate, now)));
     return st;
   }
 
