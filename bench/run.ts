@@ -28,6 +28,7 @@ import { runRelayBench } from './relay.js';
 import { runSignalerBench } from './signaler.js';
 import { runSignalerFailoverBench } from './signaler-failover.js';
 import { runSignalerLoadBench } from './signaler-load.js';
+import { runClusterRelayBench } from './cluster-relay.js';
 import { runTextBench } from './text.js';
 import { runStoreTable } from './store-table.js';
 import { runThroughputBench } from './throughput.js';
@@ -44,6 +45,7 @@ export const BENCHMARKS: Readonly<Record<string, () => Promise<BenchResult>>> = 
   signaler: () => runSignalerBench(),
   'signaler-failover': () => runSignalerFailoverBench(),
   'signaler-load': () => runSignalerLoadBench(),
+  'cluster-relay': () => runClusterRelayBench(),
   'lab-dial': () => runLabDialBench(),
   vpn: () => runVpnBench(),
   'vpn-loss': () => runVpnLossBench(),
