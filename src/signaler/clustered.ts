@@ -91,9 +91,9 @@ export class ClusteredSignaling {
    */
   register(s: Session, complete: () => Registration, confirm: () => void): void {
     void this.link.take(`reg:${s.peerId}`, REGISTER_RATE, true).then(async (ok) => {
+      if (!ok) this.v.counters.inc('rate_limited.register_cluster');
       if (s.isClosed) return;
       if (!ok) {
-        this.v.counters.inc('rate_limited.register_cluster');
         return void s.send(FrameType.SIGNAL_ERROR, encodeSignalError({ reqId: 0, code: SignalErrorCode.RATE_LIMITED, reason: 'too many registrations' }));
       }
       const reg = complete();
