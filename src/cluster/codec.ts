@@ -192,7 +192,8 @@ export function decodeBus(b: Uint8Array): BusEnvelope {
     case BusKind.RELAY_UP: {
       const node = key();
       const frameType = r.u8();
-      const payload = Buffer.from(r.bytes(r.remaining));
+      // A view, not a copy: relayed data is the bulk of the bus, and the message is ours.
+      const payload = r.view(r.remaining);
       if (payload.length < 4) r.fail('relay payload without a circuit id');
       msg = { kind, node, frameType, payload };
       break;

@@ -69,10 +69,14 @@ interface Proxy {
   end: RelayEnd;
 }
 
+/**
+ * `payload` with its circuit id (first 4 bytes) rewritten, in place: every payload passed
+ * here is the bridge's own (a decoded bus message, or a frame a local session just
+ * delivered, used by nobody after the handler).
+ */
 const withCircuit = (payload: Buffer, circuit: number): Buffer => {
-  const out = Buffer.from(payload);
-  out.writeUInt32BE(circuit, 0);
-  return out;
+  payload.writeUInt32BE(circuit, 0);
+  return payload;
 };
 
 export class RelayBridge {

@@ -49,6 +49,12 @@ export class PayloadReader {
     return new Uint8Array(this.buf.subarray(start, start + n));
   }
 
+  /** The next `n` bytes without a copy: a view of the input, for bulk data the caller owns with it. */
+  view(n: number): Buffer {
+    const start = this.take(n);
+    return this.buf.subarray(start, start + n);
+  }
+
   /** The next `n` bytes decoded as strict UTF-8. */
   utf8(n: number, field: string): string {
     const start = this.take(n);
