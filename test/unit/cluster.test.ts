@@ -5,6 +5,7 @@
  * proxy side, and the failure paths (target left, instance gone).
  */
 import assert from 'node:assert/strict';
+import fc from 'fast-check';
 import { describe, it } from 'node:test';
 import type { NodeId } from '../../src/api.js';
 import { BusKind, decodeBus, decodePresence, encodeBus, encodePresence, type BusMessage, type RelayHop } from '../../src/cluster/codec.js';
@@ -55,6 +56,27 @@ describe('cluster codecs', () => {
     assert.throws(() => decodeBus(Buffer.concat([Buffer.from([9]), inst])), { code: 'E_PAYLOAD_MALFORMED' });
     assert.throws(() => decodeBus(Buffer.concat([Buffer.from([BusKind.RELAY_UP]), inst, Buffer.alloc(32), Buffer.from([0x29, 0, 0])])), { code: 'E_PAYLOAD_MALFORMED' });
     assert.throws(() => decodeBus(Buffer.concat([Buffer.from([BusKind.EVICT]), inst, Buffer.alloc(33)])), { code: 'E_PAYLOAD_MALFORMED' });
+  });
+});
+
+describe('cluster codecs under random input', () => {
+  const only = (f: () => unknown): void => {
+    try {
+      f();
+    } catch (err) {
+      assert.equal((err as { code?: string }).code, 'E_PAYLOAD_MALFORMED', String(err));
+    }
+  };
+  it('decodeBus and decodePresence throw nothing but E_PAYLOAD_MALFORMED (property)', () => {
+    fc.assert(
+      fc.property(fc.uint8Array({ maxLength: 200 }), fc.integer({ min: 1, max: 6 }), (bytes, kind) => {
+        only(() => decodePresence(bytes));
+        only(() => decodeBus(bytes));
+        // With a valid kind and instance in front, the body parsers are reached too.
+        only(() => decodeBus(Buffer.concat([Buffer.from([kind]), Buffer.alloc(8, 1), bytes])));
+      }),
+      { numRuns: 2_000 },
+    );
   });
 });
 
