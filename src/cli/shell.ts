@@ -43,6 +43,8 @@ export interface ShellOptions {
 export interface Shell {
   /** Stops reading and printing; does not call `onQuit`. Idempotent. */
   close(): void;
+  /** Prints a line above the one being typed (a notice from outside the shell). */
+  print(text: string): void;
 }
 
 /** What a shell command runs with. */
@@ -86,7 +88,7 @@ export class RequestNotices {
 
 /** Messages `/history` shows when no count is given. */
 export const DEFAULT_HISTORY_COUNT = 20;
-const PEER_TABLE: readonly PeerColumn[] = ['id', 'alias', 'trust', 'address', 'connection', 'rtt'];
+const PEER_TABLE: readonly PeerColumn[] = ['id', 'alias', 'trust', 'path', 'rtt', 'vpn'];
 
 class ShellUsageError extends Error {}
 
@@ -113,13 +115,13 @@ const COMMANDS: readonly ShellCommand[] = [
   {
     name: 'status',
     args: '',
-    help: 'show node status: signalers, public address, peers, counters',
+    help: 'show node status: id, signalers, NAT, listen address, sessions, VPN, relays, counters',
     run: (c) => c.print(formatStatus(c.api.status())),
   },
   {
     name: 'peers',
     args: '',
-    help: 'list known peers',
+    help: 'list known peers: id (a prefix every command accepts), path, RTT, VPN address',
     run: (c) => c.print(formatPeers(c.api.peers(), PEER_TABLE, Date.now())),
   },
   {
@@ -261,7 +263,7 @@ export function createShell(opts: ShellOptions): Shell {
     rl.write(null, { ctrl: true, name: 'u' });
   });
   prompt(false);
-  return { close };
+  return { close, print };
 }
 
 type LineEnv = Pick<ShellContext, 'api' | 'print' | 'label' | 'quit'>;
