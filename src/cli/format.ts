@@ -167,6 +167,14 @@ export function formatHistoryLine(m: HistoryEntry, label: Labeler, selfId?: Node
 }
 
 /**
+ * Whether a progress event gets a line: not `connected`, which the dial's final line
+ * ({@link formatDialResult}) says again with the time it took.
+ */
+export function showsProgress(p: DialProgress): boolean {
+  return p.stage !== 'connected';
+}
+
+/**
  * One dial progress line: `[stage] message`, or the message alone when it already says the
  * stage (`resolving bob`, not `[resolving] resolving bob`).
  */

@@ -17,6 +17,7 @@ import {
   formatPeers,
   formatStatus,
   formatProgress,
+  showsProgress,
   formatRequest,
   formatSendResult,
   labeler,
@@ -108,7 +109,7 @@ const COMMANDS: readonly ShellCommand[] = [
     help: 'connect to a peer',
     async run(c) {
       const [target] = expectWords(c, 1, 1);
-      const r = await c.api.dial(target as string, (p) => c.print(formatProgress(p)));
+      const r = await c.api.dial(target as string, (p) => showsProgress(p) && c.print(formatProgress(p)));
       c.print(formatDialResult(r));
     },
   },

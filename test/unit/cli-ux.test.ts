@@ -7,7 +7,7 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import type { PeerInfo, StatusInfo } from '../../src/api.js';
 import { SignalerWatch, formatBanner, signalerText, vpnText } from '../../src/cli/banner.js';
-import { formatPeers, formatProgress, formatStatus, pathText } from '../../src/cli/format.js';
+import { formatPeers, formatProgress, formatStatus, pathText, showsProgress } from '../../src/cli/format.js';
 import { MIN_SHOWN_PREFIX, uniqueIdPrefixes } from '../../src/cli/peer-ids.js';
 import { ERROR_CODES, SentinelError, echoes, joinDetail, type ErrorCode } from '../../src/errors.js';
 import { MIN_STRANGER_PREFIX, resolveNodeId } from '../../src/identity/index.js';
@@ -57,6 +57,11 @@ describe('messages say each thing once', () => {
     assert.equal(formatProgress({ stage: 'punching', message: 'punching attempt 1 of 3 to 1.2.3.4:5' }), 'punching attempt 1 of 3 to 1.2.3.4:5');
     assert.equal(formatProgress({ stage: 'looking-up', message: 'asking signaler 1.2.3.4:8888 to coordinate with x' }), '[looking-up] asking signaler 1.2.3.4:8888 to coordinate with x');
     assert.equal(formatProgress({ stage: 'relaying', message: 'no direct path; asking relay r for a circuit' }), '[relaying] no direct path; asking relay r for a circuit');
+  });
+
+  it('the connected stage gets no progress line: the final dial line says it, with the time', () => {
+    assert.equal(showsProgress({ stage: 'connected', message: 'connected directly to x at 1.2.3.4:5 by outbound' }), false);
+    for (const stage of ['resolving', 'looking-up', 'connecting', 'punching', 'relaying', 'tls'] as const) assert.ok(showsProgress({ stage, message: 'm' }), stage);
   });
 
   it('a refused fighter connect names the connect once', { skip: loadNative().ok ? false : 'native addon not built' }, async () => {
