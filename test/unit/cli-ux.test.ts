@@ -97,6 +97,12 @@ describe('peer tables: ids every command accepts', () => {
     assert.equal(p.get(a), a.slice(0, MIN_SHOWN_PREFIX), 'a contact competes with contacts only');
   });
 
+  it('a prefix that spells an alias grows by one (aliases are matched first)', () => {
+    const a = fakeId('a');
+    const p = uniqueIdPrefixes([contact(a), { id: fakeId('b'), trust: 'contact', alias: a.slice(0, MIN_SHOWN_PREFIX) }]);
+    assert.equal(p.get(a), a.slice(0, MIN_SHOWN_PREFIX + 1));
+  });
+
   it('every shown prefix resolves back to its peer (random ids with shared prefixes)', () => {
     let seed = 1;
     const rand = (): number => ((seed = (seed * 1103515245 + 12345) % 2 ** 31) / 2 ** 31);
