@@ -31,7 +31,7 @@ export function pinMismatchHint(m: PinMismatch): string {
   const now = m.actual ? `signaler ${m.address} proved id ${m.actual}, not ${was}` : `signaler ${m.address} did not prove ${was}`;
   const pin = m.actual ? `--signaler ${m.address}#${m.actual}` : `--signaler ${m.address}#<its new id> (its operator can tell you the id; sentinel-signaler prints it at start)`;
   const where = m.pinned ? '' : ' (it replaces the remembered id)';
-  return `${now}. If its key was changed on purpose, pin the new id: ${pin}${where}. Otherwise someone else may be answering at that address: the node keeps refusing it and uses the other signalers`;
+  return `${now}. If its key was changed on purpose, pin the new id: ${pin}${where}. Otherwise someone else may be answering at that address: the node keeps refusing it, retries later, and meanwhile uses any other signaler in --signaler`;
 }
 
 /** Whether to warn about a mismatch now, and the line to log. */
