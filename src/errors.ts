@@ -133,3 +133,24 @@ export function joinDetail(summary: string, detail: string): string {
   if (syscall && words(summary).includes(syscall[1] as string)) return `${summary}: ${syscall[2]}`;
   return `${summary}: ${detail}`;
 }
+
+/**
+ * An error's message for nesting inside an error of code `outer`: without its leading
+ * `<description>: ` when it has that same code, so a list of failures does not say
+ * "dial failed: ... dial failed: ..." twice. Other messages are kept whole (their
+ * description says something the outer one does not, e.g. "refused by the peer").
+ */
+export function nestedMessage(err: unknown, outer: ErrorCode): string {
+  const message = errorMessage(err);
+  if (!isSentinelError(err, outer)) return message;
+  const head = `${ERROR_CODES[outer]}: `;
+  return message.startsWith(head) ? message.slice(head.length) : message;
+}
+
+/**
+ * `label: text` for one item of a list of failures, or the text alone when it already
+ * names the label (`127.0.0.1:1` + `TCP connect to 127.0.0.1:1: ECONNREFUSED`).
+ */
+export function labelled(label: string, text: string): string {
+  return text.includes(label) ? text : `${label}: ${text}`;
+}

@@ -156,6 +156,21 @@ describe('a signaler whose id changed', () => {
   const net0 = testnet();
   after(() => net0.close());
 
+  it('a failed dial by id says "dial failed" once and each address once', async () => {
+    const a = await net0.node();
+    const b = await net0.node();
+    await a.dial(`127.0.0.1:${b.port}`);
+    const id = b.identity.id;
+    await b.close();
+    await waitFor(() => a.peers().find((p) => p.id === id)?.connected === false, 20_000, 'the session to go down');
+    const err = await a.dial(id).then(
+      () => assert.fail('dialed a stopped node'),
+      (e: unknown) => e as Error,
+    );
+    assert.equal(err.message, `dial failed: ${id}: TCP connect to 127.0.0.1:${b.port}: ECONNREFUSED`);
+    await a.close();
+  });
+
   it('is warned about once with the id to pin; pinning it fixes it, also after the pin is dropped', async () => {
     const old = await signaler();
     const port = old.port;

@@ -9,7 +9,7 @@ import type { PeerInfo, StatusInfo } from '../../src/api.js';
 import { SignalerWatch, formatBanner, signalerText, vpnText } from '../../src/cli/banner.js';
 import { formatPeers, formatProgress, formatStatus, pathText, showsProgress } from '../../src/cli/format.js';
 import { MIN_SHOWN_PREFIX, uniqueIdPrefixes } from '../../src/cli/peer-ids.js';
-import { ERROR_CODES, SentinelError, echoes, joinDetail, type ErrorCode } from '../../src/errors.js';
+import { ERROR_CODES, SentinelError, echoes, joinDetail, labelled, nestedMessage, type ErrorCode } from '../../src/errors.js';
 import { MIN_STRANGER_PREFIX, resolveNodeId } from '../../src/identity/index.js';
 import { fighterConnect } from '../../src/native/index.js';
 import { loadNative } from '../../src/native/load.js';
@@ -40,6 +40,16 @@ describe('messages say each thing once', () => {
   it('a syscall name the summary already says is not repeated before the errno', () => {
     assert.equal(joinDetail('fighter connect 0.0.0.0:1 -> 1.2.3.4:5', 'connect ECONNREFUSED (Connection refused)'), 'fighter connect 0.0.0.0:1 -> 1.2.3.4:5: ECONNREFUSED (Connection refused)');
     assert.equal(joinDetail('bind 0.0.0.0:1', 'connect ECONNREFUSED (x)'), 'bind 0.0.0.0:1: connect ECONNREFUSED (x)');
+  });
+
+  it('a failure nested in a list of failures of the same code drops the repeated description and label', () => {
+    const inner = new SentinelError('E_DIAL_FAILED', 'TCP connect to 127.0.0.1:1: ECONNREFUSED');
+    assert.equal(nestedMessage(inner, 'E_DIAL_FAILED'), 'TCP connect to 127.0.0.1:1: ECONNREFUSED');
+    assert.equal(labelled('127.0.0.1:1', nestedMessage(inner, 'E_DIAL_FAILED')), 'TCP connect to 127.0.0.1:1: ECONNREFUSED');
+    const refused = new SentinelError('E_REFUSED', 'busy');
+    assert.equal(nestedMessage(refused, 'E_DIAL_FAILED'), 'refused by the peer: busy', 'another code keeps its meaning');
+    assert.equal(labelled('relay x', nestedMessage(refused, 'E_DIAL_FAILED')), 'relay x: refused by the peer: busy');
+    assert.equal(nestedMessage(new Error('boom'), 'E_DIAL_FAILED'), 'boom');
   });
 
   it('echoes needs the first word and every word in order, close together', () => {
