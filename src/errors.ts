@@ -106,6 +106,9 @@ function words(text: string): string[] {
  */
 const ECHO_SLACK_WORDS = 3;
 
+/** Characters at the start of a detail that {@link echoes} looks at. */
+const ECHO_SCAN_CHARS = 256;
+
 /**
  * True when `detail` already says `summary`: it starts with the summary's first word and
  * holds all its words, in order, within the summary's length plus {@link ECHO_SLACK_WORDS}
@@ -115,7 +118,8 @@ const ECHO_SLACK_WORDS = 3;
  */
 export function echoes(summary: string, detail: string): boolean {
   const s = words(summary);
-  const d = words(detail).slice(0, s.length + ECHO_SLACK_WORDS);
+  // Only the start of the detail can restate the summary: a long detail costs no more.
+  const d = words(detail.slice(0, ECHO_SCAN_CHARS)).slice(0, s.length + ECHO_SLACK_WORDS);
   if (s.length === 0 || d[0] !== s[0]) return false;
   let i = 0;
   for (const w of d) if (w === s[i]) i++;

@@ -46,8 +46,11 @@ export async function startNode(opts: NodeOptions): Promise<SentinelNode> {
   try {
     await node.start(created);
   } catch (err) {
-    await node.close();
-    await undo();
+    try {
+      await node.close();
+    } finally {
+      await undo();
+    }
     throw err;
   }
   return node;

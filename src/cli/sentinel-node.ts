@@ -235,7 +235,7 @@ function runInteractive(node: SentinelNode, io: IO, quit: () => void, host: stri
 }
 
 /** How often the prompt looks at the signaler's state for its one-line updates. */
-const SIGNALER_WATCH_INTERVAL_MS = 500;
+const SIGNALER_WATCH_INTERVAL_MS = 1_000;
 
 if (isEntryPoint(import.meta.url)) runAsProcess('sentinel-node', main);
 
