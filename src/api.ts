@@ -135,6 +135,12 @@ export interface StatusInfo {
   trust: TrustStatus;
   /** Relaying: the relays this node may use, and what it offers others (absent from older nodes). */
   relay?: RelayStatus;
+  /**
+   * Where this node listens (`listenHost`: `--host`, null for all interfaces) and its NAT as
+   * the signaler's observation suggests (`public`: no NAT, `easy`: the NAT keeps the
+   * identity port, `hard`: it changes it, `unknown`: not registered). Absent from older nodes.
+   */
+  network?: { listenHost: string | null; nat: 'public' | 'easy' | 'hard' | 'unknown' };
 }
 
 /** The relay part of `status`. */

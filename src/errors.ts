@@ -61,9 +61,19 @@ export type ErrorCode = keyof typeof ERROR_CODES;
 export class SentinelError extends Error {
   readonly code: ErrorCode;
   constructor(code: ErrorCode, detail?: string, options?: { cause?: unknown }) {
-    super(detail ? `${ERROR_CODES[code]}: ${detail}` : ERROR_CODES[code], options);
+    super(detail ? joinDetail(ERROR_CODES[code], detail) : ERROR_CODES[code], options);
     this.name = 'SentinelError';
     this.code = code;
+  }
+}
+
+/** E_PEER_ID_MISMATCH with both ids, so a caller can say which id to pin. */
+export class PeerIdMismatchError extends SentinelError {
+  constructor(
+    readonly expected: string,
+    readonly actual: string,
+  ) {
+    super('E_PEER_ID_MISMATCH', `expected ${expected}, got ${actual}`);
   }
 }
 
@@ -83,4 +93,68 @@ export function errorCode(err: unknown): string | undefined {
 /** Message of any thrown value, for one-line user output. */
 export function errorMessage(err: unknown): string {
   return err instanceof Error ? err.message : String(err);
+}
+
+/** Words of a text for {@link echoes}: lower case, letters and digits only. */
+function words(text: string): string[] {
+  return text.toLowerCase().split(/[^a-z0-9]+/).filter((w) => w !== '');
+}
+
+/**
+ * How far past its own length a summary's words may spread in a detail that restates it
+ * ("port is already in use" in "port 8443 is already in use").
+ */
+const ECHO_SLACK_WORDS = 3;
+
+/** Characters at the start of a detail that {@link echoes} looks at. */
+const ECHO_SCAN_CHARS = 256;
+
+/**
+ * True when `detail` already says `summary`: it starts with the summary's first word and
+ * holds all its words, in order, within the summary's length plus {@link ECHO_SLACK_WORDS}
+ * words. So "port 8443 is already in use" echoes "port is already in use", and
+ * "resolving bob" echoes the stage "resolving"; "TCP connect to x: ECONNREFUSED" does not
+ * echo "dial failed".
+ */
+export function echoes(summary: string, detail: string): boolean {
+  const s = words(summary);
+  // Only the start of the detail can restate the summary: a long detail costs no more.
+  const d = words(detail.slice(0, ECHO_SCAN_CHARS)).slice(0, s.length + ECHO_SLACK_WORDS);
+  if (s.length === 0 || d[0] !== s[0]) return false;
+  let i = 0;
+  for (const w of d) if (w === s[i]) i++;
+  return i === s.length;
+}
+
+/**
+ * `summary: detail`, without saying a thing twice: the detail alone when it restates the
+ * summary ({@link echoes}), and without a leading syscall name the summary already says
+ * (`fighter connect a -> b` + `connect ECONNREFUSED (...)` → `... b: ECONNREFUSED (...)`).
+ */
+export function joinDetail(summary: string, detail: string): string {
+  if (echoes(summary, detail)) return detail;
+  const syscall = /^([a-z]+) (E[A-Z0-9]+\b[\s\S]*)$/.exec(detail);
+  if (syscall && words(summary).includes(syscall[1] as string)) return `${summary}: ${syscall[2]}`;
+  return `${summary}: ${detail}`;
+}
+
+/**
+ * An error's message for nesting inside an error of code `outer`: without its leading
+ * `<description>: ` when it has that same code, so a list of failures does not say
+ * "dial failed: ... dial failed: ..." twice. Other messages are kept whole (their
+ * description says something the outer one does not, e.g. "refused by the peer").
+ */
+export function nestedMessage(err: unknown, outer: ErrorCode): string {
+  const message = errorMessage(err);
+  if (!isSentinelError(err, outer)) return message;
+  const head = `${ERROR_CODES[outer]}: `;
+  return message.startsWith(head) ? message.slice(head.length) : message;
+}
+
+/**
+ * `label: text` for one item of a list of failures, or the text alone when it already
+ * names the label (`127.0.0.1:1` + `TCP connect to 127.0.0.1:1: ECONNREFUSED`).
+ */
+export function labelled(label: string, text: string): string {
+  return text.includes(label) ? text : `${label}: ${text}`;
 }

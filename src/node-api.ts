@@ -40,6 +40,8 @@ export interface NodeFacadeDeps {
   dataDir: string;
   name: string | null;
   port(): number;
+  /** Listen host and NAT kind for `status` (optional: test facades leave it out). */
+  network?: () => NonNullable<StatusInfo['network']>;
   startedAt: number;
   clock: Clock;
   counters: Counters;
@@ -106,6 +108,7 @@ export class NodeFacade implements NodeApi {
         limits: this.limits(),
       },
       relay: d.relay.status(),
+      ...(d.network ? { network: d.network() } : {}),
     };
   }
 

@@ -11,10 +11,10 @@ import { join, resolve } from 'node:path';
 import { startControlServer, controlSocketPath, type ControlServer } from './control/index.js';
 import { prepareDataDir } from './core/data-dir.js';
 import { errorMessage } from './errors.js';
-import { loadOrCreateIdentity, type Identity } from './identity/index.js';
+import { discardCreatedIdentity, loadOrCreateIdentity, type Identity } from './identity/index.js';
 import type { Logger } from './log.js';
 import { fighterConnect } from './native/index.js';
-import { PunchCoordinator } from './punch/index.js';
+import { PunchCoordinator, natKind } from './punch/index.js';
 import { MdnsDiscovery, createMulticastTransport, lanAddresses } from './discovery/index.js';
 import { NodeFacade } from './node-api.js';
 import { VPN_IPV4_PREFIX_LENGTH, VPN_IPV6_PREFIX_LENGTH, openNativeTun } from './vpn/index.js';
@@ -32,12 +32,25 @@ export async function startNode(opts: NodeOptions): Promise<SentinelNode> {
   const dataDir = resolve(opts.dataDir);
   await prepareDataDir(dataDir);
   const { identity, created } = await loadOrCreateIdentity(dataDir);
-  const store = await openLmdbStore(join(dataDir, 'store'), { log: opts.log });
-  const node = new SentinelNode(opts, dataDir, identity, store);
+  // A start that fails leaves no identity behind that it made: the next start, with the
+  // mistake fixed, is the one that creates it (and says "new identity").
+  const undo = async (): Promise<void> => void (created && (await discardCreatedIdentity(dataDir, identity)));
+  let node: SentinelNode;
+  try {
+    const store = await openLmdbStore(join(dataDir, 'store'), { log: opts.log });
+    node = new SentinelNode(opts, dataDir, identity, store);
+  } catch (err) {
+    await undo();
+    throw err;
+  }
   try {
     await node.start(created);
   } catch (err) {
-    await node.close();
+    try {
+      await node.close();
+    } finally {
+      await undo();
+    }
     throw err;
   }
   return node;
@@ -47,6 +60,8 @@ export class SentinelNode extends NodeFacade {
   readonly identity: Identity;
   readonly counters: T.Counters;
   port = 0;
+  /** True when this start created the key: a new identity. */
+  identityCreated = false;
   private readonly parts: Parts;
   private readonly log: Logger;
   private control: ControlServer | undefined;
@@ -86,6 +101,7 @@ export class SentinelNode extends NodeFacade {
       signalerOf: (id) => parts.gossip.signalerOf(id),
       holePunching: { available: parts.native.ok, reason: parts.native.ok ? null : parts.native.reason },
       relay: parts.relay,
+      network: () => ({ listenHost: opts.host ?? null, nat: natKind(ref.node?.signaler?.observed ?? null, ref.node?.port ?? 0, parts.locals().map((e) => e.host)) }),
       extraCounters: () => ({ ...parts.gossip.counters(), ...(ref.node?.control ? { 'control.bad_requests': ref.node.control.counters.badRequests } : {}) }),
     });
     ref.node = this;
@@ -110,6 +126,7 @@ export class SentinelNode extends NodeFacade {
 
   /** Bind the control socket and the identity port, then start every service. */
   async start(created: boolean): Promise<void> {
+    this.identityCreated = created;
     const { store, parts } = this;
     const meta = store.getMeta<{ id: string; createdAt: number }>('identity');
     // Written once per identity: a node must be able to start on a full disk.

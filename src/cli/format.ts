@@ -10,6 +10,9 @@
 import { formatByteRate } from './args.js';
 import type { DialProgress, DialResult, HistoryEntry, NodeEvent, NodeId, PeerInfo, RequestSummary, SendResult, StatusInfo } from '../api.js';
 import { safeLine, safeText } from '../core/text.js';
+import { echoes } from '../errors.js';
+import { MIN_STRANGER_PREFIX } from '../identity/index.js';
+import { uniqueIdPrefixes } from './peer-ids.js';
 
 /** Characters of a node id shown in tables (a unique prefix is accepted as a target). */
 export const SHORT_ID_LENGTH = 12;
@@ -110,9 +113,25 @@ export function rttText(rttMs: number | null): string {
   return rttMs === null ? '-' : `${Math.round(rttMs)} ms`;
 }
 
-/** Columns a peer table can show. */
+/**
+ * How a peer is reached, in one cell: `direct 1.2.3.4:7000 (outbound)`, `relay <relay id
+ * prefix> at host:port`, or `offline`.
+ */
+export function pathText(p: PeerInfo): string {
+  if (!p.connected) return 'offline';
+  if (p.path === 'relay') {
+    const [relayId, ...where] = (p.relay ?? '?').split(' at ');
+    const at = where.length > 0 ? ` at ${where.join(' at ')}` : '';
+    return safeDetail(`relay ${(relayId ?? '?').slice(0, MIN_STRANGER_PREFIX)}${at}`);
+  }
+  const how = p.method ? ` (${p.method})` : '';
+  return safeDetail(`${p.path ?? 'connected'}${p.address ? ` ${p.address}` : ''}${how}`);
+}
+
+/** Columns a peer table can show; `ids` holds each peer's copyable id prefix ({@link uniqueIdPrefixes}). */
 export const PEER_COLUMNS = {
-  id: { header: 'ID', cell: (p: PeerInfo) => shortId(p.id) },
+  id: { header: 'ID', cell: (p: PeerInfo, _now: number, ids: ReadonlyMap<NodeId, string>) => ids.get(p.id) ?? p.id },
+  path: { header: 'PATH', cell: (p: PeerInfo) => pathText(p) },
   alias: { header: 'ALIAS', cell: (p: PeerInfo) => safeLabel(p.alias ?? '-') },
   trust: { header: 'TRUST', cell: (p: PeerInfo) => p.trust ?? '-' },
   name: { header: 'NAME', cell: (p: PeerInfo) => safeLabel(p.name ?? '-') },
@@ -129,11 +148,12 @@ export const PEER_COLUMNS = {
 /** Name of a peer table column. */
 export type PeerColumn = keyof typeof PEER_COLUMNS;
 
-/** Peer table; `No known peers.` when empty. */
+/** Peer table; `No known peers.` when empty. Ids are the shortest prefixes every command accepts. */
 export function formatPeers(peers: readonly PeerInfo[], columns: readonly PeerColumn[], now: number): string {
   if (peers.length === 0) return 'No known peers.';
   const headers = columns.map((c) => PEER_COLUMNS[c].header);
-  return formatTable(headers, peers.map((p) => columns.map((c) => PEER_COLUMNS[c].cell(p, now))));
+  const ids = uniqueIdPrefixes(peers);
+  return formatTable(headers, peers.map((p) => columns.map((c) => PEER_COLUMNS[c].cell(p, now, ids))));
 }
 
 /**
@@ -146,8 +166,20 @@ export function formatHistoryLine(m: HistoryEntry, label: Labeler, selfId?: Node
   return `[${formatTime(m.timestamp)}] ${who}: ${safeText(m.text)}${note}`;
 }
 
-/** One dial progress line. */
+/**
+ * Whether a progress event gets a line: not `connected`, which the dial's final line
+ * ({@link formatDialResult}) says again with the time it took.
+ */
+export function showsProgress(p: DialProgress): boolean {
+  return p.stage !== 'connected';
+}
+
+/**
+ * One dial progress line: `[stage] message`, or the message alone when it already says the
+ * stage (`resolving bob`, not `[resolving] resolving bob`).
+ */
 export function formatProgress(p: DialProgress): string {
+  if (echoes(p.stage, p.message)) return safeDetail(p.message);
   return `[${safeDetail(p.stage)}] ${safeDetail(p.message)}`;
 }
 
@@ -170,21 +202,32 @@ export function formatRequest(r: RequestSummary): string {
   return `${r.peer}  ${r.count} request(s), ${r.bytes} bytes, first ${new Date(r.first).toISOString()}: ${safeLine(r.preview, 80)}`;
 }
 
+/** The `nat` row of `status`: the kind the hole punching planner uses, in words. */
+export const NAT_TEXT: Record<NonNullable<StatusInfo['network']>['nat'], string> = {
+  public: 'none: the signaler sees one of our own addresses',
+  easy: 'keeps the identity port (hole punching works with most peers)',
+  hard: 'changes the identity port (punching needs the peer on an easy NAT; else a relay)',
+  unknown: 'unknown (not registered with a signaler)',
+};
+
 /** Status as aligned `key: value` lines; every key and value is escaped (one line each). */
 export function formatStatus(s: StatusInfo): string {
   const rows: Array<[string, string]> = [
     ['id', s.id],
     ['name', s.name ?? '-'],
     ['port', String(s.port)],
+    ...(s.network ? [['listening', `${s.network.listenHost ?? 'all interfaces'}, port ${s.port}`] as [string, string]] : []),
     ['data dir', s.dataDir],
     ...signalerRows(s),
     ['public address', s.signaler.observed ?? '-'],
+    ...(s.network ? [['nat', NAT_TEXT[s.network.nat]] as [string, string]] : []),
     ['hole punching', s.holePunching.available ? 'available' : `unavailable (${s.holePunching.reason ?? '?'})`],
     ['vpn', `${s.vpn.state}${s.vpn.tun ? ` on ${s.vpn.tun}, mtu ${s.vpn.mtu}` : ''}${s.vpn.reason ? ` (${s.vpn.reason})` : ''}`],
     ['vpn addresses', `${s.vpn.ipv4}, ${s.vpn.ipv6}`],
     ...s.vpn.collisions.map((c): [string, string] => ['vpn collision', `${c.peer} claims ${c.address}, held by ${c.heldBy}`]),
     ...Object.entries(s.vpn.drops).map(([k, v]): [string, string] => [`vpn drops ${k}`, String(v)]),
     ['peers', `${s.peers} connected, ${s.known} known`],
+    ['sessions', `${s.trust.sessions.contacts} with contacts, ${s.trust.sessions.strangers} with strangers, ${s.trust.sessions.pendingHandshakes} handshake(s) pending`],
     ...relayRows(s),
     ['uptime', formatDuration(s.uptimeMs)],
     ...Object.entries(s.counters).map(([k, v]): [string, string] => [k, String(v)]),

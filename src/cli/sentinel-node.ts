@@ -3,7 +3,7 @@
  * `sentinel-node`: run a node. With a TTY on stdin it opens the interactive prompt;
  * without one it runs headless and logs to stderr until SIGINT/SIGTERM.
  */
-import { resolve } from 'node:path';
+import { join, resolve } from 'node:path';
 import type { Writable } from 'node:stream';
 import { DEFAULT_MTU, DEFAULT_PORT, DEFAULT_SIGNALER, DEFAULT_TUN_NAME, MAX_MTU, MIN_MTU, startNode, type NodeOptions, type SentinelNode, type VpnOptions } from '../node.js';
 import type { StrangerPolicy } from '../api.js';
@@ -18,6 +18,8 @@ import { parseVpnIpv4Override, VPN_IPV4_PREFIX } from '../vpn/index.js';
 import { DEFAULT_MIN_PEERS } from '../membership/reconnect.js';
 import { attachToCrashPolicy, runAsProcess, untilStopped } from './process.js';
 import { createShell, type Shell } from './shell.js';
+import { formatBanner, SignalerWatch } from './banner.js';
+import { KEY_FILE } from '../identity/index.js';
 
 const OPTIONS = {
   port: { type: 'string', valueName: 'PORT', description: `identity port to listen and dial from (default ${DEFAULT_PORT}; 0 = any free port)` },
@@ -120,7 +122,7 @@ export async function main(argv: string[], io: IO = process): Promise<number> {
   }
   // Survived unhandled rejections show in `status` and go to the node's log.
   attachToCrashPolicy({ count: (name) => node.counters.inc(name), log });
-  if (interactive) shell = runInteractive(node, io, () => stopper.stop());
+  if (interactive) shell = runInteractive(node, io, () => stopper.stop(), parsed.options.host);
   return stopper.exitCode;
 }
 
@@ -212,10 +214,28 @@ function parseVpn(values: OptionValues<typeof OPTIONS>): VpnOptions | null {
 }
 
 /** The prompt: /quit and signals share one bounded stop (a second request exits at once). */
-function runInteractive(node: SentinelNode, io: IO, quit: () => void): Shell {
-  io.stdout.write(`Sentinel node ${node.identity.id}\nlistening on port ${node.port}, data in ${node.dataDir}\nType /help for commands.\n`);
-  return createShell({ api: node, input: process.stdin, output: io.stdout, terminal: true, onQuit: quit });
+function runInteractive(node: SentinelNode, io: IO, quit: () => void, host: string | undefined): Shell {
+  const status = node.status();
+  io.stdout.write(`${formatBanner(status, { newIdentity: node.identityCreated, keyFile: join(node.dataDir, KEY_FILE), host })}\n`);
+  const shell = createShell({ api: node, input: process.stdin, output: io.stdout, terminal: true, onQuit: quit });
+  // The first signaler connection is usually still under way: say when it is up (or lost).
+  const watch = new SignalerWatch(status);
+  const timer = setInterval(() => {
+    const line = watch.next(node.status());
+    if (line !== null) shell.print(line);
+  }, SIGNALER_WATCH_INTERVAL_MS);
+  timer.unref();
+  return {
+    close: () => {
+      clearInterval(timer);
+      shell.close();
+    },
+    print: (text) => shell.print(text),
+  };
 }
+
+/** How often the prompt looks at the signaler's state for its one-line updates. */
+const SIGNALER_WATCH_INTERVAL_MS = 1_000;
 
 if (isEntryPoint(import.meta.url)) runAsProcess('sentinel-node', main);
 

@@ -18,6 +18,7 @@ import {
   formatHistoryLine,
   formatPeers,
   formatProgress,
+  showsProgress,
   formatRequest,
   formatSendResult,
   formatStatus,
@@ -118,7 +119,7 @@ const COMMANDS: readonly CliCommand[] = [
     help: 'Connects to <target>: a node id, a unique prefix of a known id, or host:port.\nProgress goes to stderr, the result to stdout.',
     args: { min: 1, max: 1 },
     async run(ctx) {
-      const onProgress = ctx.json ? undefined : (p: DialProgress) => ctx.err(formatProgress(p));
+      const onProgress = ctx.json ? undefined : (p: DialProgress) => showsProgress(p) && ctx.err(formatProgress(p));
       const r = await ctx.call('dial', { target: arg(ctx, 0) }, onProgress);
       ctx.out(ctx.json ? toJson(r) : formatDialResult(r));
     },

@@ -17,6 +17,7 @@ import {
   formatPeers,
   formatStatus,
   formatProgress,
+  showsProgress,
   formatRequest,
   formatSendResult,
   labeler,
@@ -43,6 +44,8 @@ export interface ShellOptions {
 export interface Shell {
   /** Stops reading and printing; does not call `onQuit`. Idempotent. */
   close(): void;
+  /** Prints a line above the one being typed (a notice from outside the shell). */
+  print(text: string): void;
 }
 
 /** What a shell command runs with. */
@@ -86,7 +89,7 @@ export class RequestNotices {
 
 /** Messages `/history` shows when no count is given. */
 export const DEFAULT_HISTORY_COUNT = 20;
-const PEER_TABLE: readonly PeerColumn[] = ['id', 'alias', 'trust', 'address', 'connection', 'rtt'];
+const PEER_TABLE: readonly PeerColumn[] = ['id', 'alias', 'trust', 'path', 'rtt', 'vpn'];
 
 class ShellUsageError extends Error {}
 
@@ -106,20 +109,20 @@ const COMMANDS: readonly ShellCommand[] = [
     help: 'connect to a peer',
     async run(c) {
       const [target] = expectWords(c, 1, 1);
-      const r = await c.api.dial(target as string, (p) => c.print(formatProgress(p)));
+      const r = await c.api.dial(target as string, (p) => showsProgress(p) && c.print(formatProgress(p)));
       c.print(formatDialResult(r));
     },
   },
   {
     name: 'status',
     args: '',
-    help: 'show node status: signalers, public address, peers, counters',
+    help: 'show node status: id, signalers, NAT, listen address, sessions, VPN, relays, counters',
     run: (c) => c.print(formatStatus(c.api.status())),
   },
   {
     name: 'peers',
     args: '',
-    help: 'list known peers',
+    help: 'list known peers: id (a prefix every command accepts), path, RTT, VPN address',
     run: (c) => c.print(formatPeers(c.api.peers(), PEER_TABLE, Date.now())),
   },
   {
@@ -261,7 +264,7 @@ export function createShell(opts: ShellOptions): Shell {
     rl.write(null, { ctrl: true, name: 'u' });
   });
   prompt(false);
-  return { close };
+  return { close, print };
 }
 
 type LineEnv = Pick<ShellContext, 'api' | 'print' | 'label' | 'quit'>;

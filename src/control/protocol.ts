@@ -26,7 +26,7 @@
  *
  * | method    | params                               | result         |
  * |-----------|--------------------------------------|----------------|
- * | id        | -                                    | `{id}`         |
+ * | id        | -                                    | `{id, vpn}`    |
  * | status    | -                                    | StatusInfo     |
  * | peers     | -                                    | PeerInfo[]     |
  * | dial      | `{target}`                           | DialResult     |
@@ -104,7 +104,7 @@ export interface ControlParams {
 
 /** Result of each control method. */
 export interface ControlResults {
-  id: { id: NodeId };
+  id: { id: NodeId; vpn?: { ipv4: string; ipv6: string } };
   status: StatusInfo;
   peers: PeerInfo[];
   dial: DialResult;

@@ -80,6 +80,22 @@ export async function loadOrCreateIdentity(dataDir: string, user?: RunningUser |
 }
 
 /**
+ * Removes the key file a failed first start just created, so the failure leaves no
+ * identity behind. Only when the file still holds exactly that key: a key that another
+ * start wrote meanwhile is never removed. Best effort (a key left is the old behaviour).
+ */
+export async function discardCreatedIdentity(dataDir: string, identity: Identity): Promise<boolean> {
+  const file = join(dataDir, KEY_FILE);
+  try {
+    if ((await fs.readFile(file, 'utf8')) !== identity.keyPem) return false;
+    await fs.unlink(file);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/**
  * The key file's text, or undefined when there is none. Opened without following a link
  * (and without blocking on a FIFO), then checked on the open descriptor, so what is
  * checked is what is read.

@@ -13,7 +13,7 @@
  * - Both throw SentinelError('E_NATIVE_UNAVAILABLE') when the addon is not built.
  */
 import net from 'node:net';
-import { SentinelError, errorCode, errorMessage } from '../errors.js';
+import { SentinelError, errorCode, errorMessage, joinDetail } from '../errors.js';
 import { requireNative } from './load.js';
 import type { ConnectHandle, FighterNative } from './types.js';
 
@@ -144,7 +144,7 @@ export function fighterConnect(opts: FighterConnectOptions): Promise<net.Socket>
   if (shieldMs !== undefined && (ttl === undefined || !(shieldMs > 0 && Number.isFinite(shieldMs)))) throw new RangeError(`shieldMs must be a positive number and needs ttl, got ${shieldMs}`);
   const native = requireNative();
   const what = `fighter connect ${fmt(localHost, opts.localPort)} -> ${fmt(host, opts.port)}${ttl !== undefined ? ` (ttl ${ttl})` : ''}`;
-  const failed = (err: unknown): SentinelError => new SentinelError('E_DIAL_FAILED', `${what}: ${errorMessage(err)}`, { cause: err });
+  const failed = (err: unknown): SentinelError => new SentinelError('E_DIAL_FAILED', joinDetail(what, errorMessage(err)), { cause: err });
   if (opts.signal?.aborted) return Promise.reject(failed(errnoError('ECANCELED', 'aborted')));
   return new Promise((resolve, reject) => {
     let disarm = (): void => {};

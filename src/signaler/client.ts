@@ -12,7 +12,8 @@
  */
 import type { Duplex } from 'node:stream';
 import type { NodeId } from '../api.js';
-import { SentinelError, errorMessage, isSentinelError } from '../errors.js';
+import { PeerIdMismatchError, SentinelError, errorMessage, isSentinelError } from '../errors.js';
+import { PinWarnings } from './pin-warning.js';
 import { nodeIdFromPublicKey, publicKeyFromNodeId } from '../identity/index.js';
 import { Session, createContext, formatHostPort, secureSocket } from '../transport/index.js';
 import { RelayLink, type CircuitStream } from '../relay/circuit.js';
@@ -78,6 +79,7 @@ export class SignalerClient {
   private registerTimer: unknown;
   private readonly context;
   private readonly registeredWaiters = new Set<() => void>();
+  private readonly pinWarnings = new PinWarnings();
 
   constructor(private readonly opts: SignalerClientOptions) {
     if (opts.addresses.length === 0) throw new SentinelError('E_USAGE', 'no signaler address');
@@ -166,7 +168,12 @@ export class SignalerClient {
       if (!expected) {
         await this.opts.trust(slot.key, secured.peerId);
         this.opts.log.info(`signaler ${slot.key} is ${secured.peerId} (trusted on first use)`);
+      } else if (slot.addr.pinned !== null && this.opts.trusted(slot.key) !== secured.peerId) {
+        // An explicit pin replaces the id remembered on first use: pinning the new id once
+        // is the fix the mismatch warning gives, and it must hold when the pin is dropped.
+        await this.opts.trust(slot.key, secured.peerId);
       }
+      this.pinWarnings.proved(slot.key);
       slot.entry.id = secured.peerId;
       this.attach(slot, secured.socket, secured.peerId, endpointOf(raw, host, port));
     } catch (err) {
@@ -176,7 +183,9 @@ export class SignalerClient {
       if (isSentinelError(err, 'E_PEER_ID_MISMATCH')) {
         slot.entry.state = 'untrusted';
         this.opts.counters.inc('signaler_untrusted');
-        this.opts.log.warn(`signaler ${slot.key} did not prove the trusted id ${expected}: ${slot.entry.lastError}`);
+        const actual = err instanceof PeerIdMismatchError ? err.actual : null;
+        const n = this.pinWarnings.notice({ address: slot.key, expected: expected as NodeId, actual, pinned: slot.addr.pinned !== null }, this.opts.clock.now());
+        this.opts.log[n.level](n.line);
         this.moveOn('untrusted');
       } else {
         slot.entry.state = 'unreachable';

@@ -9,7 +9,7 @@
 import type { Duplex } from 'node:stream';
 import tls, { type SecureContext, type TLSSocket } from 'node:tls';
 import type { NodeId } from '../api.js';
-import { SentinelError, isSentinelError } from '../errors.js';
+import { PeerIdMismatchError, SentinelError, isSentinelError } from '../errors.js';
 import { nodeIdFromCertificate, type Identity } from '../identity/index.js';
 import type { Clock } from '../core/clock.js';
 import { ALPN_PROTOCOL } from './limits.js';
@@ -38,7 +38,7 @@ export function verifyPeer(socket: TLSSocket, expected?: NodeId): NodeId {
   if (!cert) throw new SentinelError('E_NO_PEER_CERT');
   const peerId = nodeIdFromCertificate(cert);
   if (expected !== undefined && peerId !== expected) {
-    throw new SentinelError('E_PEER_ID_MISMATCH', `expected ${expected}, got ${peerId}`);
+    throw new PeerIdMismatchError(expected, peerId);
   }
   return peerId;
 }

@@ -6,7 +6,7 @@
  */
 import type { Duplex } from 'node:stream';
 import type { NodeId } from '../api.js';
-import { errorMessage } from '../errors.js';
+import { labelled, nestedMessage } from '../errors.js';
 import { formatHostPort, parseHostPort } from '../core/host-port.js';
 import { tcpConnector } from '../transport/connect.js';
 import { CONNECT_TIMEOUT_MS } from '../transport/limits.js';
@@ -68,7 +68,7 @@ export class DirectTransport implements Transport {
         return await opts.secure(conduit);
       } catch (err) {
         if (isFinal(err)) throw err;
-        failures.push(`${addr}: ${errorMessage(err)}`);
+        failures.push(labelled(addr, nestedMessage(err, 'E_DIAL_FAILED')));
       }
     }
     throw new AttemptsFailed(failures.length > 0 ? failures : ['no known address']);

@@ -1,5 +1,5 @@
 /** How transports and the dial chain classify failures. */
-import { SentinelError, errorCode, errorMessage, type ErrorCode } from '../errors.js';
+import { SentinelError, errorCode, nestedMessage, type ErrorCode } from '../errors.js';
 
 /**
  * Failures no other address, transport or relay gets past: the peer or the user said no,
@@ -22,7 +22,7 @@ export class AttemptsFailed extends SentinelError {
 
 /** What a failure of the transport `label` contributes to the chain's summary. */
 export function describeFailure(label: string, err: unknown): readonly string[] {
-  return err instanceof AttemptsFailed ? err.failures : [`${label}: ${errorMessage(err)}`];
+  return err instanceof AttemptsFailed ? err.failures : [`${label}: ${nestedMessage(err, 'E_DIAL_FAILED')}`];
 }
 
 /** Rejects at once when `signal` was aborted. */

@@ -3,7 +3,7 @@
  * signaler) for a circuit to the peer, and hands the circuit's byte stream to the
  * session layer as the TLS client, end to end: the relay only carries ciphertext.
  */
-import { errorCode, errorMessage } from '../errors.js';
+import { errorCode, labelled, nestedMessage } from '../errors.js';
 import type { Counters } from '../core/counters.js';
 import type { Session } from '../transport/session.js';
 import { AttemptsFailed, throwIfAborted } from './failures.js';
@@ -32,9 +32,10 @@ export class RelayTransport implements Transport {
       stream = await this.route.open(target.id);
     } catch (err) {
       const code = errorCode(err);
-      const why = errorMessage(err);
+      // A failure that already names this relay is not prefixed with it again.
+      const why = labelled(this.label, nestedMessage(err, 'E_DIAL_FAILED'));
       // The target declined: final. Anything else is this relay's: the next one may do.
-      throw new AttemptsFailed([`${this.label}: ${why}`], code === 'E_REFUSED' ? 'E_REFUSED' : 'E_DIAL_FAILED', { cause: err });
+      throw new AttemptsFailed([why], code === 'E_REFUSED' ? 'E_REFUSED' : 'E_DIAL_FAILED', { cause: err });
     }
     if (opts.signal?.aborted) {
       stream.destroy();

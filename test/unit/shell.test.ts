@@ -60,20 +60,21 @@ describe('shell commands', () => {
     assert.equal(await h.run('/id', /\n/), `${h.node.selfId}\n`);
   });
 
-  it('/peers prints a table with shortened ids', async () => {
+  it('/peers prints a table with copyable id prefixes, the path, the RTT and the VPN address', async () => {
     h = new Harness();
     const out = await h.run('/peers', /offline.*\n/);
     const lines = out.trimEnd().split('\n');
-    assert.match(lines[0] as string, /^ID +ALIAS +TRUST +ADDRESS +CONNECTION +RTT$/);
-    assert.match(lines[1] as string, new RegExp(`^${ALICE.slice(0, 12)}… +alice +contact +10\\.0\\.0\\.2:7000 +direct, outbound +5 ms$`));
+    assert.match(lines[0] as string, /^ID +ALIAS +TRUST +PATH +RTT +VPN$/);
+    assert.match(lines[1] as string, new RegExp(`^${ALICE.slice(0, 8)} +alice +contact +direct 10\\.0\\.0\\.2:7000 \\(outbound\\) +5 ms +100\\.64\\.0\\.2 \\(not allowed\\)$`));
     assert.doesNotMatch(out, new RegExp(ALICE));
+    assert.doesNotMatch(out, /…/, 'an id is shown as it is typed, never with an ellipsis');
   });
 
   it('/dial prints each progress line, then the result', async () => {
     h = new Harness();
     const out = await h.run('/dial 10.9.9.9:7000', /^connected directly to .*\n/m);
     const lines = out.trimEnd().split('\n');
-    assert.deepEqual(lines.slice(0, 3), ['[resolving] resolving target', '[connecting] connecting to 127.0.0.1:7001', '[tls] TLS handshake']);
+    assert.deepEqual(lines.slice(0, 3), ['resolving target', 'connecting to 127.0.0.1:7001', 'TLS handshake']);
     assert.match(lines.at(-1) as string, /^connected directly to \w{56} at 10\.9\.9\.9:7000 by outbound in 12 ms$/);
     assert.deepEqual(h.node.callsOf('dial'), [['10.9.9.9:7000']]);
   });
