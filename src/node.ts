@@ -86,6 +86,7 @@ export class SentinelNode extends NodeFacade {
       signalerOf: (id) => parts.gossip.signalerOf(id),
       holePunching: { available: parts.native.ok, reason: parts.native.ok ? null : parts.native.reason },
       relay: parts.relay,
+      ...(opts.clock ? {} : { hrNow: () => performance.now() }),
       extraCounters: () => ({ ...parts.gossip.counters(), ...(ref.node?.control ? { 'control.bad_requests': ref.node.control.counters.badRequests } : {}) }),
     });
     ref.node = this;

@@ -10,6 +10,7 @@ import { clearLine, createInterface, cursorTo } from 'node:readline';
 import type { Readable, Writable } from 'node:stream';
 import type { NodeApi, NodeId } from '../api.js';
 import { errorMessage } from '../errors.js';
+import { PING_BOUNDS, formatReply, formatSummary } from '../ping/index.js';
 import {
   formatDialResult,
   formatEvent,
@@ -108,6 +109,22 @@ const COMMANDS: readonly ShellCommand[] = [
       const [target] = expectWords(c, 1, 1);
       const r = await c.api.dial(target as string, (p) => c.print(formatProgress(p)));
       c.print(formatDialResult(r));
+    },
+  },
+  {
+    name: 'ping',
+    args: '<id|prefix|alias> [count]',
+    help: 'ping a peer over its session (dialing it if needed): path and RTT of each ping',
+    async run(c) {
+      const [target, n] = expectWords(c, 1, 2);
+      const count = n === undefined ? undefined : Number(n);
+      if (count !== undefined && (!/^\d+$/.test(n as string) || count < PING_BOUNDS.count.min || count > PING_BOUNDS.count.max)) throw new ShellUsageError();
+      // Replies come before the id is known (a dial may come first): a long id by its label, else as typed.
+      const label = (target as string).length > 16 ? c.label()(target as string) : safeLabel(target as string);
+      const r = await c.api.ping(target as string, count === undefined ? {} : { count }, (p) =>
+        c.print(p.stage === 'ping' ? formatReply(p.reply, label, (id) => shortId(id)) : formatProgress(p)),
+      );
+      c.print(formatSummary(r.summary, label));
     },
   },
   {

@@ -78,6 +78,30 @@ describe('shell commands', () => {
     assert.deepEqual(h.node.callsOf('dial'), [['10.9.9.9:7000']]);
   });
 
+  it('/ping prints each reply as it comes, then the statistics; a bad count is a usage line', async () => {
+    h = new Harness();
+    h.node.pingReplies = [
+      { seq: 1, rttMs: 2.5, path: { kind: 'direct', address: '10.0.0.2:7000', method: 'outbound', via: 'dialed', lan: true, relay: null, relayKind: null } },
+      { seq: 2, lost: true, reason: 'not-connected' },
+    ];
+    const out = await h.run('/ping alice 2', /loss.*\n/);
+    assert.equal(
+      out,
+      [
+        'pong from alice via direct 10.0.0.2:7000 (dialed, lan): seq=1 time=2.500 ms',
+        'no pong from alice: seq=2 lost (no session)',
+        '--- alice ping statistics ---',
+        '2 sent, 1 received, 50% loss, rtt min/avg/max 2.500/2.500/2.500 ms',
+        '',
+      ].join('\n'),
+    );
+    assert.deepEqual(h.node.callsOf('ping'), [['alice', { count: 2, intervalMs: undefined, timeoutMs: undefined }]]);
+    assert.equal(await h.run('/ping alice 0', /\n/), 'usage: /ping <id|prefix|alias> [count]\n');
+    assert.equal(await h.run('/ping', /\n/), 'usage: /ping <id|prefix|alias> [count]\n');
+    assert.match(await h.run('/ping nobody', /\n/), /^error: unknown node id/);
+    assert.equal(h.node.callsOf('ping').length, 2, 'usage errors never reach the node');
+  });
+
   it('/msg sends the rest of the line verbatim', async () => {
     h = new Harness();
     assert.equal(await h.run('/msg alice  hello,   world ', /\n/), 'delivered to alice\n');
