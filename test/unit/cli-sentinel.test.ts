@@ -262,9 +262,9 @@ describe('sentinel ping', () => {
       [
         'pong from alice via direct 203.0.113.5:7000 (punched): seq=1 time=0.412 ms',
         'no pong from alice: seq=2 lost (no pong in time)',
-        `pong from alice via relay ${BOB.slice(0, 8)}… at 198.51.100.1:8888 (the signaler): seq=3 time=31.3 ms`,
+        `pong from alice via relay ${BOB.slice(0, 12)}… at 198.51.100.1:8888 (the signaler): seq=3 time=31.3 ms`,
         '--- alice ping statistics ---',
-        '3 sent, 2 received, 33.3% loss, rtt min/avg/max 0.412/15.831/31.250 ms',
+        '3 sent, 2 received, 33.3% loss, rtt min/avg/max 0.412/15.8/31.3 ms',
         '',
       ].join('\n'),
     );
