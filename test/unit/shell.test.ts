@@ -102,6 +102,27 @@ describe('shell commands', () => {
     assert.equal(h.node.callsOf('ping').length, 2, 'usage errors never reach the node');
   });
 
+  it('Ctrl-C during /ping stops the run (the node sees the abort) and keeps the shell', async () => {
+    h = new Harness(true);
+    let started: () => void = () => {};
+    const running = new Promise<void>((resolve) => (started = resolve));
+    h.node.ping = (_target, opts) =>
+      new Promise((resolve) => {
+        started();
+        opts?.signal?.addEventListener('abort', () =>
+          resolve({ id: ALICE, path: null, dial: null, pings: [], summary: { sent: 0, received: 0, lossPercent: 0, minMs: null, avgMs: null, maxMs: null } }),
+        );
+      });
+    h.type('/ping alice 1000');
+    await running;
+    const from = h.text.length;
+    h.input.write('\x03');
+    await h.waitFor(/0 sent, 0 received/, from);
+    assert.equal(h.quits, 0, 'Ctrl-C stopped the ping, not the node');
+    h.input.write('\x03');
+    assert.equal(h.quits, 1, 'with nothing running, Ctrl-C on an empty line quits as before');
+  });
+
   it('/msg sends the rest of the line verbatim', async () => {
     h = new Harness();
     assert.equal(await h.run('/msg alice  hello,   world ', /\n/), 'delivered to alice\n');
