@@ -30,6 +30,7 @@ import { runSignalerFailoverBench } from './signaler-failover.js';
 import { runSignalerLoadBench } from './signaler-load.js';
 import { runClusterRelayBench } from './cluster-relay.js';
 import { runTextBench } from './text.js';
+import { runPingBench } from './ping.js';
 import { runStoreTable } from './store-table.js';
 import { runThroughputBench } from './throughput.js';
 import { runVpnBench } from './vpn.js';
@@ -56,6 +57,7 @@ export const BENCHMARKS: Readonly<Record<string, () => Promise<BenchResult>>> = 
   text: () => runTextBench(),
   faults: () => runFaultsBench(),
   abuse: () => runAbuseBench(),
+  ping: () => runPingBench(),
 };
 
 /** Where the report goes: the repository root (run.js lives in dist/bench/). */

@@ -3,6 +3,7 @@
  * local unix socket, the interactive terminal drives it directly, and tests drive
  * it through fakes. All values are plain JSON-serialisable data.
  */
+import type { PingOptions, PingProgress, PingResult } from './ping/types.js';
 
 /** A node id: see docs/PROTOCOL.md "Node ids" (56 lowercase base32 characters). */
 export type NodeId = string;
@@ -257,6 +258,9 @@ export interface DialResult {
   existing: boolean;
 }
 
+// `ping`'s types (path, replies, summary, options, result, progress) live beside it.
+export type { PingOptions, PingPath, PingProgress, PingReply, PingResult, PingSummary } from './ping/types.js';
+
 /** Result of accept, block and unblock. */
 export interface TrustChange {
   id: NodeId;
@@ -307,6 +311,12 @@ export interface NodeApi {
   block(target: string): Promise<TrustChange>;
   /** Unblocks a peer (it becomes a stranger again). */
   unblock(target: string): Promise<TrustChange>;
+  /**
+   * Pings a peer (an id, unique prefix, alias or host:port) over its session, dialing it
+   * first when there is none (the peer then becomes a contact, as with `dial`). Progress:
+   * the dial's, then one {@link PingProgress} per reply.
+   */
+  ping(target: string, opts?: PingOptions, onProgress?: (p: DialProgress | PingProgress) => void): Promise<PingResult>;
   /** Subscribe to events; returns an unsubscribe function. */
   onEvent(listener: (e: NodeEvent) => void): () => void;
 }

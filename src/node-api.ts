@@ -11,6 +11,9 @@ import type {
   NodeEvent,
   NodeId,
   PeerInfo,
+  PingOptions,
+  PingProgress,
+  PingResult,
   RequestSummary,
   SendResult,
   RelayStatus,
@@ -26,6 +29,7 @@ import type { Identity } from './identity/index.js';
 import { toHistoryEntry, type Messenger } from './messaging/index.js';
 import type { PeerDirectory } from './peers/directory.js';
 import * as peerLimits from './peers/limits.js';
+import { PingService } from './ping/index.js';
 import type { SignalerClient } from './signaler/index.js';
 import type { PeerRecord, Store, Trust } from './store/index.js';
 import { formatHostPort, parseHostPort, type Clock, type ConnectionManager, type Counters, type Session, type TransportLimits } from './transport/index.js';
@@ -63,10 +67,24 @@ export interface NodeFacadeDeps {
   /** Relaying: `status` shows it; trust changes reach it (a peer relay serves contacts). */
   relay: { status(): RelayStatus; trustChanged(id: NodeId): void };
   extraCounters(): Record<string, number>;
+  /** Sub-millisecond time for ping RTTs (performance.now); default `clock.now`. */
+  hrNow?: () => number;
 }
 
 export class NodeFacade implements NodeApi {
-  constructor(private readonly d: NodeFacadeDeps) {}
+  private readonly pinger: PingService;
+
+  constructor(private readonly d: NodeFacadeDeps) {
+    this.pinger = new PingService({
+      clock: d.clock,
+      ...(d.hrNow ? { hrNow: d.hrNow } : {}),
+      counters: d.counters,
+      resolve: (target) => this.resolve(target),
+      session: (id) => d.manager.session(id),
+      dial: (target, onProgress) => this.dial(target, onProgress),
+      signalerId: () => d.signaler()?.signalerId ?? null,
+    });
+  }
 
   id(): { id: NodeId; vpn: { ipv4: string; ipv6: string } } {
     return { id: this.d.identity.id, vpn: { ...this.d.vpn.addresses } };
@@ -283,6 +301,11 @@ export class NodeFacade implements NodeApi {
     const id = this.resolve(target);
     if (this.d.directory.trustOf(id) === 'blocked') await this.setTrust(id, 'stranger');
     return { id, trust: this.d.directory.trustOf(id), requests: 0 };
+  }
+
+  /** Pings over the peer's session, dialing it first if needed (src/ping/service.ts). */
+  ping(target: string, opts?: PingOptions, onProgress?: (p: DialProgress | PingProgress) => void): Promise<PingResult> {
+    return this.pinger.ping(target, opts, onProgress);
   }
 
   onEvent(listener: (e: NodeEvent) => void): () => void {

@@ -102,6 +102,7 @@ export class SentinelNode extends NodeFacade {
       holePunching: { available: parts.native.ok, reason: parts.native.ok ? null : parts.native.reason },
       relay: parts.relay,
       network: () => ({ listenHost: opts.host ?? null, nat: natKind(ref.node?.signaler?.observed ?? null, ref.node?.port ?? 0, parts.locals().map((e) => e.host)) }),
+      ...(opts.clock ? {} : { hrNow: () => performance.now() }),
       extraCounters: () => ({ ...parts.gossip.counters(), ...(ref.node?.control ? { 'control.bad_requests': ref.node.control.counters.badRequests } : {}) }),
     });
     ref.node = this;

@@ -3,16 +3,19 @@
  * `sentinel`: the scriptable client. Each invocation connects to a running node's control
  * socket (`<data-dir>/control.sock`), runs one command and exits. With `--json` every
  * command prints exactly one JSON document on stdout; failures print one line
- * `sentinel: <message>` on stderr (exit 1, usage errors exit 2).
+ * `sentinel: <message>` on stderr (exit 1, usage errors exit 2), and with `--json` also
+ * `{"ok": false, "error": {"code": "E_...", "message": "..."}}` on stdout.
  */
 
 import type { DialProgress } from '../api.js';
 import { connectControl, type ControlClient } from '../control/client.js';
-import { controlSocketPath, type ControlMethod, type ControlParams, type ControlResults } from '../control/protocol.js';
+import { controlSocketPath, type ControlMethod, type ControlParams, type ControlProgress, type ControlResults } from '../control/protocol.js';
 import { HISTORY_DEFAULT_LIMIT, HISTORY_MAX_LIMIT, HISTORY_MAX_REPLY_BYTES } from '../control/limits.js';
 import { safeJson } from '../core/text.js';
+import { toErrorBody } from '../control/dispatch.js';
 import { errorMessage, isSentinelError } from '../errors.js';
 import { EXIT_FAILURE, EXIT_USAGE, formatOptions, intOption, isEntryPoint, parseArgv, usage, type OptionValues } from './args.js';
+import { PING_HELP, PING_OPTIONS, runPing } from './ping-command.js';
 import {
   formatDialResult,
   formatHistoryLine,
@@ -44,14 +47,15 @@ const OPTIONS = {
   help: { type: 'boolean', short: 'h', description: 'show help (also after a command)' },
   limit: { type: 'string', valueName: 'N', description: `history: the last N messages (default ${HISTORY_DEFAULT_LIMIT}, at most ${HISTORY_MAX_LIMIT})` },
   before: { type: 'string', valueName: 'MSG_ID', description: 'history: only messages older than this one (the next page back)' },
+  ...PING_OPTIONS,
 } as const;
 /** Options only some commands accept. */
-const COMMAND_OPTIONS: readonly (keyof typeof OPTIONS)[] = ['limit', 'before'];
+const COMMAND_OPTIONS: readonly (keyof typeof OPTIONS)[] = ['limit', 'before', 'count', 'interval', 'timeout'];
 
 type Call = <M extends ControlMethod>(
   method: M,
   params: ControlParams[M],
-  onProgress?: (p: DialProgress) => void,
+  onProgress?: (p: ControlProgress<M>) => void,
 ) => Promise<ControlResults[M]>;
 
 /** What a command runs with. */
@@ -75,7 +79,8 @@ interface CliCommand {
   /** Positional argument count; `max` may be Infinity. */
   args: { min: number; max: number };
   options?: readonly (keyof typeof OPTIONS)[];
-  run(ctx: CommandContext): Promise<void>;
+  /** Resolves with the exit status when it is not 0 although nothing failed (ping: no answer). */
+  run(ctx: CommandContext): Promise<void | number>;
 }
 
 const COMMANDS: readonly CliCommand[] = [
@@ -216,6 +221,15 @@ the last ${HISTORY_DEFAULT_LIMIT} messages (--limit, at most ${HISTORY_MAX_LIMIT
     },
   })),
   {
+    name: 'ping',
+    usage: 'ping <peer> [--count N] [--interval MS] [--timeout MS]',
+    summary: 'ping a peer over its session; show the path and RTTs',
+    help: PING_HELP,
+    args: { min: 1, max: 1 },
+    options: ['count', 'interval', 'timeout'],
+    run: (ctx) => runPing({ ...ctx, target: arg(ctx, 0), toJson }),
+  },
+  {
     name: 'help',
     usage: 'help [<command>]',
     summary: 'show help',
@@ -255,10 +269,11 @@ export async function main(argv: readonly string[], io: CliIo): Promise<number> 
       client ??= await connectControl(controlSocketPath(dataDir), { dataDir });
       return client.call(method, params, onProgress);
     };
-    await command.run({ args, options: values, json: values.json === true, call, out, err });
-    return 0;
+    return (await command.run({ args, options: values, json: values.json === true, call, out, err })) ?? 0;
   } catch (e) {
     err(`sentinel: ${safeDetail(errorMessage(e))}`);
+    // Scripts that asked for JSON get the failure as JSON too (even when the args did not parse).
+    if (wantsJson(argv)) out(toJson(jsonError(e)));
     return isSentinelError(e, 'E_USAGE') ? EXIT_USAGE : EXIT_FAILURE;
   } finally {
     client?.close();
@@ -280,6 +295,17 @@ function checkInvocation(command: CliCommand, args: string[], values: OptionValu
   if (args.length < command.args.min || args.length > command.args.max) {
     throw usage(`usage: sentinel ${command.usage}`);
   }
+}
+
+/** True when `--json` is among the options (before any `--`), whether or not the rest parsed. */
+export function wantsJson(argv: readonly string[]): boolean {
+  const end = argv.indexOf('--');
+  return (end < 0 ? argv : argv.slice(0, end)).includes('--json');
+}
+
+/** The JSON failure document: the error's own E_ code (E_USAGE for bad args), else E_INTERNAL. */
+export function jsonError(e: unknown): { ok: false; error: { code: string; message: string } } {
+  return { ok: false, error: toErrorBody(e) };
 }
 
 function arg(ctx: CommandContext, i: number): string {

@@ -10,6 +10,7 @@ import { clearLine, createInterface, cursorTo } from 'node:readline';
 import type { Readable, Writable } from 'node:stream';
 import type { NodeApi, NodeId } from '../api.js';
 import { errorMessage } from '../errors.js';
+import { PING_BOUNDS, formatReply, formatSummary } from '../ping/index.js';
 import {
   formatDialResult,
   formatEvent,
@@ -58,6 +59,8 @@ interface ShellContext {
   print(text: string): void;
   label(): Labeler;
   quit(): void;
+  /** Makes this command the one Ctrl-C stops (instead of quitting); the signal says when. */
+  interruptible(): AbortSignal;
 }
 
 /** One slash command. */
@@ -111,6 +114,22 @@ const COMMANDS: readonly ShellCommand[] = [
       const [target] = expectWords(c, 1, 1);
       const r = await c.api.dial(target as string, (p) => showsProgress(p) && c.print(formatProgress(p)));
       c.print(formatDialResult(r));
+    },
+  },
+  {
+    name: 'ping',
+    args: '<id|prefix|alias> [count]',
+    help: 'ping a peer over its session (dialing it if needed): path and RTT of each ping; Ctrl-C stops it',
+    async run(c) {
+      const [target, n] = expectWords(c, 1, 2);
+      const count = n === undefined ? undefined : Number(n);
+      if (count !== undefined && (!/^\d+$/.test(n as string) || count < PING_BOUNDS.count.min || count > PING_BOUNDS.count.max)) throw new ShellUsageError();
+      // Replies come before the id is known (a dial may come first): a long id by its label, else as typed.
+      const label = (target as string).length > 16 ? c.label()(target as string) : safeLabel(target as string);
+      const r = await c.api.ping(target as string, { ...(count === undefined ? {} : { count }), signal: c.interruptible() }, (p) =>
+        c.print(p.stage === 'ping' ? formatReply(p.reply, label, (id) => shortId(id)) : formatProgress(p)),
+      );
+      c.print(formatSummary(r.summary, label));
     },
   },
   {
@@ -199,6 +218,9 @@ export function createShell(opts: ShellOptions): Shell {
   let closed = false;
   let inputEnded = false;
   let queue: Promise<void> = Promise.resolve();
+  // The running command Ctrl-C stops, if it asked to be stoppable (a long /ping).
+  let interrupt: AbortController | undefined;
+  const interruptible = (): AbortSignal => (interrupt = new AbortController()).signal;
 
   const prompt = (keepTyped: boolean): void => {
     if (terminal && !closed && !inputEnded) rl.prompt(keepTyped);
@@ -244,7 +266,8 @@ export function createShell(opts: ShellOptions): Shell {
     queue = queue
       .then(async () => {
         if (closed) return;
-        await runLine(line.trim(), { api, print, label, quit });
+        await runLine(line.trim(), { api, print, label, quit, interruptible });
+        interrupt = undefined;
         prompt(false);
       })
       // runLine reports api errors itself; this only keeps one broken write from
@@ -257,6 +280,11 @@ export function createShell(opts: ShellOptions): Shell {
     queue = queue.then(quit);
   });
   rl.on('SIGINT', () => {
+    if (interrupt && rl.line.length === 0) {
+      interrupt.abort();
+      interrupt = undefined;
+      return void output.write('^C\n');
+    }
     if (rl.line.length === 0) return quit();
     // Ctrl-C with text typed: drop the text, keep the shell.
     output.write('^C\n');
@@ -267,7 +295,7 @@ export function createShell(opts: ShellOptions): Shell {
   return { close, print };
 }
 
-type LineEnv = Pick<ShellContext, 'api' | 'print' | 'label' | 'quit'>;
+type LineEnv = Pick<ShellContext, 'api' | 'print' | 'label' | 'quit' | 'interruptible'>;
 
 async function runLine(line: string, env: LineEnv): Promise<void> {
   if (line === '') return;

@@ -4,7 +4,7 @@
 
 import { createConnection, type Socket } from 'node:net';
 import { dirname } from 'node:path';
-import type { DialProgress } from '../api.js';
+import type { DialProgress, PingProgress } from '../api.js';
 import { ERROR_CODES, SentinelError, errorCode, type ErrorCode } from '../errors.js';
 import { LineSplitter } from './lines.js';
 import {
@@ -15,6 +15,7 @@ import {
   type ControlErrorBody,
   type ControlMethod,
   type ControlParams,
+  type ControlProgress,
   type ControlRequest,
   type ControlResults,
   type ControlServerMessage,
@@ -29,7 +30,7 @@ export interface ControlClient {
   call<M extends ControlMethod>(
     method: M,
     params: ControlParams[M],
-    onProgress?: (p: DialProgress) => void,
+    onProgress?: (p: ControlProgress<M>) => void,
   ): Promise<ControlResults[M]>;
   /** Closes the connection; pending calls reject. */
   close(): void;
@@ -38,7 +39,7 @@ export interface ControlClient {
 interface Pending {
   resolve: (result: unknown) => void;
   reject: (err: SentinelError) => void;
-  onProgress: ((p: DialProgress) => void) | undefined;
+  onProgress: ((p: DialProgress | PingProgress) => void) | undefined;
 }
 
 /**
@@ -99,7 +100,7 @@ function wrapSocket(socket: Socket): ControlClient {
         return Promise.reject(withMessage('E_BAD_REQUEST', `request exceeds ${MAX_LINE_BYTES} bytes`));
       }
       return new Promise((resolve, reject) => {
-        pending.set(id, { resolve: resolve as (r: unknown) => void, reject, onProgress });
+        pending.set(id, { resolve: resolve as (r: unknown) => void, reject, onProgress: onProgress as Pending['onProgress'] });
         socket.write(line);
       });
     },

@@ -42,6 +42,9 @@ export function serveConnection(socket: Socket, hooks: ConnectionHooks): void {
   const splitter = new LineSplitter({ maxLineBytes: MAX_LINE_BYTES });
   let inFlight = 0;
   let closing = false;
+  // Long requests (ping) stop when their client is gone.
+  const gone = new AbortController();
+  socket.once('close', () => gone.abort());
 
   const send = (msg: ControlServerMessage): void => {
     if (closing || socket.destroyed) return;
@@ -66,7 +69,7 @@ export function serveConnection(socket: Socket, hooks: ConnectionHooks): void {
     const { request } = parsed;
     if (inFlight >= MAX_IN_FLIGHT) return refuse(request.id, `too many requests in flight (max ${MAX_IN_FLIGHT})`);
     inFlight++;
-    dispatch(hooks.api, request, (p) => send(progressEvent(request.id, p)))
+    dispatch(hooks.api, request, (p) => send(progressEvent(request.id, p)), gone.signal)
       .then(
         (result) => send(okResponse(request.id, result)),
         (err: unknown) => {

@@ -3,14 +3,15 @@
  * the wire's `{code, message}` (never a stack trace).
  */
 
-import type { DialProgress, NodeApi } from '../api.js';
+import type { DialProgress, NodeApi, PingProgress } from '../api.js';
 import { ERROR_CODES, errorCode, errorMessage } from '../errors.js';
 import type { ControlErrorBody, ControlMethod, ControlParams, ControlRequest, ControlResults } from './protocol.js';
 
 type Handler<M extends ControlMethod> = (
   api: NodeApi,
   params: ControlParams[M],
-  onProgress: (p: DialProgress) => void,
+  onProgress: (p: DialProgress | PingProgress) => void,
+  signal: AbortSignal,
 ) => ControlResults[M] | Promise<ControlResults[M]>;
 
 const HANDLERS: { [M in ControlMethod]: Handler<M> } = {
@@ -28,16 +29,27 @@ const HANDLERS: { [M in ControlMethod]: Handler<M> } = {
   accept: (api, p) => api.accept(p.target),
   block: (api, p) => api.block(p.target),
   unblock: (api, p) => api.unblock(p.target),
+  ping: (api, p, onProgress, signal) => api.ping(p.target, { ...pingOpts(p), signal }, onProgress),
 };
 
-/** Runs one request against the api; sync throws become rejections. */
+/** The ping settings present in the params (absent ones take the node's defaults). */
+function pingOpts(p: ControlParams['ping']): { count?: number; intervalMs?: number; timeoutMs?: number } {
+  const { target: _target, ...rest } = p;
+  return rest;
+}
+
+/**
+ * Runs one request against the api; sync throws become rejections. `signal` aborts when the
+ * client is gone (a long `ping` stops early).
+ */
 export async function dispatch(
   api: NodeApi,
   request: ControlRequest,
-  onProgress: (p: DialProgress) => void,
+  onProgress: (p: DialProgress | PingProgress) => void,
+  signal: AbortSignal = new AbortController().signal,
 ): Promise<unknown> {
   const handler = HANDLERS[request.method] as Handler<ControlMethod>;
-  return handler(api, request.params as never, onProgress);
+  return handler(api, request.params as never, onProgress, signal);
 }
 
 /**

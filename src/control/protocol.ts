@@ -19,8 +19,9 @@
  * Request: `{"id": number|string, "method": string, "params"?: object}`.
  * Final response: `{"id", "ok": true, "result": <json>}` or
  * `{"id", "ok": false, "error": {"code": "E_...", "message": "..."}}`.
- * Progress event (only `dial` emits them), zero or more before the final response:
- * `{"id", "event": "progress", "data": DialProgress}`.
+ * Progress event (only `dial` and `ping` emit them), zero or more before the final response:
+ * `{"id", "event": "progress", "data": DialProgress}`; `ping` also sends one per reply,
+ * `{"id", "event": "progress", "data": {"stage": "ping", "message", "reply": PingReply}}`.
  *
  * Methods and params (results are the {@link NodeApi} return values):
  *
@@ -40,6 +41,7 @@
  * | accept    | `{target}`                           | TrustChange    |
  * | block     | `{target}`                           | TrustChange    |
  * | unblock   | `{target}`                           | TrustChange    |
+ * | ping      | `{target, count?, intervalMs?, timeoutMs?}` (count 1..1000, default 4; intervalMs 1000..60000, default 1000; timeoutMs 100..10000, default 2000) | PingResult |
  *
  * Bad input: a line that is not JSON, not an object, has no valid id or method, names an
  * unknown method or carries bad params is answered with
@@ -55,6 +57,8 @@ import type {
   HistoryEntry,
   NodeId,
   PeerInfo,
+  PingProgress,
+  PingResult,
   RequestSummary,
   SendResult,
   StatusInfo,
@@ -100,6 +104,7 @@ export interface ControlParams {
   accept: { target: string };
   block: { target: string };
   unblock: { target: string };
+  ping: { target: string; count?: number; intervalMs?: number; timeoutMs?: number };
 }
 
 /** Result of each control method. */
@@ -118,10 +123,14 @@ export interface ControlResults {
   accept: TrustChange;
   block: TrustChange;
   unblock: TrustChange;
+  ping: PingResult;
 }
 
 /** Name of a control method. */
 export type ControlMethod = keyof ControlParams;
+
+/** Progress events a method may send before its final response: `ping` adds its replies to the dial's. */
+export type ControlProgress<M extends ControlMethod> = M extends 'ping' ? DialProgress | PingProgress : DialProgress;
 
 /** Every control method, in documentation order. */
 export const CONTROL_METHODS: readonly ControlMethod[] = [
@@ -139,6 +148,7 @@ export const CONTROL_METHODS: readonly ControlMethod[] = [
   'accept',
   'block',
   'unblock',
+  'ping',
 ];
 
 /** A validated request. */
@@ -161,7 +171,7 @@ export type ControlResponse =
 export interface ControlProgressEvent {
   id: RequestId;
   event: 'progress';
-  data: DialProgress;
+  data: DialProgress | PingProgress;
 }
 
 /** Anything the node writes on the control socket. */
@@ -182,8 +192,8 @@ export function errorResponse(id: RequestId | null, code: string, message: strin
   return { id, ok: false, error: { code, message } };
 }
 
-/** Builds a dial progress event. */
-export function progressEvent(id: RequestId, data: DialProgress): ControlProgressEvent {
+/** Builds a progress event (dial stages, ping replies). */
+export function progressEvent(id: RequestId, data: DialProgress | PingProgress): ControlProgressEvent {
   return { id, event: 'progress', data };
 }
 
@@ -212,10 +222,20 @@ export function parseServerMessage(line: string): ControlServerMessage | null {
   return null;
 }
 
-function isProgress(v: unknown): v is DialProgress {
+function isProgress(v: unknown): v is DialProgress | PingProgress {
   if (typeof v !== 'object' || v === null) return false;
   const p = v as Record<string, unknown>;
+  if (p.stage === 'ping' && !isPingReply(p.reply)) return false;
   return typeof p.stage === 'string' && typeof p.message === 'string';
+}
+
+/** The shape of a ping reply (a client prints its fields; the node is trusted for the rest). */
+function isPingReply(v: unknown): boolean {
+  if (typeof v !== 'object' || v === null) return false;
+  const r = v as Record<string, unknown>;
+  if (typeof r.seq !== 'number') return false;
+  if (r.lost === true) return typeof r.reason === 'string';
+  return typeof r.rttMs === 'number' && typeof r.path === 'object' && r.path !== null;
 }
 
 function isErrorBody(v: unknown): v is ControlErrorBody {

@@ -4,6 +4,7 @@
  */
 
 import { HISTORY_MAX_LIMIT } from './limits.js';
+import { PING_BOUNDS } from '../ping/settings.js';
 import type { ControlMethod, ControlParams, ControlRequest, RequestId } from './protocol.js';
 
 /** Outcome of {@link parseRequest}. */
@@ -32,6 +33,7 @@ const VALIDATORS: { [M in ControlMethod]: ParamsValidator<M> } = {
   accept: (p) => withStrings(p, ['target'], (s) => ({ target: s.target })),
   block: (p) => withStrings(p, ['target'], (s) => ({ target: s.target })),
   unblock: (p) => withStrings(p, ['target'], (s) => ({ target: s.target })),
+  ping: validatePing,
 };
 
 /** Parses and validates one request line. */
@@ -99,6 +101,20 @@ function validateHistory(p: JsonObject): ControlParams['history'] | string {
   if (p.before !== undefined && p.before !== null) {
     if (typeof p.before !== 'string' || !/^[0-9a-f]{32}$/.test(p.before)) return '"before" must be a message id (32 hex characters)';
     out.before = p.before;
+  }
+  return out;
+}
+
+function validatePing(p: JsonObject): ControlParams['ping'] | string {
+  const base = withStrings(p, ['target'], (s) => ({ target: s.target }));
+  if (typeof base === 'string') return base;
+  const out: ControlParams['ping'] = base;
+  for (const key of ['count', 'intervalMs', 'timeoutMs'] as const) {
+    const v = p[key];
+    if (v === undefined || v === null) continue;
+    const { min, max } = PING_BOUNDS[key];
+    if (!Number.isSafeInteger(v) || (v as number) < min || (v as number) > max) return `"${key}" must be an integer from ${min} to ${max}`;
+    out[key] = v as number;
   }
   return out;
 }

@@ -5,5 +5,5 @@ export * from './limits.js';
 export { ConnectionManager, type InboundStream, type ManagerEvents, type ManagerOptions, type SecureOptions } from './manager.js';
 export { plainListen, tcpConnector } from './connect.js';
 export { SIMULTANEOUS_WINDOW_MS, connectionTag, preferred } from './duplicates.js';
-export { Session, type SessionHandlers, type SessionOptions } from './session.js';
+export { OUTBOUND_PING_RATE, Session, type ProbeOutcome, type SessionHandlers, type SessionOptions } from './session.js';
 export { createContext, secureSocket, verifyPeer, type SecuredSocket } from './tls.js';

@@ -52,6 +52,14 @@ export interface SessionOptions {
 }
 
 const MAX_OUTSTANDING_PINGS = 8;
+/**
+ * PINGs we send ourselves (keepalives and probes), sustained per second and burst: within
+ * the peer's PING_RATE with room for jitter on the way, so probing never reads as a flood.
+ */
+export const OUTBOUND_PING_RATE = { perSecond: PING_RATE.perSecond, burst: PING_RATE.burst / 2 } as const;
+
+/** Outcome of {@link Session.probe}: sent, or why not. */
+export type ProbeOutcome = 'sent' | 'closed' | 'rate-limited';
 /** The error a GOAWAY code becomes locally (others: E_PROTOCOL). */
 const GOAWAY_ERRORS: Record<number, ErrorCode> = {
   [GoawayCode.DUPLICATE]: 'E_DUPLICATE_SESSION',
@@ -81,8 +89,12 @@ export class Session {
   private closed = false;
   private writeLimit: number;
   private readonly pingBucket: TokenBucket;
+  private readonly outPingBucket: TokenBucket;
+  /** When the last probe left (a probe stands in for the keepalive PING of that interval). */
+  private lastProbeAt = -Infinity;
   private readonly decoder: FrameDecoder;
-  private readonly pings = new Map<bigint, number>();
+  /** PINGs awaiting their PONG: send time, and the probe's callback if it was one. */
+  private readonly pings = new Map<bigint, { at: number; onPong: (() => void) | undefined }>();
   private nonce = 0n;
   private timer: unknown;
 
@@ -97,6 +109,7 @@ export class Session {
     this.lastActive = this.establishedAt;
     this.writeLimit = opts.limits.maxWriteBufferBytes;
     this.pingBucket = new TokenBucket(PING_RATE.perSecond, PING_RATE.burst, this.establishedAt);
+    this.outPingBucket = new TokenBucket(OUTBOUND_PING_RATE.perSecond, OUTBOUND_PING_RATE.burst, this.establishedAt);
     this.decoder = new FrameDecoder({ maxPayload: opts.limits.maxPayload });
   }
 
@@ -156,6 +169,7 @@ export class Session {
     // HELLO and the first PING leave together (one TLS write, one TCP segment).
     socket.cork();
     this.send(FrameType.HELLO, encodeHello(this.opts.localHello));
+    this.outPingBucket.take(clock.now());
     this.sendPing();
     socket.uncork();
   }
@@ -279,17 +293,33 @@ export class Session {
     else this.terminate(new SentinelError(code, detail));
   }
 
-  private onPong(nonce: bigint): void {
-    const sentAt = this.pings.get(nonce);
-    if (sentAt === undefined) return; // unsolicited or late: harmless
-    this.pings.delete(nonce);
-    this.rttMs = this.opts.clock.now() - sentAt;
+  /**
+   * Sends a PING now, for a measurement (`sentinel ping`); `onPong` runs when its PONG
+   * arrives (never, if it is lost: the caller keeps its own timeout). The PING also serves
+   * as this interval's keepalive. Refused when the session is closed, or when our own PINGs
+   * would exceed {@link OUTBOUND_PING_RATE} (the peer would take them for a flood).
+   */
+  probe(onPong: () => void): ProbeOutcome {
+    if (this.closed) return 'closed';
+    const now = this.opts.clock.now();
+    if (!this.outPingBucket.take(now)) return 'rate-limited';
+    this.lastProbeAt = now;
+    this.sendPing(onPong);
+    return 'sent';
   }
 
-  private sendPing(): void {
+  private onPong(nonce: bigint): void {
+    const sent = this.pings.get(nonce);
+    if (sent === undefined) return; // unsolicited or late: harmless
+    this.pings.delete(nonce);
+    this.rttMs = this.opts.clock.now() - sent.at;
+    sent.onPong?.();
+  }
+
+  private sendPing(onPong?: () => void): void {
     if (this.pings.size >= MAX_OUTSTANDING_PINGS) this.pings.clear();
     this.nonce += 1n;
-    this.pings.set(this.nonce, this.opts.clock.now());
+    this.pings.set(this.nonce, { at: this.opts.clock.now(), onPong });
     this.send(FrameType.PING, encodePing({ nonce: this.nonce }));
   }
 
@@ -300,6 +330,10 @@ export class Session {
       this.close(GoawayCode.TIMEOUT, 'no keepalive answer', new SentinelError('E_PEER_TIMEOUT', `nothing heard for ${silentFor} ms`));
       return;
     }
+    // A probe within the last interval already was a keepalive; skipping this one keeps
+    // probes plus keepalives within the peer's PING_RATE.
+    if (this.opts.clock.now() - this.lastProbeAt < this.opts.limits.pingIntervalMs) return;
+    this.outPingBucket.take(this.opts.clock.now());
     this.sendPing();
   }
 }

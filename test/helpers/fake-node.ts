@@ -12,6 +12,10 @@ import type {
   NodeEvent,
   NodeId,
   PeerInfo,
+  PingOptions,
+  PingProgress,
+  PingReply,
+  PingResult,
   RequestSummary,
   SendResult,
   StatusInfo,
@@ -58,7 +62,7 @@ export interface FakeCall {
   args: unknown[];
 }
 
-type Failable = 'id' | 'status' | 'peers' | 'dial' | 'send' | 'broadcast' | 'history' | 'alias' | 'setAllowed' | 'requests' | 'accept' | 'block' | 'unblock';
+type Failable = 'id' | 'status' | 'peers' | 'dial' | 'send' | 'broadcast' | 'history' | 'alias' | 'setAllowed' | 'requests' | 'accept' | 'block' | 'unblock' | 'ping';
 
 /** The scriptable fake node. Public fields are meant to be read and set by tests. */
 export class FakeNode implements NodeApi {
@@ -73,6 +77,11 @@ export class FakeNode implements NodeApi {
     { stage: 'connecting', message: 'connecting to 127.0.0.1:7001' },
     { stage: 'tls', message: 'TLS handshake' },
   ];
+  /**
+   * What `ping` replies, seq by seq (beyond the list: lost, timeout). Default: every ping
+   * answered in 1.5 ms on the peer's direct path.
+   */
+  pingReplies: PingReply[] | undefined;
   /** Optional gate `dial` awaits (after its progress events) before it resolves. */
   dialGate: Promise<void> | undefined;
   private readonly failures = new Map<Failable, unknown>();
@@ -237,6 +246,30 @@ export class FakeNode implements NodeApi {
     const peer = this.lookup(target, true) as PeerInfo;
     peer.vpn = { ...peer.vpn, allowed };
     return { id: peer.id, allowed };
+  }
+
+  async ping(target: string, opts: PingOptions = {}, onProgress?: (p: DialProgress | PingProgress) => void): Promise<PingResult> {
+    const { count, intervalMs, timeoutMs } = opts;
+    this.enter('ping', [target, { count, intervalMs, timeoutMs }]);
+    const peer = this.lookup(target, true) as PeerInfo;
+    const path = { kind: 'direct', address: peer.address ?? '127.0.0.1:7001', method: 'outbound', via: 'dialed', lan: true, relay: null, relayKind: null } as const;
+    const pings: PingReply[] = [];
+    for (let seq = 1; seq <= (count ?? 4); seq++) {
+      await Promise.resolve();
+      const reply: PingReply = this.pingReplies ? (this.pingReplies[seq - 1] ?? { seq, lost: true, reason: 'timeout' }) : { seq, rttMs: 1.5, path };
+      pings.push(reply);
+      onProgress?.({ stage: 'ping', message: `seq=${seq}`, reply });
+    }
+    const rtts = pings.flatMap((p) => ('rttMs' in p ? [p.rttMs] : []));
+    const summary = {
+      sent: pings.length,
+      received: rtts.length,
+      lossPercent: Math.round(((pings.length - rtts.length) / pings.length) * 1000) / 10,
+      minMs: rtts.length ? Math.min(...rtts) : null,
+      avgMs: rtts.length ? rtts.reduce((a, b) => a + b, 0) / rtts.length : null,
+      maxMs: rtts.length ? Math.max(...rtts) : null,
+    };
+    return { id: peer.id, path, dial: null, pings, summary };
   }
 
   onEvent(listener: (e: NodeEvent) => void): () => void {

@@ -192,13 +192,17 @@ describe('user errors', () => {
   it('sentinel against a data dir with no node', async () => {
     const r = await runClient(await procs.tempDir('empty'), ['status', '--json']);
     assertOneLineFailure(r, EXIT_FAILURE, /no node is running/);
-    assert.equal(r.stdout, '', 'no JSON document on failure');
+    const doc = JSON.parse(r.stdout) as { ok: boolean; error: { code: string; message: string } };
+    assert.equal(doc.ok, false, 'with --json the failure is a JSON document on stdout');
+    assert.equal(doc.error.code, 'E_NOT_RUNNING');
+    assert.match(doc.error.message, /no node is running/);
   });
 
   it('sentinel send to an unknown id prefix', async () => {
     const r = await runClient(a.dataDir, ['send', 'z'.repeat(16), 'x', '--json']);
     assertOneLineFailure(r, EXIT_FAILURE, /unknown/i);
-    assert.equal(r.stdout, '');
+    const doc = JSON.parse(r.stdout) as { ok: boolean; error: { code: string } };
+    assert.deepEqual([doc.ok, doc.error.code], [false, 'E_UNKNOWN_ID']);
   });
 
   it('sentinel send to a prefix that is too short, or not an id at all', async () => {

@@ -248,6 +248,48 @@ describe('sentinel human output', () => {
   });
 });
 
+describe('sentinel ping', () => {
+  it('prints each reply with its path and RTT, then the statistics', async () => {
+    node.pingReplies = [
+      { seq: 1, rttMs: 0.412, path: { kind: 'direct', address: '203.0.113.5:7000', method: 'tcp-simultaneous-open', via: 'punched', lan: false, relay: null, relayKind: null } },
+      { seq: 2, lost: true, reason: 'timeout' },
+      { seq: 3, rttMs: 31.25, path: { kind: 'relay', address: '198.51.100.1:8888', method: 'relay', via: 'relay', lan: false, relay: `${BOB} at 198.51.100.1:8888`, relayKind: 'signaler' } },
+    ];
+    const r = await run('ping', 'alice', '--count', '3', '--interval', '1500', '--timeout', '700');
+    assert.equal(r.code, 0, r.stderr);
+    assert.equal(
+      r.stdout,
+      [
+        'pong from alice via direct 203.0.113.5:7000 (punched): seq=1 time=0.412 ms',
+        'no pong from alice: seq=2 lost (no pong in time)',
+        `pong from alice via relay ${BOB.slice(0, 12)}… at 198.51.100.1:8888 (the signaler): seq=3 time=31.3 ms`,
+        '--- alice ping statistics ---',
+        '3 sent, 2 received, 33.3% loss, rtt min/avg/max 0.412/15.8/31.3 ms',
+        '',
+      ].join('\n'),
+    );
+    assert.deepEqual(node.callsOf('ping'), [['alice', { count: 3, intervalMs: 1500, timeoutMs: 700 }]]);
+  });
+
+  it('--json: one document with path, pings and summary; exit 1 when nothing answered', async () => {
+    const doc = (await runJson('ping', 'alice', '--count', '2')) as { path: { kind: string }; pings: { seq: number; rttMs: number }[]; summary: { received: number } };
+    assert.equal(doc.path.kind, 'direct');
+    assert.deepEqual(doc.pings.map((p) => [p.seq, p.rttMs]), [[1, 1.5], [2, 1.5]]);
+    node.pingReplies = [];
+    const none = await run('ping', 'alice', '--count', '1', '--json');
+    assert.equal(none.code, 1);
+    assert.equal((JSON.parse(none.stdout) as { summary: { received: number } }).summary.received, 0);
+  });
+
+  it('bad counts and intervals are usage errors that never reach the node', async () => {
+    assertOneLineFailure(await run('ping', 'alice', '--count', '1001'), 2, /--count must be an integer from 1 to 1000/);
+    assertOneLineFailure(await run('ping', 'alice', '--interval', '10'), 2, /--interval must be an integer from 1000 to 60000/);
+    assertOneLineFailure(await run('ping'), 2, /usage: sentinel ping <peer>/);
+    assertOneLineFailure(await run('peers', '--count', '3'), 2, /peers does not take --count/);
+    assert.equal(node.calls.length, 0);
+  });
+});
+
 describe('sentinel failures and help', () => {
   it('exits 1 with one line when no node is running', async () => {
     await server.close();
@@ -258,7 +300,37 @@ describe('sentinel failures and help', () => {
   it('exits 1 with the node error message', async () => {
     node.fail('dial', 'E_DIAL_FAILED');
     assertOneLineFailure(await run('dial', 'x:1'), 1, /dial failed/);
-    assertOneLineFailure(await run('send', 'nobody', 'x', '--json'), 1, /unknown node id: nobody/);
+    const json = await run('send', 'nobody', 'x', '--json');
+    assert.equal(json.code, 1);
+    assert.match(json.stderr, /^sentinel: unknown node id: nobody\n$/);
+    assert.deepEqual(JSON.parse(json.stdout), { ok: false, error: { code: 'E_UNKNOWN_ID', message: 'unknown node id: nobody' } });
+  });
+
+  it('with --json every failure is also one JSON error document on stdout', async () => {
+    const doc = (r: Run): { ok: boolean; error: { code: string; message: string } } => JSON.parse(r.stdout);
+    // Bad args, caught before any parsing succeeds or any call is made.
+    for (const argv of [['frobnicate', '--json'], ['peers', '--bogus', '--json'], ['--json', 'send', 'alice'], ['ping', 'alice', '--count', '0', '--json'], ['--json']]) {
+      const r = await run(...argv);
+      assert.equal(r.code, 2, argv.join(' '));
+      assert.equal(doc(r).ok, false);
+      assert.equal(doc(r).error.code, 'E_USAGE', argv.join(' '));
+      assert.equal(r.stderr.split('\n').filter(Boolean).length, 1);
+    }
+    // Errors from the node keep their code and message.
+    node.fail('status', 'E_STORE');
+    assert.deepEqual(doc(await run('status', '--json')).error.code, 'E_STORE');
+    // An errno-style error inside the node is E_INTERNAL on the wire.
+    node.fail('peers', 'ENOSPC');
+    assert.equal(doc(await run('peers', '--json')).error.code, 'E_INTERNAL');
+    // `--json` after `--` is text, not the flag: no JSON document.
+    const text = await run('send', 'nobody', '--', '--json');
+    assert.equal(text.code, 1);
+    assert.equal(text.stdout, '');
+    // No node at all.
+    await server.close();
+    const down = await run('id', '--json');
+    assert.equal(down.code, 1);
+    assert.equal(doc(down).error.code, 'E_NOT_RUNNING');
   });
 
   it('exits 2 on usage errors', async () => {

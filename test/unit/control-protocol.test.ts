@@ -81,6 +81,8 @@ describe('parseRequest', () => {
       ['history', { target: 'abc', limit: 5 }],
       ['history', {}],
       ['alias', { target: 'abc', alias: 'bob' }],
+      ['ping', { target: 'abc' }],
+      ['ping', { target: 'abc', count: 1000, intervalMs: 1000, timeoutMs: 100 }],
     ];
     for (const [method, params] of cases) {
       const r = parseRequest(JSON.stringify({ id: 7, method, params }));
@@ -113,6 +115,12 @@ describe('parseRequest', () => {
       '{"id":1,"method":"history","params":{"limit":0}}',
       '{"id":1,"method":"history","params":{"limit":1.5}}',
       '{"id":1,"method":"alias","params":[]}',
+      '{"id":1,"method":"ping","params":{}}',
+      '{"id":1,"method":"ping","params":{"target":"a","count":0}}',
+      '{"id":1,"method":"ping","params":{"target":"a","count":1001}}',
+      '{"id":1,"method":"ping","params":{"target":"a","count":"3"}}',
+      '{"id":1,"method":"ping","params":{"target":"a","intervalMs":999}}',
+      '{"id":1,"method":"ping","params":{"target":"a","timeoutMs":10001}}',
     ];
     for (const line of lines) {
       const r = parseRequest(line);
@@ -132,6 +140,8 @@ describe('server messages', () => {
       errorResponse('a', 'E_UNKNOWN_ID', 'unknown node id: x'),
       errorResponse(null, 'E_BAD_REQUEST', 'bad'),
       progressEvent(3, { stage: 'tls', message: 'handshake' }),
+      progressEvent(4, { stage: 'ping', message: 'seq=1', reply: { seq: 1, rttMs: 0.5, path: { kind: 'direct', address: '10.0.0.2:7000', method: 'outbound', via: 'dialed', lan: true, relay: null, relayKind: null } } }),
+      progressEvent(4, { stage: 'ping', message: 'seq=2', reply: { seq: 2, lost: true, reason: 'timeout' } }),
     ];
     for (const m of msgs) {
       const line = encodeLine(m);
@@ -141,7 +151,8 @@ describe('server messages', () => {
   });
 
   it('ignores malformed replies', () => {
-    for (const line of ['x', '{}', '{"id":1}', '{"id":1,"ok":false}', '{"id":1,"event":"progress"}', '{"id":[],"ok":true}']) {
+    const pingProgress = (reply: unknown): string => JSON.stringify({ id: 1, event: 'progress', data: { stage: 'ping', message: 'm', reply } });
+    for (const line of ['x', '{}', '{"id":1}', '{"id":1,"ok":false}', '{"id":1,"event":"progress"}', '{"id":[],"ok":true}', pingProgress(undefined), pingProgress({ seq: 1 }), pingProgress({ seq: 1, rttMs: 1 }), pingProgress({ seq: 1, lost: true })]) {
       assert.equal(parseServerMessage(line), null, line);
     }
   });

@@ -89,6 +89,36 @@ describe('control server + client', () => {
     assert.deepEqual(peers, node.peerList);
   });
 
+  it('ping: each reply as a progress event before the result; params reach the node', async () => {
+    const c = await client();
+    const seen: unknown[] = [];
+    const r = await c.call('ping', { target: 'alice', count: 3, timeoutMs: 500 }, (p) => seen.push(p));
+    assert.equal(r.id, fakeId('alice'));
+    assert.deepEqual(seen.map((p) => (p as { reply: { seq: number } }).reply.seq), [1, 2, 3]);
+    assert.deepEqual(r.pings.map((p) => p.seq), [1, 2, 3]);
+    assert.deepEqual(node.callsOf('ping'), [['alice', { count: 3, intervalMs: undefined, timeoutMs: 500 }]]);
+  });
+
+  it('ping: stops when its client goes away (the node sees the abort)', async () => {
+    let aborted: () => void = () => {};
+    const sawAbort = new Promise<void>((resolve) => (aborted = resolve));
+    let started: () => void = () => {};
+    const running = new Promise<void>((resolve) => (started = resolve));
+    node.ping = (_t, opts) =>
+      new Promise((_resolve, reject) => {
+        started();
+        opts?.signal?.addEventListener('abort', () => {
+          aborted();
+          reject(new Error('aborted'));
+        });
+      });
+    const c = await client();
+    c.call('ping', { target: 'alice', count: 1000 }).catch(() => {});
+    await running;
+    c.close();
+    await sawAbort;
+  });
+
   it('forwards dial progress events before the result', async () => {
     const c = await client();
     const seen: DialProgress[] = [];

@@ -79,6 +79,51 @@ describe('shell commands', () => {
     assert.deepEqual(h.node.callsOf('dial'), [['10.9.9.9:7000']]);
   });
 
+  it('/ping prints each reply as it comes, then the statistics; a bad count is a usage line', async () => {
+    h = new Harness();
+    h.node.pingReplies = [
+      { seq: 1, rttMs: 2.5, path: { kind: 'direct', address: '10.0.0.2:7000', method: 'outbound', via: 'dialed', lan: true, relay: null, relayKind: null } },
+      { seq: 2, lost: true, reason: 'not-connected' },
+    ];
+    const out = await h.run('/ping alice 2', /loss.*\n/);
+    assert.equal(
+      out,
+      [
+        'pong from alice via direct 10.0.0.2:7000 (dialed, lan): seq=1 time=2.500 ms',
+        'no pong from alice: seq=2 lost (no session)',
+        '--- alice ping statistics ---',
+        '2 sent, 1 received, 50% loss, rtt min/avg/max 2.500/2.500/2.500 ms',
+        '',
+      ].join('\n'),
+    );
+    assert.deepEqual(h.node.callsOf('ping'), [['alice', { count: 2, intervalMs: undefined, timeoutMs: undefined }]]);
+    assert.equal(await h.run('/ping alice 0', /\n/), 'usage: /ping <id|prefix|alias> [count]\n');
+    assert.equal(await h.run('/ping', /\n/), 'usage: /ping <id|prefix|alias> [count]\n');
+    assert.match(await h.run('/ping nobody', /\n/), /^error: unknown node id/);
+    assert.equal(h.node.callsOf('ping').length, 2, 'usage errors never reach the node');
+  });
+
+  it('Ctrl-C during /ping stops the run (the node sees the abort) and keeps the shell', async () => {
+    h = new Harness(true);
+    let started: () => void = () => {};
+    const running = new Promise<void>((resolve) => (started = resolve));
+    h.node.ping = (_target, opts) =>
+      new Promise((resolve) => {
+        started();
+        opts?.signal?.addEventListener('abort', () =>
+          resolve({ id: ALICE, path: null, dial: null, pings: [], summary: { sent: 0, received: 0, lossPercent: 0, minMs: null, avgMs: null, maxMs: null } }),
+        );
+      });
+    h.type('/ping alice 1000');
+    await running;
+    const from = h.text.length;
+    h.input.write('\x03');
+    await h.waitFor(/0 sent, 0 received/, from);
+    assert.equal(h.quits, 0, 'Ctrl-C stopped the ping, not the node');
+    h.input.write('\x03');
+    assert.equal(h.quits, 1, 'with nothing running, Ctrl-C on an empty line quits as before');
+  });
+
   it('/msg sends the rest of the line verbatim', async () => {
     h = new Harness();
     assert.equal(await h.run('/msg alice  hello,   world ', /\n/), 'delivered to alice\n');
