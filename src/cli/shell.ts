@@ -10,6 +10,7 @@ import { clearLine, createInterface, cursorTo } from 'node:readline';
 import type { Readable, Writable } from 'node:stream';
 import type { NodeApi, NodeId } from '../api.js';
 import { errorMessage } from '../errors.js';
+import { formatNetcheck } from '../netcheck/format.js';
 import {
   formatDialResult,
   formatEvent,
@@ -109,6 +110,12 @@ const COMMANDS: readonly ShellCommand[] = [
       const r = await c.api.dial(target as string, (p) => c.print(formatProgress(p)));
       c.print(formatDialResult(r));
     },
+  },
+  {
+    name: 'netcheck',
+    args: '',
+    help: "classify this node's network: NAT mapping, filtering, IPv6",
+    run: async (c) => c.print(formatNetcheck(await c.api.netcheck())),
   },
   {
     name: 'status',

@@ -28,6 +28,7 @@ const HANDLERS: { [M in ControlMethod]: Handler<M> } = {
   accept: (api, p) => api.accept(p.target),
   block: (api, p) => api.block(p.target),
   unblock: (api, p) => api.unblock(p.target),
+  netcheck: (api) => api.netcheck(),
 };
 
 /** Runs one request against the api; sync throws become rejections. */

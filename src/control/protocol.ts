@@ -40,6 +40,7 @@
  * | accept    | `{target}`                           | TrustChange    |
  * | block     | `{target}`                           | TrustChange    |
  * | unblock   | `{target}`                           | TrustChange    |
+ * | netcheck  | -                                    | NetcheckReport |
  *
  * Bad input: a line that is not JSON, not an object, has no valid id or method, names an
  * unknown method or carries bad params is answered with
@@ -59,6 +60,7 @@ import type {
   SendResult,
   StatusInfo,
   TrustChange,
+  NetcheckReport,
 } from '../api.js';
 
 /**
@@ -100,6 +102,7 @@ export interface ControlParams {
   accept: { target: string };
   block: { target: string };
   unblock: { target: string };
+  netcheck: Record<string, never>;
 }
 
 /** Result of each control method. */
@@ -118,6 +121,7 @@ export interface ControlResults {
   accept: TrustChange;
   block: TrustChange;
   unblock: TrustChange;
+  netcheck: NetcheckReport;
 }
 
 /** Name of a control method. */
@@ -139,6 +143,7 @@ export const CONTROL_METHODS: readonly ControlMethod[] = [
   'accept',
   'block',
   'unblock',
+  'netcheck',
 ];
 
 /** A validated request. */

@@ -32,6 +32,7 @@ const VALIDATORS: { [M in ControlMethod]: ParamsValidator<M> } = {
   accept: (p) => withStrings(p, ['target'], (s) => ({ target: s.target })),
   block: (p) => withStrings(p, ['target'], (s) => ({ target: s.target })),
   unblock: (p) => withStrings(p, ['target'], (s) => ({ target: s.target })),
+  netcheck: NO_PARAMS,
 };
 
 /** Parses and validates one request line. */

@@ -25,6 +25,7 @@ import {
   GoawayCode,
   SignalErrorCode,
   decodeLookup,
+  decodeNetcheckRequest,
   decodePunchRequest,
   decodeRegister,
   decodeRelayOpen,
@@ -52,6 +53,7 @@ import { RelayHub, type RelayLimits, type RelayStats } from '../relay/hub.js';
 import { planPunch } from './punch-plan.js';
 import { ClusteredSignaling, partyOf } from './clustered.js';
 import type { ClusterBackend } from '../cluster/backend.js';
+import { SignalerNetcheck, type SignalerNetcheckOptions } from './netcheck.js';
 
 export interface Registration {
   id: NodeId;
@@ -79,6 +81,11 @@ export interface SignalerOptions {
   relayLimits?: Partial<RelayLimits>;
   /** Run as one instance of a cluster sharing this store (`--redis`); absent: standalone. */
   cluster?: ClusterBackend;
+  /**
+   * Netcheck: the probe port to listen on (0: any free port), and test hooks. Absent: no
+   * probe port; NETCHECK_REQUEST is still answered (probePort 0, nothing tested).
+   */
+  netcheck?: { probePort: number } & Omit<SignalerNetcheckOptions, 'clock' | 'counters'>;
 }
 
 export const SIGNALER_LIMITS: TransportLimits = {
@@ -118,11 +125,14 @@ export class SignalerServer {
   readonly clustered: ClusteredSignaling | undefined;
   /** Relay bookkeeping (circuits, per-node limits). */
   readonly relay: RelayHub;
+  /** Netcheck: the probe port and the filtering test (netcheck.ts). */
+  readonly netcheck: SignalerNetcheck;
   port = 0;
 
   constructor(private readonly opts: SignalerOptions) {
     this.clock = opts.clock ?? systemClock;
     this.punches = new PunchLimiter({ ...DEFAULT_PUNCH_LIMITS, ...opts.punchLimits });
+    this.netcheck = new SignalerNetcheck({ ...opts.netcheck, clock: this.clock, counters: this.counters });
     const bytesPerSecond = opts.relay?.bytesPerSecond;
     this.relay = new RelayHub({
       clock: this.clock,
@@ -179,6 +189,7 @@ export class SignalerServer {
     // Join the cluster first: an instance that cannot reach its store fails to start.
     await this.clustered?.link.start();
     this.port = await this.manager.listen(port, host);
+    if (this.opts.netcheck) await this.netcheck.listen(this.opts.netcheck.probePort, host);
     return this.port;
   }
 
@@ -199,6 +210,7 @@ export class SignalerServer {
   async close(): Promise<void> {
     // Sessions close with GOAWAY SHUTDOWN: no RELAY_CLOSE for each circuit.
     this.relay.dispose();
+    await this.netcheck.close();
     await this.manager.close();
     await this.clustered?.link.close();
   }
@@ -234,6 +246,8 @@ export class SignalerServer {
         return this.onPunchRequest(s, payload);
       case FrameType.RELAY_OPEN:
         return this.onRelayOpen(s, payload);
+      case FrameType.NETCHECK_REQUEST:
+        return this.onNetcheck(s, payload);
       // Relay frames on circuits: no request rate (the circuit limits and the byte rate hold them).
       // Circuits to nodes of other cluster instances have proxy ids (cluster/relay-bridge.ts).
       case FrameType.RELAY_ACCEPT:
@@ -363,6 +377,14 @@ export class SignalerServer {
   refusePunch(s: Session, reqId: number, refused: PunchRefusal): void {
     this.counters.inc(`rate_limited.punch_${refused}`);
     s.send(FrameType.SIGNAL_ERROR, encodeSignalError({ reqId, code: SignalErrorCode.RATE_LIMITED, reason: PUNCH_REFUSED[refused] }));
+  }
+
+  /** NETCHECK_REQUEST: registered and within the request rate; the test targets only the session's own observed address. */
+  private onNetcheck(s: Session, payload: Buffer): void {
+    const { reqId } = decodeNetcheckRequest(payload);
+    if (!this.admit(s, reqId)) return;
+    const me = this.registry.get(s.peerId);
+    if (me) void this.netcheck.onRequest(s, payload, me.observed).catch((err) => this.opts.log.debug(`netcheck for ${s.peerId}: ${errorMessage(err)}`));
   }
 
   /** RELAY_OPEN: registered and within the request rate, then the hub's own limits. */
