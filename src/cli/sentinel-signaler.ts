@@ -115,7 +115,7 @@ export async function main(argv: string[], io: IO = process): Promise<number> {
       limits: { maxSessions: maxNodes, maxStrangerSessions: maxNodes },
       relay: { enabled: !values['no-relay'], ...(relayRate !== undefined ? { bytesPerSecond: relayRate } : {}) },
       ...(cluster ? { cluster } : {}),
-      ...(probePort !== null ? { netcheck: { probePort, addresses6: () => globalIpv6Addresses(host) } } : {}),
+      ...(probePort !== null ? { netcheck: { probePort, optional: values['probe-port'] === undefined, addresses6: () => globalIpv6Addresses(host) } } : {}),
     });
     try {
       // '::' is dual-stack (Node's default): IPv4 nodes arrive IPv4-mapped and are seen unmapped.

@@ -49,7 +49,9 @@ export class NetcheckService {
     const d = this.d;
     const unavailable = !d.signaler() ? 'no signaler configured' : !d.native.ok ? d.native.reason : null;
     const notRegistered = err !== undefined && /is not registered with the signaler/.test(errorMessage(err));
-    const punch = d.puncher()?.lastOutcome(peer) ?? null;
+    const last = d.puncher()?.lastOutcome(peer);
+    // A punch that worked says nothing about why this session is relayed.
+    const punch = last && last.ended !== 'ok' ? last : null;
     if (!punch && !unavailable && !notRegistered) return null;
     return explainDial({ punch, unavailable, netcheck: this.last, notRegistered });
   }

@@ -152,10 +152,15 @@ export const NETCHECK_MAX_IN_FLIGHT = 32;
 /** How long the filtering test's connect waits before it calls the inbound path "dropped". */
 export const NETCHECK_CONNECT_TIMEOUT_MS = 2_000;
 /**
- * Connections accepted on the probe port per source IP: sustained rate and burst. Over it
- * the connection is closed without an answer (`netcheck_refused.observe_ip`).
+ * Connections accepted on the probe port per source IP (per /64 for IPv6): sustained rate
+ * and burst. Over it the connection is closed without an answer (`netcheck_refused.observe_ip`).
  */
 export const OBSERVE_IP_RATE = { perSecond: 2, burst: 10 } as const;
+/**
+ * Probe-port connections answered in total, whoever connects: sources are cheap to vary
+ * (an IPv6 /64 holds plenty), so this bounds the whole. Over it: `netcheck_refused.observe_total`.
+ */
+export const OBSERVE_TOTAL_RATE = { perSecond: 200, burst: 400 } as const;
 /** Probe-port connections open at once; more are closed at once (`netcheck_refused.observe_busy`). */
 export const OBSERVE_MAX_CONNECTIONS = 256;
 /** A probe-port connection is closed after this long, answered or not. */

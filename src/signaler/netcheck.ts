@@ -17,7 +17,8 @@ import type { Clock, Counters, Session } from '../transport/index.js';
 import { normalizeHost } from '../core/host-port.js';
 import { TokenBucket, type Rate } from '../core/rate.js';
 import { KeyedRate } from '../core/lru-rate.js';
-import { errorCode } from '../errors.js';
+import { SentinelError, errorCode } from '../errors.js';
+import type { Logger } from '../log.js';
 import { FrameType, NETCHECK_FLAG_FILTERING, ProbeOutcome, decodeNetcheckRequest, encodeNetcheckResult, encodeObserved, type Endpoint, type ProbeOutcomeValue } from '../wire/index.js';
 import {
   NETCHECK_CONNECT_TIMEOUT_MS,
@@ -28,7 +29,9 @@ import {
   OBSERVE_IDLE_MS,
   OBSERVE_IP_RATE,
   OBSERVE_MAX_CONNECTIONS,
+  OBSERVE_TOTAL_RATE,
 } from './limits.js';
+import { prefix64 } from './claims.js';
 
 /** Bounds of {@link SignalerNetcheck}; defaults from limits.ts. */
 export interface NetcheckLimits {
@@ -38,6 +41,7 @@ export interface NetcheckLimits {
   maxInFlight: number;
   connectTimeoutMs: number;
   observeIpRate: Rate;
+  observeTotalRate: Rate;
   observeMaxConnections: number;
   observeIdleMs: number;
 }
@@ -49,6 +53,7 @@ export const DEFAULT_NETCHECK_LIMITS: NetcheckLimits = {
   maxInFlight: NETCHECK_MAX_IN_FLIGHT,
   connectTimeoutMs: NETCHECK_CONNECT_TIMEOUT_MS,
   observeIpRate: OBSERVE_IP_RATE,
+  observeTotalRate: OBSERVE_TOTAL_RATE,
   observeMaxConnections: OBSERVE_MAX_CONNECTIONS,
   observeIdleMs: OBSERVE_IDLE_MS,
 };
@@ -96,18 +101,36 @@ export class SignalerNetcheck {
   private readonly nodeBuckets = new WeakMap<Session, TokenBucket>();
   private readonly ipRate: KeyedRate;
   private readonly observeRate: KeyedRate;
+  private readonly observeTotal: TokenBucket;
   private readonly connect: ConnectProbe;
 
   constructor(private readonly opts: SignalerNetcheckOptions) {
     this.limits = { ...DEFAULT_NETCHECK_LIMITS, ...opts.limits };
     this.ipRate = new KeyedRate(this.limits.ipRate, this.limits.maxIps);
     this.observeRate = new KeyedRate(this.limits.observeIpRate, this.limits.maxIps);
+    this.observeTotal = new TokenBucket(this.limits.observeTotalRate.perSecond, this.limits.observeTotalRate.burst, opts.clock.now());
     this.connect = opts.connect ?? tcpProbe;
   }
 
   /** The probe port, 0 when off. */
   get port(): number {
     return this.probePort;
+  }
+
+  /**
+   * Start the probe port. In use: E_PORT_IN_USE, or, when `optional` (the default port + 1
+   * nobody asked for), a warning and no probe port: the signaler itself must still start.
+   */
+  async start(port: number, host: string | undefined, optional: boolean, log: Logger): Promise<number> {
+    try {
+      return await this.listen(port, host);
+    } catch (err) {
+      if (errorCode(err) !== 'EADDRINUSE') throw err;
+      const text = `netcheck probe port ${port} is already in use`;
+      if (!optional) throw new SentinelError('E_PORT_IN_USE', `${text}: choose another with --probe-port PORT, or --probe-port off`, { cause: err });
+      log.warn(`${text}; running without it (sentinel netcheck cannot tell the NAT mapping): give --probe-port PORT`);
+      return 0;
+    }
   }
 
   /** Start the probe port listener (`port` 0 picks a free one); returns the bound port. */
@@ -132,7 +155,10 @@ export class SignalerNetcheck {
     const port = sock.remotePort ?? 0;
     if (this.open >= this.limits.observeMaxConnections) return this.refuse(sock, 'observe_busy');
     if (!net.isIP(host) || port === 0) return this.refuse(sock, 'observe_bad_source');
-    if (!this.observeRate.take(host, this.opts.clock.now())) return this.refuse(sock, 'observe_ip');
+    const now = this.opts.clock.now();
+    // IPv6 sources by /64: one subscriber holds a whole /64.
+    if (!this.observeRate.take(net.isIPv6(host) ? prefix64(host) : host, now)) return this.refuse(sock, 'observe_ip');
+    if (!this.observeTotal.take(now)) return this.refuse(sock, 'observe_total');
     this.open++;
     this.sockets.add(sock);
     const timer = setTimeout(() => sock.destroy(), this.limits.observeIdleMs);
@@ -174,7 +200,7 @@ export class SignalerNetcheck {
     // Cheapest refusal first, so a refused request spends nothing of the shared budgets.
     if (this.inFlight >= this.limits.maxInFlight) return this.limited('busy');
     if (!node.canTake(now)) return this.limited('node');
-    if (!this.ipRate.take(observed.host, now)) return this.limited('ip');
+    if (!this.ipRate.take(net.isIPv6(observed.host) ? prefix64(observed.host) : observed.host, now)) return this.limited('ip');
     node.take(now);
     this.inFlight++;
     try {

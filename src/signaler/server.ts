@@ -85,7 +85,7 @@ export interface SignalerOptions {
    * Netcheck: the probe port to listen on (0: any free port), and test hooks. Absent: no
    * probe port; NETCHECK_REQUEST is still answered (probePort 0, nothing tested).
    */
-  netcheck?: { probePort: number } & Omit<SignalerNetcheckOptions, 'clock' | 'counters'>;
+  netcheck?: { probePort: number; optional?: boolean } & Omit<SignalerNetcheckOptions, 'clock' | 'counters'>;
 }
 
 export const SIGNALER_LIMITS: TransportLimits = {
@@ -189,7 +189,7 @@ export class SignalerServer {
     // Join the cluster first: an instance that cannot reach its store fails to start.
     await this.clustered?.link.start();
     this.port = await this.manager.listen(port, host);
-    if (this.opts.netcheck) await this.netcheck.listen(this.opts.netcheck.probePort, host);
+    if (this.opts.netcheck) await this.netcheck.start(this.opts.netcheck.probePort, host, this.opts.netcheck.optional === true, this.opts.log).catch(async (err: unknown) => (await this.manager.close(), Promise.reject(err)));
     return this.port;
   }
 

@@ -151,6 +151,34 @@ describe('signaler netcheck on loopback', () => {
   });
 });
 
+describe('the probe port in total', () => {
+  it('answers at most its total rate, whoever connects (counted)', async () => {
+    const sig = await signaler({ probePort: 0, limits: { observeTotalRate: { perSecond: 0.001, burst: 1 } } });
+    const ask = (): Promise<unknown> => readObserved(() => new Promise((r, j) => { const s = net.connect(sig.netcheck.port, '127.0.0.1', () => r(s)); s.once('error', j); }), 'probe', 2_000);
+    await ask();
+    await assert.rejects(ask(), /closed without an answer/);
+    assert.equal(sig.counters.get('netcheck_refused.observe_total'), 1);
+  });
+});
+
+describe('a probe port in use', () => {
+  it('fails the start when asked for, and is left out with a warning when it was only the default', async (t) => {
+    const taken = net.createServer();
+    await new Promise<void>((r) => taken.listen(0, '127.0.0.1', () => r()));
+    t.after(() => new Promise<void>((r) => taken.close(() => r())));
+    const port = (taken.address() as net.AddressInfo).port;
+    const warnings: string[] = [];
+    const log = createLogger('warn', (l) => warnings.push(l));
+    const strict = new SignalerServer({ identity: generateIdentity(), log, netcheck: { probePort: port } });
+    await assert.rejects(strict.listen(0, '127.0.0.1'), (e: Error & { code?: string }) => e.code === 'E_PORT_IN_USE' && /--probe-port/.test(e.message));
+    const lenient = new SignalerServer({ identity: generateIdentity(), log, netcheck: { probePort: port, optional: true } });
+    servers.push(lenient);
+    assert.ok((await lenient.listen(0, '127.0.0.1')) > 0, 'the signaler itself starts');
+    assert.equal(lenient.netcheck.port, 0);
+    assert.match(warnings.join('\n'), new RegExp(`probe port ${port} is already in use`));
+  });
+});
+
 describe('sentinel-signaler --probe-port', () => {
   it('defaults to port + 1, any free port with --port 0, and can be off', () => {
     assert.equal(netcheckProbePort(undefined, 8888), 8889);
