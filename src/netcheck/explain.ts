@@ -29,6 +29,8 @@ export interface ExplainInput {
   netcheck: NetcheckReport | null;
   /** The peer is not registered with our signaler. */
   notRegistered?: boolean;
+  /** The dial failed (no relay either), rather than ending relayed. */
+  failed?: boolean;
 }
 
 const NAT_TEXT: Record<PunchNatKind, string> = {
@@ -48,7 +50,8 @@ export function explainDial(i: ExplainInput): { reason: DialReason; explanation:
   if (i.notRegistered) return { reason: reason('not-registered'), explanation: 'the peer is not registered with our signaler, so no hole punch could be coordinated' };
   if (!p) return { reason: reason('punch-unavailable'), explanation: `hole punching was not tried: ${i.unavailable ?? 'unavailable'}` };
   if (p.impossible || (p.self === 'hard' && p.peer === 'hard')) {
-    return { reason: reason('both-endpoint-dependent'), explanation: 'you are behind a NAT that changes the port per destination (endpoint-dependent mapping), and so is the peer: no hole punch can match the ports, so the session is relayed' };
+    const then = i.failed ? 'and no relay could take the session' : 'so the session is relayed';
+    return { reason: reason('both-endpoint-dependent'), explanation: `you are behind a NAT that changes the port per destination (endpoint-dependent mapping), and so is the peer: no hole punch can match the ports, ${then}` };
   }
   if (p.ended === 'refused') {
     const ours = self.filtering === 'reset' ? ' (netcheck: your own network answers unsolicited connections with a reset)' : '';

@@ -53,6 +53,6 @@ export class NetcheckService {
     // A punch that worked says nothing about why this session is relayed.
     const punch = last && last.ended !== 'ok' ? last : null;
     if (!punch && !unavailable && !notRegistered) return null;
-    return explainDial({ punch, unavailable, netcheck: this.last, notRegistered });
+    return explainDial({ punch, unavailable, netcheck: this.last, notRegistered, failed: err !== undefined });
   }
 }

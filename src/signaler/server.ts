@@ -13,7 +13,8 @@
  *
  * It also relays (src/relay/hub.ts RelayHub): on request it joins two registered nodes' sessions
  * into a circuit and forwards their end-to-end encrypted bytes, within per-node limits
- * (`--no-relay` turns this off).
+ * (`--no-relay` turns this off). Netcheck (netcheck.ts): a probe port and, on request, a
+ * connect to the requester's own public address, to tell it how its NAT behaves.
  */
 import type { NodeId } from '../api.js';
 import { SentinelError, errorMessage } from '../errors.js';
@@ -81,10 +82,7 @@ export interface SignalerOptions {
   relayLimits?: Partial<RelayLimits>;
   /** Run as one instance of a cluster sharing this store (`--redis`); absent: standalone. */
   cluster?: ClusterBackend;
-  /**
-   * Netcheck: the probe port to listen on (0: any free port), and test hooks. Absent: no
-   * probe port; NETCHECK_REQUEST is still answered (probePort 0, nothing tested).
-   */
+  /** Netcheck probe port (0: any free; `optional`: in use is a warning) and test hooks. Absent: no probe port. */
   netcheck?: { probePort: number; optional?: boolean } & Omit<SignalerNetcheckOptions, 'clock' | 'counters'>;
 }
 

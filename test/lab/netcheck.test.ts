@@ -48,7 +48,7 @@ if (labOk) describe('netcheck in the NAT lab: every classification', { timeout: 
   before(async () => {
     lab = await buildLab({
       sites: [
-        { name: 'pub', nat: 'public', hosts: ['sig', 'p1', 'p2'] },
+        { name: 'pub', nat: 'public', hosts: ['sig', 'p1', 'p2', 'sig2'] },
         { name: 'A', nat: 'easy', hosts: ['a1', 'a2'] },
         { name: 'H', nat: 'hard', hosts: ['h1'] },
         { name: 'B', nat: 'hard', hosts: ['b1'] },
@@ -173,6 +173,16 @@ if (labOk) describe('netcheck in the NAT lab: every classification', { timeout: 
     t.diagnostic(`\n${human.stdout}`);
     assert.equal(human.code, 0, human.stderr);
     assert.match(human.stdout, /^why not direct: you are behind a NAT that changes the port per destination/m);
+  });
+
+  it('the same dial through a signaler that does not relay fails, and says why', async (t) => {
+    const noRelay = await sl.startSignaler('sig2', { extraArgs: ['--no-relay'] });
+    const [x, y] = await Promise.all([sl.startNode('b1', { port: 7109, signaler: noRelay }), sl.startNode('h1', { port: 7110, signaler: noRelay })]);
+    const d = await x.dial(y.id);
+    assert.equal(d.ok, false, 'no relay, no punch: the dial fails');
+    if (d.ok) return;
+    t.diagnostic(d.reason);
+    assert.match(d.reason, /Why: you are behind a NAT that changes the port per destination.*and so is the peer: no hole punch can match the ports, and no relay could take the session/);
   });
 });
 

@@ -137,6 +137,9 @@ describe('dial explanations', () => {
     assert.match(e.explanation, /you are behind a NAT that changes the port per destination.*and so is the peer/);
     assert.equal(e.reason.self.mapping, 'endpoint-dependent');
     assert.equal(e.reason.peer?.mapping, 'endpoint-dependent');
+    assert.match(e.explanation, /so the session is relayed$/);
+    const failed = explainDial({ punch: outcome({ self: 'hard', peer: 'hard', impossible: true, ended: 'impossible' }), unavailable: null, netcheck: null, failed: true });
+    assert.match(failed.explanation, /and no relay could take the session$/);
   });
 
   it('easy x hard after a birthday attempt: says which side changes the port', () => {
