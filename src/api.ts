@@ -256,6 +256,46 @@ export interface DialResult {
   ms: number;
   /** True when a session with this peer already existed. */
   existing: boolean;
+  /** Why the dial ended relayed (netcheck terms, src/netcheck/explain.ts); null when direct. */
+  explanation?: string | null;
+  /** The same, structured. */
+  reason?: DialReason | null;
+}
+
+/** NAT mapping behaviour in RFC 4787 terms. */
+export type NatMapping = 'endpoint-independent' | 'endpoint-dependent' | 'unknown';
+/** What happens to unsolicited inbound TCP: dropped, answered with a reset (or ICMP error), or let through. */
+export type NatFiltering = 'drop' | 'reset' | 'open' | 'unknown';
+/** The punch planner's NAT kinds (src/punch/plan.ts): public, easy (port kept), hard (port changed). */
+export type PunchNatKind = 'public' | 'easy' | 'hard' | 'unknown';
+
+/** `sentinel netcheck`: how this node's network treats it (src/netcheck/). */
+export interface NetcheckReport {
+  signaler: { address: string; state: string; reachable: boolean; rttMs: number | null; error: string | null };
+  /** Our public address (ip:port) as the signaler sees our session, or null. */
+  publicAddress: string | null;
+  /** The same socket's public address seen from the signaler's probe port (second observation), or null. */
+  probeAddress: string | null;
+  /** False: the signaler sees one of our own addresses (no NAT); null: unknown. */
+  behindNat: boolean | null;
+  mapping: NatMapping;
+  /** The NAT keeps our identity port as the public port; null: unknown. */
+  portPreserving: boolean | null;
+  filtering: NatFiltering;
+  /** How `filtering` was found, e.g. "TCP reset", "no answer within 2000 ms", "not tested: ...". */
+  filteringDetail: string;
+  /** The punch planner's name for this network (what dials use). */
+  natKind: PunchNatKind;
+  ipv6: { addresses: string[]; signaler: 'reachable' | 'unreachable' | 'unknown'; observed: string | null; detail: string };
+  /** Caveats, e.g. where the punch planner's guess differs from what netcheck measured. */
+  notes: string[];
+}
+
+/** Why a dial ended relayed or failed, in netcheck terms. */
+export interface DialReason {
+  code: 'both-endpoint-dependent' | 'endpoint-dependent-birthday' | 'firewall-refuses' | 'punch-timed-out' | 'punch-unavailable' | 'not-registered' | 'unknown';
+  self: { natKind: PunchNatKind; mapping: NatMapping; filtering: NatFiltering };
+  peer: { natKind: PunchNatKind; mapping: NatMapping } | null;
 }
 
 // `ping`'s types (path, replies, summary, options, result, progress) live beside it.
@@ -317,6 +357,8 @@ export interface NodeApi {
    * the dial's, then one {@link PingProgress} per reply.
    */
   ping(target: string, opts?: PingOptions, onProgress?: (p: DialProgress | PingProgress) => void): Promise<PingResult>;
+  /** Classify this node's network: signaler, public address, NAT mapping and filtering, IPv6. */
+  netcheck(): Promise<NetcheckReport>;
   /** Subscribe to events; returns an unsubscribe function. */
   onEvent(listener: (e: NodeEvent) => void): () => void;
 }

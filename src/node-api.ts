@@ -20,11 +20,13 @@ import type {
   StatusInfo,
   StrangerPolicy,
   TrustChange,
+  NetcheckReport,
+  DialReason,
 } from './api.js';
 import type { Dialer, Progress } from './connect/dialer.js';
 import { HISTORY_DEFAULT_LIMIT, HISTORY_MAX_LIMIT, HISTORY_MAX_REPLY_BYTES } from './control/limits.js';
 import type { EventBus } from './core/events.js';
-import { SentinelError } from './errors.js';
+import { SentinelError, errorMessage, isSentinelError } from './errors.js';
 import type { Identity } from './identity/index.js';
 import { toHistoryEntry, type Messenger } from './messaging/index.js';
 import type { PeerDirectory } from './peers/directory.js';
@@ -69,6 +71,10 @@ export interface NodeFacadeDeps {
   extraCounters(): Record<string, number>;
   /** Sub-millisecond time for ping RTTs (performance.now); default `clock.now`. */
   hrNow?: () => number;
+  /** Netcheck (src/netcheck/service.ts): absent, `netcheck` fails with E_NOT_RUNNING. */
+  netcheck?: () => Promise<NetcheckReport>;
+  /** Why a dial to `peer` ended relayed (no `err`) or failed; null: nothing to say. */
+  explainDial?: (peer: NodeId, err?: unknown) => { reason: DialReason; explanation: string } | null;
 }
 
 export class NodeFacade implements NodeApi {
@@ -192,11 +198,17 @@ export class NodeFacade implements NodeApi {
       const id = this.resolve(target);
       if (this.d.directory.isBlocked(id)) throw new SentinelError('E_BLOCKED', `${id} is blocked; unblock it first`);
       await this.setTrust(id, 'contact');
-      r = await this.d.dialer.dialId(id, progress, true);
+      try {
+        r = await this.d.dialer.dialId(id, progress, true);
+      } catch (err) {
+        const why = isSentinelError(err, 'E_DIAL_FAILED') ? this.d.explainDial?.(id, err) : null;
+        throw why ? new SentinelError('E_DIAL_FAILED', `${errorMessage(err)}. Why: ${why.explanation}`, { cause: err }) : err;
+      }
     }
     const s = r.session;
+    const why = pathOf(s) === 'relay' ? (this.d.explainDial?.(s.peerId) ?? null) : null;
     progress('connected', s.method === 'relay' ? `connected to ${s.peerId} through ${s.remoteAddress}` : `connected directly to ${s.peerId} at ${s.remoteAddress} by ${s.method}`);
-    return { id: s.peerId, address: s.remoteAddress, method: s.method, path: pathOf(s), relay: relayOf(s), ms: this.d.clock.now() - started, existing: r.existing };
+    return { id: s.peerId, address: s.remoteAddress, method: s.method, path: pathOf(s), relay: relayOf(s), ms: this.d.clock.now() - started, existing: r.existing, explanation: why?.explanation ?? null, reason: why?.reason ?? null };
   }
 
   /**
@@ -222,6 +234,12 @@ export class NodeFacade implements NodeApi {
     }
     await (trusted?.done ?? this.setTrust(r.session.peerId, 'contact'));
     return r;
+  }
+
+  /** See {@link NodeApi.netcheck}. */
+  netcheck(): Promise<NetcheckReport> {
+    if (!this.d.netcheck) return Promise.reject(new SentinelError('E_NOT_RUNNING', 'netcheck is not available in this node'));
+    return this.d.netcheck();
   }
 
   /** Messaging a peer makes it a contact. */

@@ -15,6 +15,7 @@ import { discardCreatedIdentity, loadOrCreateIdentity, type Identity } from './i
 import type { Logger } from './log.js';
 import { fighterConnect } from './native/index.js';
 import { PunchCoordinator, natKind } from './punch/index.js';
+import { NetcheckService } from './netcheck/service.js';
 import { MdnsDiscovery, createMulticastTransport, lanAddresses } from './discovery/index.js';
 import { NodeFacade } from './node-api.js';
 import { VPN_IPV4_PREFIX_LENGTH, VPN_IPV6_PREFIX_LENGTH, openNativeTun } from './vpn/index.js';
@@ -78,6 +79,7 @@ export class SentinelNode extends NodeFacade {
   ) {
     const ref: { node?: SentinelNode } = {};
     const parts = build(opts, identity, store, () => ref.node?.port ?? 0, () => ref.node?.puncher, () => ref.node?.signaler);
+    const netcheck = new NetcheckService({ signaler: () => ref.node?.signaler, puncher: () => ref.node?.puncher, port: () => ref.node?.port ?? 0, host: opts.host, native: parts.native, localHosts: () => parts.locals().map((e) => e.host) });
     super({
       identity,
       dataDir,
@@ -103,6 +105,8 @@ export class SentinelNode extends NodeFacade {
       relay: parts.relay,
       network: () => ({ listenHost: opts.host ?? null, nat: natKind(ref.node?.signaler?.observed ?? null, ref.node?.port ?? 0, parts.locals().map((e) => e.host)) }),
       ...(opts.clock ? {} : { hrNow: () => performance.now() }),
+      netcheck: () => netcheck.run(),
+      explainDial: (peer, err) => netcheck.explain(peer, err),
       extraCounters: () => ({ ...parts.gossip.counters(), ...(ref.node?.control ? { 'control.bad_requests': ref.node.control.counters.badRequests } : {}) }),
     });
     ref.node = this;

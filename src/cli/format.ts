@@ -185,9 +185,9 @@ export function formatProgress(p: DialProgress): string {
 
 /** Final line of a dial. */
 export function formatDialResult(r: DialResult): string {
-  if (r.existing && r.path === 'relay') return `already connected to ${r.id} through relay ${safeDetail(r.relay ?? '?')}`;
+  if (r.existing && r.path === 'relay') return `already connected to ${r.id} through relay ${safeDetail(r.relay ?? '?')}${r.explanation ? `\nwhy not direct: ${safeDetail(r.explanation)}` : ''}`;
   if (r.existing) return `already connected to ${r.id} at ${safeDetail(r.address)} (${safeDetail(r.method)})`;
-  if (r.path === 'relay') return `connected through relay ${safeDetail(r.relay ?? '?')} to ${r.id} in ${Math.round(r.ms)} ms`;
+  if (r.path === 'relay') return `connected through relay ${safeDetail(r.relay ?? '?')} to ${r.id} in ${Math.round(r.ms)} ms${r.explanation ? `\nwhy not direct: ${safeDetail(r.explanation)}` : ''}`;
   return `connected directly to ${r.id} at ${safeDetail(r.address)} by ${safeDetail(r.method)} in ${Math.round(r.ms)} ms`;
 }
 

@@ -17,6 +17,7 @@ export const DEFAULT_REDIS_PREFIX = 'sentinel:';
 import { formatHostPort } from '../transport/index.js';
 import { EXIT_FAILURE, EXIT_USAGE, formatByteRate, formatBytes, formatOptions, intOption, isEntryPoint, parseArgv, parseByteRate, usage } from './args.js';
 import { runAsProcess, untilSignal } from './process.js';
+import { globalIpv6Addresses } from '../netcheck/interfaces.js';
 
 export const DEFAULT_SIGNALER_PORT = 8888;
 
@@ -37,6 +38,7 @@ const OPTIONS = {
     description: 'join a signaler cluster that shares this Redis: redis://[:password@]host:6379[/db], or rediss:// for TLS (default: standalone, no Redis)',
   },
   'redis-prefix': { type: 'string', valueName: 'PREFIX', description: `prefix of the cluster's Redis keys and channels (default ${DEFAULT_REDIS_PREFIX}); one Redis can hold several clusters` },
+  'probe-port': { type: 'string', valueName: 'PORT|off', description: 'plain TCP port that tells each connection its source address, for `sentinel netcheck` (default: port + 1; off: none)' },
   'max-nodes': { type: 'string', valueName: 'N', description: `nodes registered at this instance at once (default ${SIGNAL_MAX_SESSIONS})` },
   help: { type: 'boolean', short: 'h', description: 'show this help' },
 } as const;
@@ -84,6 +86,7 @@ export async function main(argv: string[], io: IO = process): Promise<number> {
   let port: number;
   let relayRate: number | undefined;
   let maxNodes: number;
+  let probePort: number | null;
   try {
     maxNodes = intOption('max-nodes', values['max-nodes'], { min: 1, max: 1_000_000 }) ?? SIGNAL_MAX_SESSIONS;
     if (values.redis !== undefined) {
@@ -91,6 +94,7 @@ export async function main(argv: string[], io: IO = process): Promise<number> {
       if (bad) throw usage(`--redis: ${bad}`);
     } else if (values['redis-prefix'] !== undefined) throw usage('--redis-prefix needs --redis');
     port = intOption('port', values.port, { min: 0, max: 65535 }) ?? DEFAULT_SIGNALER_PORT;
+    probePort = netcheckProbePort(values['probe-port'], port);
     relayRate = values['relay-rate'] === undefined ? undefined : parseByteRate('relay-rate', values['relay-rate']);
     if (values['no-relay'] && relayRate !== undefined) throw usage('--relay-rate and --no-relay exclude each other');
   } catch (err) {
@@ -111,6 +115,7 @@ export async function main(argv: string[], io: IO = process): Promise<number> {
       limits: { maxSessions: maxNodes, maxStrangerSessions: maxNodes },
       relay: { enabled: !values['no-relay'], ...(relayRate !== undefined ? { bytesPerSecond: relayRate } : {}) },
       ...(cluster ? { cluster } : {}),
+      ...(probePort !== null ? { netcheck: { probePort, optional: values['probe-port'] === undefined, addresses6: () => globalIpv6Addresses(host) } } : {}),
     });
     try {
       // '::' is dual-stack (Node's default): IPv4 nodes arrive IPv4-mapped and are seen unmapped.
@@ -139,8 +144,21 @@ export async function main(argv: string[], io: IO = process): Promise<number> {
   const relay = server.relay.enabled ? `on, ${formatByteRate(server.relay.limits.bytesPerSecond)} per node (burst ${formatBytes(server.relay.limits.burstBytes)})` : 'off (--no-relay)';
   const link = server.clustered?.link;
   const clusterLine = link ? `cluster: Redis at ${link.label} as instance ${link.instance} (${link.instances.length} instance(s) live)\n` : '';
-  io.stdout.write(`signaler ${server.id}\nlistening on ${formatHostPort(host, server.port)}\nrelaying: ${relay}\n${clusterLine}pin it with: --signaler <this-host>:${server.port}#${server.id}\n`);
+  const probeLine = `netcheck probe port: ${server.netcheck.port === 0 ? 'off' : server.netcheck.port}\n`;
+  io.stdout.write(`signaler ${server.id}\nlistening on ${formatHostPort(host, server.port)}\nrelaying: ${relay}\n${probeLine}${clusterLine}pin it with: --signaler <this-host>:${server.port}#${server.id}\n`);
   return stopped;
+}
+
+/** `--probe-port`: a port, `off` (null), or by default the signaler's port + 1 (any free port when that is 0). */
+export function netcheckProbePort(value: string | undefined, port: number): number | null {
+  if (value === 'off') return null;
+  if (value === undefined) {
+    if (port === 65535) throw usage('--port 65535 leaves no room for the default --probe-port (port + 1): give --probe-port PORT or off');
+    return port === 0 ? 0 : port + 1;
+  }
+  const p = intOption('probe-port', value, { min: 0, max: 65535 }) as number;
+  if (p !== 0 && p === port) throw usage('--probe-port must differ from --port');
+  return p;
 }
 
 if (isEntryPoint(import.meta.url)) runAsProcess('sentinel-signaler', main);

@@ -30,6 +30,7 @@ import {
   safeLabel,
   type PeerColumn,
 } from './format.js';
+import { formatNetcheck } from '../netcheck/format.js';
 
 /** Where `main` writes. */
 export interface CliIo {
@@ -127,6 +128,17 @@ const COMMANDS: readonly CliCommand[] = [
       const onProgress = ctx.json ? undefined : (p: DialProgress) => showsProgress(p) && ctx.err(formatProgress(p));
       const r = await ctx.call('dial', { target: arg(ctx, 0) }, onProgress);
       ctx.out(ctx.json ? toJson(r) : formatDialResult(r));
+    },
+  },
+  {
+    name: 'netcheck',
+    usage: 'netcheck',
+    summary: "classify this node's network (NAT mapping, filtering, IPv6)",
+    help: 'Asks the signaler how it sees this node: public address, NAT mapping and port\npreservation (a second observation from its probe port), whether unsolicited inbound\nconnections are dropped, reset or let through, and IPv6. JSON uses the RFC 4787 terms:\n{"signaler", "publicAddress", "mapping", "portPreserving", "filtering", "ipv6", ...}.',
+    args: { min: 0, max: 0 },
+    async run(ctx) {
+      const r = await ctx.call('netcheck', {});
+      ctx.out(ctx.json ? toJson(r) : formatNetcheck(r));
     },
   },
   {

@@ -11,6 +11,7 @@ import type { Readable, Writable } from 'node:stream';
 import type { NodeApi, NodeId } from '../api.js';
 import { errorMessage } from '../errors.js';
 import { PING_BOUNDS, formatReply, formatSummary } from '../ping/index.js';
+import { formatNetcheck } from '../netcheck/format.js';
 import {
   formatDialResult,
   formatEvent,
@@ -131,6 +132,12 @@ const COMMANDS: readonly ShellCommand[] = [
       );
       c.print(formatSummary(r.summary, label));
     },
+  },
+  {
+    name: 'netcheck',
+    args: '',
+    help: "classify this node's network: NAT mapping, filtering, IPv6",
+    run: async (c) => c.print(formatNetcheck(await c.api.netcheck())),
   },
   {
     name: 'status',

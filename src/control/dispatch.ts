@@ -30,6 +30,7 @@ const HANDLERS: { [M in ControlMethod]: Handler<M> } = {
   block: (api, p) => api.block(p.target),
   unblock: (api, p) => api.unblock(p.target),
   ping: (api, p, onProgress, signal) => api.ping(p.target, { ...pingOpts(p), signal }, onProgress),
+  netcheck: (api) => api.netcheck(),
 };
 
 /** The ping settings present in the params (absent ones take the node's defaults). */

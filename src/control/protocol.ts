@@ -42,6 +42,7 @@
  * | block     | `{target}`                           | TrustChange    |
  * | unblock   | `{target}`                           | TrustChange    |
  * | ping      | `{target, count?, intervalMs?, timeoutMs?}` (count 1..1000, default 4; intervalMs 1000..60000, default 1000; timeoutMs 100..10000, default 2000) | PingResult |
+ * | netcheck  | -                                    | NetcheckReport |
  *
  * Bad input: a line that is not JSON, not an object, has no valid id or method, names an
  * unknown method or carries bad params is answered with
@@ -63,6 +64,7 @@ import type {
   SendResult,
   StatusInfo,
   TrustChange,
+  NetcheckReport,
 } from '../api.js';
 
 /**
@@ -105,6 +107,7 @@ export interface ControlParams {
   block: { target: string };
   unblock: { target: string };
   ping: { target: string; count?: number; intervalMs?: number; timeoutMs?: number };
+  netcheck: Record<string, never>;
 }
 
 /** Result of each control method. */
@@ -124,6 +127,7 @@ export interface ControlResults {
   block: TrustChange;
   unblock: TrustChange;
   ping: PingResult;
+  netcheck: NetcheckReport;
 }
 
 /** Name of a control method. */
@@ -149,6 +153,7 @@ export const CONTROL_METHODS: readonly ControlMethod[] = [
   'block',
   'unblock',
   'ping',
+  'netcheck',
 ];
 
 /** A validated request. */

@@ -34,6 +34,7 @@ const VALIDATORS: { [M in ControlMethod]: ParamsValidator<M> } = {
   block: (p) => withStrings(p, ['target'], (s) => ({ target: s.target })),
   unblock: (p) => withStrings(p, ['target'], (s) => ({ target: s.target })),
   ping: validatePing,
+  netcheck: NO_PARAMS,
 };
 
 /** Parses and validates one request line. */

@@ -22,6 +22,18 @@ import { PunchGuard } from './guard.js';
 import { planPunch, type PunchPlan } from './plan.js';
 import { runPunch } from './puncher.js';
 
+/** Peers whose last punch outcome is remembered (for a dial's explanation); the oldest is forgotten first. */
+export const MAX_PUNCH_OUTCOMES = 256;
+
+/** How the last punch with a peer went, in the planner's terms (src/netcheck/explain.ts explains it). */
+export interface PunchOutcomeRecord {
+  self: PunchPlan['self'];
+  peer: PunchPlan['peerKind'];
+  impossible: boolean;
+  birthday: boolean;
+  ended: 'refused' | 'timeout' | 'ok' | 'impossible';
+}
+
 /** How long a dial waits for the signaler registration to complete on a fresh start. */
 export const SIGNALER_WAIT_MS = 3_000;
 
@@ -48,6 +60,7 @@ type Progress = (p: { stage: DialProgress['stage']; message: string }) => void;
 export class PunchCoordinator {
   private readonly punching = new Map<NodeId, Promise<Session>>();
   private readonly guard: PunchGuard;
+  private readonly outcomes = new Map<NodeId, PunchOutcomeRecord>();
 
   constructor(private readonly deps: PunchCoordinatorDeps) {
     this.guard = new PunchGuard(deps.clock.now());
@@ -106,8 +119,18 @@ export class PunchCoordinator {
     }
     const v6 = plan.candidates.filter((c) => isGlobalIpv6(c.host)).length;
     log.debug(`punch plan for ${plan.peer}: ${plan.self} NAT here, ${plan.peerKind} NAT there${plan.birthday ? `, birthday ${plan.birthday.role}` : ''}${v6 > 0 ? `, ${v6} IPv6 endpoint(s)` : ''}`);
+    const note = (ended: PunchOutcomeRecord['ended']): void => {
+      this.outcomes.delete(plan.peer);
+      this.outcomes.set(plan.peer, { self: plan.self, peer: plan.peerKind, impossible: plan.impossible !== null, birthday: plan.birthday !== null, ended });
+      while (this.outcomes.size > MAX_PUNCH_OUTCOMES) this.outcomes.delete(this.outcomes.keys().next().value as NodeId);
+    };
     try {
-      return await this.run(plan, progress);
+      const s = await this.run(plan, progress);
+      note('ok');
+      return s;
+    } catch (err) {
+      note(plan.impossible !== null ? 'impossible' : / gave up: /.test(errorMessage(err)) ? 'refused' : 'timeout');
+      throw err;
     } finally {
       ticket.release();
     }
@@ -130,6 +153,11 @@ export class PunchCoordinator {
       (p) => progress(p.message),
     );
     return manager.directSession(result.peerId) ?? (result as Session);
+  }
+
+  /** How the last punch with `peer` went, if one was tried. */
+  lastOutcome(peer: NodeId): PunchOutcomeRecord | undefined {
+    return this.outcomes.get(peer);
   }
 
   /** Resolves when a session with `peer` becomes active (pending until then). */

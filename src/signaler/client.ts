@@ -27,6 +27,8 @@ import {
   encodeRelayClose,
   encodeRelayOpen,
   decodeLookupResult,
+  decodeNetcheckResult,
+  encodeNetcheckRequest,
   decodePunchStart,
   decodeRegistered,
   decodeSignalError,
@@ -35,13 +37,14 @@ import {
   encodeRegister,
   type Endpoint,
   type LookupResult,
+  type NetcheckResult,
   type PunchStart,
 } from '../wire/index.js';
 import { FailoverPlanner, type AttemptOutcome } from './failover.js';
 import { signalerKey, type SignalerAddress } from './address.js';
 import { RELAY_OPEN_TIMEOUT_MS, SIGNAL_REQUEST_TIMEOUT_MS, endpointOf, type SignalerClientOptions, type SignalerEntry, type SignalerState } from './client-types.js';
 
-type Answer = LookupResult | PunchStart | number;
+type Answer = LookupResult | PunchStart | NetcheckResult | number;
 
 interface Pending {
   resolve: (v: Answer) => void;
@@ -267,6 +270,10 @@ export class SignalerClient {
         if (m.reqId === 0) return this.opts.onPunchStart(m);
         return this.settle(m.reqId, m);
       }
+      case FrameType.NETCHECK_RESULT: {
+        const m = decodeNetcheckResult(payload);
+        return this.settle(m.reqId, m);
+      }
       case FrameType.RELAY_OPENED: {
         const m = decodeRelayOpened(payload);
         return this.settle(m.reqId, m.circuit);
@@ -306,7 +313,7 @@ export class SignalerClient {
     p.resolve(value);
   }
 
-  private request<T extends Answer>(type: number, target: NodeId, timeoutMs = SIGNAL_REQUEST_TIMEOUT_MS): Promise<T> {
+  private request<T extends Answer>(type: number, target: NodeId | ((reqId: number) => Buffer), timeoutMs = SIGNAL_REQUEST_TIMEOUT_MS): Promise<T> {
     const session = this.session;
     if (!session || this.state !== 'connected') {
       return Promise.reject(new SentinelError('E_DIAL_FAILED', `signaler ${this.address} is ${this.state}${this.lastError ? ` (${this.lastError})` : ''}`));
@@ -319,7 +326,7 @@ export class SignalerClient {
         reject(new SentinelError('E_DIAL_FAILED', 'signaler did not answer in time'));
       }, timeoutMs);
       this.pending.set(reqId, { resolve: resolve as (v: Answer) => void, reject, timer });
-      session.send(type, encode({ reqId, target: publicKeyFromNodeId(target) }));
+      session.send(type, typeof target === 'function' ? target(reqId) : encode({ reqId, target: publicKeyFromNodeId(target) }));
     });
   }
 
@@ -366,6 +373,16 @@ export class SignalerClient {
   /** Ask the signaler to coordinate a punch; resolves with our PUNCH_START. */
   requestPunch(target: NodeId): Promise<PunchStart> {
     return this.request<PunchStart>(FrameType.PUNCH_REQUEST, target);
+  }
+
+  /** NETCHECK_REQUEST: the signaler's probe port and its filtering test (a signaler that predates netcheck never answers). */
+  netcheck(flags: number): Promise<NetcheckResult> {
+    return this.request<NetcheckResult>(FrameType.NETCHECK_REQUEST, (reqId) => encodeNetcheckRequest({ reqId, flags }));
+  }
+
+  /** RTT of the signaler session (its keepalive), null before the first PONG. */
+  get rttMs(): number | null {
+    return this.session?.rttMs ?? null;
   }
 
   private failPending(err: Error): void {

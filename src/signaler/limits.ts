@@ -124,3 +124,44 @@ export const RELAY_THROTTLE_NOTICE_MS = 60_000;
  * ends, counted `relay.queue_full`.
  */
 export const RELAY_MAX_QUEUED_FRAMES = 4_096;
+
+/*
+ * Netcheck (src/signaler/netcheck.ts). A node asks how its network treats it: the probe
+ * port answers anyone's connection with the address it came from, and on request the
+ * signaler connects to the requester's own observed address (never to any other) to see
+ * whether unsolicited inbound is dropped, reset or let through. Refusals are counted
+ * `netcheck_refused.<reason>`.
+ */
+
+/**
+ * NETCHECK_REQUESTs with the filtering test per node: sustained rate and burst. A netcheck
+ * is a diagnosis a user runs by hand; over it the answer says LIMITED (`netcheck_refused.node`).
+ * Also subject to {@link REQUEST_RATE}.
+ */
+export const NETCHECK_NODE_RATE = { perSecond: 0.1, burst: 3 } as const;
+/**
+ * Filtering tests towards one public IP, whoever asks: ids behind one address share it, so
+ * throw-away ids cannot make the signaler knock at one address more often than this.
+ * Refusals: `netcheck_refused.ip`.
+ */
+export const NETCHECK_IP_RATE = { perSecond: 0.2, burst: 6 } as const;
+/** Public IPs remembered for {@link NETCHECK_IP_RATE}; the least recently used is forgotten first. */
+export const NETCHECK_MAX_IPS = 4_096;
+/** Filtering tests (outbound connects) in progress at once. Refusals: `netcheck_refused.busy`. */
+export const NETCHECK_MAX_IN_FLIGHT = 32;
+/** How long the filtering test's connect waits before it calls the inbound path "dropped". */
+export const NETCHECK_CONNECT_TIMEOUT_MS = 2_000;
+/**
+ * Connections accepted on the probe port per source IP (per /64 for IPv6): sustained rate
+ * and burst. Over it the connection is closed without an answer (`netcheck_refused.observe_ip`).
+ */
+export const OBSERVE_IP_RATE = { perSecond: 2, burst: 10 } as const;
+/**
+ * Probe-port connections answered in total, whoever connects: sources are cheap to vary
+ * (an IPv6 /64 holds plenty), so this bounds the whole. Over it: `netcheck_refused.observe_total`.
+ */
+export const OBSERVE_TOTAL_RATE = { perSecond: 200, burst: 400 } as const;
+/** Probe-port connections open at once; more are closed at once (`netcheck_refused.observe_busy`). */
+export const OBSERVE_MAX_CONNECTIONS = 256;
+/** A probe-port connection is closed after this long, answered or not. */
+export const OBSERVE_IDLE_MS = 2_000;

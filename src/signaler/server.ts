@@ -13,7 +13,8 @@
  *
  * It also relays (src/relay/hub.ts RelayHub): on request it joins two registered nodes' sessions
  * into a circuit and forwards their end-to-end encrypted bytes, within per-node limits
- * (`--no-relay` turns this off).
+ * (`--no-relay` turns this off). Netcheck (netcheck.ts): a probe port and, on request, a
+ * connect to the requester's own public address, to tell it how its NAT behaves.
  */
 import type { NodeId } from '../api.js';
 import { SentinelError, errorMessage } from '../errors.js';
@@ -25,6 +26,7 @@ import {
   GoawayCode,
   SignalErrorCode,
   decodeLookup,
+  decodeNetcheckRequest,
   decodePunchRequest,
   decodeRegister,
   decodeRelayOpen,
@@ -52,6 +54,7 @@ import { RelayHub, type RelayLimits, type RelayStats } from '../relay/hub.js';
 import { planPunch } from './punch-plan.js';
 import { ClusteredSignaling, partyOf } from './clustered.js';
 import type { ClusterBackend } from '../cluster/backend.js';
+import { SignalerNetcheck, type SignalerNetcheckOptions } from './netcheck.js';
 
 export interface Registration {
   id: NodeId;
@@ -79,6 +82,8 @@ export interface SignalerOptions {
   relayLimits?: Partial<RelayLimits>;
   /** Run as one instance of a cluster sharing this store (`--redis`); absent: standalone. */
   cluster?: ClusterBackend;
+  /** Netcheck probe port (0: any free; `optional`: in use is a warning) and test hooks. Absent: no probe port. */
+  netcheck?: { probePort: number; optional?: boolean } & Omit<SignalerNetcheckOptions, 'clock' | 'counters'>;
 }
 
 export const SIGNALER_LIMITS: TransportLimits = {
@@ -118,11 +123,14 @@ export class SignalerServer {
   readonly clustered: ClusteredSignaling | undefined;
   /** Relay bookkeeping (circuits, per-node limits). */
   readonly relay: RelayHub;
+  /** Netcheck: the probe port and the filtering test (netcheck.ts). */
+  readonly netcheck: SignalerNetcheck;
   port = 0;
 
   constructor(private readonly opts: SignalerOptions) {
     this.clock = opts.clock ?? systemClock;
     this.punches = new PunchLimiter({ ...DEFAULT_PUNCH_LIMITS, ...opts.punchLimits });
+    this.netcheck = new SignalerNetcheck({ ...opts.netcheck, clock: this.clock, counters: this.counters });
     const bytesPerSecond = opts.relay?.bytesPerSecond;
     this.relay = new RelayHub({
       clock: this.clock,
@@ -179,6 +187,7 @@ export class SignalerServer {
     // Join the cluster first: an instance that cannot reach its store fails to start.
     await this.clustered?.link.start();
     this.port = await this.manager.listen(port, host);
+    if (this.opts.netcheck) await this.netcheck.start(this.opts.netcheck.probePort, host, this.opts.netcheck.optional === true, this.opts.log).catch(async (err: unknown) => (await this.manager.close(), Promise.reject(err)));
     return this.port;
   }
 
@@ -199,6 +208,7 @@ export class SignalerServer {
   async close(): Promise<void> {
     // Sessions close with GOAWAY SHUTDOWN: no RELAY_CLOSE for each circuit.
     this.relay.dispose();
+    await this.netcheck.close();
     await this.manager.close();
     await this.clustered?.link.close();
   }
@@ -234,6 +244,8 @@ export class SignalerServer {
         return this.onPunchRequest(s, payload);
       case FrameType.RELAY_OPEN:
         return this.onRelayOpen(s, payload);
+      case FrameType.NETCHECK_REQUEST:
+        return this.onNetcheck(s, payload);
       // Relay frames on circuits: no request rate (the circuit limits and the byte rate hold them).
       // Circuits to nodes of other cluster instances have proxy ids (cluster/relay-bridge.ts).
       case FrameType.RELAY_ACCEPT:
@@ -363,6 +375,14 @@ export class SignalerServer {
   refusePunch(s: Session, reqId: number, refused: PunchRefusal): void {
     this.counters.inc(`rate_limited.punch_${refused}`);
     s.send(FrameType.SIGNAL_ERROR, encodeSignalError({ reqId, code: SignalErrorCode.RATE_LIMITED, reason: PUNCH_REFUSED[refused] }));
+  }
+
+  /** NETCHECK_REQUEST: registered and within the request rate; the test targets only the session's own observed address. */
+  private onNetcheck(s: Session, payload: Buffer): void {
+    const { reqId } = decodeNetcheckRequest(payload);
+    if (!this.admit(s, reqId)) return;
+    const me = this.registry.get(s.peerId);
+    if (me) void this.netcheck.onRequest(s, payload, me.observed).catch((err) => this.opts.log.debug(`netcheck for ${s.peerId}: ${errorMessage(err)}`));
   }
 
   /** RELAY_OPEN: registered and within the request rate, then the hub's own limits. */

@@ -135,3 +135,17 @@ export {
   decodeDgramOffer,
 } from './datagram.js';
 export type { DatagramHeader, DatagramTypeValue, DgramOffer } from './datagram.js';
+export {
+  NETCHECK_FLAG_FILTERING,
+  MAX_PROBE6,
+  ProbeOutcome,
+  OBSERVED_MAGIC,
+  MAX_OBSERVED_SIZE,
+  encodeNetcheckRequest,
+  decodeNetcheckRequest,
+  encodeNetcheckResult,
+  decodeNetcheckResult,
+  encodeObserved,
+  decodeObserved,
+} from './netcheck.js';
+export type { NetcheckRequest, NetcheckResult, ProbeOutcomeValue } from './netcheck.js';

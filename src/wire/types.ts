@@ -14,6 +14,8 @@
  *             sent only to a peer whose HELLO has HELLO_FLAG_DGRAM)
  *   0x80 GOSSIP_PUSH   0x81 GOSSIP_PULL_REPLY   (gossip.ts; optional range: a node without gossip ignores them)
  *   0x82 CHAT_REFUSED   (refuse.ts; optional: an older node ignores it and keeps resending)
+ *   0x88 NETCHECK_REQUEST   0x89 NETCHECK_RESULT   (netcheck.ts; node <-> signaler, optional:
+ *             a signaler that predates them ignores the request)
  *
  * New message types that an old peer may safely ignore must be allocated in 0x80-0xFF.
  */
@@ -57,6 +59,9 @@ export const FrameType = {
   GOSSIP_PULL_REPLY: 0x81,
   // messaging, optional (refuse.ts)
   CHAT_REFUSED: 0x82,
+  // node <-> signaler netcheck, optional (netcheck.ts)
+  NETCHECK_REQUEST: 0x88,
+  NETCHECK_RESULT: 0x89,
 } as const;
 
 /** Name of a known frame type, e.g. `'CHAT'`. */

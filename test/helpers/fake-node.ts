@@ -7,6 +7,7 @@
 import type {
   DialProgress,
   DialResult,
+  NetcheckReport,
   HistoryEntry,
   NodeApi,
   NodeEvent,
@@ -62,7 +63,7 @@ export interface FakeCall {
   args: unknown[];
 }
 
-type Failable = 'id' | 'status' | 'peers' | 'dial' | 'send' | 'broadcast' | 'history' | 'alias' | 'setAllowed' | 'requests' | 'accept' | 'block' | 'unblock' | 'ping';
+type Failable = 'id' | 'status' | 'peers' | 'dial' | 'send' | 'broadcast' | 'history' | 'alias' | 'setAllowed' | 'requests' | 'accept' | 'block' | 'unblock' | 'ping' | 'netcheck';
 
 /** The scriptable fake node. Public fields are meant to be read and set by tests. */
 export class FakeNode implements NodeApi {
@@ -219,6 +220,26 @@ export class FakeNode implements NodeApi {
     const peer = this.lookup(target, true) as PeerInfo;
     if (peer.trust === 'blocked') peer.trust = 'stranger';
     return { id: peer.id, trust: peer.trust, requests: 0 };
+  }
+
+  /** What `netcheck` answers (a node behind an easy NAT by default). */
+  netcheckReport: NetcheckReport = {
+    signaler: { address: '203.0.113.10:8888', state: 'connected', reachable: true, rttMs: 12, error: null },
+    publicAddress: '203.0.113.11:7001',
+    probeAddress: '203.0.113.11:7001',
+    behindNat: true,
+    mapping: 'endpoint-independent',
+    portPreserving: true,
+    filtering: 'drop',
+    filteringDetail: 'no answer within 2000 ms',
+    natKind: 'easy',
+    ipv6: { addresses: [], signaler: 'unknown', observed: null, detail: 'no global IPv6 address' },
+    notes: [],
+  };
+
+  async netcheck(): Promise<NetcheckReport> {
+    this.enter('netcheck', []);
+    return structuredClone(this.netcheckReport);
   }
 
   private requestList(): RequestSummary[] {

@@ -167,7 +167,7 @@ describe('a signaler whose id changed', () => {
       () => assert.fail('dialed a stopped node'),
       (e: unknown) => e as Error,
     );
-    assert.equal(err.message, `dial failed: ${id}: TCP connect to 127.0.0.1:${b.port}: ECONNREFUSED`);
+    assert.equal(err.message, `dial failed: ${id}: TCP connect to 127.0.0.1:${b.port}: ECONNREFUSED. Why: hole punching was not tried: no signaler configured`);
     await a.close();
   });
 
