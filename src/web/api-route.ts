@@ -54,13 +54,18 @@ export async function handleApi(req: IncomingMessage, method: string, ctx: ApiCo
     ctx.count('web.bad_requests');
     return fail(404, 'E_BAD_REQUEST', `unknown method "${method}"`);
   }
-  if (req.method !== 'POST') return fail(405, 'E_BAD_REQUEST', 'API methods are called with POST');
+  if (req.method !== 'POST') {
+    ctx.count('web.bad_requests');
+    return fail(405, 'E_BAD_REQUEST', 'API methods are called with POST');
+  }
   if (!isJsonType(req.headers['content-type'])) {
     ctx.count('web.bad_requests');
     return fail(415, 'E_BAD_REQUEST', 'Content-Type must be application/json');
   }
   const body = await readBody(req, MAX_WEB_BODY_BYTES);
-  if (body === null) {
+  // The client went away mid-body: nothing to answer (its slot is free again).
+  if (body === ABORTED) return fail(400, 'E_BAD_REQUEST', 'request aborted', true);
+  if (body === TOO_LARGE) {
     ctx.count('web.refused.body');
     return fail(413, 'E_BAD_REQUEST', `request body exceeds ${MAX_WEB_BODY_BYTES} bytes`, true);
   }
@@ -90,11 +95,18 @@ export async function handleApi(req: IncomingMessage, method: string, ctx: ApiCo
   }
 }
 
-/** The body as text, or null once it passes `max` bytes (the rest is left unread). */
-function readBody(req: IncomingMessage, max: number): Promise<string | null> {
+const TOO_LARGE = Symbol('too large');
+const ABORTED = Symbol('aborted');
+
+/**
+ * The body as text; TOO_LARGE once it passes `max` bytes (the rest is left unread);
+ * ABORTED when the connection closes first (a request that never ends must not hold its
+ * in-flight slot: the server's request timeout closes slow ones).
+ */
+function readBody(req: IncomingMessage, max: number): Promise<string | typeof TOO_LARGE | typeof ABORTED> {
   const declared = Number(req.headers['content-length'] ?? 0);
-  if (declared > max) return Promise.resolve(null);
-  return new Promise((resolve, reject) => {
+  if (declared > max) return Promise.resolve(TOO_LARGE);
+  return new Promise((resolve) => {
     const chunks: Buffer[] = [];
     let size = 0;
     const onData = (c: Buffer): void => {
@@ -102,13 +114,15 @@ function readBody(req: IncomingMessage, max: number): Promise<string | null> {
       if (size > max) {
         req.off('data', onData);
         req.pause();
-        resolve(null);
+        resolve(TOO_LARGE);
         return;
       }
       chunks.push(c);
     };
     req.on('data', onData);
+    // The first of these settles the promise; the later ones are no-ops.
     req.once('end', () => resolve(Buffer.concat(chunks).toString('utf8')));
-    req.once('error', reject);
+    req.once('error', () => resolve(ABORTED));
+    req.once('close', () => resolve(ABORTED));
   });
 }

@@ -34,6 +34,8 @@ describe('web dashboard in chromium', { skip: !REQUIRED && missing !== null ? mi
   let a: SentinelNode;
   let b: SentinelNode;
   let web: NonNullable<SentinelNode['web']>;
+  /** Script errors and CSP violations on the dashboard page: there must be none. */
+  const pageErrors: string[] = [];
 
   before(async () => {
     if (missing !== null) throw new Error(missing);
@@ -48,6 +50,10 @@ describe('web dashboard in chromium', { skip: !REQUIRED && missing !== null ? mi
     context = await browser.newContext();
     page = await context.newPage();
     page.setDefaultTimeout(UI_WAIT_MS);
+    page.on('pageerror', (e) => pageErrors.push(e.message));
+    page.on('console', (m) => {
+      if (/Content Security Policy/i.test(m.text())) pageErrors.push(m.text());
+    });
   });
 
   after(async () => {
@@ -136,6 +142,10 @@ describe('web dashboard in chromium', { skip: !REQUIRED && missing !== null ? mi
     assert.equal((await post({ Authorization: `Bearer ${token}`, Origin: 'http://evil.example' })).status, 403);
     const fromPage = await page.evaluate(() => fetch('/api/status', { method: 'POST', headers: { 'Content-Type': 'application/json' }, body: '{}' }).then((r) => r.status));
     assert.equal(fromPage, 200);
+  });
+
+  it('the page ran without a script error or a CSP violation', () => {
+    assert.deepEqual(pageErrors, []);
   });
 
   it('a page on another port of the same host (same site: the cookie goes along) cannot send as us', async () => {

@@ -188,6 +188,25 @@ describe('web server: the control API over HTTP', () => {
     assert.equal((await first).status, 200);
   });
 
+  it('a client that goes away mid-body gives its in-flight slot back', async () => {
+    const { web } = await serve({ maxInFlight: 1 });
+    const s = await connect(web.port);
+    s.write(`POST /api/status HTTP/1.1\r\nHost: 127.0.0.1:${web.port}\r\nAuthorization: Bearer ${TOKEN}\r\nContent-Type: application/json\r\nContent-Length: 100\r\n\r\n{"a":`);
+    // The request holds the only slot until its connection closes.
+    const statusWithin = async (want: number): Promise<number> => {
+      let got = 0;
+      for (let i = 0; i < 200 && got !== want; i++) {
+        got = (await api(web, 'status', {})).status;
+        if (got !== want) await new Promise((r) => setTimeout(r, 10));
+      }
+      return got;
+    };
+    assert.equal(await statusWithin(429), 429, 'the half-sent request holds the slot');
+    s.destroy();
+    const status = await statusWithin(200);
+    assert.equal(status, 200, 'the slot came back');
+  });
+
   it('connections beyond the bound are dropped and counted', async () => {
     const { web, counters } = await serve({ maxConnections: 2 });
     const held = await Promise.all([0, 1].map(() => connect(web.port)));

@@ -104,32 +104,55 @@ function renderNode(status) {
   $('node-uptime').textContent = formatDuration(status.uptimeMs);
 }
 
+// Rows are kept and updated in place (not rebuilt every second), so a click that lands
+// while a snapshot arrives still hits its button.
+function peerRow(id) {
+  const body = $('peers').tBodies[0];
+  let tr = body.querySelector(`tr[data-peer="${CSS.escape(id)}"]`);
+  if (tr) return tr;
+  tr = el('tr');
+  tr.dataset.peer = id;
+  const allow = el('button', null, 'vpn-toggle');
+  allow.type = 'button';
+  allow.addEventListener('click', () => {
+    const p = state.peers.find((q) => q.id === id);
+    if (p) setAllowed(id, !p.vpn.allowed);
+  });
+  const chat = el('button', 'Chat', 'chat-open');
+  chat.type = 'button';
+  chat.addEventListener('click', () => openChat(id));
+  const vpnCell = el('td', null, 'vpn');
+  vpnCell.append(el('span', null, 'vpn-ip'), ' ', allow);
+  const chatCell = el('td');
+  chatCell.append(chat);
+  tr.append(el('td', null, 'id'), el('td', null, 'path'), el('td', null, 'rtt'), el('td', null, 'bytes'), vpnCell, chatCell);
+  return tr;
+}
+
 function renderPeers(peers, status) {
   state.peers = peers;
-  const body = $('peers').tBodies[0];
   const rows = [];
   for (const p of peers) {
-    const tr = el('tr', null, p.connected ? 'up' : 'down');
-    tr.dataset.peer = p.id;
-    const label = el('td', peerLabel(p), 'id');
+    const tr = peerRow(p.id);
+    tr.className = p.connected ? 'up' : 'down';
+    const [label, path, rtt, bytesCell] = tr.cells;
+    label.textContent = peerLabel(p);
     label.title = p.id;
-    const path = el('td', pathText(p), p.connected ? `path path-${p.path}` : 'path');
+    path.textContent = pathText(p);
+    path.className = p.connected ? `path path-${p.path}` : 'path';
+    rtt.textContent = p.rttMs === null ? '–' : `${Math.round(p.rttMs)} ms`;
     const bytes = peerBytes(p, status);
-    const allow = el('button', p.vpn.allowed ? 'Deny' : 'Allow', 'vpn-toggle');
-    allow.type = 'button';
+    bytesCell.textContent = `${formatBytes(bytes.in)} / ${formatBytes(bytes.out)}`;
+    tr.querySelector('.vpn-ip').textContent = p.vpn.ipv4;
+    const allow = tr.querySelector('.vpn-toggle');
+    allow.textContent = p.vpn.allowed ? 'Deny' : 'Allow';
     allow.title = p.vpn.allowed ? `stop VPN traffic with ${p.vpn.ipv4}` : `allow VPN traffic with ${p.vpn.ipv4}`;
-    allow.addEventListener('click', () => setAllowed(p.id, !p.vpn.allowed));
-    const chat = el('button', 'Chat', 'chat-open');
-    chat.type = 'button';
-    chat.addEventListener('click', () => openChat(p.id));
-    const vpnCell = el('td', `${p.vpn.ipv4} `);
-    vpnCell.append(allow);
-    const chatCell = el('td');
-    chatCell.append(chat);
-    tr.append(label, path, el('td', p.rttMs === null ? '–' : `${Math.round(p.rttMs)} ms`, 'rtt'), el('td', `${formatBytes(bytes.in)} / ${formatBytes(bytes.out)}`), vpnCell, chatCell);
     rows.push(tr);
   }
-  body.replaceChildren(...rows);
+  const body = $('peers').tBodies[0];
+  // Reorder only when the order changed: moving a row would cancel a click on it.
+  const current = [...body.rows];
+  if (current.length !== rows.length || current.some((r, i) => r !== rows[i])) body.replaceChildren(...rows);
   $('no-peers').hidden = peers.length > 0;
   if (state.chatPeer) $('chat-peer').textContent = chatTitle(state.chatPeer);
 }
