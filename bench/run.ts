@@ -34,6 +34,7 @@ import { runStoreTable } from './store-table.js';
 import { runThroughputBench } from './throughput.js';
 import { runVpnBench } from './vpn.js';
 import { runVpnLossBench } from './vpn-loss.js';
+import { runWebBench } from './web.js';
 
 /** Every benchmark by command-line name, in report order. */
 export const BENCHMARKS: Readonly<Record<string, () => Promise<BenchResult>>> = {
@@ -56,6 +57,7 @@ export const BENCHMARKS: Readonly<Record<string, () => Promise<BenchResult>>> = 
   text: () => runTextBench(),
   faults: () => runFaultsBench(),
   abuse: () => runAbuseBench(),
+  web: () => runWebBench(),
 };
 
 /** Where the report goes: the repository root (run.js lives in dist/bench/). */
