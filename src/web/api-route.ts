@@ -11,7 +11,7 @@
  * run, 500 for E_INTERNAL.
  */
 import type { IncomingMessage } from 'node:http';
-import type { DialProgress, NodeApi } from '../api.js';
+import type { NodeApi } from '../api.js';
 import { dispatch, toErrorBody } from '../control/dispatch.js';
 import { CONTROL_METHODS, type ControlErrorBody } from '../control/protocol.js';
 import { parseRequest } from '../control/request.js';
@@ -40,11 +40,14 @@ function fail(status: number, code: string, message: string, close = false): Api
   return { status, body: { ok: false, error: { code, message } }, close };
 }
 
+/** A progress report of a long request, whatever type the dispatcher declares for it. */
+export type ApiProgress = Parameters<Parameters<typeof dispatch>[2]>[0];
+
 /** Options of {@link handleApi}. */
 export interface ApiContext {
   api: NodeApi;
   count: (name: string) => void;
-  onProgress: (target: string, p: DialProgress) => void;
+  onProgress: (target: string, p: ApiProgress) => void;
   log: (level: 'debug' | 'error', msg: string) => void;
 }
 

@@ -144,6 +144,15 @@ describe('web dashboard in chromium', { skip: !REQUIRED && missing !== null ? mi
     assert.equal(fromPage, 200);
   });
 
+  it('Check runs netcheck through the API (or hides itself on a node without it)', async () => {
+    await page.click('#netcheck');
+    await page.waitForFunction(() => {
+      const button = document.getElementById('netcheck') as HTMLButtonElement;
+      return button.hidden || /mapping \S+, filtering \S+/.test(document.getElementById('node-nat')?.textContent ?? '');
+    });
+    assert.equal(await page.textContent('#error'), '');
+  });
+
   it('the page ran without a script error or a CSP violation', () => {
     assert.deepEqual(pageErrors, []);
   });

@@ -9,6 +9,7 @@ const COLORS = ['#2563eb', '#16a34a', '#dc2626', '#9333ea', '#ea580c', '#0891b2'
 
 const state = {
   self: null,
+  nat: null,
   status: null,
   peers: [],
   chatPeer: null,
@@ -84,12 +85,14 @@ function peerBytes(p, status) {
   return v ? { in: v.bytesIn, out: v.bytesOut } : { in: 0, out: 0 };
 }
 
+// NAT kind: from the last netcheck run from this page (the Check button), else what
+// status tells (the signaler's view of our address, hole punching).
 function natText(status) {
-  const nat = status.nat;
-  if (nat && typeof nat === 'object') return [nat.mapping && `mapping ${nat.mapping}`, nat.filtering && `filtering ${nat.filtering}`].filter(Boolean).join(', ') || 'unknown';
+  const nat = state.nat;
+  if (nat) return `${nat.natKind} (mapping ${nat.mapping}, filtering ${nat.filtering}${nat.publicAddress ? `, seen as ${nat.publicAddress}` : ''})`;
   const punch = status.holePunching.available ? 'hole punching available' : `no hole punching (${status.holePunching.reason})`;
   const seen = status.signaler.observed ? `seen as ${status.signaler.observed}` : 'public address unknown';
-  return `${seen}; ${punch}; run \`sentinel netcheck\` to classify`;
+  return `${seen}; ${punch}`;
 }
 
 function renderNode(status) {
@@ -296,11 +299,28 @@ $('dial-form').addEventListener('submit', async (ev) => {
   try {
     showError(null);
     const r = await call('dial', { target });
-    out.textContent = `connected to ${r.id}: ${r.path === 'relay' ? `relayed via ${r.relay}` : `direct (${r.method}, ${r.address})`} in ${r.ms} ms${r.existing ? ' (already connected)' : ''}`;
+    const why = r.explanation ? ` (${r.explanation})` : '';
+    out.textContent = `connected to ${r.id}: ${r.path === 'relay' ? `relayed via ${r.relay}${why}` : `direct (${r.method}, ${r.address})`} in ${r.ms} ms${r.existing ? ' (already connected)' : ''}`;
     out.dataset.peer = r.id;
   } catch (err) {
     out.textContent = `dial failed: ${err.message}`;
   }
+});
+
+$('netcheck').addEventListener('click', async () => {
+  const button = $('netcheck');
+  button.disabled = true;
+  $('node-nat').textContent = 'checking…';
+  try {
+    showError(null);
+    state.nat = await call('netcheck', {});
+  } catch (err) {
+    // A node without netcheck answers "unknown method": say so once and drop the button.
+    if (/unknown method/.test(err.message)) button.hidden = true;
+    else showError(err);
+  }
+  button.disabled = false;
+  if (state.status) renderNode(state.status);
 });
 
 $('copy-id').addEventListener('click', async () => {
