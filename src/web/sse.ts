@@ -11,8 +11,9 @@
  * \n
  * ```
  * Names: `message`, `delivered`, `refused`, `peer-connected`, `peer-disconnected` (a
- * NodeEvent, `type` in the data too), `progress` (`{target, stage, message}` of a dial
- * started from any dashboard) and `snapshot` (`{status, peers}`).
+ * NodeEvent, `type` in the data too), `progress` (`{target, ...}`: the progress report of
+ * a long request started from any dashboard, `{target, stage, message}` for a dial) and
+ * `snapshot` (`{status, peers}`).
  */
 import type { ServerResponse } from 'node:http';
 import type { NodeApi, NodeEvent } from '../api.js';
