@@ -35,6 +35,7 @@ import { runStoreTable } from './store-table.js';
 import { runThroughputBench } from './throughput.js';
 import { runVpnBench } from './vpn.js';
 import { runVpnLossBench } from './vpn-loss.js';
+import { runWebBench } from './web.js';
 
 /** Every benchmark by command-line name, in report order. */
 export const BENCHMARKS: Readonly<Record<string, () => Promise<BenchResult>>> = {
@@ -58,6 +59,7 @@ export const BENCHMARKS: Readonly<Record<string, () => Promise<BenchResult>>> = 
   faults: () => runFaultsBench(),
   abuse: () => runAbuseBench(),
   ping: () => runPingBench(),
+  web: () => runWebBench(),
 };
 
 /** Where the report goes: the repository root (run.js lives in dist/bench/). */

@@ -53,6 +53,9 @@ export const ERROR_CODES = {
   E_QUOTA: 'over quota',
   E_BUSY: 'no free slot',
   E_CLUSTER: 'the signaler cluster cannot answer now',
+  // web dashboard
+  E_WEB_AUTH: 'web dashboard token missing or wrong',
+  E_WEB_FORBIDDEN: 'web request refused: wrong Host or cross-origin',
 } as const;
 
 export type ErrorCode = keyof typeof ERROR_CODES;

@@ -49,6 +49,8 @@ export interface NodeOptions {
    * Absent: this node uses peer relays instead.
    */
   relay?: { mode: RelayMode; bytesPerSecond?: number } | null;
+  /** `--web`: serve the web dashboard on this address (src/web/); absent or null: off. */
+  web?: { host: string; port: number } | null;
   /** Gossip round interval (default GOSSIP_INTERVAL_MS). */
   gossipIntervalMs?: number;
   /** Opens the TUN device (injected by tests; default: the native one). */

@@ -23,6 +23,7 @@ import { SignalerClient, parseSignalerList } from './signaler/index.js';
 import { openLmdbStore, type Store } from './store/index.js';
 import * as T from './transport/index.js';
 import { type NodeOptions } from './node-options.js';
+import { startDashboard, type WebServer } from './web/index.js';
 
 import { build, type Parts } from './node-build.js';
 
@@ -70,6 +71,8 @@ export class SentinelNode extends NodeFacade {
   private puncher: PunchCoordinator | undefined;
   private mdns: MdnsDiscovery | undefined;
   private closing: Promise<void> | undefined;
+  /** The web dashboard, when started with `web`. */
+  web: WebServer | undefined;
 
   constructor(
     private readonly opts: NodeOptions,
@@ -145,6 +148,7 @@ export class SentinelNode extends NodeFacade {
       log: (level, msg) => this.log[level === 'info' ? 'debug' : level](`control: ${msg}`),
     });
     this.log.info(`node ${this.identity.id} listening on port ${this.port}${created ? ' (new identity)' : ''}`);
+    if (this.opts.web) this.web = await startDashboard({ api: this, dataDir: this.dataDir, ...this.opts.web, count: (n) => this.counters.inc(n), log: (level, msg) => this.log[level](msg) });
     if (this.opts.signaler) this.startSignaler(this.opts.signaler);
     parts.directory.start();
     parts.messenger.start();
@@ -244,6 +248,7 @@ export class SentinelNode extends NodeFacade {
       relay.close();
       this.mdns?.stop();
       await this.control?.close();
+      await this.web?.close();
       this.signaler?.close();
       await manager.close();
       await gossip.close();

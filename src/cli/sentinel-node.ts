@@ -7,7 +7,7 @@ import { join, resolve } from 'node:path';
 import type { Writable } from 'node:stream';
 import { DEFAULT_MTU, DEFAULT_PORT, DEFAULT_SIGNALER, DEFAULT_TUN_NAME, MAX_MTU, MIN_MTU, startNode, type NodeOptions, type SentinelNode, type VpnOptions } from '../node.js';
 import type { StrangerPolicy } from '../api.js';
-import { errorMessage, isSentinelError } from '../errors.js';
+import { ERROR_CODES, errorMessage, isSentinelError } from '../errors.js';
 import { createLogger, isLogLevel, LOG_LEVELS, type LogLevel } from '../log.js';
 import { parseSignalerList } from '../signaler/index.js';
 import { MAX_NAME_BYTES } from '../wire/index.js';
@@ -20,6 +20,7 @@ import { attachToCrashPolicy, runAsProcess, untilStopped } from './process.js';
 import { createShell, type Shell } from './shell.js';
 import { formatBanner, SignalerWatch } from './banner.js';
 import { KEY_FILE } from '../identity/index.js';
+import { parseWebAddress } from '../web/address.js';
 
 const OPTIONS = {
   port: { type: 'string', valueName: 'PORT', description: `identity port to listen and dial from (default ${DEFAULT_PORT}; 0 = any free port)` },
@@ -51,6 +52,11 @@ const OPTIONS = {
     type: 'string',
     valueName: 'BYTES_PER_SECOND',
     description: `with --relay: relayed bytes per second per contact, e.g. 2M; suffix K, M or G = KiB, MiB, GiB (default ${formatByteRate(PEER_RELAY_RATE)}; strangers get a quarter)`,
+  },
+  web: {
+    type: 'string',
+    valueName: '[ADDR:]PORT',
+    description: 'serve the web dashboard on ADDR:PORT (a bare port: 127.0.0.1). Protected by a token kept in <data-dir>/web.token; the URL to open, with the token, is printed at start. A non-loopback ADDR is served only when written out, with a warning',
   },
   help: { type: 'boolean', short: 'h', description: 'show this help' },
 } as const;
@@ -98,6 +104,7 @@ export async function main(argv: string[], io: IO = process): Promise<number> {
     return 0;
   }
   const interactive = process.stdin.isTTY === true;
+  if (parsed.webWarning) io.stderr.write(`sentinel-node: warning: ${parsed.webWarning}\n`);
   const level: LogLevel = parsed.logLevel ?? (interactive ? 'warn' : 'info');
   const log = createLogger(level, (line) => io.stderr.write(`${line}\n`));
   // Signals are handled from the start: a SIGTERM while the node is still starting (its
@@ -122,6 +129,7 @@ export async function main(argv: string[], io: IO = process): Promise<number> {
   }
   // Survived unhandled rejections show in `status` and go to the node's log.
   attachToCrashPolicy({ count: (name) => node.counters.inc(name), log });
+  if (node.web) io.stdout.write(`web: ${node.web.loginUrl}\n`);
   if (interactive) shell = runInteractive(node, io, () => stopper.stop(), parsed.options.host);
   return stopper.exitCode;
 }
@@ -135,9 +143,11 @@ function parseArgs(argv: string[]) {
   if (signaler !== 'none') checkSignalers(signaler);
   const level = values['log-level'];
   if (level !== undefined && !isLogLevel(level)) throw usage(`--log-level must be one of ${LOG_LEVELS.join(', ')}`);
+  const web = parseWeb(values.web);
   if (values.name !== undefined && Buffer.byteLength(values.name) > MAX_NAME_BYTES) throw usage(`--name is at most ${MAX_NAME_BYTES} bytes`);
   return {
     logLevel: level as LogLevel | undefined,
+    webWarning: web && !web.loopback ? `--web ${values.web}: the dashboard is reachable from other machines (token-protected, plain HTTP: anyone on the path sees the token)` : null,
     options: {
       port: intOption('port', values.port, { min: 0, max: 65535 }) ?? DEFAULT_PORT,
       dataDir: resolve(values['data-dir'] ?? './.sentinel'),
@@ -149,6 +159,7 @@ function parseArgs(argv: string[]) {
       minPeers: intOption('min-peers', values['min-peers'], { min: 0, max: 1000 }) ?? DEFAULT_MIN_PEERS,
       strangers: parseStrangers(values.strangers),
       relay: parseRelay(values.relay, values['relay-rate']),
+      web: web && { host: web.host, port: web.port },
     },
   };
 }
@@ -183,6 +194,16 @@ function parseRelay(mode: string | undefined, rate: string | undefined): NodeOpt
   }
   if (!(RELAY_MODES as readonly string[]).includes(mode)) throw usage(`--relay must be "contacts" or "all", got "${mode}"`);
   return { mode: mode as RelayMode, ...(rate !== undefined ? { bytesPerSecond: parseByteRate('relay-rate', rate) } : {}) };
+}
+
+/** `--web [ADDR:]PORT`; a malformed value is a usage error. */
+function parseWeb(value: string | undefined): ReturnType<typeof parseWebAddress> | null {
+  if (value === undefined) return null;
+  try {
+    return parseWebAddress(value);
+  } catch (err) {
+    throw usage(errorMessage(err).replace(`${ERROR_CODES.E_USAGE}: `, ''));
+  }
 }
 
 const STRANGER_POLICIES: readonly StrangerPolicy[] = ['requests', 'accept', 'refuse'];
