@@ -24,6 +24,7 @@ import * as T from './transport/index.js';
 import { type NodeOptions } from './node-options.js';
 
 import { build, type Parts } from './node-build.js';
+import { nodeRegistry, pendingCount, serveMetrics, type MetricsServer } from './metrics/endpoint.js';
 
 export * from './node-options.js';
 
@@ -54,6 +55,7 @@ export class SentinelNode extends NodeFacade {
   private puncher: PunchCoordinator | undefined;
   private mdns: MdnsDiscovery | undefined;
   private closing: Promise<void> | undefined;
+  private metrics: MetricsServer | undefined;
 
   constructor(
     private readonly opts: NodeOptions,
@@ -108,12 +110,19 @@ export class SentinelNode extends NodeFacade {
     });
   }
 
+  /** `http://host:port/metrics` when started with `metrics`, else null. */
+  get metricsUrl(): string | null {
+    return this.metrics?.url ?? null;
+  }
+
   /** Bind the control socket and the identity port, then start every service. */
   async start(created: boolean): Promise<void> {
     const { store, parts } = this;
     const meta = store.getMeta<{ id: string; createdAt: number }>('identity');
     // Written once per identity: a node must be able to start on a full disk.
     if (created || meta?.id !== this.identity.id) await store.putMeta('identity', { id: this.identity.id, createdAt: parts.clock.now() });
+    // First: a taken metrics port fails the start before anything else listens.
+    if (this.opts.metrics) this.metrics = await serveMetrics(this.opts.metrics, nodeRegistry({ status: () => this.status(), peers: () => this.peers(), traffic: parts.traffic, pendingMessages: () => pendingCount(store) }), this.log);
     await this.startVpn();
     // Listen first: once the control socket answers, the node can be dialed.
     this.port = await parts.manager.listen(this.opts.port, this.opts.host);
@@ -221,6 +230,7 @@ export class SentinelNode extends NodeFacade {
       upgrader.close();
       relay.close();
       this.mdns?.stop();
+      await this.metrics?.close();
       await this.control?.close();
       this.signaler?.close();
       await manager.close();

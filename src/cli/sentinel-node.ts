@@ -18,6 +18,8 @@ import { parseVpnIpv4Override, VPN_IPV4_PREFIX } from '../vpn/index.js';
 import { DEFAULT_MIN_PEERS } from '../membership/reconnect.js';
 import { attachToCrashPolicy, runAsProcess, untilStopped } from './process.js';
 import { createShell, type Shell } from './shell.js';
+import { parseMetricsListen } from '../metrics/address.js';
+import { METRICS_HELP } from '../metrics/limits.js';
 
 const OPTIONS = {
   port: { type: 'string', valueName: 'PORT', description: `identity port to listen and dial from (default ${DEFAULT_PORT}; 0 = any free port)` },
@@ -50,6 +52,7 @@ const OPTIONS = {
     valueName: 'BYTES_PER_SECOND',
     description: `with --relay: relayed bytes per second per contact, e.g. 2M; suffix K, M or G = KiB, MiB, GiB (default ${formatByteRate(PEER_RELAY_RATE)}; strangers get a quarter)`,
   },
+  metrics: { type: 'string', valueName: 'ADDR', description: METRICS_HELP },
   help: { type: 'boolean', short: 'h', description: 'show this help' },
 } as const;
 
@@ -147,6 +150,7 @@ function parseArgs(argv: string[]) {
       minPeers: intOption('min-peers', values['min-peers'], { min: 0, max: 1000 }) ?? DEFAULT_MIN_PEERS,
       strangers: parseStrangers(values.strangers),
       relay: parseRelay(values.relay, values['relay-rate']),
+      metrics: values.metrics === undefined ? null : parseMetricsListen(values.metrics),
     },
   };
 }

@@ -106,8 +106,15 @@ export class PunchCoordinator {
     }
     const v6 = plan.candidates.filter((c) => isGlobalIpv6(c.host)).length;
     log.debug(`punch plan for ${plan.peer}: ${plan.self} NAT here, ${plan.peerKind} NAT there${plan.birthday ? `, birthday ${plan.birthday.role}` : ''}${v6 > 0 ? `, ${v6} IPv6 endpoint(s)` : ''}`);
+    // `punch_outcomes.<method>.<our NAT>.<peer's NAT>.<outcome>`: the metrics' labels (metrics/node-metrics.ts).
+    const outcome = (result: string): void => this.deps.counters.inc(`punch_outcomes.${plan.birthday ? 'birthday' : 'simultaneous_open'}.${plan.self}.${plan.peerKind}.${result}`);
     try {
-      return await this.run(plan, progress);
+      const session = await this.run(plan, progress);
+      outcome('connected');
+      return session;
+    } catch (err) {
+      outcome('failed');
+      throw err;
     } finally {
       ticket.release();
     }
