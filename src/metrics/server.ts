@@ -47,6 +47,8 @@ export interface MetricsServer {
   readonly port: number;
   /** `http://host:port/metrics`. */
   readonly url: string;
+  /** Connections open now (at most the connection cap). */
+  readonly connections: number;
   /** Refusals so far by reason (also served as `sentinel_metrics_refused_total`). */
   refusals(): Partial<Record<RefusalReason, number>>;
   close(): Promise<void>;
@@ -94,6 +96,9 @@ export async function startMetricsServer(opts: MetricsServerOptions): Promise<Me
     host: opts.host,
     port,
     url: `http://${formatHostPort(opts.host, port)}/metrics`,
+    get connections() {
+      return sockets.size;
+    },
     refusals: () => ({ ...counts }),
     close() {
       closing ??= new Promise<void>((resolve) => {
