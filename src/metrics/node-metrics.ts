@@ -23,6 +23,7 @@ const SIGNALER_STATES: readonly SignalerState[] = ['disabled', 'standby', 'conne
 export function nodeRegistry(src: NodeMetricsSource): Registry {
   const r = new Registry();
   const status = perScrape(() => src.status());
+  const peers = perScrape(() => src.peers());
   const counters = (): Record<string, number> => status().counters;
   const c = (prefix: string, labels: readonly string[]): Sample[] => byPrefix(counters(), prefix, labels);
   const n = (name: string): number => counters()[name] ?? 0;
@@ -35,7 +36,7 @@ export function nodeRegistry(src: NodeMetricsSource): Registry {
     labelNames: ['state'],
     read: () => SIGNALER_STATES.map((s) => [{ state: s }, status().signaler.state === s ? 1 : 0] as const),
   });
-  sessions(r, src, status);
+  sessions(r, peers, status);
   traffic(r, src);
   counterFrom(r, { name: 'sentinel_handshake_failures_total', help: 'TLS handshakes that failed, by error code.', labelNames: ['code'], read: () => c('handshakes_failed.', ['code']) });
   counterFrom(r, { name: 'sentinel_sessions_failed_total', help: 'Sessions ended by a socket error, by error code.', labelNames: ['code'], read: () => c('sessions_failed.', ['code']) });
@@ -52,7 +53,7 @@ export function nodeRegistry(src: NodeMetricsSource): Registry {
     read: () => c('punch_outcomes.', ['method', 'nat', 'peer_nat', 'outcome']),
   });
   counterFrom(r, { name: 'sentinel_punches_refused_total', help: 'Punches not carried out, by reason (limits, already connected, ...).', labelNames: ['reason'], read: () => c('punch_refused.', ['reason']) });
-  relay(r, src, status);
+  relay(r, src, peers, status);
   messages(r, src, status, c, n);
   vpn(r, status);
   counterFrom(r, { name: 'sentinel_gossip_records_total', help: 'Peer records offered by gossip, by result (accepted, or why rejected).', labelNames: ['result'], read: () => c('gossip.', ['result']) });
@@ -63,8 +64,7 @@ export function nodeRegistry(src: NodeMetricsSource): Registry {
 
 type Status = () => StatusInfo;
 
-function sessions(r: Registry, src: NodeMetricsSource, status: Status): void {
-  const peers = perScrape(() => src.peers());
+function sessions(r: Registry, peers: () => PeerInfo[], status: Status): void {
   gaugeFrom(r, {
     name: 'sentinel_sessions',
     help: 'Live sessions by path (direct, relay) and how they came up (inbound, outbound, tcp-simultaneous-open, relay).',
@@ -120,14 +120,14 @@ function traffic(r: Registry, src: NodeMetricsSource): void {
   });
 }
 
-function relay(r: Registry, src: NodeMetricsSource, status: Status): void {
+function relay(r: Registry, src: NodeMetricsSource, peers: () => PeerInfo[], status: Status): void {
   const offering = (): NonNullable<StatusInfo['relay']>['offering'] => status().relay?.offering ?? null;
   gaugeFrom(r, {
     name: 'sentinel_relay_circuits',
     help: 'Relay circuits: ours through a relay (role client: relayed sessions), and those we relay for others (role relay, with --relay).',
     labelNames: ['role'],
     read: () => {
-      const client = src.peers().filter((p) => p.connected && p.path === 'relay').length;
+      const client = peers().filter((p) => p.connected && p.path === 'relay').length;
       const o = offering();
       return o ? [[{ role: 'client' }, client], [{ role: 'relay' }, o.circuits]] : [[{ role: 'client' }, client]];
     },
