@@ -13,6 +13,8 @@ interface Spec {
   help: string;
   labelNames?: readonly string[];
   read: () => readonly Sample[];
+  /** Called before `read` (ScrapeScope.begin, on a registry's first metric). */
+  begin?: () => void;
 }
 
 /** A counter (name ends in `_total`) whose samples are read at each scrape. */
@@ -32,13 +34,14 @@ export function counterFrom(registry: Registry, spec: Spec): void {
 
 /** A gauge whose samples are read at each scrape. */
 export function gaugeFrom(registry: Registry, spec: Spec): void {
-  const { read } = spec;
+  const { read, begin } = spec;
   new Gauge({
     name: spec.name,
     help: spec.help,
     labelNames: [...(spec.labelNames ?? [])],
     registers: [registry],
     collect(this: Gauge) {
+      begin?.();
       this.reset();
       for (const [labels, value] of read()) this.set(labels, value);
     },
@@ -72,17 +75,25 @@ export function fromRecord(record: Record<string, number> | undefined, label: st
 }
 
 /**
- * `read` computed once per scrape: prom-client runs every metric's collect in one
- * synchronous pass, so the value is dropped on the next turn of the event loop.
+ * Values computed once per scrape. prom-client collects every metric of a registry in one
+ * synchronous pass, in registration order; the registry's first metric calls
+ * {@link ScrapeScope.begin} (the `begin` option of {@link gaugeFrom}), and every
+ * {@link ScrapeScope.once} value is read afresh in that scrape and reused by the rest of it.
  */
-export function perScrape<T>(read: () => T): () => T {
-  let cached: { value: T } | undefined;
-  return () => {
-    if (cached) return cached.value;
-    cached = { value: read() };
-    setImmediate(() => (cached = undefined));
-    return cached.value;
+export class ScrapeScope {
+  private generation = 0;
+
+  readonly begin = (): void => {
+    this.generation++;
   };
+
+  once<T>(read: () => T): () => T {
+    let cached: { generation: number; value: T } | undefined;
+    return () => {
+      if (cached?.generation !== this.generation) cached = { generation: this.generation, value: read() };
+      return cached.value;
+    };
+  }
 }
 
 /** Every named counter, as `sentinel_<kind>_events_total{name}` (the same names `status` shows). */

@@ -5,7 +5,7 @@
  */
 import { Registry } from 'prom-client';
 import type { PeerInfo, SignalerState, StatusInfo } from '../api.js';
-import { MonotonicSum, allCounters, byPrefix, counterFrom, fromRecord, gaugeFrom, one, perScrape, type Sample } from './collect.js';
+import { MonotonicSum, ScrapeScope, allCounters, byPrefix, counterFrom, fromRecord, gaugeFrom, one, type Sample } from './collect.js';
 import type { TrafficRow } from './peer-traffic.js';
 
 /** What the node's metrics are read from (the node, or a fake in unit tests). */
@@ -22,13 +22,14 @@ const SIGNALER_STATES: readonly SignalerState[] = ['disabled', 'standby', 'conne
 /** A fresh registry with every node metric. */
 export function nodeRegistry(src: NodeMetricsSource): Registry {
   const r = new Registry();
-  const status = perScrape(() => src.status());
-  const peers = perScrape(() => src.peers());
+  const scope = new ScrapeScope();
+  const status = scope.once(() => src.status());
+  const peers = scope.once(() => src.peers());
   const counters = (): Record<string, number> => status().counters;
   const c = (prefix: string, labels: readonly string[]): Sample[] => byPrefix(counters(), prefix, labels);
   const n = (name: string): number => counters()[name] ?? 0;
 
-  gaugeFrom(r, { name: 'sentinel_node_info', help: 'Always 1; the node id as a label.', labelNames: ['id'], read: () => [[{ id: status().id }, 1]] });
+  gaugeFrom(r, { name: 'sentinel_node_info', begin: scope.begin, help: 'Always 1; the node id as a label.', labelNames: ['id'], read: () => [[{ id: status().id }, 1]] });
   gaugeFrom(r, { name: 'sentinel_uptime_seconds', help: 'Seconds since the node started.', read: () => one(status().uptimeMs / 1000) });
   gaugeFrom(r, {
     name: 'sentinel_signaler_state',
@@ -37,7 +38,7 @@ export function nodeRegistry(src: NodeMetricsSource): Registry {
     read: () => SIGNALER_STATES.map((s) => [{ state: s }, status().signaler.state === s ? 1 : 0] as const),
   });
   sessions(r, peers, status);
-  traffic(r, src);
+  traffic(r, src, scope);
   counterFrom(r, { name: 'sentinel_handshake_failures_total', help: 'TLS handshakes that failed, by error code.', labelNames: ['code'], read: () => c('handshakes_failed.', ['code']) });
   counterFrom(r, { name: 'sentinel_sessions_failed_total', help: 'Sessions ended by a socket error, by error code.', labelNames: ['code'], read: () => c('sessions_failed.', ['code']) });
   counterFrom(r, {
@@ -55,7 +56,7 @@ export function nodeRegistry(src: NodeMetricsSource): Registry {
   counterFrom(r, { name: 'sentinel_punches_refused_total', help: 'Punches not carried out, by reason (limits, already connected, ...).', labelNames: ['reason'], read: () => c('punch_refused.', ['reason']) });
   relay(r, src, peers, status);
   messages(r, src, status, c, n);
-  vpn(r, status);
+  vpn(r, status, scope);
   counterFrom(r, { name: 'sentinel_gossip_records_total', help: 'Peer records offered by gossip, by result (accepted, or why rejected).', labelNames: ['result'], read: () => c('gossip.', ['result']) });
   gaugeFrom(r, { name: 'sentinel_store_full', help: '1 while new messages are refused for lack of disk space.', read: () => one(status().store?.full ? 1 : 0) });
   allCounters(r, 'sentinel_node_events_total', 'node', counters);
@@ -106,9 +107,9 @@ function sessions(r: Registry, peers: () => PeerInfo[], status: Status): void {
   });
 }
 
-function traffic(r: Registry, src: NodeMetricsSource): void {
-  const rows = perScrape(() => src.traffic.rows());
-  const paths = perScrape(() => src.traffic.byPath());
+function traffic(r: Registry, src: NodeMetricsSource, scope: ScrapeScope): void {
+  const rows = scope.once(() => src.traffic.rows());
+  const paths = scope.once(() => src.traffic.byPath());
   const peerHelp = 'per peer: a contact\'s id while it holds one of the label slots, "other" for further contacts, "stranger" for strangers and blocked peers';
   counterFrom(r, { name: 'sentinel_peer_bytes_received_total', help: `Session bytes received (frames, after TLS) ${peerHelp}.`, labelNames: ['peer'], read: () => rows().map((x) => [{ peer: x.peer }, x.bytesIn] as const) });
   counterFrom(r, { name: 'sentinel_peer_bytes_sent_total', help: `Session bytes sent (frames, before TLS) ${peerHelp}.`, labelNames: ['peer'], read: () => rows().map((x) => [{ peer: x.peer }, x.bytesOut] as const) });
@@ -178,9 +179,9 @@ function messages(r: Registry, src: NodeMetricsSource, status: Status, c: (p: st
   gaugeFrom(r, { name: 'sentinel_message_requests', help: 'Message requests from strangers waiting for accept or block.', read: () => one(status().trust.held.requests) });
 }
 
-function vpn(r: Registry, status: Status): void {
+function vpn(r: Registry, status: Status, scope: ScrapeScope): void {
   const sums = { packetsIn: new MonotonicSum(), packetsOut: new MonotonicSum(), bytesIn: new MonotonicSum(), bytesOut: new MonotonicSum() };
-  const totals = perScrape(() => {
+  const totals = scope.once(() => {
     const peers = Object.entries(status().vpn.peers);
     const of = (k: keyof typeof sums): number => sums[k].update(peers.map(([id, t]) => [id, t[k]] as const));
     return { packetsIn: of('packetsIn'), packetsOut: of('packetsOut'), bytesIn: of('bytesIn'), bytesOut: of('bytesOut') };

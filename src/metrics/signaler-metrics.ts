@@ -5,7 +5,7 @@
  */
 import { Registry } from 'prom-client';
 import type { RelayStats } from '../relay/hub-state.js';
-import { allCounters, byPrefix, counterFrom, fromRecord, gaugeFrom, one, perScrape, type Sample } from './collect.js';
+import { ScrapeScope, allCounters, byPrefix, counterFrom, fromRecord, gaugeFrom, one, type Sample } from './collect.js';
 
 /** What the signaler's metrics are read from (a SignalerServer, or a fake in unit tests). */
 export interface SignalerMetricsSource {
@@ -20,12 +20,13 @@ export interface SignalerMetricsSource {
 /** A fresh registry with every signaler metric. */
 export function signalerRegistry(src: SignalerMetricsSource): Registry {
   const r = new Registry();
-  const counters = perScrape(() => src.counters.toJSON());
-  const relay = perScrape(() => src.relayStats());
+  const scope = new ScrapeScope();
+  const counters = scope.once(() => src.counters.toJSON());
+  const relay = scope.once(() => src.relayStats());
   const n = (name: string): number => counters()[name] ?? 0;
   const c = (prefix: string, labels: readonly string[]): Sample[] => byPrefix(counters(), prefix, labels);
 
-  gaugeFrom(r, { name: 'sentinel_signaler_info', help: 'Always 1; the signaler id as a label.', labelNames: ['id'], read: () => [[{ id: src.id }, 1]] });
+  gaugeFrom(r, { name: 'sentinel_signaler_info', begin: scope.begin, help: 'Always 1; the signaler id as a label.', labelNames: ['id'], read: () => [[{ id: src.id }, 1]] });
   gaugeFrom(r, { name: 'sentinel_signaler_nodes', help: 'Nodes registered at this instance now.', read: () => one(src.size) });
   counterFrom(r, { name: 'sentinel_signaler_registrations_total', help: 'REGISTERs accepted (first registrations and re-registrations).', read: () => one(n('registrations')) });
   counterFrom(r, { name: 'sentinel_signaler_lookups_total', help: 'LOOKUPs answered (found or not), within the request rate.', read: () => one(n('lookups')) });
