@@ -12,6 +12,8 @@ export const METRICS_MAX_HEADER_BYTES = 4096;
 export const METRICS_HEADERS_TIMEOUT_MS = 5_000;
 /** A whole request (a GET has no body) must arrive within this long. */
 export const METRICS_REQUEST_TIMEOUT_MS = 10_000;
+/** How often those timeouts are checked: they are late by at most this much. */
+export const METRICS_TIMEOUT_CHECK_MS = 1_000;
 /** An idle keep-alive connection is closed after this long, freeing its slot. */
 export const METRICS_KEEPALIVE_TIMEOUT_MS = 5_000;
 
@@ -27,4 +29,4 @@ export const PENDING_COUNT_CAP = 100_000;
 
 /** The `--metrics` line of `sentinel-node --help` and `sentinel-signaler --help`. */
 export const METRICS_HELP =
-  `serve Prometheus metrics at http://ADDR/metrics (off by default). ADDR is PORT (on 127.0.0.1, e.g. 9464), IPV4:PORT or [IPV6]:PORT; an address other than loopback makes them readable by anyone who can reach it (a warning says so). At most ${METRICS_MAX_CONNECTIONS} scrapes at once`;
+  `serve Prometheus metrics at http://ADDR/metrics (off by default). ADDR is PORT (on 127.0.0.1, e.g. 9464; 0: any free port, named in the log), IPV4:PORT or [IPV6]:PORT; an address other than loopback makes them readable by anyone who can reach it (a warning says so). At most ${METRICS_MAX_CONNECTIONS} scrapes at once`;

@@ -30,6 +30,8 @@ export interface MetricsLimits {
   headersTimeoutMs: number;
   requestTimeoutMs: number;
   keepAliveTimeoutMs: number;
+  /** How often the timeouts above are checked (node:http's default is 30 s). */
+  timeoutCheckMs: number;
 }
 
 export const DEFAULT_METRICS_LIMITS: MetricsLimits = {
@@ -38,6 +40,7 @@ export const DEFAULT_METRICS_LIMITS: MetricsLimits = {
   headersTimeoutMs: L.METRICS_HEADERS_TIMEOUT_MS,
   requestTimeoutMs: L.METRICS_REQUEST_TIMEOUT_MS,
   keepAliveTimeoutMs: L.METRICS_KEEPALIVE_TIMEOUT_MS,
+  timeoutCheckMs: L.METRICS_TIMEOUT_CHECK_MS,
 };
 
 /** A listening metrics endpoint. */
@@ -69,6 +72,7 @@ export async function startMetricsServer(opts: MetricsServerOptions): Promise<Me
       headersTimeout: limits.headersTimeoutMs,
       requestTimeout: limits.requestTimeoutMs,
       keepAliveTimeout: limits.keepAliveTimeoutMs,
+      connectionsCheckingInterval: limits.timeoutCheckMs,
     },
     (req, res) => void answer(req, res, opts.registry, refuse),
   );

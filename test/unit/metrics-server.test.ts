@@ -92,6 +92,15 @@ describe('metrics endpoint', () => {
     assert.equal(server.refusals().bad_request, 1);
   });
 
+  it('a request head that does not arrive in time is answered 408 and counted, freeing the slot', async () => {
+    const { server } = await start({ headersTimeoutMs: 100, requestTimeoutMs: 200, timeoutCheckMs: 20 });
+    const s = await raw(server.port);
+    const closed = untilClosed(s);
+    s.write('GET /metrics HTTP/1.1\r\nHost: x\r\n'); // and never the blank line
+    assert.match(await closed, /^HTTP\/1\.1 408/);
+    assert.equal(server.refusals().timeout, 1);
+  });
+
   it('connections beyond the cap are closed at accept and counted; a freed slot serves again', async () => {
     const { server } = await start({ maxConnections: 2 });
     const held = [await raw(server.port), await raw(server.port)];
