@@ -143,6 +143,39 @@ function bytesMatch(from: Scrape, to: Scrape, peerLabel: string): boolean {
   return sent !== undefined && sent > 0 && sent === got;
 }
 
+describe('relay metrics', () => {
+  it('a session through a peer relay: relayed sessions and bytes on the client, circuits and bytes on the relay', async () => {
+    // No signaler, no addon, no gossip rounds: the only path between A and B is the relay.
+    const quiet = { native: 'off' as const, gossipIntervalMs: 3_600_000, metrics: LOOPBACK_METRICS };
+    const r = await net0.node({ ...quiet, relay: { mode: 'contacts' } });
+    const a = await net0.node(quiet);
+    const b = await net0.node(quiet);
+    for (const n of [a, b]) {
+      await r.accept(n.identity.id);
+      await n.dial(`127.0.0.1:${r.port}`);
+      await waitFor(() => n.status().relay?.peers.some((p) => p.bound !== null) === true, 5_000, 'bound with the relay');
+    }
+    assert.equal((await a.dial(b.identity.id)).path, 'relay');
+    assert.equal((await a.send(b.identity.id, 'through the relay')).status, 'delivered');
+
+    const sa = await scrape(a.metricsUrl as string);
+    assert.equal(sa.value('sentinel_sessions', { path: 'relay', method: 'relay' }), 1);
+    assert.equal(sa.value('sentinel_sessions', { path: 'direct', method: 'outbound' }), 1, 'the session with the relay itself');
+    assert.equal(sa.value('sentinel_relay_circuits', { role: 'client' }), 1);
+    const relayedIn = sa.value('sentinel_session_bytes_total', { path: 'relay', direction: 'in' }) ?? 0;
+    const relayedOut = sa.value('sentinel_session_bytes_total', { path: 'relay', direction: 'out' }) ?? 0;
+    assert.ok(relayedOut > 0 && relayedIn > 0);
+    assert.equal(sa.value('sentinel_relay_bytes_total', { role: 'client' }), relayedIn + relayedOut);
+    assert.equal(sa.value('sentinel_relay_circuits', { role: 'relay' }), undefined, 'A does not relay');
+
+    const sr = await scrape(r.metricsUrl as string);
+    assert.equal(sr.value('sentinel_relay_circuits', { role: 'relay' }), 1);
+    assert.equal(sr.value('sentinel_relay_bound_nodes', { kind: 'all' }), 2);
+    assert.ok((sr.value('sentinel_relay_bytes_total', { role: 'relay' }) ?? 0) > 0);
+    assert.equal(sr.value('sentinel_relay_circuits', { role: 'client' }), 0);
+  });
+});
+
 describe('signaler metrics', () => {
   it('the sentinel-signaler executable: registrations, lookups, punches coordinated, refusals by reason', async (t) => {
     const sig = await startSignaler();
