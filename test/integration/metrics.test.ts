@@ -17,6 +17,7 @@ import { SignalErrorCode } from '../../src/wire/index.js';
 import { scrape, type Scrape } from '../helpers/scrape.js';
 import { destroyRawClients, rawClient } from '../helpers/signal-client.js';
 import { testnet, waitFor } from '../helpers/testnet.js';
+import { ipv4Packet, vpnPair } from '../helpers/vpn-pair.js';
 
 const SIGNALER_BIN = fileURLToPath(new URL('../../src/cli/sentinel-signaler.js', import.meta.url));
 const LOOPBACK_METRICS = { host: '127.0.0.1', port: 0 };
@@ -142,6 +143,27 @@ function bytesMatch(from: Scrape, to: Scrape, peerLabel: string): boolean {
   const got = to.sum('sentinel_peer_bytes_received_total');
   return sent !== undefined && sent > 0 && sent === got;
 }
+
+describe('VPN metrics', () => {
+  it('packets and bytes both ways, drops by reason (in-memory TUNs inside real nodes)', async () => {
+    const { a, b, tunA, tunB } = await vpnPair(net0, { metrics: LOOPBACK_METRICS });
+    const A = a.id().vpn;
+    const B = b.id().vpn;
+    const packet = ipv4Packet(A.ipv4, B.ipv4, Buffer.from('hello'));
+    tunA.inject([packet, packet, packet]);
+    await waitFor(() => tunB.written.length === 3, 3_000, 'packets at B');
+    tunA.inject([ipv4Packet(A.ipv4, '100.64.77.77', Buffer.from('nowhere'))]);
+    await waitFor(() => (a.status().vpn.drops.no_route ?? 0) === 1, 3_000, 'no route');
+    const sa = await scrape(a.metricsUrl as string);
+    const sb = await scrape(b.metricsUrl as string);
+    assert.equal(sa.value('sentinel_vpn_up'), 1);
+    assert.equal(sa.value('sentinel_vpn_packets_total', { direction: 'out' }), 3);
+    assert.equal(sa.value('sentinel_vpn_bytes_total', { direction: 'out' }), 3 * packet.length);
+    assert.equal(sb.value('sentinel_vpn_packets_total', { direction: 'in' }), 3);
+    assert.equal(sb.value('sentinel_vpn_bytes_total', { direction: 'in' }), 3 * packet.length);
+    assert.equal(sa.value('sentinel_vpn_drops_total', { reason: 'no_route' }), 1);
+  });
+});
 
 describe('relay metrics', () => {
   it('a session through a peer relay: relayed sessions and bytes on the client, circuits and bytes on the relay', async () => {
