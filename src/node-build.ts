@@ -34,8 +34,6 @@ import * as T from './transport/index.js';
 import { FrameRouter } from './transport/router.js';
 import { FrameType, HELLO_FLAG_CHAT_BATCH, HELLO_FLAG_GSO, type Endpoint, type Hello } from './wire/index.js';
 import { DEFAULT_LIMITS, type NodeOptions } from './node-options.js';
-import { PeerTraffic } from './metrics/peer-traffic.js';
-import { PEER_LABEL_SLOTS } from './metrics/limits.js';
 
 
 /** The services of one node, built once (see the constructor). */
@@ -58,8 +56,6 @@ export interface Parts {
   upgrader: DirectUpgrader;
   locals: () => Endpoint[];
   native: ReturnType<typeof loadNative>;
-  /** Session bytes per peer, for the metrics (metrics/peer-traffic.ts). */
-  traffic: PeerTraffic;
 }
 
 /** Builds the services of a node and wires them to each other. No I/O happens here. */
@@ -203,9 +199,7 @@ export function build(
     .add({ onSessionDown: (id) => gossip.onSessionDown(id) })
     .add({ onSessionUp: (s, replaced) => relay.onSessionUp(s, replaced), onSessionDown: (id) => relay.onSessionDown(id) })
     .add(upgrader);
-  const traffic = new PeerTraffic((id) => directory.trustOf(id), PEER_LABEL_SLOTS);
-  lifecycle.add(traffic);
-  return { clock, counters, limits, allowList, directory, events, lifecycle, manager, messenger, vpn, gossip, membership, dialer, relayAcceptor, relay, upgrader, locals, native, traffic };
+  return { clock, counters, limits, allowList, directory, events, lifecycle, manager, messenger, vpn, gossip, membership, dialer, relayAcceptor, relay, upgrader, locals, native };
 }
 
 /** SENTINEL_VPN_DATAGRAM (off | auto | always; default auto). An unknown value: auto, with a warning. */
