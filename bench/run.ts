@@ -23,6 +23,7 @@ import { runGossipMeshBench } from './gossip-mesh.js';
 import { runHandshakeBench } from './handshake.js';
 import { runLabDialBench } from './lab-dial.js';
 import { runMessagingBench } from './messaging.js';
+import { runMetricsBench } from './metrics.js';
 import { machineFacts, renderConsole, renderMarkdown, replaceSections, type BenchResult } from './report.js';
 import { runRelayBench } from './relay.js';
 import { runSignalerBench } from './signaler.js';
@@ -60,6 +61,7 @@ export const BENCHMARKS: Readonly<Record<string, () => Promise<BenchResult>>> = 
   abuse: () => runAbuseBench(),
   ping: () => runPingBench(),
   web: () => runWebBench(),
+  metrics: () => runMetricsBench(),
 };
 
 /** Where the report goes: the repository root (run.js lives in dist/bench/). */

@@ -5,6 +5,7 @@ import type { Logger } from './log.js';
 import * as T from './transport/index.js';
 import type { NativeTunOptions, TunDevice } from './vpn/index.js';
 import type { UdpPort } from './vpn/udp-port.js';
+import type { MetricsListen } from './metrics/address.js';
 import { MAX_PAYLOAD_SIZE } from './wire/index.js';
 
 export const DEFAULT_PORT = 8443;
@@ -51,6 +52,8 @@ export interface NodeOptions {
   relay?: { mode: RelayMode; bytesPerSecond?: number } | null;
   /** `--web`: serve the web dashboard on this address (src/web/); absent or null: off. */
   web?: { host: string; port: number } | null;
+  /** `--metrics`: serve Prometheus metrics over HTTP at this address (metrics/server.ts); absent: off. */
+  metrics?: MetricsListen | null;
   /** Gossip round interval (default GOSSIP_INTERVAL_MS). */
   gossipIntervalMs?: number;
   /** Opens the TUN device (injected by tests; default: the native one). */

@@ -26,6 +26,9 @@ import { type NodeOptions } from './node-options.js';
 import { startDashboard, type WebServer } from './web/index.js';
 
 import { build, type Parts } from './node-build.js';
+import { nodeRegistry, pendingCount, serveMetrics, type MetricsServer } from './metrics/endpoint.js';
+import { PEER_LABEL_SLOTS } from './metrics/limits.js';
+import { PeerTraffic } from './metrics/peer-traffic.js';
 
 export * from './node-options.js';
 
@@ -73,6 +76,9 @@ export class SentinelNode extends NodeFacade {
   private closing: Promise<void> | undefined;
   /** The web dashboard, when started with `web`. */
   web: WebServer | undefined;
+  private metrics: MetricsServer | undefined;
+  /** Session bytes per peer, for the metrics (with or without --metrics: it is cheap). */
+  private readonly traffic: PeerTraffic;
 
   constructor(
     private readonly opts: NodeOptions,
@@ -118,6 +124,8 @@ export class SentinelNode extends NodeFacade {
     this.counters = parts.counters;
     this.log = opts.log;
     if (!parts.native.ok) this.log.warn(`hole punching unavailable: ${parts.native.reason}`);
+    this.traffic = new PeerTraffic((id) => parts.directory.trustOf(id), PEER_LABEL_SLOTS);
+    parts.lifecycle.add(this.traffic);
     parts.lifecycle.add({
       onSessionUp: (s, replaced) => {
         if (replaced) return;
@@ -132,6 +140,11 @@ export class SentinelNode extends NodeFacade {
     });
   }
 
+  /** `http://host:port/metrics` when started with `metrics`, else null. */
+  get metricsUrl(): string | null {
+    return this.metrics?.url ?? null;
+  }
+
   /** Bind the control socket and the identity port, then start every service. */
   async start(created: boolean): Promise<void> {
     this.identityCreated = created;
@@ -139,6 +152,8 @@ export class SentinelNode extends NodeFacade {
     const meta = store.getMeta<{ id: string; createdAt: number }>('identity');
     // Written once per identity: a node must be able to start on a full disk.
     if (created || meta?.id !== this.identity.id) await store.putMeta('identity', { id: this.identity.id, createdAt: parts.clock.now() });
+    // First: a taken metrics port fails the start before anything else listens.
+    if (this.opts.metrics) this.metrics = await serveMetrics(this.opts.metrics, nodeRegistry({ status: () => this.status(), peers: () => this.peers(), traffic: this.traffic, pendingMessages: () => pendingCount(store) }), this.log);
     await this.startVpn();
     // Listen first: once the control socket answers, the node can be dialed.
     this.port = await parts.manager.listen(this.opts.port, this.opts.host);
@@ -247,6 +262,7 @@ export class SentinelNode extends NodeFacade {
       upgrader.close();
       relay.close();
       this.mdns?.stop();
+      await this.metrics?.close();
       await this.control?.close();
       await this.web?.close();
       this.signaler?.close();

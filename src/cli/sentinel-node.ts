@@ -21,6 +21,8 @@ import { createShell, type Shell } from './shell.js';
 import { formatBanner, SignalerWatch } from './banner.js';
 import { KEY_FILE } from '../identity/index.js';
 import { parseWebAddress } from '../web/address.js';
+import { parseMetricsListen } from '../metrics/address.js';
+import { METRICS_HELP } from '../metrics/limits.js';
 
 const OPTIONS = {
   port: { type: 'string', valueName: 'PORT', description: `identity port to listen and dial from (default ${DEFAULT_PORT}; 0 = any free port)` },
@@ -58,6 +60,7 @@ const OPTIONS = {
     valueName: '[ADDR:]PORT',
     description: 'serve the web dashboard on ADDR:PORT (a bare port: 127.0.0.1). Protected by a token kept in <data-dir>/web.token; the URL to open, with the token, is printed at start. A non-loopback ADDR is served only when written out, with a warning',
   },
+  metrics: { type: 'string', valueName: 'ADDR', description: METRICS_HELP },
   help: { type: 'boolean', short: 'h', description: 'show this help' },
 } as const;
 
@@ -130,6 +133,7 @@ export async function main(argv: string[], io: IO = process): Promise<number> {
   // Survived unhandled rejections show in `status` and go to the node's log.
   attachToCrashPolicy({ count: (name) => node.counters.inc(name), log });
   if (node.web) io.stdout.write(`web: ${node.web.loginUrl}\n`);
+  if (node.metricsUrl) io.stdout.write(`metrics: ${node.metricsUrl}\n`);
   if (interactive) shell = runInteractive(node, io, () => stopper.stop(), parsed.options.host);
   return stopper.exitCode;
 }
@@ -160,6 +164,7 @@ function parseArgs(argv: string[]) {
       strangers: parseStrangers(values.strangers),
       relay: parseRelay(values.relay, values['relay-rate']),
       web: web && { host: web.host, port: web.port },
+      metrics: values.metrics === undefined ? null : parseMetricsListen(values.metrics),
     },
   };
 }

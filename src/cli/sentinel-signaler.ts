@@ -18,6 +18,8 @@ import { formatHostPort } from '../transport/index.js';
 import { EXIT_FAILURE, EXIT_USAGE, formatByteRate, formatBytes, formatOptions, intOption, isEntryPoint, parseArgv, parseByteRate, usage } from './args.js';
 import { runAsProcess, untilSignal } from './process.js';
 import { globalIpv6Addresses } from '../netcheck/interfaces.js';
+import { parseMetricsListen, serveMetrics, signalerRegistry, type MetricsListen, type MetricsServer } from '../metrics/endpoint.js';
+import { METRICS_HELP } from '../metrics/limits.js';
 
 export const DEFAULT_SIGNALER_PORT = 8888;
 
@@ -40,6 +42,7 @@ const OPTIONS = {
   'redis-prefix': { type: 'string', valueName: 'PREFIX', description: `prefix of the cluster's Redis keys and channels (default ${DEFAULT_REDIS_PREFIX}); one Redis can hold several clusters` },
   'probe-port': { type: 'string', valueName: 'PORT|off', description: 'plain TCP port that tells each connection its source address, for `sentinel netcheck` (default: port + 1; off: none)' },
   'max-nodes': { type: 'string', valueName: 'N', description: `nodes registered at this instance at once (default ${SIGNAL_MAX_SESSIONS})` },
+  metrics: { type: 'string', valueName: 'ADDR', description: METRICS_HELP },
   help: { type: 'boolean', short: 'h', description: 'show this help' },
 } as const;
 
@@ -87,7 +90,9 @@ export async function main(argv: string[], io: IO = process): Promise<number> {
   let relayRate: number | undefined;
   let maxNodes: number;
   let probePort: number | null;
+  let metricsAt: MetricsListen | null;
   try {
+    metricsAt = values.metrics === undefined ? null : parseMetricsListen(values.metrics);
     maxNodes = intOption('max-nodes', values['max-nodes'], { min: 1, max: 1_000_000 }) ?? SIGNAL_MAX_SESSIONS;
     if (values.redis !== undefined) {
       const bad = checkRedisUrl(values.redis);
@@ -104,6 +109,7 @@ export async function main(argv: string[], io: IO = process): Promise<number> {
   let host = values.host ?? '::';
   const dataDir = resolve(values['data-dir'] ?? './.signaler');
   const log = createLogger((values['log-level'] as LogLevel | undefined) ?? 'info', (l) => io.stderr.write(`${l}\n`));
+  let metrics: MetricsServer | undefined;
   // Signals are handled from the start: a SIGTERM during startup closes what was started.
   const starting = (async (): Promise<SignalerServer> => {
     await prepareDataDir(dataDir);
@@ -117,6 +123,8 @@ export async function main(argv: string[], io: IO = process): Promise<number> {
       ...(cluster ? { cluster } : {}),
       ...(probePort !== null ? { netcheck: { probePort, optional: values['probe-port'] === undefined, addresses6: () => globalIpv6Addresses(host) } } : {}),
     });
+    // Before the listener: a taken metrics port fails the start before nodes can register.
+    if (metricsAt) metrics = await serveMetrics(metricsAt, signalerRegistry(server), log);
     try {
       // '::' is dual-stack (Node's default): IPv4 nodes arrive IPv4-mapped and are seen unmapped.
       await server.listen(port, host);
@@ -129,12 +137,14 @@ export async function main(argv: string[], io: IO = process): Promise<number> {
   })();
   const stopped = untilSignal(async () => {
     const started = await starting.catch(() => undefined);
+    await metrics?.close();
     await started?.close();
   });
   let server: SignalerServer;
   try {
     server = await starting;
   } catch (err) {
+    await metrics?.close();
     const text = isSentinelError(err) ? err.message : errorMessage(err);
     // The transport reports EACCES as "not allowed to listen on port N".
     const hint = port > 0 && port < 1024 && /not allowed to listen/.test(text) ? ' (a port below 1024 needs root or CAP_NET_BIND_SERVICE)' : '';
@@ -145,7 +155,8 @@ export async function main(argv: string[], io: IO = process): Promise<number> {
   const link = server.clustered?.link;
   const clusterLine = link ? `cluster: Redis at ${link.label} as instance ${link.instance} (${link.instances.length} instance(s) live)\n` : '';
   const probeLine = `netcheck probe port: ${server.netcheck.port === 0 ? 'off' : server.netcheck.port}\n`;
-  io.stdout.write(`signaler ${server.id}\nlistening on ${formatHostPort(host, server.port)}\nrelaying: ${relay}\n${probeLine}${clusterLine}pin it with: --signaler <this-host>:${server.port}#${server.id}\n`);
+  const metricsLine = metrics ? `metrics: ${metrics.url}\n` : '';
+  io.stdout.write(`signaler ${server.id}\nlistening on ${formatHostPort(host, server.port)}\nrelaying: ${relay}\n${probeLine}${clusterLine}${metricsLine}pin it with: --signaler <this-host>:${server.port}#${server.id}\n`);
   return stopped;
 }
 

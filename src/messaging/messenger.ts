@@ -166,6 +166,7 @@ export class Messenger {
       early?.saved();
     }
     this.outbox.queued(to, early?.sent ? msg.id : undefined);
+    this.deps.counters.inc('chat_sent');
     const status = answer ? await answer : undefined;
     return { id: msg.id, to, status: status ?? 'pending' };
   }
@@ -278,6 +279,7 @@ export class Messenger {
     if (ids.length === 0) return;
     for (const id of ids) this.settling.add(id);
     this.outbox.answered(peer, ids);
+    this.deps.counters.inc(status === 'delivered' ? 'chat_delivered' : 'chat_refused_final', ids.length);
     for (const id of ids) {
       this.waiters.get(id)?.(status);
       this.deps.emit(status === 'delivered' ? { type: 'delivered', id, to: peer } : { type: 'refused', id, to: peer });

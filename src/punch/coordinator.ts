@@ -124,12 +124,16 @@ export class PunchCoordinator {
       this.outcomes.set(plan.peer, { self: plan.self, peer: plan.peerKind, impossible: plan.impossible !== null, birthday: plan.birthday !== null, ended });
       while (this.outcomes.size > MAX_PUNCH_OUTCOMES) this.outcomes.delete(this.outcomes.keys().next().value as NodeId);
     };
+    // `punch_outcomes.<method>.<our NAT>.<peer's NAT>.<outcome>`: the metrics' labels (metrics/node-metrics.ts).
+    const outcome = (result: string): void => this.deps.counters.inc(`punch_outcomes.${plan.birthday ? 'birthday' : 'simultaneous_open'}.${plan.self}.${plan.peerKind}.${result}`);
     try {
       const s = await this.run(plan, progress);
       note('ok');
+      outcome('connected');
       return s;
     } catch (err) {
       note(plan.impossible !== null ? 'impossible' : / gave up: /.test(errorMessage(err)) ? 'refused' : 'timeout');
+      outcome('failed');
       throw err;
     } finally {
       ticket.release();

@@ -336,6 +336,7 @@ export class SignalerServer {
   private onLookup(s: Session, payload: Buffer): void {
     const m = decodeLookup(payload);
     if (!this.admit(s, m.reqId)) return;
+    this.counters.inc('lookups');
     const me = this.registry.get(s.peerId);
     const id = nodeIdFromPublicKey(m.target);
     const reg = this.registry.get(id);

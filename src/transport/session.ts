@@ -23,7 +23,7 @@ import {
   goawayCodeName,
   type Hello,
 } from '../wire/index.js';
-import { FrameDecoder, joinPayload, type PayloadParts } from '../wire/frame.js';
+import { FrameDecoder, HEADER_SIZE, joinPayload, type PayloadParts } from '../wire/frame.js';
 import { TokenBucket } from '../core/rate.js';
 import type { Clock } from '../core/clock.js';
 import type { Counters } from '../core/counters.js';
@@ -78,6 +78,10 @@ export class Session {
   readonly method: ConnectMethod;
   readonly remoteAddress: string;
   readonly establishedAt: number;
+  /** Bytes received on this session (frames, after TLS), for the metrics (metrics/peer-traffic.ts). */
+  bytesIn = 0;
+  /** Bytes of frames queued on this session (after TLS), for the metrics. */
+  bytesOut = 0;
   /** Round-trip time of the last answered PING, ms. */
   rttMs: number | null = null;
   lastHeard: number;
@@ -183,6 +187,7 @@ export class Session {
       this.close(GoawayCode.PROTOCOL_ERROR, 'peer is not reading', new SentinelError('E_PROTOCOL', 'write buffer limit reached'));
       return false;
     }
+    this.bytesOut += HEADER_SIZE + payload.length;
     if (payload.length < ZERO_COPY_MIN) {
       socket.write(encodeFrame(type, payload));
     } else if ((whole = prebuiltFrame(type, payload)) !== undefined) {
@@ -224,6 +229,7 @@ export class Session {
 
   private onData(chunk: Buffer): void {
     if (this.closed) return;
+    this.bytesIn += chunk.length;
     this.lastHeard = this.opts.clock.now();
     try {
       this.decoder.decode(chunk, this.onDecoded);
