@@ -135,6 +135,11 @@ export interface StatusInfo {
   trust: TrustStatus;
   /** Relaying: the relays this node may use, and what it offers others (absent from older nodes). */
   relay?: RelayStatus;
+  /**
+   * The DNS responder for `<name>.sentinel` on the VPN IPv4: `up` on `address` (host:port),
+   * `off` (no VPN, or --no-dns), or `failed` with the reason (absent from older nodes).
+   */
+  dns?: { state: 'off' | 'up' | 'failed'; address: string | null; reason: string | null };
 }
 
 /** The relay part of `status`. */
