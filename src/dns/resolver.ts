@@ -11,8 +11,10 @@
  *   |Q|OPCODE |A|T|R|R|  Z  | RCODE |  QR=1 (a response): dropped, never answered (no loops)
  *   |R|       |A|C|D|A|     |       |  OPCODE != 0 (QUERY): NOTIMP
  *   +-+-------+-+-+-+-+-----+-------+
- *   |   QDCOUNT (must be 1)         |  else FORMERR
- *   |   ANCOUNT | NSCOUNT | ARCOUNT |  ARCOUNT may hold one OPT (EDNS, RFC 6891)
+ *   |   QDCOUNT                     |  must be 1, else FORMERR
+ *   |   ANCOUNT                     |  must be 0, else FORMERR
+ *   |   NSCOUNT                     |  must be 0, else FORMERR
+ *   |   ARCOUNT                     |  0, or 1 for an OPT record (EDNS, RFC 6891), else FORMERR
  *   +-------------------------------+
  *
  * Answers: under `.sentinel`, A/AAAA of the node the name means (names.ts), NODATA
@@ -28,6 +30,11 @@ import { CLASSIC_UDP_BYTES, DNS_TTL_SECONDS, DNS_ZONE, MAX_EDNS_UDP_BYTES } from
 import { nameKey } from './names.js';
 
 const HEADER_BYTES = 12;
+const QDCOUNT_AT = 4;
+const ANCOUNT_AT = 6;
+const NSCOUNT_AT = 8;
+const ARCOUNT_AT = 10;
+const OPT_TYPE = 41;
 const QR_BIT = 0x8000;
 const OPCODE_SHIFT = 11;
 const OPCODE_MASK = 0xf;
@@ -76,18 +83,9 @@ export function answerQuery(query: Uint8Array, ctx: QueryContext, lookup: NameLo
   const opcode = (flags >> OPCODE_SHIFT) & OPCODE_MASK;
   const base = { id, opcode, rd: (flags & RD_BIT) !== 0 };
   if (opcode !== OPCODE_QUERY) return reply('notimp', bare(base, Rcode.NOTIMP));
-  let packet: dnsPacket.DecodedPacket;
-  try {
-    packet = dnsPacket.decode(buf);
-  } catch {
-    return reply('formerr', bare(base, Rcode.FORMERR), 'undecodable');
-  }
-  const question = packet.questions?.[0];
-  if (packet.questions?.length !== 1 || question === undefined) return reply('formerr', bare(base, Rcode.FORMERR), 'question_count');
-  const opts = (packet.additionals ?? []).filter((a) => a.type === 'OPT') as dnsPacket.OptAnswer[];
-  if (opts.length > 1) return reply('formerr', bare(base, Rcode.FORMERR), 'opt_count');
-  if (!sameQuestion(buf, question)) return reply('formerr', bare(base, Rcode.FORMERR), 'question_form');
-  const edns = opts[0];
+  const parsed = parseQuery(buf);
+  if (typeof parsed === 'string') return reply('formerr', bare(base, Rcode.FORMERR), parsed);
+  const { question, edns } = parsed;
   const out: Draft = { ...base, question, edns: edns !== undefined, rcode: Rcode.NOERROR, aa: false, answers: [] };
   if (edns && edns.ednsVersion !== EDNS_VERSION) return finish('badvers', { ...out, rcode: Rcode.BADVERS }, ctx, edns);
   if (!ctx.allowed) return finish('refused', { ...out, rcode: Rcode.REFUSED }, ctx, edns, 'not_local');
@@ -155,6 +153,40 @@ function finish(outcome: DnsOutcome, d: Draft, ctx: QueryContext, edns: dnsPacke
 /** Our OPT record: the size we take, EDNS version 0, the upper bits of an extended RCODE. */
 function ourOpt(rcode: number): dnsPacket.OptAnswer {
   return { name: '.', type: 'OPT', udpPayloadSize: MAX_EDNS_UDP_BYTES, extendedRcode: rcode >> 4, ednsVersion: EDNS_VERSION, flags: 0, flag_do: false, options: [] };
+}
+
+/**
+ * The question and the OPT record of a query, or why it is malformed. The counts are
+ * checked before dns-packet sees the bytes: it reserves an array per section from them
+ * (up to 65,535 entries each) and expands record data (an NSEC bitmap becomes hundreds of
+ * bytes of strings per byte), so a query may carry one question, no answer or authority
+ * records, and at most one additional record, which must be an OPT.
+ */
+function parseQuery(buf: Buffer): { question: dnsPacket.Question; edns: dnsPacket.OptAnswer | undefined } | string {
+  const count = (at: number): number => buf.readUInt16BE(at);
+  if (count(QDCOUNT_AT) !== 1) return 'question_count';
+  if (count(ANCOUNT_AT) !== 0 || count(NSCOUNT_AT) !== 0) return 'records';
+  const additionals = count(ARCOUNT_AT);
+  if (additionals > 1) return 'opt_count';
+  // The header and question alone first, to find where the additional record starts.
+  const head = Buffer.from(buf);
+  head.writeUInt16BE(0, ARCOUNT_AT);
+  let packet: dnsPacket.DecodedPacket;
+  try {
+    packet = dnsPacket.decode(head);
+    const end = dnsPacket.decode.bytes;
+    if (additionals === 1) {
+      // An OPT record: owner name the root (one zero byte), then TYPE 41.
+      if (buf.length < end + 3 || buf[end] !== 0 || buf.readUInt16BE(end + 1) !== OPT_TYPE) return 'additional';
+      packet = dnsPacket.decode(buf);
+    }
+  } catch {
+    return 'undecodable';
+  }
+  const question = packet.questions?.[0];
+  if (question === undefined) return 'question_count';
+  if (!sameQuestion(buf, question)) return 'question_form';
+  return { question, edns: packet.additionals?.[0] as dnsPacket.OptAnswer | undefined };
 }
 
 /**

@@ -154,14 +154,17 @@ describe('answerQuery with malformed input', () => {
     }
   });
 
-  it('FORMERR for no question, two questions, a truncated body, two OPT records', () => {
+  it('FORMERR for no question, two questions, a truncated body, answer or authority records, an additional that is not one OPT', () => {
     const q = question([Buffer.from('bob'), Buffer.from('sentinel')]);
     const cases: Array<[string, Buffer, string]> = [
       ['none', header(5, 0, 0), 'question_count'],
       ['two', Buffer.concat([header(5, 0, 2), q, q]), 'question_count'],
       ['cut', Buffer.concat([header(5, 0, 1), q.subarray(0, 6)]), 'undecodable'],
-      ['claims 9 answers', Buffer.concat([header(5, 0, 1, 9), q]), 'undecodable'],
+      ['claims 65535 answers', Buffer.concat([header(5, 0, 1, 0xffff), q]), 'records'],
+      ['an authority record', query('bob.sentinel', 'A', { authorities: [{ name: 'x', type: 'A', data: '1.2.3.4' }] }), 'records'],
       ['two OPT', query('bob.sentinel', 'A', { additionals: [EDNS, EDNS] }), 'opt_count'],
+      ['an A record as the additional', query('bob.sentinel', 'A', { additionals: [{ name: 'x', type: 'A', data: '1.2.3.4' }] }), 'additional'],
+      ['an OPT cut short', query('bob.sentinel', 'A', { additionals: [EDNS] }).subarray(0, -3), 'undecodable'],
     ];
     for (const [what, bytes, reason] of cases) {
       const r = answerQuery(bytes, UDP, lookup);
