@@ -45,6 +45,7 @@ const AMBIGUOUS = null;
 export class NameTable {
   private constructor(
     private readonly exact: ReadonlyMap<string, NodeId | typeof AMBIGUOUS>,
+    /** This node's and the contacts' ids, sorted, without duplicates. */
     private readonly prefixable: readonly NodeId[],
   ) {}
 
@@ -71,7 +72,7 @@ export class NameTable {
       }
       for (const [key, id] of here) if (!exact.has(key)) exact.set(key, id);
     }
-    return new NameTable(exact, [src.self.id, ...contacts.map((p) => p.id)]);
+    return new NameTable(exact, [...new Set([src.self.id, ...contacts.map((p) => p.id)])].sort());
   }
 
   /** The node `key` (from {@link nameKey}) names, if exactly one. */
@@ -79,13 +80,18 @@ export class NameTable {
     const hit = this.exact.get(key);
     if (hit !== undefined) return hit ?? undefined;
     if (key.length < MIN_ID_PREFIX || key.length >= NODE_ID_LENGTH || !ID_PREFIX.test(key)) return undefined;
-    let found: NodeId | undefined;
-    for (const id of this.prefixable) {
-      if (!id.startsWith(key) || id === found) continue;
-      if (found !== undefined) return undefined;
-      found = id;
+    // Sorted ids: those starting with `key` are consecutive from the first one >= key.
+    const ids = this.prefixable;
+    let lo = 0;
+    let hi = ids.length;
+    while (lo < hi) {
+      const mid = (lo + hi) >>> 1;
+      if ((ids[mid] as string) < key) lo = mid + 1;
+      else hi = mid;
     }
-    return found;
+    const found = ids[lo];
+    if (found === undefined || !found.startsWith(key)) return undefined;
+    return ids[lo + 1]?.startsWith(key) ? undefined : found;
   }
 
   /** How many names are served exactly (prefixes not counted). */
