@@ -2,6 +2,9 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { NameTable, nameKey } from '../../src/dns/names.js';
+import { NAME_TABLE_REFRESH_MS } from '../../src/dns/limits.js';
+import { VpnNames, isLocalSource } from '../../src/dns/service.js';
+import { fakeClock } from '../helpers/fake-clock.js';
 import { nodeIdFromPublicKey } from '../../src/identity/node-id.js';
 import type { PeerRecord } from '../../src/store/types.js';
 
@@ -99,5 +102,29 @@ describe('NameTable', () => {
     const t = NameTable.build({ self: { id: SELF, name: null }, peers: [rec(pair[0]), rec(pair[1])] });
     assert.equal(t.lookup(pair[0].slice(0, 6)), undefined);
     assert.equal(t.lookup(pair[0]), pair[0]);
+  });
+});
+
+describe('VpnNames', () => {
+  it('answers with the addresses of the node a name means, and sees a new alias within the refresh time', () => {
+    const clock = fakeClock(10_000);
+    const peers: Rec[] = [rec(BOB)];
+    const selfAddrs = { ipv4: '100.64.0.1', ipv6: 'fd58:1b41:5e5c::1' };
+    const bobAddrs = { ipv4: '100.64.0.2', ipv6: 'fd58:1b41:5e5c::2' };
+    const names = new VpnNames({ self: { id: SELF, name: 'me' }, peers: () => peers, selfAddresses: () => selfAddrs, addressesOf: (p) => (p === BOB ? bobAddrs : assert.fail(p)), clock });
+    assert.deepEqual(names.lookup('me'), selfAddrs);
+    assert.deepEqual(names.lookup(BOB), bobAddrs);
+    assert.equal(names.lookup('bob'), undefined);
+    peers[0] = rec(BOB, { alias: 'bob' });
+    clock.set(10_000 + NAME_TABLE_REFRESH_MS - 1);
+    assert.equal(names.lookup('bob'), undefined, 'the table is reused within the refresh time');
+    clock.set(10_000 + NAME_TABLE_REFRESH_MS);
+    assert.deepEqual(names.lookup('bob'), bobAddrs);
+  });
+
+  it('isLocalSource: loopback and our own VPN addresses only', () => {
+    const local = isLocalSource(() => ({ ipv4: '100.64.0.1', ipv6: 'fd58:1b41:5e5c::1' }));
+    for (const a of ['127.0.0.1', '127.1.2.3', '::1', '100.64.0.1', 'FD58:1b41:5e5c::1']) assert.equal(local(a), true, a);
+    for (const a of ['100.64.0.2', '192.168.1.1', 'fd58:1b41:5e5c::2', '::ffff:100.64.0.2']) assert.equal(local(a), false, a);
   });
 });
