@@ -13,6 +13,7 @@ import { Counters } from '../../src/core/counters.js';
 import { systemClock } from '../../src/core/clock.js';
 import { startDnsResponder, VpnNames, type DnsServer } from '../../src/dns/index.js';
 import { frameTcp } from '../../src/dns/framing.js';
+import { isSentinelError } from '../../src/errors.js';
 import { nodeIdFromPublicKey } from '../../src/identity/node-id.js';
 import { createLogger } from '../../src/log.js';
 import { fakeClock } from '../helpers/fake-clock.js';
@@ -104,6 +105,22 @@ describe('DNS responder bounds', () => {
     } finally {
       await server.close();
     }
+  });
+
+  it('a taken port is E_PORT_IN_USE, and nothing stays bound', async () => {
+    const taken = createSocket('udp4');
+    await new Promise<void>((r) => taken.bind(0, '127.0.0.1', () => r()));
+    const port = taken.address().port;
+    try {
+      await assert.rejects(
+        startDnsResponder({ host: '127.0.0.1', port, names: names(), self: () => SELF_ADDRS, clock: systemClock, counters: new Counters(), log: silent }),
+        (e: unknown) => isSentinelError(e, 'E_PORT_IN_USE') && /port is already in use: DNS 127\.0\.0\.1:\d+/.test((e as Error).message),
+      );
+    } finally {
+      taken.close();
+    }
+    const again = await startDnsResponder({ host: '127.0.0.1', port, names: names(), self: () => SELF_ADDRS, clock: systemClock, counters: new Counters(), log: silent });
+    await again.close();
   });
 
   it('answers a burst per source over UDP, then drops and counts', async () => {
