@@ -1,5 +1,6 @@
 /** Benchmarks as functions (each returns a {@link BenchResult}); `run.ts` composes them. */
 export { runDialBench, type DialOptions } from './dial.js';
+export { runDnsBench } from './dns.js';
 export { runGossipSim, type GossipSimOptions } from './gossip-sim.js';
 export { runGossipMeshBench, type GossipMeshOptions } from './gossip-mesh.js';
 export { runHandshakeBench, type HandshakeOptions } from './handshake.js';

@@ -15,6 +15,7 @@ import { performance } from 'node:perf_hooks';
 import { fileURLToPath } from 'node:url';
 import { runAbuseBench } from './abuse.js';
 import { runDialBench } from './dial.js';
+import { runDnsBench } from './dns.js';
 import { runFaultsBench } from './faults.js';
 import { keepFuzzSection } from './fuzz.js';
 import { runGossipSim } from './gossip-sim.js';
@@ -57,6 +58,7 @@ export const BENCHMARKS: Readonly<Record<string, () => Promise<BenchResult>>> = 
   sessions: () => runSessionsBench(),
   'gossip-mesh': () => runGossipMeshBench(),
   text: () => runTextBench(),
+  dns: () => runDnsBench(),
   faults: () => runFaultsBench(),
   abuse: () => runAbuseBench(),
   ping: () => runPingBench(),

@@ -142,6 +142,11 @@ export interface StatusInfo {
    * identity port, `hard`: it changes it, `unknown`: not registered). Absent from older nodes.
    */
   network?: { listenHost: string | null; nat: 'public' | 'easy' | 'hard' | 'unknown' };
+  /**
+   * The DNS responder for `<name>.sentinel` on the VPN IPv4: `up` on `address` (host:port),
+   * `off` (no VPN, or --no-dns), or `failed` with the reason (absent from older nodes).
+   */
+  dns?: { state: 'off' | 'up' | 'failed'; address: string | null; reason: string | null };
 }
 
 /** The relay part of `status`. */

@@ -37,6 +37,7 @@ import type { PeerRecord, Store, Trust } from './store/index.js';
 import { formatHostPort, parseHostPort, type Clock, type ConnectionManager, type Counters, type Session, type TransportLimits } from './transport/index.js';
 import type { AllowList } from './vpn/allow-list.js';
 import type { VpnService } from './vpn/service.js';
+import type { DnsStatus } from './dns/node-dns.js';
 
 /** How long `send` waits for a connected peer's acknowledgement before answering `pending`. */
 export const DELIVERY_WAIT_MS = 3_000;
@@ -68,6 +69,8 @@ export interface NodeFacadeDeps {
   holePunching: { available: boolean; reason: string | null };
   /** Relaying: `status` shows it; trust changes reach it (a peer relay serves contacts). */
   relay: { status(): RelayStatus; trustChanged(id: NodeId): void };
+  /** The DNS responder for `<name>.sentinel` (src/dns/node-dns.ts), for `status`. */
+  dns?: () => DnsStatus;
   extraCounters(): Record<string, number>;
   /** Sub-millisecond time for ping RTTs (performance.now); default `clock.now`. */
   hrNow?: () => number;
@@ -117,6 +120,7 @@ export class NodeFacade implements NodeApi {
       },
       holePunching: { ...d.holePunching },
       vpn: d.vpn.status(d.vpnConfig.tunName, d.vpnConfig.mtu),
+      ...(d.dns ? { dns: d.dns() } : {}),
       peers: d.manager.sessions().length,
       known: counts.contact + counts.stranger + counts.blocked,
       uptimeMs: d.clock.now() - d.startedAt,

@@ -21,6 +21,7 @@ import { PeerDirectory, chosenBefore } from './peers/directory.js';
 import { PeerLifecycle } from './peers/lifecycle.js';
 import { SessionRecorder } from './peers/recorder.js';
 import { VpnService } from './vpn/service.js';
+import { DEFAULT_DNS_PORT, NodeDns } from './dns/node-dns.js';
 import { datagramModeFrom, type DatagramMode } from './vpn/path-policy.js';
 import { bindUdpPort } from './vpn/udp-port.js';
 import { tcpInfoReader } from './native/index.js';
@@ -56,6 +57,7 @@ export interface Parts {
   upgrader: DirectUpgrader;
   locals: () => Endpoint[];
   native: ReturnType<typeof loadNative>;
+  dns: NodeDns;
 }
 
 /** Builds the services of a node and wires them to each other. No I/O happens here. */
@@ -115,6 +117,16 @@ export function build(
     counters,
     channelFor: (p) => manager.session(p),
     datagram: { selfId: identity.id, mode: datagramMode(log), bind: () => (opts.bindUdp ?? bindUdpPort)(port(), opts.host), clock, ...tcpSamples(native.ok) },
+  });
+  const dns = new NodeDns({
+    config: opts.dns === null || !opts.vpn || opts.vpn.mode === 'off' ? null : { port: DEFAULT_DNS_PORT, ...opts.dns },
+    self: { id: identity.id, name: opts.name ?? null },
+    peers: () => directory.all(),
+    selfAddresses: () => vpn.addresses,
+    addressesOf: (p) => vpn.addressesOf(p),
+    clock,
+    counters,
+    log,
   });
   const messenger = new Messenger({
     identity,
@@ -199,7 +211,7 @@ export function build(
     .add({ onSessionDown: (id) => gossip.onSessionDown(id) })
     .add({ onSessionUp: (s, replaced) => relay.onSessionUp(s, replaced), onSessionDown: (id) => relay.onSessionDown(id) })
     .add(upgrader);
-  return { clock, counters, limits, allowList, directory, events, lifecycle, manager, messenger, vpn, gossip, membership, dialer, relayAcceptor, relay, upgrader, locals, native };
+  return { clock, counters, limits, allowList, directory, events, lifecycle, manager, messenger, vpn, gossip, membership, dialer, relayAcceptor, relay, upgrader, locals, native, dns };
 }
 
 /** SENTINEL_VPN_DATAGRAM (off | auto | always; default auto). An unknown value: auto, with a warning. */

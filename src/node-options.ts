@@ -6,6 +6,7 @@ import * as T from './transport/index.js';
 import type { NativeTunOptions, TunDevice } from './vpn/index.js';
 import type { UdpPort } from './vpn/udp-port.js';
 import type { MetricsListen } from './metrics/address.js';
+import type { DnsOptions } from './dns/node-dns.js';
 import { MAX_PAYLOAD_SIZE } from './wire/index.js';
 
 export const DEFAULT_PORT = 8443;
@@ -36,6 +37,11 @@ export interface NodeOptions {
   /** Use fighter sockets (native addon) when it loads: 'auto' (default) or 'off'. */
   native?: 'auto' | 'off';
   vpn?: VpnOptions | null;
+  /**
+   * The DNS responder for `<name>.sentinel` on the VPN IPv4 (src/dns/), while the VPN runs.
+   * Absent: on, port 53 (`--dns-port`); null: off (`--no-dns`).
+   */
+  dns?: DnsOptions | null;
   /** Keep at least this many sessions by dialing known peers (default DEFAULT_MIN_PEERS). */
   minPeers?: number;
   /** Redial lost peers with backoff (default true). */

@@ -116,6 +116,7 @@ export class SentinelNode extends NodeFacade {
       ...(opts.clock ? {} : { hrNow: () => performance.now() }),
       netcheck: () => netcheck.run(),
       explainDial: (peer, err) => netcheck.explain(peer, err),
+      dns: () => parts.dns.status(),
       extraCounters: () => ({ ...parts.gossip.counters(), ...(ref.node?.control ? { 'control.bad_requests': ref.node.control.counters.badRequests } : {}) }),
     });
     ref.node = this;
@@ -185,6 +186,7 @@ export class SentinelNode extends NodeFacade {
       const tun = await open({ name: v.tunName, mtu: v.mtu, ipv4: self.ipv4, ipv4Prefix: VPN_IPV4_PREFIX_LENGTH, ipv6: self.ipv6, ipv6Prefix: VPN_IPV6_PREFIX_LENGTH });
       vpn.attach(tun, v.mtu);
       this.log.info(`VPN up on ${tun.name}: ${self.ipv4}, ${self.ipv6}`);
+      await this.parts.dns.start();
     } catch (err) {
       if (v.mode === 'required') throw err;
       vpn.unavailable(errorMessage(err));
@@ -269,6 +271,7 @@ export class SentinelNode extends NodeFacade {
       await manager.close();
       await gossip.close();
       messenger.stop();
+      await this.parts.dns.close();
       await vpn.close();
       await directory.close();
       await this.store.close();

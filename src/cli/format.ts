@@ -224,6 +224,7 @@ export function formatStatus(s: StatusInfo): string {
     ['hole punching', s.holePunching.available ? 'available' : `unavailable (${s.holePunching.reason ?? '?'})`],
     ['vpn', `${s.vpn.state}${s.vpn.tun ? ` on ${s.vpn.tun}, mtu ${s.vpn.mtu}` : ''}${s.vpn.reason ? ` (${s.vpn.reason})` : ''}`],
     ['vpn addresses', `${s.vpn.ipv4}, ${s.vpn.ipv6}`],
+    ...(s.dns && s.dns.state !== 'off' ? [['vpn dns', s.dns.state === 'up' ? `*.sentinel on ${s.dns.address}` : `failed (${s.dns.reason})`] as [string, string]] : []),
     ...s.vpn.collisions.map((c): [string, string] => ['vpn collision', `${c.peer} claims ${c.address}, held by ${c.heldBy}`]),
     ...Object.entries(s.vpn.drops).map(([k, v]): [string, string] => [`vpn drops ${k}`, String(v)]),
     ['peers', `${s.peers} connected, ${s.known} known`],

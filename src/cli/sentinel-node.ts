@@ -16,6 +16,7 @@ import { PEER_RELAY_RATE } from '../relay/limits.js';
 import type { RelayMode } from '../relay/peer-server.js';
 import { parseVpnIpv4Override, VPN_IPV4_PREFIX } from '../vpn/index.js';
 import { DEFAULT_MIN_PEERS } from '../membership/reconnect.js';
+import { DEFAULT_DNS_PORT } from '../dns/limits.js';
 import { attachToCrashPolicy, runAsProcess, untilStopped } from './process.js';
 import { createShell, type Shell } from './shell.js';
 import { formatBanner, SignalerWatch } from './banner.js';
@@ -40,6 +41,8 @@ const OPTIONS = {
   'tun-name': { type: 'string', valueName: 'NAME', description: `TUN interface name (default ${DEFAULT_TUN_NAME})` },
   mtu: { type: 'string', valueName: 'BYTES', description: `TUN MTU (default ${DEFAULT_MTU})` },
   'vpn-ip': { type: 'string', valueName: 'IPV4', description: 'use this VPN IPv4 address (inside 100.64.0.0/10) instead of the one derived from the id' },
+  'dns-port': { type: 'string', valueName: 'PORT', description: `with --tun: the port of the DNS responder for <name>.sentinel on the VPN IPv4 (default ${DEFAULT_DNS_PORT}, UDP and TCP)` },
+  'no-dns': { type: 'boolean', description: 'with --tun: do not answer DNS for <name>.sentinel on the VPN IPv4' },
   'no-mdns': { type: 'boolean', description: 'do not advertise or browse _sentinel._tcp.local on the LAN (mDNS)' },
   'min-peers': { type: 'string', valueName: 'N', description: `keep at least N sessions by dialing known peers; lost peers are redialed with backoff (default ${DEFAULT_MIN_PEERS})` },
   strangers: { type: 'string', valueName: 'POLICY', description: 'messages from strangers (peers you did not dial, message, alias, allow or accept): "requests" keeps them as message requests until you accept or block the sender (default), "accept" takes them as messages, "refuse" refuses them; always within the stranger quotas' },
@@ -159,6 +162,7 @@ function parseArgs(argv: string[]) {
       name: values.name ?? null,
       ...(values.host !== undefined ? { host: values.host } : {}),
       vpn: parseVpn(values),
+      dns: parseDns(values),
       mdns: values['no-mdns'] !== true,
       minPeers: intOption('min-peers', values['min-peers'], { min: 0, max: 1000 }) ?? DEFAULT_MIN_PEERS,
       strangers: parseStrangers(values.strangers),
@@ -191,6 +195,16 @@ function normalizeFlags(argv: string[]): string[] {
 }
 
 const RELAY_MODES: readonly RelayMode[] = ['contacts', 'all'];
+
+/** `--dns-port` / `--no-dns`: the DNS responder runs with the VPN unless told not to. */
+function parseDns(values: OptionValues<typeof OPTIONS>): NodeOptions['dns'] {
+  const port = intOption('dns-port', values['dns-port'], { min: 1, max: 65535 });
+  const off = values['no-dns'] === true;
+  const flag = port !== undefined ? '--dns-port' : off ? '--no-dns' : null;
+  if (flag !== null && values.tun !== true && values['tun-optional'] !== true) throw usage(`${flag} needs --tun`);
+  if (off && port !== undefined) throw usage('--dns-port and --no-dns exclude each other');
+  return off ? null : port === undefined ? undefined : { port };
+}
 
 function parseRelay(mode: string | undefined, rate: string | undefined): NodeOptions['relay'] {
   if (mode === undefined) {

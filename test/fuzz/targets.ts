@@ -6,10 +6,11 @@
  */
 import { PLANTED_TARGETS } from './planted.js';
 import { HOST_TARGETS } from './targets-host.js';
+import { DNS_TARGETS } from './targets-dns.js';
 import { FRAME_STREAM, WIRE_CODECS } from './targets-wire.js';
 import type { FuzzTarget } from './target.js';
 
-export const FUZZ_TARGETS: readonly FuzzTarget[] = [FRAME_STREAM, ...WIRE_CODECS, ...HOST_TARGETS];
+export const FUZZ_TARGETS: readonly FuzzTarget[] = [FRAME_STREAM, ...WIRE_CODECS, ...HOST_TARGETS, ...DNS_TARGETS];
 
 /** The target called `name` (planted-bug targets included); throws a one-line error listing the names otherwise. */
 export function findTarget(name: string): FuzzTarget {
