@@ -40,17 +40,12 @@ import {
   type NetcheckResult,
   type PunchStart,
 } from '../wire/index.js';
+import { PendingRequests } from './pending.js';
 import { FailoverPlanner, type AttemptOutcome } from './failover.js';
 import { signalerKey, type SignalerAddress } from './address.js';
 import { RELAY_OPEN_TIMEOUT_MS, SIGNAL_REQUEST_TIMEOUT_MS, endpointOf, type SignalerClientOptions, type SignalerEntry, type SignalerState } from './client-types.js';
 
 type Answer = LookupResult | PunchStart | NetcheckResult | number;
-
-interface Pending {
-  resolve: (v: Answer) => void;
-  reject: (e: Error) => void;
-  timer: unknown;
-}
 
 interface Slot {
   readonly addr: SignalerAddress;
@@ -75,8 +70,7 @@ export class SignalerClient {
   relayLimits: { maxCircuits: number; bytesPerSecond: number; idleTimeoutS: number } | null = null;
   private readonly slots: Slot[];
   private readonly planner: FailoverPlanner;
-  private readonly pending = new Map<number, Pending>();
-  private nextReqId = 1;
+  private readonly pending: PendingRequests<Answer>;
   private stopped = false;
   private retryTimer: unknown;
   private registerTimer: unknown;
@@ -86,6 +80,7 @@ export class SignalerClient {
 
   constructor(private readonly opts: SignalerClientOptions) {
     if (opts.addresses.length === 0) throw new SentinelError('E_USAGE', 'no signaler address');
+    this.pending = new PendingRequests<Answer>(opts.clock);
     this.slots = opts.addresses.map((addr) => {
       const key = signalerKey(addr);
       return { addr, key, entry: { address: key, id: addr.pinned ?? opts.trusted(key) ?? null, pinned: addr.pinned !== null, state: 'standby', lastError: null } };
@@ -232,7 +227,7 @@ export class SignalerClient {
           this.relayLimits = null;
           slot.entry.state = 'unreachable';
           slot.entry.lastError = reason?.message ?? 'closed';
-          this.failPending(new SentinelError('E_DIAL_FAILED', `signaler session closed: ${slot.entry.lastError}`));
+          this.pending.failAll(new SentinelError('E_DIAL_FAILED', `signaler session closed: ${slot.entry.lastError}`));
           this.opts.log.info(`signaler ${slot.key} session closed: ${slot.entry.lastError}`);
           if (registered) this.opts.counters.inc('signaler_failovers');
           this.moveOn(registered ? 'closed' : 'failed');
@@ -292,12 +287,7 @@ export class SignalerClient {
       case FrameType.SIGNAL_ERROR: {
         const m = decodeSignalError(payload);
         const code = m.code === SignalErrorCode.NOT_FOUND ? 'E_UNKNOWN_ID' : m.code === SignalErrorCode.REFUSED ? 'E_REFUSED' : 'E_DIAL_FAILED';
-        const p = this.pending.get(m.reqId);
-        if (p) {
-          this.pending.delete(m.reqId);
-          this.opts.clock.clearTimeout(p.timer);
-          p.reject(new SentinelError(code, `signaler: ${m.reason}`));
-        } else this.opts.log.warn(`signaler error: ${m.reason}`);
+        if (!this.pending.fail(m.reqId, new SentinelError(code, `signaler: ${m.reason}`))) this.opts.log.warn(`signaler error: ${m.reason}`);
         return;
       }
       default:
@@ -306,11 +296,7 @@ export class SignalerClient {
   }
 
   private settle(reqId: number, value: Answer): void {
-    const p = this.pending.get(reqId);
-    if (!p) return;
-    this.pending.delete(reqId);
-    this.opts.clock.clearTimeout(p.timer);
-    p.resolve(value);
+    this.pending.settle(reqId, value);
   }
 
   private request<T extends Answer>(type: number, target: NodeId | ((reqId: number) => Buffer), timeoutMs = SIGNAL_REQUEST_TIMEOUT_MS): Promise<T> {
@@ -318,16 +304,10 @@ export class SignalerClient {
     if (!session || this.state !== 'connected') {
       return Promise.reject(new SentinelError('E_DIAL_FAILED', `signaler ${this.address} is ${this.state}${this.lastError ? ` (${this.lastError})` : ''}`));
     }
-    const reqId = this.nextReqId++;
     const encode = type === FrameType.LOOKUP ? encodeLookup : type === FrameType.RELAY_OPEN ? encodeRelayOpen : encodePunchRequest;
-    return new Promise<T>((resolve, reject) => {
-      const timer = this.opts.clock.setTimeout(() => {
-        this.pending.delete(reqId);
-        reject(new SentinelError('E_DIAL_FAILED', 'signaler did not answer in time'));
-      }, timeoutMs);
-      this.pending.set(reqId, { resolve: resolve as (v: Answer) => void, reject, timer });
-      session.send(type, typeof target === 'function' ? target(reqId) : encode({ reqId, target: publicKeyFromNodeId(target) }));
-    });
+    return this.pending.start<T>(timeoutMs, (reqId) =>
+      session.send(type, typeof target === 'function' ? target(reqId) : encode({ reqId, target: publicKeyFromNodeId(target) })),
+    );
   }
 
   /** Whether a relayed session through the signaler can be asked for now. */
@@ -385,19 +365,11 @@ export class SignalerClient {
     return this.session?.rttMs ?? null;
   }
 
-  private failPending(err: Error): void {
-    for (const [id, p] of this.pending) {
-      this.opts.clock.clearTimeout(p.timer);
-      p.reject(err);
-      this.pending.delete(id);
-    }
-  }
-
   close(): void {
     this.stopped = true;
     this.opts.clock.clearTimeout(this.retryTimer);
     this.opts.clock.clearTimeout(this.registerTimer);
-    this.failPending(new SentinelError('E_SHUTDOWN'));
+    this.pending.failAll(new SentinelError('E_SHUTDOWN'));
     this.session?.close(1, 'node shutting down');
   }
 }
