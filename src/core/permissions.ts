@@ -96,10 +96,10 @@ export function keyFileProblem(file: string, st: OwnerAndMode, user: RunningUser
   return undefined;
 }
 
-/** The refusal of a key file that is a symbolic link. */
+/** The refusal of a private file (key, token) that is a symbolic link. */
 export function keyIsLink(file: string): SentinelError {
   return new SentinelError(
     'E_KEY_PERMISSIONS',
-    `${safeLine(file)} is a symbolic link; the key must be a regular file in the data dir (replace the link with a copy of its target, mode 0600)`,
+    `${safeLine(file)} is a symbolic link; it must be a regular file in the data dir (replace the link with a copy of its target, mode 0600)`,
   );
 }

@@ -7,15 +7,19 @@
  * core/permissions.ts). Callers prepare the data dir first (core/data-dir.ts).
  */
 import { createPrivateKey, createPublicKey, generateKeyPairSync, sign, verify, type KeyObject } from 'node:crypto';
-import { constants, promises as fs } from 'node:fs';
+import { promises as fs } from 'node:fs';
 import { join } from 'node:path';
 import type { NodeId } from '../api.js';
-import { currentUser, keyFileProblem, keyIsLink, shellWord, type RunningUser } from '../core/permissions.js';
+import { currentUser, type RunningUser } from '../core/permissions.js';
+import { readPrivateFile } from '../core/private-file.js';
 import { errorCode, SentinelError } from '../errors.js';
 import { createNodeCertificate, publicKeyObject } from './certificate.js';
 import { nodeIdFromPublicKey, PUBLIC_KEY_BYTES } from './node-id.js';
 
 export const KEY_FILE = 'node.key';
+
+/** Bytes of a key file read at most (an Ed25519 PKCS#8 PEM is about 120). */
+const MAX_KEY_FILE_BYTES = 16 * 1024;
 
 export interface Identity {
   readonly id: NodeId;
@@ -56,7 +60,7 @@ export function generateIdentity(): Identity {
  */
 export async function loadOrCreateIdentity(dataDir: string, user?: RunningUser | null): Promise<{ identity: Identity; created: boolean }> {
   const file = join(dataDir, KEY_FILE);
-  const pem = await readKeyFile(file, user === undefined ? currentUser() : (user ?? undefined));
+  const pem = await readPrivateFile(file, user === undefined ? currentUser() : (user ?? undefined), { code: 'E_KEY_CORRUPT', maxBytes: MAX_KEY_FILE_BYTES });
   if (pem !== undefined) {
     let key: KeyObject;
     try {
@@ -92,38 +96,6 @@ export async function discardCreatedIdentity(dataDir: string, identity: Identity
     return true;
   } catch {
     return false;
-  }
-}
-
-/**
- * The key file's text, or undefined when there is none. Opened without following a link
- * (and without blocking on a FIFO), then checked on the open descriptor, so what is
- * checked is what is read.
- */
-async function readKeyFile(file: string, user: RunningUser | undefined): Promise<string | undefined> {
-  let fh;
-  try {
-    fh = await fs.open(file, constants.O_RDONLY | constants.O_NOFOLLOW | constants.O_NONBLOCK);
-  } catch (err) {
-    const code = errorCode(err);
-    if (code === 'ENOENT') return undefined;
-    if (code === 'ELOOP') throw keyIsLink(file);
-    if (code === 'EACCES' && user) {
-      throw new SentinelError('E_KEY_PERMISSIONS', `cannot read ${file} (EACCES): it belongs to another user; run: sudo chown ${user.uid} ${shellWord(file)}`, { cause: err });
-    }
-    throw new SentinelError('E_KEY_CORRUPT', `cannot read ${file}: ${code}`, { cause: err });
-  }
-  try {
-    const st = await fh.stat();
-    if (!st.isFile()) throw new SentinelError('E_KEY_CORRUPT', `${file} is not a regular file`);
-    const problem = user ? keyFileProblem(file, st, user) : undefined;
-    if (problem) throw problem;
-    return await fh.readFile('utf8');
-  } catch (err) {
-    if (err instanceof SentinelError) throw err;
-    throw new SentinelError('E_KEY_CORRUPT', `cannot read ${file}: ${errorCode(err)}`, { cause: err });
-  } finally {
-    await fh.close();
   }
 }
 

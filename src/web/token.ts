@@ -3,9 +3,10 @@
  * overwriting one that appeared meanwhile) and read back on later starts, with the same
  * ownership, mode and no-symlink rules as the identity key (core/permissions.ts).
  */
-import { constants, promises as fs } from 'node:fs';
+import { promises as fs } from 'node:fs';
 import { join } from 'node:path';
-import { currentUser, keyFileProblem, type RunningUser } from '../core/permissions.js';
+import { currentUser, type RunningUser } from '../core/permissions.js';
+import { readPrivateFile } from '../core/private-file.js';
 import { safeLine } from '../core/text.js';
 import { SentinelError, errorCode } from '../errors.js';
 import { isTokenText, newToken } from './auth.js';
@@ -36,28 +37,10 @@ export async function loadOrCreateWebToken(dataDir: string, user?: RunningUser |
   return { token, created: true };
 }
 
+/** The token in `file`, undefined when there is none; refused when the file holds something else. */
 async function readTokenFile(file: string, user: RunningUser | undefined): Promise<string | undefined> {
-  let fh;
-  try {
-    fh = await fs.open(file, constants.O_RDONLY | constants.O_NOFOLLOW | constants.O_NONBLOCK);
-  } catch (err) {
-    const code = errorCode(err);
-    if (code === 'ENOENT') return undefined;
-    if (code === 'ELOOP') throw new SentinelError('E_KEY_PERMISSIONS', `${safeLine(file)} is a symbolic link; it must be a regular file (mode 0600)`);
-    throw new SentinelError('E_DATA_DIR', `cannot read ${safeLine(file)}: ${code ?? String(err)}`, { cause: err });
-  }
-  try {
-    const st = await fh.stat();
-    if (!st.isFile()) throw new SentinelError('E_DATA_DIR', `${safeLine(file)} is not a regular file`);
-    const problem = user ? keyFileProblem(file, st, user) : undefined;
-    if (problem) throw problem;
-    // Only a token's worth is read: the file is ours, but a huge one must not be slurped.
-    const buf = Buffer.alloc(128);
-    const { bytesRead } = await fh.read(buf, 0, buf.length, 0);
-    const text = buf.subarray(0, bytesRead).toString('utf8').trim();
-    if (!isTokenText(text)) throw new SentinelError('E_DATA_DIR', `${safeLine(file)} does not hold a token (delete it to make a new one)`);
-    return text;
-  } finally {
-    await fh.close();
-  }
+  // Only a token's worth is read: the file is ours, but a huge one must not be slurped.
+  const text = (await readPrivateFile(file, user, { code: 'E_DATA_DIR', maxBytes: 128 }))?.trim();
+  if (text === undefined || isTokenText(text)) return text;
+  throw new SentinelError('E_DATA_DIR', `${safeLine(file)} does not hold a token (delete it to make a new one)`);
 }
