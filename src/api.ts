@@ -38,6 +38,12 @@ export interface PeerInfo {
   method: ConnectMethod | null;
   rttMs: number | null;
   connected: boolean;
+  /**
+   * Bytes received from and sent to the peer on the live session (whole frames: messages,
+   * VPN packets, keepalives); null when not connected. They start at 0 with each session.
+   */
+  bytesIn?: number | null;
+  bytesOut?: number | null;
   /** Milliseconds since the epoch when we last heard from the peer. */
   lastSeen: number | null;
   /** The peer's VPN addresses and whether it may exchange VPN traffic with us. */

@@ -181,6 +181,8 @@ export class NodeFacade implements NodeApi {
       method: s?.method ?? null,
       rttMs: s?.rttMs ?? null,
       connected: s !== undefined,
+      bytesIn: s?.bytesIn ?? null,
+      bytesOut: s?.bytesOut ?? null,
       lastSeen: s ? s.lastHeard : (rec?.lastSeen ?? null),
       vpn: { ...this.d.vpn.addressesOf(id), allowed: this.d.allowList.has(id) },
       learnedFrom: rec?.learnedFrom ?? (s?.method === 'tcp-simultaneous-open' ? 'signaler' : 'manual'),

@@ -107,6 +107,11 @@ describe('web dashboard in chromium', { skip: !REQUIRED && missing !== null ? mi
     await page.waitForSelector('#messages li.mine .tick[data-status="delivered"]');
     assert.equal(await page.textContent('#messages li.mine .text'), text);
     assert.ok(b.history(a.identity.id).some((m) => m.text === text), 'the peer stored it');
+    // The peer row counts the session's bytes both ways (no VPN traffic here: VPN counters would read 0 B).
+    await page.waitForFunction((sel) => {
+      const cell = document.querySelector(sel)?.children[3]?.textContent ?? '';
+      return /^\d/.test(cell) && !cell.startsWith('0 B') && !cell.endsWith('/ 0 B');
+    }, row);
     // A stranger-controlled string arrives live and stays inert text.
     const hostile = '<img src=x id=pwned onerror="document.title=1">';
     await b.send(a.identity.id, hostile);

@@ -75,6 +75,25 @@ describe('messaging between nodes', () => {
     assert.deepEqual(b.history(a.identity.id).map((m) => [m.text, m.status]), [['first', 'delivered'], ['second', 'received'], ['third', 'received']]);
   });
 
+  it("peers shows the live session's bytes each way; null once it is gone", async () => {
+    const a = await net0.node();
+    const b = await net0.node();
+    await b.dial(`127.0.0.1:${a.port}`);
+    const peerOf = (n: SentinelNode, id: string) => n.peers().find((p) => p.id === id);
+    const before = peerOf(b, a.identity.id);
+    assert.ok(typeof before?.bytesOut === 'number' && typeof before.bytesIn === 'number', JSON.stringify(before));
+    const text = 'x'.repeat(10_000);
+    assert.equal((await b.send(a.identity.id, text)).status, 'delivered');
+    const sent = peerOf(b, a.identity.id);
+    assert.ok((sent?.bytesOut ?? 0) >= (before.bytesOut ?? 0) + text.length, JSON.stringify(sent));
+    await waitFor(() => (peerOf(a, b.identity.id)?.bytesIn ?? 0) >= text.length, 3_000, 'A to count the bytes in');
+    await a.close();
+    await waitFor(() => peerOf(b, a.identity.id)?.connected === false, 20_000, 'the session to go down');
+    const gone = peerOf(b, a.identity.id);
+    assert.equal(gone?.bytesIn, null);
+    assert.equal(gone?.bytesOut, null);
+  });
+
   it('aliases resolve like ids and unknown targets are clear errors', async () => {
     const a = await net0.node();
     const b = await net0.node();
