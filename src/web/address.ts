@@ -2,12 +2,12 @@
  * `--web [HOST:]PORT`: where the dashboard listens. A bare port means 127.0.0.1; any other
  * address only when written out, and the caller warns when it is not a loopback address.
  */
-import { isIP } from 'node:net';
+import { LOOPBACK_HOST, formatHostPort, isLoopbackHost, parseListenAddress } from '../core/host-port.js';
 import { SentinelError } from '../errors.js';
-import { isLoopback, type Binding } from './auth.js';
+import type { Binding } from './auth.js';
 
 /** Address used when `--web` gives only a port. */
-export const DEFAULT_WEB_HOST = '127.0.0.1';
+export const DEFAULT_WEB_HOST = LOOPBACK_HOST;
 
 /** A parsed `--web` value. */
 export interface WebAddress extends Binding {
@@ -21,19 +21,12 @@ export interface WebAddress extends Binding {
  * bound address, and a name could resolve elsewhere.
  */
 export function parseWebAddress(text: string): WebAddress {
-  const bad = (why: string): SentinelError => new SentinelError('E_USAGE', `--web must be PORT, IPV4:PORT or [IPV6]:PORT: ${why}`);
-  const m = /^(?:(\[[^\]]*\]|[^:[\]]*):)?(\d{1,5})$/.exec(text.trim());
-  if (!m) throw bad(`"${text}" is not of that form`);
-  const port = Number(m[2]);
-  if (port > 65535) throw bad(`port ${port} is out of range`);
-  let host = m[1] === undefined ? DEFAULT_WEB_HOST : (m[1] as string);
-  if (host.startsWith('[')) host = host.slice(1, -1);
-  if (host === 'localhost') host = DEFAULT_WEB_HOST;
-  if (isIP(host) === 0) throw bad(`"${host}" is not an IP address`);
-  return { host, port, loopback: isLoopback(host) };
+  const r = parseListenAddress(text.trim().replace(/^localhost:/, `${DEFAULT_WEB_HOST}:`));
+  if (typeof r === 'string') throw new SentinelError('E_USAGE', `--web must be PORT, IPV4:PORT or [IPV6]:PORT: ${r}`);
+  return { ...r, loopback: isLoopbackHost(r.host) };
 }
 
 /** The dashboard's base URL for a bound address (IPv6 in brackets). */
 export function webUrl(b: Binding): string {
-  return `http://${isIP(b.host) === 6 ? `[${b.host}]` : b.host}:${b.port}/`;
+  return `http://${formatHostPort(b.host, b.port)}/`;
 }

@@ -15,6 +15,7 @@
  */
 import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
 import { isIP } from 'node:net';
+import { isLoopbackHost } from '../core/host-port.js';
 
 /** Random bytes in a token (256 bits). */
 export const TOKEN_BYTES = 32;
@@ -78,11 +79,6 @@ export interface Binding {
   port: number;
 }
 
-/** True for addresses that are only reachable from this machine. */
-export function isLoopback(host: string): boolean {
-  return host === 'localhost' || host === '::1' || /^127\.\d{1,3}\.\d{1,3}\.\d{1,3}$/.test(host);
-}
-
 function isWildcard(host: string): boolean {
   return host === '0.0.0.0' || host === '::';
 }
@@ -107,7 +103,7 @@ export function hostAllowed(header: string | undefined, b: Binding): boolean {
   if (!h || h.port !== b.port) return false;
   const bound = b.host.toLowerCase();
   if (h.name === bound) return true;
-  if (h.name === 'localhost') return isLoopback(bound) || isWildcard(bound);
+  if (h.name === 'localhost') return isLoopbackHost(bound) || isWildcard(bound);
   // A rebinding attack needs a DNS name; an IP literal cannot be rebound.
   return isWildcard(bound) && isIP(h.name) !== 0;
 }

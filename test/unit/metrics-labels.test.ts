@@ -4,7 +4,8 @@
  */
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { exposureWarning, isLoopback, parseMetricsListen } from '../../src/metrics/address.js';
+import { exposureWarning, parseMetricsListen } from '../../src/metrics/address.js';
+import { isLoopbackHost as isLoopback } from '../../src/core/host-port.js';
 import { MonotonicSum, byPrefix } from '../../src/metrics/collect.js';
 import { OTHER, PeerTraffic, STRANGER, type TrafficRow, type TrafficSession } from '../../src/metrics/peer-traffic.js';
 import { seededRandom } from '../helpers/seeded-random.js';
