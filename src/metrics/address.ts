@@ -3,7 +3,7 @@
  * be an IP address (no name to resolve: what it binds is what the operator sees). Pure.
  */
 import { isLoopbackHost, parseListenAddress } from '../core/host-port.js';
-import { SentinelError } from '../errors.js';
+import { bareUsage } from '../core/local-http.js';
 
 export interface MetricsListen {
   host: string;
@@ -11,17 +11,10 @@ export interface MetricsListen {
   port: number;
 }
 
-/** E_USAGE whose message is the detail alone, as the CLIs print usage errors (cli/args.ts `usage`). */
-export function usageError(detail: string): SentinelError {
-  const err = new SentinelError('E_USAGE', detail);
-  err.message = detail;
-  return err;
-}
-
 /** Parses a `--metrics` value; throws E_USAGE naming what is wrong. */
 export function parseMetricsListen(text: string): MetricsListen {
   const r = parseListenAddress(text);
-  if (typeof r === 'string') throw usageError(`--metrics must be PORT, IPV4:PORT or [IPV6]:PORT: ${r}`);
+  if (typeof r === 'string') throw bareUsage(`--metrics must be PORT, IPV4:PORT or [IPV6]:PORT: ${r}`);
   return r;
 }
 

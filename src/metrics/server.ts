@@ -6,16 +6,17 @@
  * Every refusal is counted in `sentinel_metrics_refused_total{reason}`, which the endpoint
  * serves itself.
  */
-import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Socket } from 'node:net';
 import { Counter, type Registry } from 'prom-client';
-import { SentinelError, errorCode, errorMessage } from '../errors.js';
+import { errorMessage } from '../errors.js';
 import { formatHostPort } from '../core/host-port.js';
-import { usageError, type MetricsListen } from './address.js';
+import type { MetricsListen } from './address.js';
+import { createLocalHttpServer, listenLocal, type HttpRefusal } from '../core/local-http.js';
 import * as L from './limits.js';
 
 /** Why a request or connection was refused (the `reason` label). */
-export type RefusalReason = 'connections' | 'header_too_large' | 'bad_request' | 'timeout' | 'not_found' | 'method' | 'collect_failed';
+export type RefusalReason = HttpRefusal | 'not_found' | 'method' | 'collect_failed';
 
 export interface MetricsServerOptions extends MetricsListen {
   registry: Registry;
@@ -66,35 +67,16 @@ export async function startMetricsServer(opts: MetricsServerOptions): Promise<Me
     counts[reason] = (counts[reason] ?? 0) + 1;
     refused.inc({ reason });
   };
-  const server = createServer(
-    {
-      maxHeaderSize: limits.maxHeaderBytes,
-      headersTimeout: limits.headersTimeoutMs,
-      requestTimeout: limits.requestTimeoutMs,
-      keepAliveTimeout: limits.keepAliveTimeoutMs,
-      connectionsCheckingInterval: limits.timeoutCheckMs,
-    },
-    (req, res) => void answer(req, res, opts.registry, refuse),
-  );
-  server.maxConnections = limits.maxConnections;
-  // Emitted for a connection closed at accept because maxConnections are open.
-  server.on('drop', () => refuse('connections'));
-  server.on('clientError', (err: Error & { code?: string }, socket: Socket) => {
-    const reason: RefusalReason = err.code === 'HPE_HEADER_OVERFLOW' ? 'header_too_large' : err.code === 'ERR_HTTP_REQUEST_TIMEOUT' ? 'timeout' : 'bad_request';
+  const server = createLocalHttpServer(limits, (req, res) => void answer(req, res, opts.registry, refuse), (reason, err) => {
     refuse(reason);
-    opts.log?.('debug', `metrics: refused a request: ${err.code ?? err.message}`);
-    const status = reason === 'header_too_large' ? '431 Request Header Fields Too Large' : reason === 'timeout' ? '408 Request Timeout' : '400 Bad Request';
-    if (socket.writable) socket.end(`HTTP/1.1 ${status}\r\nConnection: close\r\nContent-Length: 0\r\n\r\n`);
-    else socket.destroy();
+    if (err) opts.log?.('debug', `metrics: refused a request: ${(err as Error & { code?: string }).code ?? err.message}`);
   });
   const sockets = new Set<Socket>();
   server.on('connection', (s: Socket) => {
     sockets.add(s);
     s.once('close', () => sockets.delete(s));
   });
-  await listen(server, opts.host, opts.port);
-  const address = server.address();
-  const port = typeof address === 'object' && address ? address.port : opts.port;
+  const port = await listenLocal(server, opts.host, opts.port, '--metrics', 'another exporter or program');
   let closing: Promise<void> | undefined;
   return {
     host: opts.host,
@@ -139,22 +121,4 @@ async function answer(req: IncomingMessage, res: ServerResponse, registry: Regis
 function plain(res: ServerResponse, status: number, text: string): void {
   res.writeHead(status, { 'Content-Type': 'text/plain; charset=utf-8', 'Content-Length': Buffer.byteLength(text) });
   res.end(text);
-}
-
-function listen(server: Server, host: string, port: number): Promise<void> {
-  return new Promise((resolve, reject) => {
-    const onError = (err: Error): void => {
-      const where = formatHostPort(host, port);
-      const code = errorCode(err);
-      if (code === 'EADDRINUSE') reject(new SentinelError('E_PORT_IN_USE', `--metrics ${where}: another exporter or program holds it; choose another address or port`));
-      else if (code === 'EACCES') reject(new SentinelError('E_PORT_IN_USE', `--metrics ${where}: not allowed to listen there (a port below 1024 needs root)`));
-      else if (code === 'EADDRNOTAVAIL') reject(usageError(`--metrics ${where}: ${host} is not an address of this machine`));
-      else reject(usageError(`--metrics ${where}: cannot listen there: ${errorMessage(err)}`));
-    };
-    server.once('error', onError);
-    server.listen(port, host, () => {
-      server.off('error', onError);
-      resolve();
-    });
-  });
 }

@@ -5,9 +5,10 @@
  * Every resource a client can make us spend is bounded (limits.ts) and each refusal is
  * counted under `web.refused.<why>`.
  */
-import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { NodeApi } from '../api.js';
-import { ERROR_CODES, SentinelError, errorCode, errorMessage } from '../errors.js';
+import { ERROR_CODES, errorMessage } from '../errors.js';
+import { createLocalHttpServer, listenLocal } from '../core/local-http.js';
 import { webUrl } from './address.js';
 import { apiMethodOf, handleApi, type ApiReply } from './api-route.js';
 import { authorize, splitTarget, type Binding } from './auth.js';
@@ -119,22 +120,20 @@ export async function startWebServer(o: WebServerOptions): Promise<WebServer> {
     sendText(res, file ? 405 : 404, file ? 'use GET\n' : 'not found\n');
   };
 
-  const server: Server = createServer({ maxHeaderSize: L.MAX_HEADER_BYTES, headersTimeout: L.HEADERS_TIMEOUT_MS, requestTimeout: L.REQUEST_TIMEOUT_MS }, (req, res) => {
+  const limits = { maxConnections: o.maxConnections ?? L.MAX_WEB_CONNECTIONS, maxHeaderBytes: L.MAX_HEADER_BYTES, headersTimeoutMs: L.HEADERS_TIMEOUT_MS, requestTimeoutMs: L.REQUEST_TIMEOUT_MS };
+  const onRequest = (req: IncomingMessage, res: ServerResponse): void => {
     handle(req, res).catch((err: unknown) => {
       log('error', `web request failed: ${errorMessage(err)}`);
       if (!res.headersSent) sendText(res, 500, 'internal error\n');
       else res.destroy();
     });
-  });
-  server.maxConnections = o.maxConnections ?? L.MAX_WEB_CONNECTIONS;
-  server.on('drop', () => count('web.refused.connections'));
-  server.on('clientError', (err, socket) => {
+  };
+  const server = createLocalHttpServer(limits, onRequest, (reason, err) => {
+    if (reason === 'connections') return count('web.refused.connections');
     count('web.bad_requests');
-    log('debug', `web client error: ${err.message}`);
-    if (socket.writable) socket.end('HTTP/1.1 400 Bad Request\r\nConnection: close\r\nContent-Length: 0\r\n\r\n');
-    else socket.destroy();
+    log('debug', `web client error: ${err?.message ?? reason}`);
   });
-  const port = await listen(server, o.host, o.port);
+  const port = await listenLocal(server, o.host, o.port, '--web');
   const bound = { host: o.host, port };
   binding.port = port;
   const url = webUrl(bound);
@@ -156,20 +155,6 @@ export async function startWebServer(o: WebServerOptions): Promise<WebServer> {
       return closed;
     },
   };
-}
-
-function listen(server: Server, host: string, port: number): Promise<number> {
-  return new Promise((resolve, reject) => {
-    server.once('error', (err) => {
-      const code = errorCode(err);
-      const where = `${host}:${port}`;
-      reject(code === 'EADDRINUSE' ? new SentinelError('E_PORT_IN_USE', `web dashboard: ${where} is taken`) : new SentinelError('E_DATA_DIR', `web dashboard cannot listen on ${where}: ${errorMessage(err)}`, { cause: err }));
-    });
-    server.listen({ host, port }, () => {
-      const a = server.address();
-      resolve(typeof a === 'object' && a !== null ? a.port : port);
-    });
-  });
 }
 
 function sendJson(res: ServerResponse, reply: ApiReply, extra: Record<string, string> = {}): void {
